@@ -1,0 +1,1 @@
+"""phaser-analytics: execution analytics for Phaser audits."""

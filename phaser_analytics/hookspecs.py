@@ -1,0 +1,125 @@
+"""The plugin contract: hook specifications, and the shapes of dialects and renderers.
+
+A plugin is a module (or object) with functions marked ``@phaser_analytics.hookimpl``,
+declared under the ``phaser_analytics`` entry-point group of its distribution. Every hook
+here is documented, with an example, in ``docs/plugin-hooks.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .models import AggregatedStats, AnalyticsQuery, ExecutionRecord
+
+hookspec = pluggy.HookspecMarker("phaser_analytics")
+hookimpl = pluggy.HookimplMarker("phaser_analytics")
+
+
+@runtime_checkable
+class Dialect(Protocol):
+    """A report dialect: reads one kind of execution report into record fields.
+
+    ``patterns`` are file-name globs that discovery uses (``("EXECUTION_REPORT.md",)``).
+    ``detect(text)`` says whether this dialect reads ``text``. ``parse(text, path)`` returns
+    a dict of :class:`~phaser_analytics.ExecutionRecord` field names (phases as
+    :class:`~phaser_analytics.PhaseRecord`); unknown keys land in the record's ``extra``,
+    and a ``"warnings"`` key, if present, is a list of one-line warnings shown on import.
+    A report it cannot read raises :class:`~phaser_analytics.errors.ReportParseError`.
+    """
+
+    name: str
+    patterns: Sequence[str]
+
+    def detect(self, text: str) -> bool: ...
+
+    def parse(self, text: str, path: Path | None) -> dict[str, Any]: ...
+
+
+@dataclass
+class RenderView:
+    """Everything a renderer may show.
+
+    ``records`` are newest first. ``project`` is ``{"name", "path"}`` for a project view and
+    ``None`` for ``--global``, where ``projects`` lists every project included.
+    ``options`` carries command options (``verbose``, ``template``, ``ci_minimal``,
+    ``color``, ``width``, ``phases``, ``metric``, ``label``, …); renderers ignore options
+    they do not know.
+    """
+
+    records: Sequence[ExecutionRecord]
+    stats: AggregatedStats
+    query: AnalyticsQuery
+    project: dict[str, Any] | None = None
+    projects: list[dict[str, Any]] = field(default_factory=list)
+    generated_at: datetime | None = None
+    command: str = "show"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """An output format.
+
+    ``name`` is the ``--format`` value, ``help`` one line for ``--help`` and
+    ``phaser analytics plugins``, ``suffix`` the file suffix for ``--output``.
+    ``commands`` names the commands that offer it (``("show", "export")`` when absent;
+    badge formats say ``("badge",)``). A renderer may also define ``render_iter(view)``
+    yielding chunks, which the host prefers when writing large exports.
+    """
+
+    name: str
+    help: str
+    suffix: str
+
+    def render(self, view: RenderView) -> str: ...
+
+
+class RenderIter(Protocol):
+    def render_iter(self, view: RenderView) -> Iterator[str]: ...
+
+
+@hookspec
+def register_dialects(register: Callable[[Dialect], None]) -> None:
+    """Call ``register(dialect)`` for each report dialect this plugin provides.
+
+    Called once, when plugins load. Dialects of third-party plugins are tried before the
+    built-in one, so a plugin can read a report the built-in dialect would misread.
+    """
+
+
+@hookspec
+def register_renderers(register: Callable[[Renderer], None]) -> None:
+    """Call ``register(renderer)`` for each output format this plugin provides.
+
+    Called once, when plugins load. The renderer's ``name`` becomes a ``--format`` choice.
+    Two plugins registering the same name is an error naming both distributions.
+    """
+
+
+@hookspec
+def enrich_record(record: ExecutionRecord, source: Path | None) -> None:
+    """Add to or correct a freshly parsed record, in place.
+
+    Called after every parse, for every implementation, before the record is stored.
+    ``source`` is the report's path (``None`` when parsed from text). Exceptions raised here
+    are reported as warnings; the record is stored without that plugin's additions.
+    """
+
+
+@hookspec
+def template_dirs() -> Iterable[str | Path]:
+    """Return directories to add to the Jinja2 template search path.
+
+    They are searched after the user's ``--template``, the project's ``.phaser/templates/``
+    and ``$PHASER_HOME/templates/``, and before the built-in templates.
+    """

@@ -1,0 +1,609 @@
+"""The data model of spec §3 and §10.
+
+Everything a report does not say is ``None``, never a made-up ``0``: an execution whose
+report gives bare dates has an unknown duration, and unknown values are left out of
+averages. Datetimes are timezone-aware; naive values read from old files or reports are
+taken as UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Protocol
+
+#: Written into every new execution file; ``"1.0"`` files (spec §4.2) still load.
+SCHEMA_VERSION = "1.1"
+READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def ensure_aware(value: datetime) -> datetime:
+    """Return ``value`` with a zone; a naive value is taken as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def datetime_to_json(value: datetime | None) -> str | None:
+    """ISO 8601 with ``Z`` for UTC, as the spec's files show (``2024-12-06T10:30:00Z``)."""
+    if value is None:
+        return None
+    text = ensure_aware(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def datetime_from_json(value: str | None) -> datetime | None:
+    """Read what :func:`datetime_to_json` wrote (and naive values of spec 1.0 files)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return ensure_aware(datetime.fromisoformat(text))
+
+
+# Status symbols as Phaser writes them, and as they look after a UTF-8 → Windows-1252
+# round trip (REPORT_FORMAT.md: Phaser's own prompt template once carried these).
+_MOJIBAKE = {"âœ…": "✅", "âŒ": "❌", "âš ï¸": "⚠️", "âš": "⚠"}
+
+
+def normalize_status_text(text: str) -> str:
+    """Repair mis-decoded status symbols and drop variation selectors and outer spaces."""
+    for broken, symbol in _MOJIBAKE.items():
+        text = text.replace(broken, symbol)
+    return text.replace("\ufe0f", "").strip()
+
+
+class ExecutionStatus(str, Enum):
+    """Status of an audit execution."""
+
+    SUCCESS = "success"  # All phases completed successfully
+    PARTIAL = "partial"  # Some phases completed, some failed/skipped
+    FAILED = "failed"  # Execution failed entirely
+
+    @classmethod
+    def from_report(cls, result_text: str) -> ExecutionStatus:
+        """Parse status from an execution report's ``**Result:**`` line."""
+        text = normalize_status_text(result_text)
+        lowered = text.lower()
+        if "❌" in text or "fail" in lowered:
+            return cls.FAILED
+        if "⚠" in text or "completed with issues" in lowered or "partial" in lowered:
+            return cls.PARTIAL
+        if "✅" in text or "all phases completed" in lowered or "success" in lowered:
+            return cls.SUCCESS
+        return cls.FAILED
+
+    @property
+    def symbol(self) -> str:
+        return {"success": "✅", "partial": "⚠️", "failed": "❌"}[self.value]
+
+    @property
+    def label(self) -> str:
+        """The words Phaser's reports use for this result."""
+        return {
+            "success": "All phases completed",
+            "partial": "Completed with issues",
+            "failed": "Failed",
+        }[self.value]
+
+
+_PHASE_WORDS = {
+    "completed": "completed",
+    "complete": "completed",
+    "done": "completed",
+    "passed": "completed",
+    "pass": "completed",
+    "success": "completed",
+    "succeeded": "completed",
+    "ok": "completed",
+    "failed": "failed",
+    "fail": "failed",
+    "failure": "failed",
+    "error": "failed",
+    "errored": "failed",
+    "blocked": "failed",
+    "aborted": "failed",
+    "skipped": "skipped",
+    "skip": "skipped",
+    "partial": "skipped",
+    "pending": "skipped",
+    "not started": "skipped",
+}
+
+
+class PhaseStatus(str, Enum):
+    """Status of a single phase."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @classmethod
+    def from_symbol(cls, symbol: str) -> PhaseStatus:
+        """Parse status from a phase table cell: ``✅``, ``❌``, ``⚠️`` or words beside them.
+
+        A symbol wins over words; ``⚠️`` and anything unrecognised is ``SKIPPED``, as in
+        spec §10.3.
+        """
+        text = normalize_status_text(symbol)
+        if "✅" in text or "✔" in text:
+            return cls.COMPLETED
+        if "❌" in text or "✗" in text:
+            return cls.FAILED
+        if "⚠" in text:
+            return cls.SKIPPED
+        words = text.lower().strip(" .!*_`")
+        for word, status in _PHASE_WORDS.items():
+            if words == word or words.startswith(word + " "):
+                return cls(status)
+        return cls.SKIPPED
+
+    @property
+    def symbol(self) -> str:
+        return {"completed": "✅", "failed": "❌", "skipped": "⚠️"}[self.value]
+
+
+@dataclass
+class PhaseRecord:
+    """Record of a single phase within an execution."""
+
+    phase_number: int  # 36
+    title: str  # "Reverse Audit Specification"
+    status: PhaseStatus  # COMPLETED, FAILED, SKIPPED
+    commit_sha: str | None = None  # Commit hash if completed
+
+    started_at: datetime | None = None  # Estimated from commit timestamps
+    completed_at: datetime | None = None  # From commit timestamp
+    duration_seconds: float | None = None
+
+    tests_before: int | None = None  # If trackable
+    tests_after: int | None = None  # If trackable
+
+    error_message: str | None = None  # If failed
+    retry_count: int = 0  # Number of retries attempted
+
+    @property
+    def test_delta(self) -> int | None:
+        if self.tests_before is None or self.tests_after is None:
+            return None
+        return self.tests_after - self.tests_before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase_number": self.phase_number,
+            "title": self.title,
+            "status": self.status.value,
+            "commit_sha": self.commit_sha,
+            "started_at": datetime_to_json(self.started_at),
+            "completed_at": datetime_to_json(self.completed_at),
+            "duration_seconds": self.duration_seconds,
+            "tests_before": self.tests_before,
+            "tests_after": self.tests_after,
+            "error_message": self.error_message,
+            "retry_count": self.retry_count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PhaseRecord:
+        return cls(
+            phase_number=data["phase_number"],
+            title=data["title"],
+            status=PhaseStatus(data["status"]),
+            commit_sha=data.get("commit_sha"),
+            started_at=datetime_from_json(data.get("started_at")),
+            completed_at=datetime_from_json(data.get("completed_at")),
+            duration_seconds=data.get("duration_seconds"),
+            tests_before=data.get("tests_before"),
+            tests_after=data.get("tests_after"),
+            error_message=data.get("error_message"),
+            retry_count=data.get("retry_count") or 0,
+        )
+
+
+@dataclass
+class ExecutionRecord:
+    """Complete record of a single audit execution.
+
+    The fields and their order are spec §10.5; every field after ``execution_id`` may be
+    ``None`` when the report does not give it. The fields after ``imported_at`` are this
+    package's additions (schema 1.1); ``extra`` holds whatever a dialect or plugin adds
+    that the model does not name.
+    """
+
+    # Identity
+    execution_id: str
+    audit_document: str | None = None
+    document_title: str | None = None
+
+    # Location
+    project_name: str | None = None
+    project_path: str | None = None
+    branch: str | None = None
+
+    # Timing
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    # Versions
+    phaser_version: str | None = None
+
+    # Results
+    status: ExecutionStatus = ExecutionStatus.FAILED
+    phases_planned: int | None = None
+    phases_completed: int | None = None
+
+    # Tests
+    baseline_tests: int | None = None
+    final_tests: int | None = None
+
+    # Git
+    base_commit: str | None = None
+    final_commit: str | None = None
+    commit_count: int | None = None
+    files_changed: int | None = None
+
+    # Phases
+    phases: list[PhaseRecord] = field(default_factory=list)
+
+    # Raw
+    report_path: str = ""
+    imported_at: datetime = field(default_factory=utcnow)
+
+    # Schema 1.1
+    date_only: bool = False
+    """True when Started or Completed was a bare date: the day is known, the duration is not."""
+    reported_test_delta: int | None = None
+    """The report's own ``**Delta:**``; kept as stated even when it disagrees."""
+    tag: str | None = None
+    lines_added: int | None = None
+    lines_removed: int | None = None
+    failure_reasons: list[str] = field(default_factory=list)
+    tokens: dict[str, int] | None = None
+    """``{input, output, cache_creation, cache_read, total}`` when known."""
+    tokens_by_model: dict[str, dict[str, Any]] | None = None
+    cost_usd: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("started_at", "completed_at", "imported_at"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, ensure_aware(value))
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to completion; ``None`` when either is unknown or a bare date."""
+        if self.started_at is None or self.completed_at is None or self.date_only:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()
+
+    @property
+    def test_delta(self) -> int | None:
+        """The report's stated delta, else ``final - baseline``, else ``None``."""
+        if self.reported_test_delta is not None:
+            return self.reported_test_delta
+        if self.final_tests is None or self.baseline_tests is None:
+            return None
+        return self.final_tests - self.baseline_tests
+
+    @property
+    def success_rate(self) -> float | None:
+        """Phase success rate: completed / planned (``0.0`` when none were planned)."""
+        if self.phases_planned is None or self.phases_completed is None:
+            return None
+        if self.phases_planned == 0:
+            return 0.0
+        return self.phases_completed / self.phases_planned
+
+    @property
+    def total_tokens(self) -> int | None:
+        return self.tokens.get("total") if self.tokens else None
+
+    @property
+    def short_id(self) -> str:
+        return self.execution_id.replace("-", "")[:8]
+
+    @property
+    def identity(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """Two reports describe one execution when these four agree (REPORT_FORMAT.md)."""
+        return (
+            self.project_path,
+            self.audit_document,
+            datetime_to_json(self.started_at),
+            self.base_commit,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "execution_id": self.execution_id,
+            "audit_document": self.audit_document,
+            "document_title": self.document_title,
+            "project_name": self.project_name,
+            "project_path": self.project_path,
+            "branch": self.branch,
+            "started_at": datetime_to_json(self.started_at),
+            "completed_at": datetime_to_json(self.completed_at),
+            "duration_seconds": self.duration_seconds,
+            "phaser_version": self.phaser_version,
+            "status": self.status.value,
+            "phases_planned": self.phases_planned,
+            "phases_completed": self.phases_completed,
+            "baseline_tests": self.baseline_tests,
+            "final_tests": self.final_tests,
+            "test_delta": self.test_delta,
+            "base_commit": self.base_commit,
+            "final_commit": self.final_commit,
+            "commit_count": self.commit_count,
+            "files_changed": self.files_changed,
+            "phases": [p.to_dict() for p in self.phases],
+            "report_path": self.report_path,
+            "imported_at": datetime_to_json(self.imported_at),
+            "date_only": self.date_only,
+            "reported_test_delta": self.reported_test_delta,
+            "tag": self.tag,
+            "lines_added": self.lines_added,
+            "lines_removed": self.lines_removed,
+            "failure_reasons": list(self.failure_reasons),
+            "tokens": dict(self.tokens) if self.tokens is not None else None,
+            "tokens_by_model": self.tokens_by_model,
+            "cost_usd": self.cost_usd,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExecutionRecord:
+        """Read a record written by :meth:`to_dict`, of schema 1.0 or 1.1."""
+        imported_at = datetime_from_json(data.get("imported_at")) or utcnow()
+        return cls(
+            execution_id=data["execution_id"],
+            audit_document=data.get("audit_document"),
+            document_title=data.get("document_title"),
+            project_name=data.get("project_name"),
+            project_path=data.get("project_path"),
+            branch=data.get("branch"),
+            started_at=datetime_from_json(data.get("started_at")),
+            completed_at=datetime_from_json(data.get("completed_at")),
+            phaser_version=data.get("phaser_version"),
+            status=ExecutionStatus(data.get("status", "failed")),
+            phases_planned=data.get("phases_planned"),
+            phases_completed=data.get("phases_completed"),
+            baseline_tests=data.get("baseline_tests"),
+            final_tests=data.get("final_tests"),
+            base_commit=data.get("base_commit"),
+            final_commit=data.get("final_commit"),
+            commit_count=data.get("commit_count"),
+            files_changed=data.get("files_changed"),
+            phases=[PhaseRecord.from_dict(p) for p in data.get("phases") or []],
+            report_path=data.get("report_path") or "",
+            imported_at=imported_at,
+            date_only=bool(data.get("date_only", False)),
+            reported_test_delta=data.get("reported_test_delta"),
+            tag=data.get("tag"),
+            lines_added=data.get("lines_added"),
+            lines_removed=data.get("lines_removed"),
+            failure_reasons=list(data.get("failure_reasons") or []),
+            tokens=data.get("tokens"),
+            tokens_by_model=data.get("tokens_by_model"),
+            cost_usd=data.get("cost_usd"),
+            extra=dict(data.get("extra") or {}),
+        )
+
+    @classmethod
+    def generate_id(cls) -> str:
+        """Generate a new execution ID."""
+        return str(uuid.uuid4())
+
+
+class StatsSource(Protocol):
+    """What aggregation reads: an :class:`ExecutionRecord` or an index entry."""
+
+    status: ExecutionStatus
+    started_at: datetime | None
+    phases_planned: int | None
+    phases_completed: int | None
+    cost_usd: float | None
+
+    @property
+    def duration_seconds(self) -> float | None: ...
+
+    @property
+    def test_delta(self) -> int | None: ...
+
+    @property
+    def total_tokens(self) -> int | None: ...
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+@dataclass
+class AggregatedStats:
+    """Computed statistics across multiple executions (spec §10.6).
+
+    Duration and test figures are computed over the executions where they are known;
+    ``None`` where none is.
+    """
+
+    total_executions: int
+    successful: int
+    partial: int
+    failed: int
+
+    avg_duration_seconds: float | None
+    min_duration_seconds: float | None
+    max_duration_seconds: float | None
+    total_duration_seconds: float | None
+
+    total_test_delta: int | None
+    avg_test_delta: float | None
+
+    total_phases_executed: int
+    total_phases_completed: int
+
+    earliest_execution: datetime | None
+    latest_execution: datetime | None
+
+    total_tokens: int | None = None
+    total_cost_usd: float | None = None
+
+    @property
+    def success_rate(self) -> float:
+        if self.total_executions == 0:
+            return 0.0
+        return self.successful / self.total_executions
+
+    @property
+    def phase_success_rate(self) -> float:
+        if self.total_phases_executed == 0:
+            return 0.0
+        return self.total_phases_completed / self.total_phases_executed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total_executions": self.total_executions,
+            "successful": self.successful,
+            "partial": self.partial,
+            "failed": self.failed,
+            "success_rate": self.success_rate,
+            "avg_duration_seconds": self.avg_duration_seconds,
+            "min_duration_seconds": self.min_duration_seconds,
+            "max_duration_seconds": self.max_duration_seconds,
+            "total_duration_seconds": self.total_duration_seconds,
+            "total_test_delta": self.total_test_delta,
+            "avg_test_delta": self.avg_test_delta,
+            "total_phases_executed": self.total_phases_executed,
+            "total_phases_completed": self.total_phases_completed,
+            "phase_success_rate": self.phase_success_rate,
+            "earliest_execution": datetime_to_json(self.earliest_execution),
+            "latest_execution": datetime_to_json(self.latest_execution),
+            "total_tokens": self.total_tokens,
+            "total_cost_usd": self.total_cost_usd,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AggregatedStats:
+        return cls(
+            total_executions=data["total_executions"],
+            successful=data["successful"],
+            partial=data["partial"],
+            failed=data["failed"],
+            avg_duration_seconds=data.get("avg_duration_seconds"),
+            min_duration_seconds=data.get("min_duration_seconds"),
+            max_duration_seconds=data.get("max_duration_seconds"),
+            total_duration_seconds=data.get("total_duration_seconds"),
+            total_test_delta=data.get("total_test_delta"),
+            avg_test_delta=data.get("avg_test_delta"),
+            total_phases_executed=data.get("total_phases_executed", 0),
+            total_phases_completed=data.get("total_phases_completed", 0),
+            earliest_execution=datetime_from_json(data.get("earliest_execution")),
+            latest_execution=datetime_from_json(data.get("latest_execution")),
+            total_tokens=data.get("total_tokens"),
+            total_cost_usd=data.get("total_cost_usd"),
+        )
+
+    @classmethod
+    def compute(cls, records: Iterable[StatsSource]) -> AggregatedStats:
+        """Compute statistics from execution records (or index entries, which carry the same
+        attributes), in one pass."""
+        counts = {status: 0 for status in ExecutionStatus}
+        durations: list[float] = []
+        deltas: list[int] = []
+        timestamps: list[datetime] = []
+        tokens: list[int] = []
+        costs: list[float] = []
+        planned = completed = total = 0
+        for record in records:
+            total += 1
+            counts[record.status] += 1
+            if (duration := record.duration_seconds) is not None:
+                durations.append(duration)
+            if (delta := record.test_delta) is not None:
+                deltas.append(delta)
+            if record.started_at is not None:
+                timestamps.append(record.started_at)
+            if record.phases_planned is not None:
+                planned += record.phases_planned
+                completed += record.phases_completed or 0
+            if (count := record.total_tokens) is not None:
+                tokens.append(count)
+            if record.cost_usd is not None:
+                costs.append(record.cost_usd)
+        return cls(
+            total_executions=total,
+            successful=counts[ExecutionStatus.SUCCESS],
+            partial=counts[ExecutionStatus.PARTIAL],
+            failed=counts[ExecutionStatus.FAILED],
+            avg_duration_seconds=_mean(durations),
+            min_duration_seconds=min(durations) if durations else None,
+            max_duration_seconds=max(durations) if durations else None,
+            total_duration_seconds=sum(durations) if durations else None,
+            total_test_delta=sum(deltas) if deltas else None,
+            avg_test_delta=_mean([float(d) for d in deltas]),
+            total_phases_executed=planned,
+            total_phases_completed=completed,
+            earliest_execution=min(timestamps) if timestamps else None,
+            latest_execution=max(timestamps) if timestamps else None,
+            total_tokens=sum(tokens) if tokens else None,
+            total_cost_usd=round(sum(costs), 6) if costs else None,
+        )
+
+
+class QueryTarget(Protocol):
+    status: ExecutionStatus
+    started_at: datetime | None
+    audit_document: str | None
+
+
+@dataclass
+class AnalyticsQuery:
+    """Query parameters for analytics data (spec §10.7).
+
+    ``since`` and ``until`` are inclusive bounds on ``started_at``; a naive value is taken
+    in the local time zone. An execution whose start is unknown matches no date bound.
+    """
+
+    limit: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    status: ExecutionStatus | None = None
+    document: str | None = None
+
+    def __post_init__(self) -> None:
+        # Naive and aware datetimes never meet in a comparison: a naive bound is local time.
+        if self.since is not None and self.since.tzinfo is None:
+            self.since = self.since.astimezone()
+        if self.until is not None and self.until.tzinfo is None:
+            self.until = self.until.astimezone()
+
+    def matches(self, record: QueryTarget) -> bool:
+        """Check if a record (or index entry) matches this query."""
+        if self.since or self.until:
+            if record.started_at is None:
+                return False
+            if self.since and record.started_at < self.since:
+                return False
+            if self.until and record.started_at > self.until:
+                return False
+        if self.status and record.status != self.status:
+            return False
+        if self.document and self.document not in (record.audit_document or ""):
+            return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "limit": self.limit,
+            "since": datetime_to_json(self.since),
+            "until": datetime_to_json(self.until),
+            "status": self.status.value if self.status else None,
+            "document": self.document,
+        }
