@@ -88,8 +88,7 @@ class NoDataError(QueryError):
 
     def __init__(self) -> None:
         super().__init__(
-            "No analytics data found. "
-            "Run 'phaser analytics import EXECUTION_REPORT.md' to import."
+            "No analytics data found. Run 'phaser analytics import EXECUTION_REPORT.md' to import."
         )
 
 

@@ -1,0 +1,3 @@
+from phaser_analytics.cli import main
+
+main()

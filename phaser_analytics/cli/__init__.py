@@ -1,0 +1,14 @@
+"""The ``phaser`` command line."""
+
+from __future__ import annotations
+
+from .importing import import_cmd
+from .main import analytics, cli, main
+from .maintenance import clear
+from .plugins_cmd import plugins_cmd
+from .viewing import badge, export, show
+
+for _command in (import_cmd, show, export, badge, clear, plugins_cmd):
+    analytics.add_command(_command)
+
+__all__ = ["analytics", "cli", "main"]

@@ -1,0 +1,105 @@
+"""``import``: discover → parse → record → store, one line per report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from ..pipeline import ReportOutcome, import_reports, report_paths
+from .main import EXIT_FAILED, AppContext, err, project_option, resolve_project
+
+#: Batches larger than this get a progress bar (on a terminal only).
+PROGRESS_THRESHOLD = 5
+
+
+def _describe(outcome: ReportOutcome) -> str:
+    record = outcome.record
+    name = (record.audit_document or record.document_title or str(outcome.path)) if record else ""
+    if outcome.action == "imported":
+        return f"✓ Imported: {name}"
+    if outcome.action == "replaced":
+        return f"✓ Replaced: {name} ({outcome.existing_id})"
+    if outcome.action == "already":
+        return (
+            f"Already imported: {name} ({outcome.path}) as {outcome.existing_id}; "
+            "use --force to replace it"
+        )
+    return f"✗ Failed: {outcome.path} - {outcome.error}"
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[click.termui.ProgressBar | None]:
+    if total <= PROGRESS_THRESHOLD or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
+        yield bar
+
+
+@click.command("import")
+@click.argument("report_file", type=click.Path(path_type=Path))
+@click.option("--recursive", "-r", is_flag=True, help="Scan a directory recursively for reports.")
+@click.option("--force", "-f", is_flag=True, help="Re-import (replace) executions already stored.")
+@click.option("--dialect", help="Read every report with this dialect instead of detecting it.")
+@project_option
+@click.pass_context
+def import_cmd(
+    ctx: click.Context,
+    report_file: Path,
+    recursive: bool,
+    force: bool,
+    dialect: str | None,
+    project: Path | None,
+) -> None:
+    """Import execution data from EXECUTION_REPORT.md files.
+
+    REPORT_FILE is a report, or a directory searched for reports by every installed
+    dialect's file names (with --recursive, its subdirectories too).
+    """
+    app: AppContext = ctx.obj
+    host = app.host()
+    project_dir = resolve_project(project)
+    paths = report_paths(report_file, recursive=recursive, host=host)
+    if not paths:
+        patterns = ", ".join(host.report_patterns())
+        err(
+            f"No reports ({patterns}) found in {report_file}"
+            + ("." if recursive else "; add --recursive to search its subdirectories.")
+        )
+        sys.exit(EXIT_FAILED)
+
+    with _progress(len(paths)) as bar:
+
+        def on_report(outcome: ReportOutcome) -> None:
+            line = _describe(outcome)
+            if bar is not None:
+                bar.update(1)
+            if outcome.action == "failed":
+                err(line)
+            else:
+                click.echo(line)
+            for warning in outcome.warnings:
+                err(f"  Warning: {outcome.path}: {warning}")
+
+        summary = import_reports(
+            paths,
+            project_dir,
+            force=force,
+            dialect=dialect,
+            host=host,
+            on_report=on_report,
+            warn=lambda m: err(f"Warning: {m}"),
+        )
+
+    parts = [f"Imported {summary.imported} execution(s)"]
+    if summary.already:
+        parts.append(f"{summary.already} already imported")
+    if summary.failed:
+        parts.append(f"{summary.failed} failed")
+    click.echo("\n" + ", ".join(parts) + ".")
+    if summary.failed:
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,219 @@
+"""``phaser`` and its ``analytics`` group: error handling, shared options, plugin loading.
+
+Plugins load when a command runs (in the ``analytics`` group's callback, or when
+``--help`` asks for the ``--format`` choices), never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import AnalyticsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit statuses (docs/cli.md): 0 ok, 1 a gate failed or an operation failed,
+#: 2 usage error or bad input, 70 an internal error (a bug: rerun with --debug).
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+def _debug_enabled(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("debug")) or os.environ.get("PHASER_DEBUG") not in (None, "", "0")
+
+
+class PhaserGroup(click.Group):
+    """The root group: turns our errors into one line and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AnalyticsError as exc:
+            if _debug_enabled(ctx):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if _debug_enabled(ctx):
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(EXIT_FAILED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _debug_enabled(ctx):
+                raise
+            click.echo(
+                f"Internal error: {type(exc).__name__}: {exc}. "
+                "Rerun with --debug for the traceback and report it.",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+@dataclass
+class AppContext:
+    """What every analytics command shares."""
+
+    debug: bool = False
+
+    def host(self) -> Any:
+        from ..plugins import get_host
+
+        return get_host(warn=lambda message: click.echo(message, err=True))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("phaser-analytics")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@click.group(cls=PhaserGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(version=None, package_name="phaser-analytics", prog_name="phaser")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Phaser: automated code audits with Claude Code."""
+    ctx.obj = AppContext(debug=debug)
+
+
+@cli.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def analytics(ctx: click.Context) -> None:
+    """View and manage execution analytics.
+
+    Import EXECUTION_REPORT.md files, then show, export, badge and gate CI on the history
+    stored in the project's .phaser/analytics/.
+    """
+    ctx.ensure_object(AppContext)
+    # Load plugins now, so a broken third-party plugin is reported once, up front.
+    ctx.obj.host()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: ``phaser``."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="phaser")
+
+
+# -- shared option types and decorators -------------------------------------------------------
+
+
+class RendererChoice(click.Choice):
+    """``--format`` whose choices are the registered renderers of one command.
+
+    The choices are read from the plugin registry when first needed (parsing or
+    ``--help``), so an installed plugin's format appears with no change to the core.
+    """
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__([], case_sensitive=False)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        from ..plugins import get_host
+
+        return get_host(warn=lambda message: click.echo(message, err=True)).renderer_names(
+            self.command
+        )
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        pass  # the registry is the source of truth
+
+
+class DateBound(click.ParamType):
+    """A date option; a bad value prints the spec's message and exits 2."""
+
+    name = "date"
+
+    def __init__(self, *, end_of_day: bool = False) -> None:
+        self.end_of_day = end_of_day
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        from ..dates import parse_date_bound
+
+        # InvalidDateError, not click.BadParameter: the spec's one sentence, exit status 2,
+        # without click's usage block.
+        return parse_date_bound(value, end_of_day=self.end_of_day)
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest directory from ``start`` (the working directory) upwards that holds a
+    ``.phaser`` directory; ``start`` itself when none does."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".phaser").is_dir():
+            return candidate
+    return here
+
+
+def project_option(func: F) -> F:
+    return click.option(
+        "--project",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Project directory (default: the nearest directory with a .phaser/ upwards "
+        "from here, else here).",
+    )(func)
+
+
+def resolve_project(project: Path | None) -> Path:
+    return project.resolve() if project is not None else find_project_dir()
+
+
+def date_options(func: F) -> F:
+    func = click.option(
+        "--until",
+        type=DateBound(end_of_day=True),
+        help="Only executions started on or before DATE (a bare date includes that day).",
+    )(func)
+    return click.option(
+        "--since",
+        type=DateBound(),
+        help="Only executions started on or after DATE (YYYY-MM-DD, ISO 8601, 7d, 2w, "
+        "today, yesterday).",
+    )(func)
+
+
+def status_option(func: F) -> F:
+    return click.option(
+        "--status",
+        type=click.Choice(["success", "partial", "failed", "all"], case_sensitive=False),
+        default="all",
+        show_default=True,
+        help="Only executions with this status.",
+    )(func)
+
+
+def global_option(func: F) -> F:
+    return click.option(
+        "--global",
+        "global_",
+        is_flag=True,
+        help="Aggregate across every project registered in $PHASER_HOME (default ~/.phaser).",
+    )(func)
+
+
+def err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,40 @@
+"""``plugins``: what is loaded, from where, providing what."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .main import AppContext
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List loaded plugins: distribution, version, hooks, dialects and renderers."""
+    app: AppContext = ctx.obj
+    host = app.host()
+    plugins = host.describe()
+    if as_json:
+        payload = {
+            "plugins": [p.to_dict() for p in plugins],
+            "failed": [
+                {"name": f.name, "distribution": f.distribution, "error": str(f.error)}
+                for f in host.failures
+            ],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for info in plugins:
+        kind = "built-in" if info.builtin else "plugin"
+        click.echo(f"{info.name} ({kind}) — {info.distribution} {info.version or ''}".rstrip())
+        click.echo(f"  module:    {info.module}")
+        click.echo(f"  hooks:     {', '.join(info.hooks) or '-'}")
+        if info.dialects:
+            click.echo(f"  dialects:  {', '.join(info.dialects)}")
+        if info.renderers:
+            click.echo(f"  renderers: {', '.join(info.renderers)}")
+    for failure in host.failures:
+        click.echo(f"{failure.name} (failed) — {failure.distribution}: {failure.error}")

@@ -1,0 +1,408 @@
+"""``show``, ``export`` and ``badge``: query → render."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import AnalyticsError
+from ..hookspecs import RenderView
+from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
+from ..query import compute_stats, select_entries, select_global
+from ..storage import Store
+from .main import (
+    EXIT_FAILED,
+    AppContext,
+    RendererChoice,
+    date_options,
+    err,
+    global_option,
+    project_option,
+    resolve_project,
+    status_option,
+)
+
+
+@dataclass
+class Selection:
+    records: list[ExecutionRecord]
+    stats: AggregatedStats
+    project: dict[str, Any] | None
+    projects: list[dict[str, Any]] = field(default_factory=list)
+    store_empty: bool = False
+
+
+def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
+    """Records and stats for ``query``: stats come from the index entries, and only the
+    selected records are read from disk."""
+    if global_:
+        chosen = select_global(query, warn=lambda m: err(f"Warning: {m}"))
+        pairs = chosen.load()
+        return Selection(
+            records=[record for _, record in pairs],
+            stats=compute_stats(chosen.entries),
+            project=None,
+            projects=[p.to_dict() for p in chosen.projects],
+            store_empty=not chosen.items and not any(p.execution_count for p in chosen.projects),
+        )
+    store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
+    all_entries = store.entries()
+    entries = select_entries(all_entries, query)
+    name = next((e.project_name for e in all_entries if e.project_name), project_dir.name)
+    return Selection(
+        records=store.load_entries(entries),
+        stats=compute_stats(entries),
+        project={"name": name, "path": str(project_dir)},
+        store_empty=not all_entries,
+    )
+
+
+def terminal_width() -> int:
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def use_color(no_color: bool) -> bool:
+    if no_color or "NO_COLOR" in os.environ:
+        return False
+    return sys.stdout.isatty()
+
+
+def make_view(
+    ctx: click.Context,
+    command: str,
+    selection: Selection,
+    query: AnalyticsQuery,
+    project_dir: Path,
+    **options: Any,
+) -> RenderView:
+    app: AppContext = ctx.obj
+    options.setdefault("project_dir", project_dir)
+    options.setdefault("template_dirs", app.host().template_dirs())
+    options.setdefault("width", terminal_width())
+    options.setdefault("color", False)
+    return RenderView(
+        records=selection.records,
+        stats=selection.stats,
+        query=query,
+        project=selection.project,
+        projects=selection.projects,
+        generated_at=utcnow(),
+        command=command,
+        options=options,
+    )
+
+
+def render_chunks(renderer: Any, view: RenderView) -> Iterable[str]:
+    render_iter = getattr(renderer, "render_iter", None)
+    if callable(render_iter):
+        return render_iter(view)
+    return [renderer.render(view)]
+
+
+def write_output(chunks: Iterable[str], output: Path | None) -> None:
+    """Write rendered output to ``output`` atomically, or stream it to stdout; either way
+    it ends with exactly one newline."""
+    if output is None:
+        stream = click.get_text_stream("stdout")
+        last = ""
+        for chunk in chunks:
+            if chunk:
+                stream.write(chunk)
+                last = chunk
+        if not last.endswith("\n"):
+            stream.write("\n")
+        stream.flush()
+        return
+    import tempfile
+
+    target = output.expanduser()
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise AnalyticsError(f"Cannot write the output file {target}: {exc.strerror}.") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            last = ""
+            for chunk in chunks:
+                if chunk:
+                    handle.write(chunk)
+                    last = chunk
+            if not last.endswith("\n"):
+                handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def parse_rate(value: str) -> float:
+    """``0.8``, ``80%`` and ``80`` all mean 80 %."""
+    text = value.strip().rstrip("%").strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a rate; use 0.8 or 80%.") from None
+    if value.strip().endswith("%") or number > 1:
+        number /= 100
+    if not 0 <= number <= 1:
+        raise click.BadParameter(f"'{value}' is outside 0–100%.")
+    return number
+
+
+class RateType(click.ParamType):
+    name = "rate"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_rate(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def _query(
+    limit: int | None, since: Any, until: Any, status: str | None, document: str | None = None
+) -> AnalyticsQuery:
+    return AnalyticsQuery(
+        limit=limit,
+        since=since,
+        until=until,
+        status=ExecutionStatus(status.lower()) if status and status.lower() != "all" else None,
+        document=document,
+    )
+
+
+@click.command()
+@click.argument("execution_id", required=False)
+@click.option(
+    "--last",
+    "limit",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Show the last N executions.",
+)
+@date_options
+@status_option
+@click.option("--document", help="Only executions whose audit document name contains TEXT.")
+@click.option(
+    "--format",
+    "output_format",
+    type=RendererChoice("show"),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Show per-phase details.")
+@global_option
+@project_option
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Jinja2 template for --format markdown (overrides the search path).",
+)
+@click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR works too).")
+@click.option(
+    "--ci-exit-code",
+    is_flag=True,
+    help="Exit 1 when the selection holds a failed or partial execution.",
+)
+@click.option(
+    "--ci-minimal",
+    is_flag=True,
+    help="Print compact JSON of the stats and counts only (implies --format json).",
+)
+@click.option(
+    "--fail-under",
+    type=RateType(),
+    metavar="RATE",
+    help="Exit 1 when the success rate is below RATE (0.8 or 80%).",
+)
+@click.pass_context
+def show(
+    ctx: click.Context,
+    execution_id: str | None,
+    limit: int,
+    since: Any,
+    until: Any,
+    status: str,
+    document: str | None,
+    output_format: str,
+    verbose: bool,
+    global_: bool,
+    project: Path | None,
+    template: Path | None,
+    no_color: bool,
+    ci_exit_code: bool,
+    ci_minimal: bool,
+    fail_under: float | None,
+) -> None:
+    """Show execution analytics: recent executions and their statistics.
+
+    With EXECUTION_ID (or a unique prefix of one), show that execution in full.
+    """
+    project_dir = resolve_project(project)
+    app: AppContext = ctx.obj
+    if ci_minimal:
+        output_format = "json"
+    query = _query(limit, since, until, status, document)
+    if execution_id is not None:
+        record = Store(project_dir, warn=lambda m: err(f"Warning: {m}")).load(execution_id)
+        selection = Selection(
+            records=[record],
+            stats=compute_stats([record]),
+            project={"name": record.project_name, "path": str(project_dir)},
+        )
+        verbose = True
+    else:
+        selection = select(project_dir, query, global_)
+    renderer = app.host().renderer(output_format)
+    view = make_view(
+        ctx,
+        "show",
+        selection,
+        query,
+        project_dir,
+        verbose=verbose,
+        color=use_color(no_color),
+        template=template,
+        ci_minimal=ci_minimal,
+    )
+    write_output(render_chunks(renderer, view), None)
+    _gate(selection, ci_exit_code, fail_under)
+
+
+def _gate(selection: Selection, ci_exit_code: bool, fail_under: float | None) -> None:
+    stats = selection.stats
+    if ci_exit_code and (stats.failed or stats.partial):
+        err(
+            f"CI gate: {stats.failed} failed and {stats.partial} partial execution(s) "
+            "in the selection."
+        )
+        sys.exit(EXIT_FAILED)
+    if fail_under is not None:
+        if stats.total_executions == 0:
+            err("CI gate: no executions match, so there is no success rate to check.")
+            sys.exit(EXIT_FAILED)
+        if stats.success_rate < fail_under:
+            err(f"CI gate: success rate {stats.success_rate:.0%} is below {fail_under:.0%}.")
+            sys.exit(EXIT_FAILED)
+
+
+@click.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=RendererChoice("export"),
+    default="json",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (atomically) instead of stdout.",
+)
+@date_options
+@status_option
+@click.option("--phases", is_flag=True, help="CSV: one row per phase instead of per execution.")
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Jinja2 template for --format markdown.",
+)
+@global_option
+@project_option
+@click.pass_context
+def export(
+    ctx: click.Context,
+    output_format: str,
+    output: Path | None,
+    since: Any,
+    until: Any,
+    status: str,
+    phases: bool,
+    template: Path | None,
+    global_: bool,
+    project: Path | None,
+) -> None:
+    """Export analytics data: every execution matching the filters, in full."""
+    project_dir = resolve_project(project)
+    app: AppContext = ctx.obj
+    query = _query(None, since, until, status)
+    selection = select(project_dir, query, global_)
+    renderer = app.host().renderer(output_format)
+    view = make_view(ctx, "export", selection, query, project_dir, phases=phases, template=template)
+    write_output(render_chunks(renderer, view), output)
+    if output is not None:
+        click.echo(f"Exported to {output}")
+
+
+BADGE_METRICS = ("success-rate", "phase-success-rate", "executions", "avg-duration", "test-delta")
+
+
+@click.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=RendererChoice("badge"),
+    default="shields-io",
+    show_default=True,
+    help="Badge format.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(BADGE_METRICS),
+    default="success-rate",
+    show_default=True,
+    help="What the badge shows.",
+)
+@click.option("--label", default="audits", show_default=True, help="The badge's label.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (atomically) instead of stdout.",
+)
+@date_options
+@global_option
+@project_option
+@click.pass_context
+def badge(
+    ctx: click.Context,
+    output_format: str,
+    metric: str,
+    label: str,
+    output: Path | None,
+    since: Any,
+    until: Any,
+    global_: bool,
+    project: Path | None,
+) -> None:
+    """Print badge data: shields.io endpoint JSON, or a standalone SVG."""
+    project_dir = resolve_project(project)
+    app: AppContext = ctx.obj
+    query = _query(None, since, until, None)
+    selection = select(project_dir, query, global_)
+    renderer = app.host().renderer(output_format)
+    view = make_view(ctx, "badge", selection, query, project_dir, metric=metric, label=label)
+    write_output(render_chunks(renderer, view), output)
+    if output is not None:
+        click.echo(f"Badge written to {output}")

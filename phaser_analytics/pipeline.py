@@ -1,0 +1,348 @@
+"""The import half of the pipeline: discover → parse → record → store.
+
+Each stage is a function taking data and returning data; the plugin host supplies the
+dialects (parse) and the ``enrich_record`` implementations (record).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import AnalyticsError, ReportNotFoundError, ReportParseError
+from .models import ExecutionRecord, ExecutionStatus, utcnow
+from .plugins import PluginHost, get_host
+from .registry import register_project
+from .storage import Store
+
+#: Directories discovery never enters: version control, our own store, dependencies,
+#: virtual environments and tool caches.
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".phaser",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".idea",
+        ".vscode",
+        "site-packages",
+        ".eggs",
+    }
+)
+#: How much of a file is sniffed for NUL bytes to call it binary.
+_BINARY_SNIFF = 8192
+#: Records handed to the store at once: bounds memory and the work lost to a crash.
+_SAVE_BATCH = 500
+
+_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(ExecutionRecord))
+
+
+# -- discover -----------------------------------------------------------------------------
+
+
+def _skip_dir(entry: os.DirEntry[str]) -> bool:
+    if entry.name in SKIPPED_DIRS or entry.name.endswith(".egg-info"):
+        return True
+    # A virtual environment under any name.
+    return os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+
+
+def discover(root: Path, patterns: Sequence[str], *, recursive: bool) -> list[Path]:
+    """Report files under ``root`` whose names match one of ``patterns``, sorted.
+
+    Symlinked directories are followed once each: a link back up the tree is not a loop.
+    """
+    found: list[Path] = []
+    seen: set[str] = set()
+    pending = [Path(root)]
+    while pending:
+        directory = pending.pop()
+        real = os.path.realpath(directory)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    if recursive and not _skip_dir(entry):
+                        pending.append(Path(entry.path))
+                elif entry.is_file() and any(fnmatch.fnmatch(entry.name, p) for p in patterns):
+                    found.append(Path(entry.path))
+            except OSError:
+                continue
+    return sorted(found)
+
+
+def detect_execution_reports(project_dir: Path) -> list[Path]:
+    """Find execution reports in a project directory, recursively, by every dialect's
+    file patterns."""
+    return discover(Path(project_dir), get_host().report_patterns(), recursive=True)
+
+
+def report_paths(target: Path, *, recursive: bool, host: PluginHost | None = None) -> list[Path]:
+    """The reports an ``import`` of ``target`` (a file or a directory) covers."""
+    if not target.exists():
+        raise ReportNotFoundError(target)
+    if target.is_dir():
+        return discover(target, (host or get_host()).report_patterns(), recursive=recursive)
+    return [target]
+
+
+# -- parse --------------------------------------------------------------------------------
+
+
+def read_report_text(path: Path) -> str:
+    """The report's text: UTF-8, with or without a byte-order mark, newlines normalised.
+
+    Empty, binary and non-UTF-8 files raise :class:`ReportParseError` with one clear line.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ReportNotFoundError(path) from None
+    except IsADirectoryError:
+        raise ReportParseError("it is a directory, not a report file") from None
+    except OSError as exc:
+        raise ReportParseError(f"the file cannot be read ({exc.strerror})") from None
+    if not raw.strip():
+        raise ReportParseError("the file is empty")
+    if b"\x00" in raw[:_BINARY_SNIFF]:
+        raise ReportParseError("the file is binary, not a markdown report")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReportParseError(
+            f"the file is not UTF-8 text (invalid byte at offset {exc.start})"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_execution_report(content: str) -> dict[str, Any]:
+    """Parse report text into a dict of record fields, with the dialect that detects it.
+
+    Raises :class:`ReportParseError` (the spec's ``ParseError``) if it cannot be read.
+    """
+    if content.startswith("\ufeff"):
+        content = content[1:]
+    content = content.replace("\r\n", "\n")
+    return get_host().dialect_for(content).parse(content, None)
+
+
+@dataclass
+class ParsedReport:
+    data: dict[str, Any]
+    dialect: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_report(
+    path: Path, *, dialect: str | None = None, host: PluginHost | None = None
+) -> ParsedReport:
+    host = host or get_host()
+    text = read_report_text(path)
+    chosen = host.dialect_for(text, forced=dialect)
+    try:
+        data = dict(chosen.parse(text, path))
+    except ReportParseError:
+        raise
+    except Exception as exc:
+        # A dialect's bug must not take the batch down; it reads as this report failing.
+        raise ReportParseError(f"the '{chosen.name}' dialect failed: {exc}") from exc
+    warnings = [str(w) for w in data.pop("warnings", None) or []]
+    return ParsedReport(data, chosen.name, warnings)
+
+
+# -- record -------------------------------------------------------------------------------
+
+
+def infer_project_dir(report_path: Path) -> Path:
+    """The nearest ancestor of the report holding ``.phaser`` or ``.git``, else its folder."""
+    start = Path(report_path).resolve().parent
+    for candidate in (start, *start.parents):
+        if (candidate / ".phaser").is_dir() or (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def build_record(
+    data: dict[str, Any], report_path: Path | None, project_dir: Path
+) -> ExecutionRecord:
+    """An :class:`ExecutionRecord` from a dialect's dict; what the report leaves out of the
+    project's name and path comes from ``project_dir``, unknown keys go to ``extra``."""
+    known = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
+    extra = dict(known.pop("extra", None) or {})
+    extra.update({k: v for k, v in data.items() if k not in _RECORD_FIELDS})
+    for name in ("execution_id", "imported_at", "report_path"):
+        known.pop(name, None)
+    status = known.get("status")
+    if isinstance(status, str):
+        known["status"] = ExecutionStatus(status)
+    resolved = Path(project_dir).resolve()
+    known.setdefault("project_name", None)
+    known.setdefault("project_path", None)
+    known["project_name"] = known["project_name"] or resolved.name
+    known["project_path"] = known["project_path"] or str(resolved)
+    return ExecutionRecord(
+        execution_id=ExecutionRecord.generate_id(),
+        report_path=str(Path(report_path).resolve()) if report_path else "",
+        imported_at=utcnow(),
+        extra=extra,
+        **known,
+    )
+
+
+def import_execution_report(
+    report_path: Path,
+    project_dir: Path | None = None,
+) -> ExecutionRecord:
+    """Parse an EXECUTION_REPORT.md and create an execution record (not yet stored).
+
+    ``project_dir`` is inferred from the report's location when not given. Raises
+    :class:`ReportParseError` (the spec's ``ParseError``) if the report is invalid.
+    """
+    record, _ = load_report(Path(report_path), project_dir)
+    return record
+
+
+def load_report(
+    report_path: Path,
+    project_dir: Path | None = None,
+    *,
+    dialect: str | None = None,
+    host: PluginHost | None = None,
+    enrich: bool = True,
+) -> tuple[ExecutionRecord, list[str]]:
+    """Parse and build one record, running the ``enrich_record`` hooks; return it with
+    its warnings."""
+    host = host or get_host()
+    parsed = parse_report(report_path, dialect=dialect, host=host)
+    record = build_record(parsed.data, report_path, project_dir or infer_project_dir(report_path))
+    warnings = list(parsed.warnings)
+    if enrich:
+        warnings.extend(host.enrich(record, Path(report_path)))
+    return record, warnings
+
+
+# -- store --------------------------------------------------------------------------------
+
+
+@dataclass
+class ReportOutcome:
+    """What happened to one report of a batch."""
+
+    path: Path
+    action: str  # "imported", "replaced", "already" or "failed"
+    record: ExecutionRecord | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    existing_id: str | None = None
+
+
+@dataclass
+class ImportSummary:
+    outcomes: list[ReportOutcome] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for o in self.outcomes if o.action == action)
+
+    @property
+    def imported(self) -> int:
+        return self.count("imported") + self.count("replaced")
+
+    @property
+    def already(self) -> int:
+        return self.count("already")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+
+def import_reports(
+    paths: Iterable[Path],
+    project_dir: Path,
+    *,
+    force: bool = False,
+    dialect: str | None = None,
+    host: PluginHost | None = None,
+    on_report: Callable[[ReportOutcome], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> ImportSummary:
+    """Import many reports into one project's store.
+
+    One bad report never stops the batch: it becomes a ``failed`` outcome. Records are
+    stored in batches under the store's lock, the index written once per batch. Each
+    outcome is reported through ``on_report`` once it is settled: failures at once, the
+    others when their batch is stored.
+    """
+    host = host or get_host()
+    store = Store(project_dir, **({"warn": warn} if warn else {}))
+    summary = ImportSummary()
+    pending: list[ReportOutcome] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        saved = store.add([o.record for o in pending if o.record is not None], force=force)
+        for outcome, result in zip(pending, saved, strict=True):
+            outcome.action = result.action
+            outcome.existing_id = result.existing_id
+            if on_report:
+                on_report(outcome)
+        pending.clear()
+
+    for path in paths:
+        try:
+            record, warnings = load_report(path, project_dir, dialect=dialect, host=host)
+        except AnalyticsError as exc:
+            outcome = ReportOutcome(path, "failed", error=_reason(exc))
+            summary.outcomes.append(outcome)
+            if on_report:
+                on_report(outcome)
+            continue
+        outcome = ReportOutcome(path, "pending", record=record, warnings=warnings)
+        summary.outcomes.append(outcome)
+        pending.append(outcome)
+        if len(pending) >= _SAVE_BATCH:
+            flush()
+    flush()
+    if summary.imported:
+        entries = store.entries()
+        name = next((e.project_name for e in entries if e.project_name), None)
+        register_project(
+            Path(project_dir),
+            name or Path(project_dir).resolve().name,
+            len(entries),
+            warn=warn or _warn,
+        )
+    return summary
+
+
+def _warn(message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr)
+
+
+def _reason(exc: AnalyticsError) -> str:
+    """The part of an error worth printing after ``✗ Failed: {path} -``."""
+    return str(exc)

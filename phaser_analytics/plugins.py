@@ -1,0 +1,331 @@
+"""The plugin host: entry-point discovery, the dialect and renderer registries, load errors.
+
+Built-in behaviour arrives by the same road as a third party's: entry points of the
+``phaser_analytics`` group, ours declared in our own ``pyproject.toml``. The host owns the
+registries, so it can name both distributions when two plugins claim one name, and it
+attributes every registration to the distribution that made it.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, ReportParseError
+from .hookspecs import Dialect, Renderer
+
+ENTRY_POINT_GROUP = "phaser_analytics"
+BUILTIN_DISTRIBUTION = "phaser-analytics"
+DEFAULT_COMMANDS = ("show", "export")
+
+
+def _normalize(dist_name: str) -> str:
+    return dist_name.lower().replace("_", "-").replace(".", "-")
+
+
+@dataclass
+class PluginInfo:
+    """One loaded plugin, as ``phaser analytics plugins`` shows it."""
+
+    name: str
+    distribution: str
+    version: str | None
+    module: str
+    builtin: bool
+    hooks: list[str] = field(default_factory=list)
+    dialects: list[str] = field(default_factory=list)
+    renderers: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "module": self.module,
+            "builtin": self.builtin,
+            "hooks": list(self.hooks),
+            "dialects": list(self.dialects),
+            "renderers": list(self.renderers),
+        }
+
+
+@dataclass
+class FailedPlugin:
+    """A third-party plugin that could not be loaded (flake8's ``FailedToLoadPlugin``)."""
+
+    name: str
+    distribution: str
+    error: BaseException
+
+    def message(self) -> str:
+        reason = f"{type(self.error).__name__}: {self.error}".strip().splitlines()[0]
+        return (
+            f"Warning: plugin '{self.name}' from {self.distribution} failed to load and is "
+            f"skipped ({reason})."
+        )
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+class PluginHost:
+    """A plugin manager with the registries built from its plugins' registration hooks.
+
+    Use :func:`get_host` in application code; tests build their own host, register
+    throwaway plugins with :meth:`add_plugin` and call :meth:`finish`.
+    """
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.failures: list[FailedPlugin] = []
+        self.dialects: dict[str, Dialect] = {}
+        self.renderers: dict[str, Renderer] = {}
+        self._owners: dict[tuple[str, str], str] = {}
+        self._finished = False
+
+    # -- loading ---------------------------------------------------------------------
+
+    def load_entry_points(self, warn: Callable[[str], None] = _stderr) -> None:
+        """Load every entry point of the group, sorted for a deterministic order.
+
+        A third-party plugin that fails to import is reported through ``warn`` in one line
+        and skipped; a built-in that fails is a :class:`PluginError`, because the tool
+        cannot work without it.
+        """
+        points = sorted(
+            metadata.entry_points(group=ENTRY_POINT_GROUP),
+            key=lambda ep: (_dist_name(ep), ep.name),
+        )
+        for ep in points:
+            dist = _dist_name(ep)
+            builtin = _normalize(dist) == BUILTIN_DISTRIBUTION
+            if ep.name in self.plugins:
+                other = self.plugins[ep.name].distribution
+                raise PluginError(
+                    f"Plugin name '{ep.name}' is declared by both {other} and {dist}; "
+                    "uninstall one of them."
+                )
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                if builtin:
+                    raise PluginError(
+                        f"Built-in plugin '{ep.name}' failed to load ({exc}); "
+                        "reinstall phaser-analytics."
+                    ) from exc
+                failure = FailedPlugin(ep.name, dist, exc)
+                self.failures.append(failure)
+                warn(failure.message())
+                continue
+            self.add_plugin(
+                plugin,
+                name=ep.name,
+                distribution=dist,
+                version=_dist_version(ep),
+                builtin=builtin,
+            )
+
+    def add_plugin(
+        self,
+        plugin: object,
+        *,
+        name: str,
+        distribution: str = "(local)",
+        version: str | None = None,
+        builtin: bool = False,
+    ) -> None:
+        """Register a plugin object or module under ``name``."""
+        if self._finished:
+            raise PluginError("Plugins must be added before the host is finished.")
+        self.pm.register(plugin, name=name)
+        module = getattr(plugin, "__name__", None) or type(plugin).__module__
+        self.plugins[name] = PluginInfo(
+            name=name,
+            distribution=distribution,
+            version=version,
+            module=module,
+            builtin=builtin,
+        )
+
+    def finish(self) -> PluginHost:
+        """Check the hookimpls and build the registries; call once, after loading."""
+        if self._finished:
+            return self
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"A plugin implements an unknown hook: {exc}") from exc
+        for info in self.plugins.values():
+            plugin = self.pm.get_plugin(info.name)
+            info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+        for impl in self._impls("register_dialects"):
+            impl.function(register=self._registrar("dialect", self.dialects, impl.plugin_name))
+        for impl in self._impls("register_renderers"):
+            impl.function(register=self._registrar("renderer", self.renderers, impl.plugin_name))
+        self._finished = True
+        return self
+
+    def _impls(self, hook_name: str) -> list[Any]:
+        # pluggy calls hookimpls last-registered first, tryfirst before trylast; iterating
+        # in that order puts third-party dialects ahead of the built-in ones.
+        return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
+
+    def _registrar(
+        self, kind: str, registry: dict[str, Any], plugin_name: str
+    ) -> Callable[[Any], None]:
+        info = self.plugins[plugin_name]
+
+        def register(item: Any) -> None:
+            name = getattr(item, "name", None)
+            if not isinstance(name, str) or not name:
+                raise PluginError(
+                    f"Plugin '{plugin_name}' from {info.distribution} registered a {kind} "
+                    "without a name."
+                )
+            owner = self._owners.get((kind, name))
+            if owner is not None:
+                raise PluginError(
+                    f"The {kind} '{name}' is registered by both "
+                    f"{self.plugins[owner].distribution} (plugin '{owner}') and "
+                    f"{info.distribution} (plugin '{plugin_name}'); uninstall one of them."
+                )
+            self._owners[(kind, name)] = plugin_name
+            registry[name] = item
+            (info.dialects if kind == "dialect" else info.renderers).append(name)
+
+        return register
+
+    # -- lookups ---------------------------------------------------------------------
+
+    def renderer_names(self, command: str | None = None) -> list[str]:
+        """Renderer names offered by ``command`` (all of them when ``None``)."""
+        return [
+            name
+            for name, renderer in self.renderers.items()
+            if command is None or command in getattr(renderer, "commands", DEFAULT_COMMANDS)
+        ]
+
+    def renderer(self, name: str) -> Renderer:
+        try:
+            return self.renderers[name]
+        except KeyError:
+            choices = ", ".join(sorted(self.renderers))
+            raise PluginError(f"Unknown format '{name}'; choose one of: {choices}.") from None
+
+    def owner(self, kind: str, name: str) -> PluginInfo | None:
+        plugin_name = self._owners.get((kind, name))
+        return self.plugins.get(plugin_name) if plugin_name else None
+
+    def dialect_for(self, text: str, forced: str | None = None) -> Dialect:
+        """The dialect that reads ``text``: ``forced`` if given, else the first that detects it."""
+        if forced is not None:
+            try:
+                return self.dialects[forced]
+            except KeyError:
+                choices = ", ".join(self.dialects) or "none"
+                raise PluginError(
+                    f"Unknown dialect '{forced}'; choose one of: {choices}."
+                ) from None
+        for dialect in self.dialects.values():
+            if dialect.detect(text):
+                return dialect
+        raise ReportParseError(
+            "no installed dialect recognises this file (is it an EXECUTION_REPORT.md?)"
+        )
+
+    def report_patterns(self) -> list[str]:
+        """File-name globs of every dialect, for discovery, without repeats."""
+        patterns: list[str] = []
+        for dialect in self.dialects.values():
+            for pattern in dialect.patterns:
+                if pattern not in patterns:
+                    patterns.append(pattern)
+        return patterns
+
+    def enrich(self, record: Any, source: Path | None) -> list[str]:
+        """Run every ``enrich_record`` implementation; return warnings for those that failed.
+
+        A failing plugin's partial changes are rolled back, so the record is stored without
+        that plugin's additions.
+        """
+        warnings: list[str] = []
+        for impl in self._impls("enrich_record"):
+            snapshot = copy.deepcopy(record)
+            try:
+                impl.function(record=record, source=source)
+            except Exception as exc:
+                record.__dict__.update(snapshot.__dict__)
+                dist = self.plugins[impl.plugin_name].distribution
+                warnings.append(
+                    f"plugin '{impl.plugin_name}' ({dist}) could not enrich the record: {exc}"
+                )
+        return warnings
+
+    def template_dirs(self) -> list[Path]:
+        dirs: list[Path] = []
+        for result in self.pm.hook.template_dirs():
+            dirs.extend(Path(d) for d in result or [])
+        return dirs
+
+    def describe(self) -> list[PluginInfo]:
+        """Loaded plugins, built-ins first, each group sorted by distribution and name."""
+        return sorted(self.plugins.values(), key=lambda p: (not p.builtin, p.distribution, p.name))
+
+
+def _dist_name(ep: metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist is not None else "unknown"
+
+
+def _dist_version(ep: metadata.EntryPoint) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return dist.version if dist is not None else None
+
+
+_host: PluginHost | None = None
+
+
+def get_host(warn: Callable[[str], None] = _stderr) -> PluginHost:
+    """The process-wide host, loading entry points on first use (idempotent)."""
+    global _host
+    if _host is None:
+        host = PluginHost()
+        host.load_entry_points(warn=warn)
+        _host = host.finish()
+    return _host
+
+
+def set_host(host: PluginHost | None) -> None:
+    """Replace the process-wide host (``None`` forces a reload on next use); for tests."""
+    global _host
+    _host = host
+
+
+def build_host(
+    plugins: Iterable[tuple[str, object]] = (),
+    *,
+    entry_points: bool = True,
+    warn: Callable[[str], None] = _stderr,
+) -> PluginHost:
+    """A fresh host with the entry points (optionally) and extra ``(name, plugin)`` pairs."""
+    host = PluginHost()
+    if entry_points:
+        host.load_entry_points(warn=warn)
+    for name, plugin in plugins:
+        host.add_plugin(plugin, name=name)
+    return host.finish()
+
+
+def renderer_choices(command: str) -> Sequence[str]:
+    return get_host().renderer_names(command)
