@@ -1,0 +1,253 @@
+"""Small pure helpers for every place a value is shown: durations, deltas, percentages,
+dates, money, token counts, and the display width of terminal text.
+
+Every helper shows an unknown value (``None``) as :data:`UNKNOWN`, never as a made-up
+``0``. ``wcwidth`` is imported inside the width functions so that importing this module
+stays cheap on the CLI's start-up path.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterator
+from datetime import date, datetime, timezone, tzinfo
+from typing import TypeGuard
+
+#: How every helper shows a value the report did not give. Plain ASCII on purpose: it
+#: survives every terminal, code page and spreadsheet.
+UNKNOWN = "-"
+
+ELLIPSIS = "…"
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    """An int or a finite float; ``bool`` and NaN are not numbers to show."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value)
+
+
+def format_duration(seconds: float | None, *, precise: bool = False) -> str:
+    """Format a duration as spec §11.4 shows it.
+
+    ``"1h 23m"`` from one hour on, ``"45m 12s"`` from one minute on, ``"42s"`` below;
+    ``precise=True`` keeps the seconds of long durations (``"1h 23m 23s"``, spec §8.2).
+    The minor unit is zero-padded (``"2h 05m"``) so a column of durations lines up.
+    """
+    if not _is_number(seconds):
+        return UNKNOWN
+    if seconds < 0:
+        # Clock skew between the report's timestamps: show it rather than hide it.
+        return "-" + format_duration(-seconds, precise=precise)
+    total = math.floor(seconds + 0.5)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        text = f"{hours}h {minutes:02d}m"
+        return f"{text} {secs:02d}s" if precise else text
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def format_delta(value: float | None) -> str:
+    """A signed change: ``"+32"``, ``"-3"``, ``"0"``; averages keep one decimal."""
+    if not _is_number(value):
+        return UNKNOWN
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:+.1f}"
+    number = int(value)
+    return f"{number:+d}" if number else "0"
+
+
+def format_percent(ratio: float | None, *, digits: int = 0) -> str:
+    """A ratio in ``[0, 1]`` as a percentage: ``0.6`` → ``"60%"``.
+
+    Rounds half up, but never shows 100% for a rate short of 1, nor 0% for a rate above
+    0: a badge saying "100%" while one run failed would be a lie.
+    """
+    if not _is_number(ratio):
+        return UNKNOWN
+    scale = 10**digits
+    value = math.floor(ratio * 100 * scale + 0.5) / scale
+    step = 1 / scale
+    if value >= 100 and ratio < 1:
+        value = 100 - step
+    elif value <= 0 < ratio:
+        value = step
+    return f"{value:.{digits}f}%"
+
+
+def format_count(value: int | None) -> str:
+    """A large count in short form: ``950``, ``12.3K``, ``1.2M``, ``4.0B``."""
+    if not _is_number(value):
+        return UNKNOWN
+    number = float(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(number) >= limit:
+            return f"{number / limit:.1f}{suffix}"
+    return f"{int(number)}"
+
+
+def format_cost(usd: float | None) -> str:
+    """A cost in US dollars with cents: ``"$3.40"``; fractions of a cent keep 4 places."""
+    if not _is_number(usd):
+        return UNKNOWN
+    if 0 < abs(usd) < 0.01:
+        return f"${usd:.4f}"
+    return f"${usd:,.2f}"
+
+
+def _as_datetime(value: datetime | date | str | None) -> datetime | date | None:
+    """Accept what records (datetimes) and their dicts (ISO strings) carry."""
+    if value is None or isinstance(value, (datetime, date)):
+        return value
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return None
+
+
+def format_datetime(
+    value: datetime | date | str | None,
+    fmt: str = "%Y-%m-%d %H:%M:%S",
+    *,
+    tz: tzinfo | None = None,
+) -> str:
+    """Show a moment with ``fmt``, in ``tz`` (UTC when not given).
+
+    UTC by default because the store is in UTC and the output must not depend on the
+    machine that renders it; a naive value is taken as UTC, as everywhere in the package.
+    """
+    moment = _as_datetime(value)
+    if moment is None:
+        return UNKNOWN
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(tz or timezone.utc)
+    return moment.strftime(fmt)
+
+
+def format_date(value: datetime | date | str | None, *, tz: tzinfo | None = None) -> str:
+    """The day of a moment: ``"2024-12-06"``."""
+    return format_datetime(value, "%Y-%m-%d", tz=tz)
+
+
+def format_timestamp(value: datetime | None, *, date_only: bool = False) -> str:
+    """ISO 8601 with ``Z`` as the store writes it; just the day when only the day is known.
+
+    A bare-date report is stored at midnight: showing ``T00:00:00Z`` would invent a time.
+    """
+    if value is None:
+        return UNKNOWN
+    moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    if date_only and (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Characters that would move the cursor, change colours or reorder text in a terminal.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_text(text: object) -> str:
+    """One line of printable text from a report value.
+
+    Whitespace controls become spaces, other control characters (ESC, BEL, …) the
+    replacement character and bidi overrides vanish: a report is untrusted input, and an
+    escape sequence in a document name must not reach the terminal or break the frame.
+    """
+    out = []
+    for char in str(text):
+        if char in "\t\n\r\v\f":
+            out.append(" ")
+        elif char in _BIDI_CONTROLS:
+            continue
+        elif unicodedata.category(char) == "Cc":
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _char_width(char: str) -> int:
+    from wcwidth import wcwidth
+
+    return max(wcwidth(char), 0)
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: 2 for ✅ and 日, 0 for combining marks."""
+    from wcwidth import wcswidth
+
+    width = wcswidth(text)
+    if width >= 0:
+        return width
+    # wcswidth gives up (-1) on control characters; count the rest.
+    return sum(_char_width(char) for char in text)
+
+
+def _graphemes(text: str) -> Iterator[str]:
+    """User-perceived characters, so a cut never splits ⚠️ or a ZWJ emoji sequence."""
+    import wcwidth
+
+    iter_graphemes = getattr(wcwidth, "iter_graphemes", None)
+    if iter_graphemes is not None:
+        yield from iter_graphemes(text)
+        return
+    # Older wcwidth: glue zero-width characters, and whatever follows a ZWJ, to the
+    # character before them.
+    cluster = ""
+    for char in text:
+        if cluster and (_char_width(char) == 0 or cluster.endswith("\u200d")):
+            cluster += char
+            continue
+        if cluster:
+            yield cluster
+        cluster = char
+    if cluster:
+        yield cluster
+
+
+def truncate_to_width(text: str, width: int, ellipsis: str = ELLIPSIS) -> str:
+    """``text`` if it fits in ``width`` columns, else its start followed by ``ellipsis``."""
+    if width <= 0:
+        return ""
+    if display_width(text) <= width:
+        return text
+    room = width - display_width(ellipsis)
+    if room < 0:
+        return truncate_to_width(ellipsis, width, "")
+    kept: list[str] = []
+    used = 0
+    for cluster in _graphemes(text):
+        cluster_width = display_width(cluster)
+        if used + cluster_width > room:
+            break
+        kept.append(cluster)
+        used += cluster_width
+    return "".join(kept) + ellipsis
+
+
+def pad_to_width(text: str, width: int, align: str = "left") -> str:
+    """``text`` padded with spaces to ``width`` columns (``align``: left, right, center)."""
+    gap = max(width - display_width(text), 0)
+    if align == "right":
+        return " " * gap + text
+    if align == "center":
+        left = gap // 2
+        return " " * left + text + " " * (gap - left)
+    return text + " " * gap
+
+
+def fit_to_width(text: str, width: int, align: str = "left") -> str:
+    """Exactly ``width`` columns: truncated with … when too long, padded when short."""
+    return pad_to_width(truncate_to_width(text, width), width, align)
