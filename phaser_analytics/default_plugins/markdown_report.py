@@ -1,0 +1,872 @@
+"""The built-in dialect: Phaser's ``EXECUTION_REPORT.md``, read from markdown-it-py tokens.
+
+A section is what lies between two top-level ``#``/``##`` headings of the token stream, so
+tables and headings inside code fences, lists or quotes never open or fill one. Every field
+degrades on its own: a missing section leaves its fields out, a value that cannot be read is
+left out with a warning naming the field and the report line. Only a report without a
+readable Metadata table raises :class:`ReportParseError`.
+
+``docs/report-format.md`` lists what is read from where and every variation accepted.
+Importing this module only defines things; markdown-it-py is imported on the first parse.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from phaser_analytics.errors import ReportParseError
+from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.models import ExecutionStatus, PhaseRecord, PhaseStatus
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+Fields = dict[str, Any]
+Warnings = list[str]
+
+# -- the dialect --------------------------------------------------------------------------
+
+# Detection only has to tell this dialect's reports from other markdown, cheaply.
+_DETECT = re.compile(
+    r"^\ufeff?[ \t]{0,3}#{1,2}[ \t]+(?:execution report\b|metadata[ \t\r]*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+class ExecutionReportDialect:
+    """Phaser's own report: ``# Execution Report`` with a ``## Metadata`` table."""
+
+    name = "phaser"
+    patterns = ("EXECUTION_REPORT.md",)
+
+    def detect(self, text: str) -> bool:
+        return _DETECT.search(text) is not None
+
+    def parse(self, text: str, path: Path | None) -> dict[str, Any]:
+        return parse_report_text(text)
+
+
+@hookimpl(trylast=True)
+def register_dialects(register: Callable[[Any], None]) -> None:
+    register(ExecutionReportDialect())
+
+
+# -- the whole report ---------------------------------------------------------------------
+
+
+def parse_report_text(text: str) -> dict[str, Any]:
+    """Read an execution report into :class:`ExecutionRecord` field names.
+
+    Gives only what the report states, plus ``"warnings"`` (one line each) and a few keys
+    that are not record fields (``phaser_version_from``, ``base_commit_note``, …).
+    Raises :class:`ReportParseError` when there is no readable Metadata table.
+    """
+    md = _markdown()
+    try:
+        tokens = md.parse(text.removeprefix("\ufeff"))
+    except Exception as exc:  # markdown-it-py is robust; this only guards the contract
+        raise ReportParseError(f"the markdown cannot be tokenized ({exc})") from exc
+    sections = index_sections(split_sections(tokens, md))
+
+    result, warnings = read_metadata(sections.get("metadata"), md)
+    readers: list[tuple[str, str, Callable[[Section, MarkdownIt], tuple[Fields, Warnings]]]] = [
+        ("summary", "Execution Summary", read_summary),
+        ("tests", "Test Results", read_test_results),
+        ("git", "Git History", read_git_history),
+        ("files", "Files Changed", read_files_changed),
+        ("issues", "Issues Encountered", read_issues),
+    ]
+    for key, title, reader in readers:
+        section = sections.get(key)
+        if section is None:
+            continue
+        fields, found = _guarded(reader, section, md, title)
+        warnings += found
+        for name, value in fields.items():
+            # Metadata is the primary source; Git History only fills gaps (branch, tag).
+            if name in result and result[name] != value:
+                warnings.append(
+                    f"{title}: {name} {value!r} differs from Metadata {result[name]!r}; "
+                    "keeping Metadata"
+                )
+            result.setdefault(name, value)
+
+    result, found = reconcile(result)
+    return {**result, "warnings": warnings + found}
+
+
+def _guarded(
+    reader: Callable[[Section, MarkdownIt], tuple[Fields, Warnings]],
+    section: Section,
+    md: MarkdownIt,
+    title: str,
+) -> tuple[Fields, Warnings]:
+    # Only ReportParseError may leave the parser: a bug in one optional section must cost
+    # that section, not the report (the tests assert this warning never appears).
+    try:
+        return reader(section, md)
+    except Exception as exc:
+        return {}, [
+            f"{title}: section skipped after an internal error on line {section.line}: {exc!r}"
+        ]
+
+
+def reconcile(fields: Fields) -> tuple[Fields, Warnings]:
+    """Fill what follows from the rest (status, phase counts, phase errors) and flag figures
+    that disagree; stated figures are always kept."""
+    fields = dict(fields)
+    warnings: Warnings = []
+    phases: list[PhaseRecord] | None = fields.get("phases")
+    table_line = fields.pop("_phase_table_line", None)
+    phases_line = fields.pop("_phases_line", None)
+    issues: list[tuple[str, int]] = fields.pop("_issues", [])
+
+    if phases:
+        done = sum(1 for phase in phases if phase.status is PhaseStatus.COMPLETED)
+        if "phases_planned" in fields and fields["phases_planned"] != len(phases):
+            warnings.append(
+                f"Execution Summary: 'Phases' on line {phases_line} says "
+                f"{fields['phases_planned']} planned but the phase table on line {table_line} "
+                f"has {len(phases)} rows; keeping the stated figure"
+            )
+        if "phases_completed" in fields and fields["phases_completed"] != done:
+            warnings.append(
+                f"Execution Summary: 'Phases' on line {phases_line} says "
+                f"{fields['phases_completed']} completed but the phase table on line "
+                f"{table_line} marks {done} completed; keeping the stated figure"
+            )
+        fields.setdefault("phases_planned", len(phases))
+        fields.setdefault("phases_completed", done)
+        _attach_errors(phases, issues)
+
+    if "status" not in fields:
+        status = _derived_status(fields.get("phases_completed"), fields.get("phases_planned"))
+        if status is None:
+            warnings.append(
+                "Execution Summary: no 'Result' and no phase counts; status taken as failed"
+            )
+            status = ExecutionStatus.FAILED
+        fields["status"] = status
+
+    baseline, final = fields.get("baseline_tests"), fields.get("final_tests")
+    delta = fields.get("reported_test_delta")
+    if None not in (baseline, final, delta) and final - baseline != delta:
+        warnings.append(
+            f"Test Results: stated Delta {delta:+d} differs from Final - Baseline "
+            f"= {final - baseline:+d}; keeping the stated figures"
+        )
+    return fields, warnings
+
+
+def _derived_status(completed: int | None, planned: int | None) -> ExecutionStatus | None:
+    if completed is None or planned is None:
+        return None
+    if planned > 0 and completed >= planned:
+        return ExecutionStatus.SUCCESS
+    return ExecutionStatus.PARTIAL if completed > 0 else ExecutionStatus.FAILED
+
+
+_PHASE_REFERENCE = re.compile(r"\bphase\s*#?\s*(\d+)\b", re.IGNORECASE)
+
+
+def _attach_errors(phases: list[PhaseRecord], issues: list[tuple[str, int]]) -> None:
+    # An issue that names a phase ("Phase 38: …", "### Phase 38 …") is that phase's error.
+    messages: dict[int, list[str]] = {}
+    for text, _line in issues:
+        match = _PHASE_REFERENCE.search(text)
+        if match:
+            messages.setdefault(int(match.group(1)), []).append(text)
+    for phase in phases:
+        if phase.phase_number in messages:
+            phase.error_message = "; ".join(messages[phase.phase_number])
+
+
+# -- tokens to sections, tables and labelled lines ----------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    # Imported here, not at module top: loading plugins must not pay for markdown-it-py.
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    # Inline markup is parsed only for the few lines read (see _inline_text): parsing it
+    # everywhere costs half a minute on a 20 MB pytest log written outside a code fence.
+    md.core.ruler.disable(["inline"])
+    return md
+
+
+# An inline snippet longer than this is cut before parsing: no cell or label needs more,
+# and inline parsing is the slow part of markdown-it-py.
+_INLINE_LIMIT = 4000
+
+
+def _inline_text(md: MarkdownIt, source: str) -> str:
+    """The plain text of inline markdown: markup, links and HTML tags removed."""
+    tokens: list[Token] = []
+    md.inline.parse(source[:_INLINE_LIMIT], md, {}, tokens)
+    parts = []
+    for token in tokens:
+        if token.type in ("text", "text_special", "code_inline", "image"):
+            parts.append(token.content)
+        elif token.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return "".join(parts).strip()
+
+
+def _line(token: Token, offset: int = 0) -> int:
+    """The 1-based report line of ``token`` (plus ``offset`` lines into it)."""
+    return (token.map[0] if token.map else 0) + 1 + offset
+
+
+@dataclass
+class Section:
+    """A top-level ``#``/``##`` heading and the tokens up to the next one."""
+
+    title: str
+    line: int
+    tokens: list[Token]
+
+
+def split_sections(tokens: Sequence[Token], md: MarkdownIt) -> list[Section]:
+    sections: list[Section] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token.type == "heading_open" and token.level == 0 and token.tag in ("h1", "h2"):
+            title = _inline_text(md, tokens[index + 1].content)
+            sections.append(Section(title, _line(token), []))
+            index += 3  # heading_open, inline, heading_close
+            continue
+        if sections:
+            sections[-1].tokens.append(token)
+        index += 1
+    return sections
+
+
+# Heading text (lower case, letters only) → section key. A heading matches when its text
+# equals a name or starts with it, so "Test Results (pytest)" and "2. Metadata" count.
+_SECTION_NAMES = {
+    "metadata": "metadata",
+    "execution summary": "summary",
+    "test results": "tests",
+    "git history": "git",
+    "files changed": "files",
+    "issues encountered": "issues",
+    "issues": "issues",
+}
+
+
+def _section_key(title: str) -> str | None:
+    words = " ".join(re.sub(r"[^a-z]+", " ", title.lower()).split())
+    for name, key in _SECTION_NAMES.items():
+        if words == name or words.startswith(name + " "):
+            return key
+    return None
+
+
+def index_sections(sections: Sequence[Section]) -> dict[str, Section]:
+    """The first section of each known name."""
+    found: dict[str, Section] = {}
+    for section in sections:
+        key = _section_key(section.title)
+        if key is not None and key not in found:
+            found[key] = section
+    return found
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    line: int
+    header: Row
+    rows: tuple[Row, ...]
+
+
+def read_tables(tokens: Sequence[Token], md: MarkdownIt) -> list[Table]:
+    """Every table among ``tokens``, cells as plain text (``\\|`` already a pipe)."""
+    tables: list[Table] = []
+    header: Row | None = None
+    rows: list[Row] = []
+    cells: list[str] = []
+    start = row_line = 0
+    for token in tokens:
+        if token.type == "table_open":
+            header, rows, start = None, [], _line(token)
+        elif token.type == "tr_open":
+            cells, row_line = [], _line(token)
+        elif token.type == "inline" and start:  # a table holds no other inline tokens
+            cells.append(_inline_text(md, token.content))
+        elif token.type == "tr_close":
+            row = Row(row_line, tuple(cells))
+            if header is None:
+                header = row
+            else:
+                rows.append(row)
+        elif token.type == "table_close" and header is not None:
+            tables.append(Table(start, header, tuple(rows)))
+            start = 0
+    return tables
+
+
+def _norm_label(text: str) -> str:
+    return " ".join(text.lower().strip(" *_:`").split())
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A ``**Label:** value`` line, or a two-column table row, of a section."""
+
+    key: str  # canonical, from the section's label map
+    label: str  # as written
+    value: str
+    line: int
+
+
+# A line's leading label, read out of the raw inline text before any inline parsing, so a
+# huge unfenced log costs one cheap match per line.
+_LABEL = re.compile(r"[*_\s]*([A-Za-z][A-Za-z ]{0,40}?)[*_\s]*:")
+
+
+def read_labelled(
+    tokens: Sequence[Token], md: MarkdownIt, labels: Mapping[str, str]
+) -> dict[str, Labelled]:
+    """The first line of each wanted label (``labels`` maps written label → key)."""
+    found: dict[str, Labelled] = {}
+    previous: Token | None = None
+    for token in tokens:
+        if token.type == "inline" and previous is not None and previous.type == "paragraph_open":
+            for offset, raw in enumerate(token.content.split("\n")):
+                match = _LABEL.match(raw)
+                if not match or _norm_label(match.group(1)) not in labels:
+                    continue
+                label, _, value = _inline_text(md, raw).partition(":")
+                key = labels.get(_norm_label(label))
+                if key and key not in found:
+                    found[key] = Labelled(key, label.strip(), value.strip(), _line(token, offset))
+        previous = token
+    for table in read_tables(tokens, md):
+        for row in (table.header, *table.rows):
+            key = labels.get(_norm_label(row.cells[0])) if len(row.cells) >= 2 else None
+            if key and (key not in found or found[key].line > row.line):
+                found[key] = Labelled(key, row.cells[0].strip(" *_:"), row.cells[1], row.line)
+    return found
+
+
+def _code_blocks(tokens: Sequence[Token]) -> Iterator[tuple[str, int]]:
+    """Fenced and indented code blocks: their text and the line their content starts on."""
+    for token in tokens:
+        if token.type == "fence":
+            yield token.content, _line(token, 1)
+        elif token.type == "code_block":
+            yield token.content, _line(token)
+
+
+def _cannot_read(section: str, label: str, line: int, value: str) -> str:
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    return f"{section}: cannot read '{label}' on line {line}: {shown!r}"
+
+
+# -- Metadata -----------------------------------------------------------------------------
+
+_METADATA_KEYS = {
+    "audit document": "audit_document",
+    "audit": "audit_document",
+    "document": "audit_document",
+    "audit file": "audit_document",
+    "document title": "document_title",
+    "title": "document_title",
+    "project": "project_name",
+    "project name": "project_name",
+    "project path": "project_path",
+    "path": "project_path",
+    "branch": "branch",
+    "branch or tag": "branch",
+    "branch/tag": "branch",
+    "tag": "tag",
+    "base commit": "base_commit",
+    "base": "base_commit",
+    "base sha": "base_commit",
+    "started": "started_at",
+    "started at": "started_at",
+    "start": "started_at",
+    "start time": "started_at",
+    "completed": "completed_at",
+    "completed at": "completed_at",
+    "finished": "completed_at",
+    "finished at": "completed_at",
+    "end time": "completed_at",
+    "phaser version": "phaser_version",
+    "version": "phaser_version",
+}
+
+# Values that say "not known": the field is left out, without a warning.
+_PLACEHOLDERS = {"", "-", "--", "—", "–", "?", "n/a", "na", "none", "unknown", "tbd", "null"}
+
+
+def read_metadata(section: Section | None, md: MarkdownIt) -> tuple[Fields, Warnings]:
+    """Fields of the ``## Metadata`` table; the one section a report cannot do without."""
+    if section is None:
+        raise ReportParseError("there is no '## Metadata' section", section="Metadata")
+    tables = read_tables(section.tokens, md)
+    if not tables:
+        raise ReportParseError(
+            "the Metadata section has no Field | Value table", section="Metadata", line=section.line
+        )
+    table = tables[0]
+    rows = list(table.rows)
+    # A table written without a "Field | Value" header has its first pair as the header.
+    if table.header.cells and _norm_label(table.header.cells[0]) in _METADATA_KEYS:
+        rows.insert(0, table.header)
+    if not rows:
+        raise ReportParseError(
+            "the Metadata table has no rows", section="Metadata", line=table.line
+        )
+
+    fields: Fields = {}
+    warnings: Warnings = []
+    unknown: dict[str, str] = {}
+    for row in rows:
+        label = row.cells[0].strip(" *_:") if row.cells else ""
+        value = row.cells[1].strip() if len(row.cells) > 1 else ""
+        name = _METADATA_KEYS.get(_norm_label(label))
+        if name is None:
+            if label:
+                unknown.setdefault(label, value)
+            continue
+        if name in fields or value.lower() in _PLACEHOLDERS:
+            continue
+        read, problem = _metadata_value(name, value)
+        if problem:
+            warnings.append(_cannot_read("Metadata", label, row.line, value))
+        for key, item in read.items():
+            fields.setdefault(key, item)
+    if unknown:
+        fields["metadata_extra"] = unknown
+    return fields, warnings
+
+
+_VERSION_ARROW = re.compile(r"\s*(?:->|→|=>|⟶)\s*")
+
+
+def _metadata_value(name: str, value: str) -> tuple[Fields, bool]:
+    """The fields one metadata value gives, and whether it could not be read."""
+    if name in ("started_at", "completed_at"):
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            return {}, True
+        moment, date_only = parsed
+        return ({name: moment, "date_only": True} if date_only else {name: moment}), False
+    if name == "base_commit":
+        sha, _, note = value.partition(" ")
+        note = note.strip().strip("()").strip()
+        return ({name: sha, "base_commit_note": note} if note else {name: sha}), False
+    if name == "phaser_version":
+        parts = [part for part in _VERSION_ARROW.split(value) if part]
+        if len(parts) >= 2:
+            return {name: parts[-1], "phaser_version_from": parts[0]}, False
+    if name in ("branch", "tag"):
+        # Ref names hold no spaces; what follows is a note ("(deleted after merge)").
+        return {name: value.split()[0]}, False
+    return {name: value}, False
+
+
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"(?=$|[\s(,;])",
+    re.IGNORECASE,
+)
+
+
+def parse_timestamp(value: str) -> tuple[datetime, bool] | None:
+    """A timezone-aware datetime (no zone → UTC) and whether it was a bare date."""
+    match = _TIMESTAMP.match(value.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=_zone(zone),
+        )
+    except ValueError:
+        return None
+    return moment, hour is None
+
+
+def _zone(text: str | None) -> timezone:
+    if text is None or text.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    digits = text[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    return timezone(-offset if text[0] == "-" else offset)
+
+
+# -- Execution Summary --------------------------------------------------------------------
+
+_SUMMARY_LABELS = {
+    "result": "result",
+    "overall result": "result",
+    "status": "result",
+    "overall status": "result",
+    "outcome": "result",
+    "phases": "phases",
+    "phases completed": "phases",
+}
+_PHASE_COUNTS = re.compile(r"(\d+)\s*(?:of|/|out of)\s*(\d+)", re.IGNORECASE)
+
+
+def read_summary(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
+    """Result, phase counts and the phase table of ``## Execution Summary``."""
+    fields: Fields = {}
+    warnings: Warnings = []
+    labelled = read_labelled(section.tokens, md, _SUMMARY_LABELS)
+    if (result := labelled.get("result")) and result.value:
+        fields["status"] = ExecutionStatus.from_report(result.value)
+        fields["result_text"] = result.value
+    if phases := labelled.get("phases"):
+        match = _PHASE_COUNTS.search(_without_separators(phases.value))
+        if match:
+            fields["phases_completed"] = int(match.group(1))
+            fields["phases_planned"] = int(match.group(2))
+            fields["_phases_line"] = phases.line
+        else:
+            warnings.append(
+                _cannot_read("Execution Summary", phases.label, phases.line, phases.value)
+            )
+    for table in read_tables(section.tokens, md):
+        columns = _phase_columns(table.header.cells)
+        if columns is not None:
+            phases_read, found = read_phase_rows(table, columns)
+            fields["phases"] = phases_read
+            fields["_phase_table_line"] = table.line
+            return fields, warnings + found
+    return fields, warnings
+
+
+_PHASE_COLUMNS = {
+    "phase": ("phase", "#", "phase #", "no", "no.", "number", "phase number"),
+    "title": ("title", "name", "phase title", "description", "phase name"),
+    "status": ("status", "result", "state", "outcome"),
+    "commit": ("commit", "sha", "commit sha", "hash", "commit hash"),
+}
+
+
+def _phase_columns(header: Sequence[str]) -> dict[str, int] | None:
+    """Column index of phase, title, status, commit; ``None`` unless phase and status exist."""
+    names = [_norm_label(cell) for cell in header]
+    columns = {}
+    for role, aliases in _PHASE_COLUMNS.items():
+        for index, name in enumerate(names):
+            if name in aliases:
+                columns[role] = index
+                break
+    return columns if "phase" in columns and "status" in columns else None
+
+
+_EMPTY_COMMITS = _PLACEHOLDERS | {"pending", "no commit", "(none)"}
+
+
+def read_phase_rows(table: Table, columns: Mapping[str, int]) -> tuple[list[PhaseRecord], Warnings]:
+    phases: list[PhaseRecord] = []
+    warnings: Warnings = []
+
+    def cell(row: Row, role: str) -> str:
+        index = columns.get(role)
+        return row.cells[index].strip() if index is not None and index < len(row.cells) else ""
+
+    for row in table.rows:
+        number = re.search(r"\d+", cell(row, "phase"))
+        if number is None:
+            warnings.append(
+                _cannot_read("Execution Summary", "Phase", row.line, cell(row, "phase"))
+            )
+            continue
+        status = cell(row, "status")
+        if not status:
+            warnings.append(
+                f"Execution Summary: empty 'Status' for phase {number.group()} on line "
+                f"{row.line}; taken as skipped"
+            )
+        commit = cell(row, "commit").split()
+        phases.append(
+            PhaseRecord(
+                phase_number=int(number.group()),
+                title=cell(row, "title"),
+                status=PhaseStatus.from_symbol(status),
+                commit_sha=commit[0]
+                if commit and commit[0].lower() not in _EMPTY_COMMITS
+                else None,
+            )
+        )
+    return phases, warnings
+
+
+# -- Test Results -------------------------------------------------------------------------
+
+_TEST_LABELS = {
+    "baseline": "baseline",
+    "baseline tests": "baseline",
+    "before": "baseline",
+    "final": "final",
+    "final tests": "final",
+    "after": "final",
+    "delta": "delta",
+    "test delta": "delta",
+    "change": "delta",
+}
+
+# Thousands separators between digit groups: "1,204", "1_204", "1 204" (narrow no-break).
+_SEPARATOR = re.compile(r"(?<=\d)[,_'\u00a0\u202f](?=\d{3}(?!\d))")
+_TOTAL = re.compile(r"(\d+)\s+(?:tests?\s+)?total\b|\btotal\s*(?:of\s*)?:?\s*(\d+)", re.I)
+_OUTCOME = re.compile(r"(\d+)\s+(passed|failed|errors?|skipped|xfailed|xpassed)\b", re.I)
+_PARENTHESES = re.compile(r"\(([^()]*)\)")
+_SIGNED = re.compile(r"([+\-−–±]?)\s*(\d+)")
+
+
+def _without_separators(text: str) -> str:
+    return _SEPARATOR.sub("", text)
+
+
+def read_test_count(value: str) -> tuple[int, Fields] | None:
+    """A test count, and notes worth keeping, from a ``Baseline``/``Final`` value.
+
+    A stated ``N total`` wins; else pytest outcomes are summed (``472 passed, 7 failed``
+    → 479); else the first number outside parentheses.
+    """
+    text = _without_separators(value)
+    notes: Fields = {}
+    if found := [note.strip() for note in _PARENTHESES.findall(text) if note.strip()]:
+        notes["note"] = "; ".join(found)
+    outcomes: dict[str, int] = {}
+    for count, kind in _OUTCOME.findall(text):
+        kind = kind.lower()
+        kind = "errors" if kind.startswith("error") else kind
+        outcomes[kind] = outcomes.get(kind, 0) + int(count)
+    if outcomes:
+        notes["outcomes"] = outcomes
+    if total := _TOTAL.search(text):
+        return int(total.group(1) or total.group(2)), notes
+    if outcomes:
+        return sum(outcomes.values()), notes
+    number = re.search(r"\d+", _PARENTHESES.sub(" ", text)) or re.search(r"\d+", text)
+    return (int(number.group()), notes) if number else None
+
+
+def read_delta(value: str) -> int | None:
+    text = _without_separators(value).strip()
+    if text.lower().rstrip(".") in ("no change", "none", "unchanged"):
+        return 0
+    match = _SIGNED.search(text)
+    if match is None:
+        return None
+    sign, digits = match.groups()
+    return -int(digits) if sign in ("-", "−", "–") else int(digits)
+
+
+def read_test_results(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
+    """Baseline, final and the stated delta of ``## Test Results``."""
+    fields: Fields = {}
+    warnings: Warnings = []
+    labelled = read_labelled(section.tokens, md, _TEST_LABELS)
+    for key, name in (("baseline", "baseline_tests"), ("final", "final_tests")):
+        if (item := labelled.get(key)) is None:
+            continue
+        count = read_test_count(item.value)
+        if count is None:
+            warnings.append(_cannot_read("Test Results", item.label, item.line, item.value))
+            continue
+        fields[name] = count[0]
+        for note, detail in count[1].items():
+            fields[f"{name}_{note}"] = detail
+    if (item := labelled.get("delta")) is not None:
+        delta = read_delta(item.value)
+        if delta is None:
+            warnings.append(_cannot_read("Test Results", item.label, item.line, item.value))
+        else:
+            fields["reported_test_delta"] = delta
+    return fields, warnings
+
+
+# -- Git History --------------------------------------------------------------------------
+
+_GIT_LABELS = {
+    "branch": "branch",
+    "tag": "tag",
+    "commits": "commits",
+    "commit count": "commits",
+    "total commits": "commits",
+    "commits made": "commits",
+}
+_SHA_LIKE = re.compile(r"[0-9A-Za-z]{4,64}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def read_git_history(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
+    """Branch or tag, commit count and the newest commit of ``## Git History``."""
+    fields: Fields = {}
+    warnings: Warnings = []
+    labelled = read_labelled(section.tokens, md, _GIT_LABELS)
+    for key in ("branch", "tag"):
+        if (item := labelled.get(key)) and item.value.lower() not in _PLACEHOLDERS:
+            fields[key] = item.value.split()[0]
+    if item := labelled.get("commits"):
+        number = re.search(r"\d+", _without_separators(item.value))
+        if number:
+            fields["commit_count"] = int(number.group())
+        else:
+            warnings.append(_cannot_read("Git History", item.label, item.line, item.value))
+    for content, line in _code_blocks(section.tokens):
+        shas = log_shas(content)
+        if shas:
+            # `git log` lists newest first: the first commit is the final one.
+            fields["final_commit"] = shas[0]
+            fields.setdefault("commit_count", len(shas))
+        else:
+            first = next((text for text in content.splitlines() if text.strip()), "")
+            warnings.append(_cannot_read("Git History", "final commit", line, first.strip()))
+        break
+    return fields, warnings
+
+
+def log_shas(content: str) -> list[str]:
+    """The commit SHAs of ``git log`` output (``--oneline``, full or ``--graph``), as written.
+
+    Hand-written examples use non-hex SHAs (``z9y8x7w``), so any word of letters and digits
+    counts if it holds a digit or is hexadecimal.
+    """
+    lines = [line.strip().lstrip("*|/\\ ") for line in content.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("$", ">", "#"))]
+    if any(line.startswith("commit ") for line in lines):
+        words = [line.split()[1] for line in lines if line.startswith("commit ")]
+    else:
+        words = [line.split()[0] for line in lines]
+    return [
+        word
+        for word in words
+        if _SHA_LIKE.fullmatch(word) and (_HEX.fullmatch(word) or any(c.isdigit() for c in word))
+    ]
+
+
+# -- Files Changed ------------------------------------------------------------------------
+
+_FILES_LABELS = {"summary": "summary", "diff summary": "summary", "diffstat": "summary"}
+_FILES = re.compile(r"(\d+)\s+files?\s+changed", re.IGNORECASE)
+_ADDED = re.compile(r"(\d+)\s+(?:insertions?|additions?|lines?\s+added)\b", re.IGNORECASE)
+_REMOVED = re.compile(r"(\d+)\s+(?:deletions?|removals?|lines?\s+removed)\b", re.IGNORECASE)
+
+
+def read_files_changed(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
+    """Files, insertions and deletions from the ``**Summary:**`` line of ``## Files Changed``,
+    else from the ``git diff --stat`` summary line of its code block."""
+    summary = read_labelled(section.tokens, md, _FILES_LABELS).get("summary")
+    if summary is not None:
+        fields = read_diffstat(summary.value)
+        if fields is None:
+            return {}, [_cannot_read("Files Changed", summary.label, summary.line, summary.value)]
+        return fields, []
+    for content, _line_number in _code_blocks(section.tokens):
+        for text in reversed(content.splitlines()):
+            if _FILES.search(text):
+                return read_diffstat(text) or {}, []
+    return {}, []
+
+
+def read_diffstat(text: str) -> Fields | None:
+    """``12 files changed, 1486 insertions(+), 37 deletions(-)`` as fields.
+
+    ``git diff --stat`` leaves out a half that is zero, so with ``N files changed`` present a
+    missing insertions or deletions half is 0.
+    """
+    text = _without_separators(text)
+    files, added, removed = (pattern.search(text) for pattern in (_FILES, _ADDED, _REMOVED))
+    if not (files or added or removed):
+        return None
+    fields: Fields = {}
+    if files:
+        fields["files_changed"] = int(files.group(1))
+    if added or files:
+        fields["lines_added"] = int(added.group(1)) if added else 0
+    if removed or files:
+        fields["lines_removed"] = int(removed.group(1)) if removed else 0
+    return fields
+
+
+# -- Issues Encountered -------------------------------------------------------------------
+
+_NO_ISSUES = {
+    "none",
+    "n/a",
+    "no issues",
+    "no issues encountered",
+    "no issues encountered during execution",
+    "no issues were encountered",
+    "no issues were encountered during execution",
+}
+
+
+def read_issues(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
+    """Failure reasons: one per sub-heading (with the paragraph under it), else one per
+    top-level list item, else one per paragraph; "No issues encountered…" is none."""
+    issues = [
+        (" ".join(text.split()), line)
+        for text, line in _issue_blocks(section.tokens, md)
+        if _norm_label(text).rstrip(".!") not in _NO_ISSUES
+    ]
+    # "_issues" carries lines to reconcile(), which names the phases; it is not returned.
+    return {"failure_reasons": [text for text, _ in issues], "_issues": issues}, []
+
+
+def _issue_blocks(tokens: Sequence[Token], md: MarkdownIt) -> list[tuple[str, int]]:
+    headings: list[tuple[str, int]] = []
+    items: list[tuple[str, int]] = []
+    paragraphs: list[tuple[str, int]] = []
+    heading: tuple[str, int] | None = None  # a sub-heading awaiting its first paragraph
+    for index, token in enumerate(tokens[:-1]):
+        following = tokens[index + 1]
+        if token.type == "heading_open" and token.level == 0:
+            heading = (_inline_text(md, following.content), _line(token))
+            headings.append(heading)
+            continue
+        if token.type == "paragraph_open" and token.level == 0:
+            text = _inline_text(md, following.content)
+            if heading is not None and text:
+                headings[-1] = (f"{heading[0]}: {text}", heading[1])
+            paragraphs.append((text, _line(token)))
+        elif token.type == "list_item_open" and token.level == 1 and not headings:
+            items.append((_item_text(tokens, index, md), _line(token)))
+        if token.type not in ("heading_close", "inline"):
+            heading = None
+    blocks = sorted(headings + items, key=lambda block: block[1]) if headings else items
+    blocks = blocks or paragraphs
+    return [block for block in blocks if block[0]]
+
+
+def _item_text(tokens: Sequence[Token], start: int, md: MarkdownIt) -> str:
+    """The text of a list item's first paragraph (its sub-lists are its detail)."""
+    for index in range(start + 1, min(start + 4, len(tokens))):
+        if tokens[index].type == "inline":
+            return _inline_text(md, tokens[index].content)
+        if tokens[index].type == "list_item_close":
+            break
+    return ""
