@@ -43,6 +43,32 @@ class Dialect(Protocol):
 
 
 @dataclass
+class Column:
+    """One column of a :class:`Breakdown`: ``key`` into each row, ``title`` for people, and
+    ``kind`` saying how to show the value (``text``, ``int``, ``rate``, ``duration``,
+    ``delta``, ``tokens``, ``cost``, ``datetime``, ``date``, ``sparkline``)."""
+
+    key: str
+    title: str
+    kind: str = "text"
+
+
+@dataclass
+class Breakdown:
+    """A table of aggregates (trends, projects, phases, failures) rather than executions.
+
+    Renderers that know it show ``rows`` under ``columns``; ``sections`` holds further
+    named breakdowns shown after this one (e.g. failures by reason, then by hour).
+    """
+
+    name: str
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    sections: list[Breakdown] = field(default_factory=list)
+
+
+@dataclass
 class RenderView:
     """Everything a renderer may show.
 
@@ -50,7 +76,9 @@ class RenderView:
     ``None`` for ``--global``, where ``projects`` lists every project included.
     ``options`` carries command options (``verbose``, ``template``, ``ci_minimal``,
     ``color``, ``width``, ``phases``, ``metric``, ``label``, …); renderers ignore options
-    they do not know.
+    they do not know. ``breakdown`` is set by the aggregate commands (``trends``,
+    ``projects``, ``phases``, ``failures``): a renderer that knows it shows it instead of
+    the executions.
     """
 
     records: Sequence[ExecutionRecord]
@@ -61,6 +89,7 @@ class RenderView:
     generated_at: datetime | None = None
     command: str = "show"
     options: dict[str, Any] = field(default_factory=dict)
+    breakdown: Breakdown | None = None
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
