@@ -1,0 +1,212 @@
+"""The plugin host: registries, collisions, load failures, ordering, enrich_record."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from phaser_analytics import ExecutionRecord, PluginError, ReportParseError, hookimpl, plugins
+from phaser_analytics.cli import cli
+from phaser_analytics.plugins import FailedPlugin, PluginHost, build_host
+
+BUILTIN_RENDERERS = {"table", "json", "markdown", "csv", "shields-io", "svg"}
+
+
+class _Renderer:
+    def __init__(self, name: str, text: str = "") -> None:
+        self.name = name
+        self.help = f"{name} format"
+        self.suffix = ".txt"
+        self.text = text or name
+
+    def render(self, view) -> str:
+        return f"{self.text}:{len(view.records)}"
+
+
+class _Dialect:
+    def __init__(self, name: str, marker: str) -> None:
+        self.name = name
+        self.patterns = (f"{name}.log",)
+        self.marker = marker
+
+    def detect(self, text: str) -> bool:
+        return text.startswith(self.marker)
+
+    def parse(self, text: str, path: Path | None) -> dict:
+        return {"audit_document": self.name}
+
+
+class RendererPlugin:
+    def __init__(self, *renderers) -> None:
+        self.renderers = renderers
+
+    @hookimpl
+    def register_renderers(self, register):
+        for renderer in self.renderers:
+            register(renderer)
+
+
+class DialectPlugin:
+    def __init__(self, dialect, *, trylast: bool = False) -> None:
+        self.dialect = dialect
+
+    @hookimpl
+    def register_dialects(self, register):
+        register(self.dialect)
+
+
+class BuiltinDialectPlugin(DialectPlugin):
+    @hookimpl(trylast=True)
+    def register_dialects(self, register):
+        register(self.dialect)
+
+
+def test_registers_renderers_and_attributes_them():
+    host = build_host([("mine", RendererPlugin(_Renderer("tsv")))], entry_points=False)
+    assert host.renderer_names() == ["tsv"]
+    assert host.plugins["mine"].renderers == ["tsv"]
+    assert host.owner("renderer", "tsv").name == "mine"
+
+
+def test_same_renderer_name_from_two_plugins_names_both_distributions():
+    host = PluginHost()
+    host.add_plugin(RendererPlugin(_Renderer("tsv")), name="a", distribution="dist-alpha")
+    host.add_plugin(RendererPlugin(_Renderer("tsv")), name="b", distribution="dist-beta")
+    with pytest.raises(PluginError) as info:
+        host.finish()
+    assert "dist-alpha" in str(info.value) and "dist-beta" in str(info.value)
+    assert "'tsv'" in str(info.value)
+
+
+def test_same_dialect_name_is_an_error_too():
+    host = PluginHost()
+    host.add_plugin(DialectPlugin(_Dialect("x", "X")), name="a", distribution="one")
+    host.add_plugin(DialectPlugin(_Dialect("x", "Y")), name="b", distribution="two")
+    with pytest.raises(PluginError, match=r"one.*two|two.*one"):
+        host.finish()
+
+
+def test_unknown_hook_fails_loudly():
+    class Misspelt:
+        @hookimpl
+        def register_renderer(self, register):  # missing "s"
+            pass
+
+    host = PluginHost()
+    host.add_plugin(Misspelt(), name="misspelt")
+    with pytest.raises(PluginError, match="unknown hook"):
+        host.finish()
+
+
+def test_third_party_dialect_is_tried_before_builtin():
+    builtin = _Dialect("builtin", "#")
+    third = _Dialect("third", "#")
+    host = PluginHost()
+    host.add_plugin(BuiltinDialectPlugin(builtin), name="builtin")
+    host.add_plugin(DialectPlugin(third), name="third")
+    host.finish()
+    assert list(host.dialects) == ["third", "builtin"]
+    assert host.dialect_for("# report") is third
+    assert host.dialect_for("# report", forced="builtin") is builtin
+
+
+def test_no_dialect_detects_text():
+    host = build_host([("d", DialectPlugin(_Dialect("d", "D")))], entry_points=False)
+    with pytest.raises(ReportParseError, match="no installed dialect"):
+        host.dialect_for("plain text")
+    with pytest.raises(PluginError, match="Unknown dialect 'nope'"):
+        host.dialect_for("D", forced="nope")
+
+
+def test_unknown_format_lists_choices():
+    host = build_host([("r", RendererPlugin(_Renderer("tsv")))], entry_points=False)
+    with pytest.raises(PluginError, match="Unknown format 'xml'; choose one of: tsv"):
+        host.renderer("xml")
+
+
+def test_renderer_commands_scope_the_choices():
+    badge = _Renderer("pill")
+    badge.commands = ("badge",)
+    host = build_host([("r", RendererPlugin(_Renderer("tsv"), badge))], entry_points=False)
+    assert host.renderer_names("show") == ["tsv"]
+    assert host.renderer_names("badge") == ["pill"]
+
+
+def test_enrich_failure_rolls_back_that_plugin_only():
+    class Good:
+        @hookimpl
+        def enrich_record(self, record, source):
+            record.extra["good"] = True
+
+    class Bad:
+        @hookimpl
+        def enrich_record(self, record, source):
+            record.extra["bad"] = True
+            record.branch = "clobbered"
+            raise RuntimeError("exploded")
+
+    host = build_host([("good", Good()), ("bad", Bad())], entry_points=False)
+    record = ExecutionRecord(execution_id="x", branch="main")
+    warnings = host.enrich(record, None)
+    assert record.extra == {"good": True}
+    assert record.branch == "main"
+    assert len(warnings) == 1 and "exploded" in warnings[0] and "'bad'" in warnings[0]
+
+
+def test_failed_plugin_message_is_one_line():
+    failure = FailedPlugin("tsv", "phaser-analytics-tsv", ImportError("No module named 'x'\nmore"))
+    message = failure.message()
+    assert "\n" not in message
+    assert "phaser-analytics-tsv" in message and "No module named 'x'" in message
+
+
+def test_builtins_load_through_entry_points():
+    host = build_host()
+    assert set(host.renderer_names()) >= BUILTIN_RENDERERS
+    assert "phaser" in host.dialects
+    builtins = [p for p in host.describe() if p.builtin]
+    assert builtins and all(p.distribution == "phaser-analytics" for p in builtins)
+    declared = {ep.name for ep in metadata.entry_points(group="phaser_analytics")}
+    assert {p.name for p in builtins} <= declared
+
+
+def test_get_host_is_idempotent():
+    first = plugins.get_host()
+    assert plugins.get_host() is first
+
+
+def test_plugins_command_lists_builtins(runner):
+    result = runner.invoke(cli, ["analytics", "plugins"])
+    assert result.exit_code == 0, result.output
+    assert "table (built-in) — phaser-analytics" in result.output
+    assert "register_renderers" in result.output
+
+
+def test_plugins_command_json(runner):
+    result = runner.invoke(cli, ["analytics", "plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    by_name = {p["name"]: p for p in payload["plugins"]}
+    assert by_name["markdown_report"]["dialects"] == ["phaser"]
+    assert by_name["table"]["renderers"] == ["table"]
+    assert payload["failed"] == []
+
+
+def test_installed_test_plugin_format_appears_in_help(runner):
+    plugins.set_host(build_host([("extra", RendererPlugin(_Renderer("yaml")))]))
+    result = runner.invoke(cli, ["analytics", "export", "--help"])
+    assert result.exit_code == 0
+    assert "yaml" in result.output
+
+
+def test_loading_the_cli_module_loads_no_plugins():
+    import importlib
+
+    import phaser_analytics.cli as cli_module
+
+    plugins.set_host(None)
+    importlib.reload(cli_module)
+    assert plugins._host is None
