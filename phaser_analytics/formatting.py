@@ -80,13 +80,13 @@ def format_percent(ratio: float | None, *, digits: int = 0) -> str:
 
 
 def format_count(value: int | None) -> str:
-    """A large count in short form: ``950``, ``12.3K``, ``1.2M``, ``4.0B``."""
+    """A large count in short form: ``950``, ``12.3K``, ``1.2M``, ``20K``."""
     if not _is_number(value):
         return UNKNOWN
     number = float(value)
     for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(number) >= limit:
-            return f"{number / limit:.1f}{suffix}"
+            return f"{number / limit:.1f}".removesuffix(".0") + suffix
     return f"{int(number)}"
 
 

@@ -90,7 +90,14 @@ class TestFormatPercent:
 class TestCountsAndMoney:
     @pytest.mark.parametrize(
         ("value", "expected"),
-        [(950, "950"), (12_345, "12.3K"), (1_234_567, "1.2M"), (4 * 10**9, "4.0B"), (None, "-")],
+        [
+            (950, "950"),
+            (12_345, "12.3K"),
+            (1_234_567, "1.2M"),
+            (4 * 10**9, "4B"),
+            (20_000, "20K"),
+            (None, "-"),
+        ],
     )
     def test_format_count(self, value, expected):
         assert format_count(value) == expected
