@@ -1,0 +1,339 @@
+"""The ``table`` renderer: the framed terminal table of spec §8.1, and §8.2 with --verbose.
+
+Every width is a display width (wcwidth), so ✅, ⚠️, ❌ and CJK text take the two columns
+a terminal gives them and never push the frame out of line. The table fits
+``options["width"]``: long documents, projects and phase titles are shortened with "…".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from phaser_analytics.formatting import (
+    UNKNOWN,
+    clean_text,
+    display_width,
+    format_cost,
+    format_count,
+    format_date,
+    format_delta,
+    format_duration,
+    format_percent,
+    format_timestamp,
+    truncate_to_width,
+)
+from phaser_analytics.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from phaser_analytics.hookspecs import RenderView
+    from phaser_analytics.models import AggregatedStats, ExecutionRecord, PhaseRecord
+
+NO_DATA = "No analytics data found. Run 'phaser analytics import EXECUTION_REPORT.md' to import."
+DEFAULT_WIDTH = 100
+
+# ANSI SGR colours for statuses (execution and phase values share the words' colours).
+_STATUS_STYLE = {
+    "success": "32",
+    "completed": "32",
+    "partial": "33",
+    "skipped": "33",
+    "failed": "31",
+}
+_LABEL_WIDTH = 12  # "Completed:" plus the spacing spec §8.2 shows
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    align: str = "left"
+    #: Flexible columns shrink (down to ``min_width``) to fit the width, and grow to fill
+    #: the frame when the title is wider than the grid.
+    flexible: bool = False
+    min_width: int = 1
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    style: str | None = None  # an ANSI SGR code, used only when colour is on
+    style_from: int = 0  # where the styled part starts: a label stays uncoloured
+
+
+def _cell(value: Any, style: str | None = None, style_from: int = 0) -> Cell:
+    return Cell(clean_text(UNKNOWN if value is None else value), style, style_from)
+
+
+def _grid_inner(widths: Sequence[int]) -> int:
+    """Columns between the outer │ of a grid line ``│ a │ b │``."""
+    return sum(widths) + 3 * (len(widths) - 1) + 2
+
+
+def _fit_widths(
+    columns: Sequence[Column], natural: list[int], wanted_inner: int, max_inner: int
+) -> list[int]:
+    """Column widths whose grid is ``min(wanted_inner, max_inner)`` wide, or as close as the
+    columns' minimum widths allow."""
+    widths = list(natural)
+    target = min(max(_grid_inner(widths), wanted_inner), max_inner)
+    flexible = [i for i, column in enumerate(columns) if column.flexible]
+    excess = _grid_inner(widths) - target
+    if excess < 0:
+        widths[flexible[-1] if flexible else -1] -= excess
+    while excess > 0:
+        shrinkable = [i for i in flexible if widths[i] > columns[i].min_width]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+    return widths
+
+
+def _styled(text: str, style: str | None, color: bool) -> str:
+    return f"\x1b[{style}m{text}\x1b[0m" if color and style else text
+
+
+def _place(cell: Cell, width: int, align: str, color: bool) -> str:
+    """The cell in exactly ``width`` columns; colour wraps the text, not the padding."""
+    text = truncate_to_width(cell.text, width)
+    gap = width - display_width(text)
+    left = {"right": gap, "center": gap // 2}.get(align, 0)
+    start = cell.style_from
+    shown = text[:start] + _styled(text[start:], cell.style, color)
+    return " " * left + shown + " " * (gap - left)
+
+
+def _rule(left: str, joint: str, right: str, widths: Sequence[int]) -> str:
+    return left + joint.join("─" * (width + 2) for width in widths) + right
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rounded frame: a centred title, free text lines, then a grid (if ``columns``)."""
+
+    title: str
+    lines: Sequence[Cell] = ()
+    columns: Sequence[Column] = ()
+    rows: Sequence[Sequence[Cell]] = ()
+
+    def _text_inner(self) -> int:
+        texts = [clean_text(self.title)] + [line.text for line in self.lines]
+        return max(display_width(text) for text in texts) + 2
+
+    def _natural_widths(self) -> list[int]:
+        return [
+            max([display_width(column.header)] + [display_width(row[i].text) for row in self.rows])
+            for i, column in enumerate(self.columns)
+        ]
+
+    def natural_width(self) -> int:
+        """The frame's width when nothing is shortened."""
+        grid = _grid_inner(self._natural_widths()) if self.columns else 0
+        return max(self._text_inner(), grid) + 2
+
+
+def draw_box(box: Box, *, max_width: int, min_width: int = 0, color: bool = False) -> list[str]:
+    """The lines of ``box``, every one of the same display width: at least ``min_width``, at
+    most ``max_width`` unless the grid's minimum column widths need more."""
+    max_inner = max(max_width - 2, 4)
+    wanted = max(box._text_inner(), min_width - 2)
+    if box.columns:
+        widths = _fit_widths(box.columns, box._natural_widths(), wanted, max_inner)
+        inner = _grid_inner(widths)
+    else:
+        widths = []
+        inner = min(wanted, max_inner)
+
+    def text_line(cell: Cell, align: str = "left") -> str:
+        return "│ " + _place(cell, inner - 2, align, color) + " │"
+
+    out = ["╭" + "─" * inner + "╮", text_line(_cell(box.title), "center")]
+    if box.lines:
+        out.append("├" + "─" * inner + "┤")
+        out.extend(text_line(line) for line in box.lines)
+    if not box.columns:
+        out.append("╰" + "─" * inner + "╯")
+        return out
+    out.append(_rule("├", "┬", "┤", widths))
+    headers = [Cell(column.header) for column in box.columns]
+    for i, row in enumerate([headers, *box.rows]):
+        cells = [
+            _place(cell, width, column.align, color)
+            for cell, width, column in zip(row, widths, box.columns, strict=True)
+        ]
+        out.append("│ " + " │ ".join(cells) + " │")
+        if i == 0:
+            out.append(_rule("├", "┼", "┤", widths))
+    out.append(_rule("╰", "┴", "╯", widths))
+    return out
+
+
+def _document(record: ExecutionRecord) -> str:
+    return record.audit_document or record.document_title or record.short_id
+
+
+def _project(record: ExecutionRecord) -> str | None:
+    if record.project_name:
+        return record.project_name
+    return PurePath(record.project_path).name if record.project_path else None
+
+
+def _overview(view: RenderView, max_width: int, color: bool) -> list[str]:
+    is_global = view.project is None
+    columns = [
+        Column("Date"),
+        *([Column("Project", flexible=True, min_width=7)] if is_global else []),
+        Column("Document", flexible=True, min_width=8),
+        Column("Status"),
+        Column("Duration"),
+        Column("Δ Tests"),
+    ]
+    rows = []
+    for record in view.records:
+        delta = record.test_delta
+        rows.append(
+            [
+                _cell(format_date(record.started_at)),
+                *([_cell(_project(record))] if is_global else []),
+                _cell(_document(record)),
+                _cell(record.status.symbol, _STATUS_STYLE[record.status.value]),
+                _cell(format_duration(record.duration_seconds)),
+                _cell(format_delta(delta), "31" if delta is not None and delta < 0 else None),
+            ]
+        )
+    count = len(view.records)
+    title = f"Phaser Analytics - Last {count} Execution{'' if count == 1 else 's'}"
+    return draw_box(Box(title, (), columns, rows), max_width=max_width, color=color)
+
+
+def _detail_lines(record: ExecutionRecord, is_global: bool) -> list[Cell]:
+    def line(label: str, value: Any, style: str | None = None) -> Cell:
+        shown = UNKNOWN if value is None else value
+        caption = f"{label}:" if label else ""
+        return _cell(f"{caption:<{_LABEL_WIDTH}}{shown}", style, _LABEL_WIDTH)
+
+    lines = []
+    if is_global:
+        lines.append(line("Project", _project(record)))
+    status = record.status
+    lines += [
+        line("Started", format_timestamp(record.started_at, date_only=record.date_only)),
+        line("Completed", format_timestamp(record.completed_at, date_only=record.date_only)),
+        line("Duration", format_duration(record.duration_seconds, precise=True)),
+        line("Status", f"{status.symbol} {status.label}", _STATUS_STYLE[status.value]),
+    ]
+    if record.branch or not record.tag:
+        lines.append(line("Branch", record.branch))
+    if record.tag:
+        lines.append(line("Tag", record.tag))
+    lines.append(line("Commits", record.commit_count))
+    files = None if record.files_changed is None else f"{record.files_changed} changed"
+    if files and (record.lines_added is not None or record.lines_removed is not None):
+        files += f" (+{record.lines_added or 0} -{record.lines_removed or 0} lines)"
+    lines.append(line("Files", files))
+    if record.total_tokens is not None:
+        lines.append(line("Tokens", format_count(record.total_tokens)))
+    if record.cost_usd is not None:
+        lines.append(line("Cost", format_cost(record.cost_usd)))
+    for i, reason in enumerate(record.failure_reasons):
+        lines.append(line("Issues" if i == 0 else "", reason))
+    return lines
+
+
+def _phase_grid(phases: Sequence[PhaseRecord]) -> tuple[list[Column], list[list[Cell]]]:
+    """Phase | Title | Status | Commit, plus Tests and Duration when some phase knows them."""
+    with_tests = any(phase.test_delta is not None for phase in phases)
+    with_duration = any(phase.duration_seconds is not None for phase in phases)
+    columns = [
+        Column("Phase", align="right"),
+        Column("Title", flexible=True, min_width=8),
+        Column("Status"),
+        Column("Commit"),
+        *([Column("Tests")] if with_tests else []),
+        *([Column("Duration")] if with_duration else []),
+    ]
+    rows = []
+    for phase in phases:
+        row = [
+            _cell(phase.phase_number),
+            _cell(phase.title),
+            _cell(phase.status.symbol, _STATUS_STYLE[phase.status.value]),
+            _cell(phase.commit_sha[:7] if phase.commit_sha else None),
+        ]
+        if with_tests:
+            row.append(_cell(format_delta(phase.test_delta)))
+        if with_duration:
+            row.append(_cell(format_duration(phase.duration_seconds)))
+        rows.append(row)
+    return columns, rows
+
+
+def _details_box(record: ExecutionRecord, is_global: bool, max_width: int) -> Box:
+    columns, rows = _phase_grid(record.phases) if record.phases else ([], [])
+    suffix = " - Details"
+    # Shorten the document, not the words that say what the box is.
+    room = max(max_width - 4 - display_width(suffix), 1)
+    title = truncate_to_width(clean_text(_document(record)), room) + suffix
+    return Box(title, _detail_lines(record, is_global), columns, rows)
+
+
+def _details(view: RenderView, max_width: int, color: bool) -> list[list[str]]:
+    """One box per execution (spec §8.2), all as wide as the widest, so they line up."""
+    boxes = [_details_box(r, view.project is None, max_width) for r in view.records]
+    width = min(max(box.natural_width() for box in boxes), max_width)
+    return [draw_box(b, max_width=max_width, min_width=width, color=color) for b in boxes]
+
+
+def _tests(delta: int | None) -> str:
+    if delta is None:
+        return UNKNOWN
+    return f"{format_delta(delta)} test{'' if abs(delta) == 1 else 's'}"
+
+
+def summary_line(stats: AggregatedStats) -> str:
+    """``Summary: 5 executions | 3 successful (60%) | Avg: 1h 11m | Total Δ: +172 tests``."""
+    count = stats.total_executions
+    parts = [
+        f"{count} execution{'' if count == 1 else 's'}",
+        f"{stats.successful} successful ({format_percent(stats.success_rate)})",
+        f"Avg: {format_duration(stats.avg_duration_seconds)}",
+        f"Total Δ: {_tests(stats.total_test_delta)}",
+    ]
+    if stats.total_tokens is not None:
+        parts.append(f"Tokens: {format_count(stats.total_tokens)}")
+    if stats.total_cost_usd is not None:
+        parts.append(f"Cost: {format_cost(stats.total_cost_usd)}")
+    return "Summary: " + " | ".join(parts)
+
+
+def _width_option(value: Any) -> int:
+    try:
+        width = int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_WIDTH
+    return width if width > 0 else DEFAULT_WIDTH
+
+
+class TableRenderer:
+    name = "table"
+    help = "Framed terminal table with a summary line (--verbose: per-phase details)."
+    suffix = ".txt"
+
+    def render(self, view: RenderView) -> str:
+        if not view.records:
+            return NO_DATA
+        width = _width_option(view.option("width"))
+        color = bool(view.option("color"))
+        if view.option("verbose"):
+            blocks = _details(view, width, color)
+        else:
+            blocks = [_overview(view, width, color)]
+        return "\n\n".join(["\n".join(block) for block in blocks] + [summary_line(view.stats)])
+
+
+@hookimpl(trylast=True)
+def register_renderers(register: Callable[[Any], None]) -> None:
+    register(TableRenderer())
