@@ -1,0 +1,71 @@
+"""The ``markdown`` renderer (spec §8.4), written by a Jinja2 template a team can replace.
+
+The template is found on :func:`phaser_analytics.templating.template_search_path` from the
+view's options ``project_dir``, ``template`` (the ``--template`` file) and
+``template_dirs`` (the plugins' directories).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.models import datetime_to_json, utcnow
+
+if TYPE_CHECKING:
+    from phaser_analytics.hookspecs import RenderView
+    from phaser_analytics.models import ExecutionRecord
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _execution(record: ExecutionRecord) -> dict[str, Any]:
+    """The record's dict, each phase with its computed ``test_delta`` (``None`` if unknown)."""
+    data = record.to_dict()
+    for phase, phase_data in zip(record.phases, data["phases"], strict=True):
+        phase_data["test_delta"] = phase.test_delta
+    return data
+
+
+def template_context(view: RenderView) -> dict[str, Any]:
+    """What a template sees: plain data (the JSON export's dicts), no live objects.
+
+    Keys: generated_at, project, projects, is_global, query, stats, executions, verbose,
+    command, options. Datetimes are ISO strings; the ``date`` filters read them.
+    """
+    return {
+        "generated_at": datetime_to_json(view.generated_at or utcnow()),
+        "project": dict(view.project) if view.project is not None else None,
+        "projects": [dict(project) for project in view.projects],
+        "is_global": view.project is None,
+        "query": view.query.to_dict(),
+        "stats": view.stats.to_dict(),
+        "executions": [_execution(record) for record in view.records],
+        "verbose": bool(view.option("verbose")),
+        "command": view.command,
+        # Paths and other objects stay out: a template gets values, not methods.
+        "options": {k: v for k, v in view.options.items() if isinstance(v, _SCALARS)},
+    }
+
+
+class MarkdownRenderer:
+    name = "markdown"
+    help = "Markdown report from a Jinja2 template (--template, .phaser/templates/)."
+    suffix = ".md"
+
+    def render(self, view: RenderView) -> str:
+        from phaser_analytics import templating
+
+        template_file = view.option("template")
+        search_path = templating.template_search_path(
+            view.option("project_dir"), template_file, view.option("template_dirs") or ()
+        )
+        name = templating.template_name(template_file)
+        text = templating.render_template(name, template_context(view), search_path)
+        return text.strip("\n")
+
+
+@hookimpl(trylast=True)
+def register_renderers(register: Callable[[Any], None]) -> None:
+    register(MarkdownRenderer())

@@ -1,0 +1,270 @@
+"""Jinja2 templates for the markdown report: the search path, the sandbox, the filters.
+
+A template is looked up, first match wins, in (see :func:`template_search_path`):
+
+1. the directory of the ``--template FILE`` given on the command line,
+2. ``<project>/.phaser/templates/``,
+3. ``$PHASER_HOME/templates/`` (``~/.phaser/templates/``),
+4. the directories plugins return from the ``template_dirs`` hook,
+5. the built-in templates of this package.
+
+The built-in templates are also reachable as ``default:<name>`` whatever shadows them, so
+a team template can ``{% extends "default:report.md.j2" %}`` and replace single blocks.
+
+Templates come from cloned repositories, so they render in Jinja2's sandbox: no
+attributes starting with ``_``, no Python internals. They receive plain data (the dicts
+the JSON export shows), never objects with methods that touch files. Jinja2 is imported
+inside the functions: importing this module costs nothing on the CLI's start-up path.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from phaser_analytics import formatting
+from phaser_analytics.errors import TemplateRenderError
+
+if TYPE_CHECKING:
+    from jinja2 import BaseLoader
+    from jinja2.sandbox import SandboxedEnvironment
+
+BUILTIN_TEMPLATE_DIR = Path(__file__).parent / "templates"
+DEFAULT_TEMPLATE = "report.md.j2"
+#: ``{% extends "default:report.md.j2" %}`` reaches the built-in template.
+BUILTIN_PREFIX = "default"
+PREFIX_DELIMITER = ":"
+
+
+def phaser_home() -> Path:
+    """``$PHASER_HOME``, else ``~/.phaser`` (the same rule as the project registry)."""
+    configured = os.environ.get("PHASER_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".phaser"
+
+
+def template_search_path(
+    project_dir: str | Path | None,
+    template_file: str | Path | None,
+    plugin_dirs: Iterable[str | Path] = (),
+) -> list[Path]:
+    """The directories searched for templates, in order; the first that has a name wins.
+
+    Directories that do not exist are listed too (Jinja2 skips them), so the list is the
+    same on every machine and :func:`explain` can say where a template would go.
+    """
+    path: list[Path] = []
+    if template_file is not None:
+        path.append(Path(template_file).expanduser().resolve().parent)
+    if project_dir is not None:
+        path.append(Path(project_dir) / ".phaser" / "templates")
+    path.append(phaser_home() / "templates")
+    path.extend(Path(directory) for directory in plugin_dirs)
+    path.append(BUILTIN_TEMPLATE_DIR)
+    return path
+
+
+def template_name(template_file: str | Path | None) -> str:
+    """The name to render: the ``--template`` file's, else the built-in report's."""
+    return Path(template_file).name if template_file is not None else DEFAULT_TEMPLATE
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which file a template name resolves to, and every place that was considered."""
+
+    name: str
+    chosen: Path | None
+    considered: list[Path]
+
+    def explain(self) -> str:
+        lines = [f"Template {self.name!r}:"]
+        for directory in self.considered:
+            candidate = directory / self.name
+            mark = "->" if candidate == self.chosen else "  "
+            state = (
+                "used"
+                if candidate == self.chosen
+                else ("shadowed" if candidate.is_file() else "not found")
+            )
+            lines.append(f" {mark} {candidate} ({state})")
+        return "\n".join(lines)
+
+
+def resolve(name: str, search_path: Iterable[Path]) -> Resolution:
+    """The file ``name`` loads from, as the loader will choose it."""
+    considered = list(search_path)
+    if name.startswith(BUILTIN_PREFIX + PREFIX_DELIMITER):
+        builtin = BUILTIN_TEMPLATE_DIR / name.split(PREFIX_DELIMITER, 1)[1]
+        return Resolution(name, builtin if builtin.is_file() else None, [BUILTIN_TEMPLATE_DIR])
+    chosen = next((d / name for d in considered if (d / name).is_file()), None)
+    return Resolution(name, chosen, considered)
+
+
+def explain(
+    project_dir: str | Path | None,
+    template_file: str | Path | None,
+    plugin_dirs: Iterable[str | Path] = (),
+) -> str:
+    """Lines for ``--explain-templates``: which template is used, which were considered."""
+    search_path = template_search_path(project_dir, template_file, plugin_dirs)
+    return resolve(template_name(template_file), search_path).explain()
+
+
+def md_cell(value: Any) -> str:
+    """A value safe inside a markdown table cell: ``|`` escaped, lines joined."""
+    if value is None:
+        return formatting.UNKNOWN
+    text = " ".join(str(value).splitlines())
+    return text.replace("|", "\\|")
+
+
+def md_inline(value: Any) -> str:
+    """A value on one markdown line (a heading, a list item): line breaks become spaces."""
+    if value is None:
+        return formatting.UNKNOWN
+    return " ".join(str(value).splitlines())
+
+
+_STATUS_SYMBOLS = {
+    "success": "✅",
+    "completed": "✅",
+    "partial": "⚠️",
+    "skipped": "⚠️",
+    "failed": "❌",
+}
+_STATUS_LABELS = {
+    "success": "All phases completed",
+    "partial": "Completed with issues",
+    "failed": "Failed",
+    "completed": "Completed",
+    "skipped": "Skipped",
+}
+
+
+def _status_key(value: Any) -> str:
+    return str(getattr(value, "value", value) or "").lower()
+
+
+def status_icon(value: Any) -> str:
+    """``success``/``completed`` → ✅, ``partial``/``skipped`` → ⚠️, ``failed`` → ❌."""
+    return _STATUS_SYMBOLS.get(_status_key(value), "?")
+
+
+def status_label(value: Any) -> str:
+    """The words Phaser's reports use for an execution or phase status."""
+    return _STATUS_LABELS.get(_status_key(value), str(value))
+
+
+def _strict(function: Callable[..., str]) -> Callable[..., str]:
+    """Fail on an undefined value, as StrictUndefined does everywhere else: the formatting
+    helpers would otherwise show a misspelt field as "-" (unknown) without a word."""
+
+    @functools.wraps(function)
+    def strict_filter(value: Any, *args: Any, **kwargs: Any) -> str:
+        from jinja2 import Undefined
+
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+        return function(value, *args, **kwargs)
+
+    return strict_filter
+
+
+_FORMATTERS: dict[str, Callable[..., str]] = {
+    "md_cell": md_cell,
+    "md_inline": md_inline,
+    "duration": formatting.format_duration,
+    "delta": formatting.format_delta,
+    "pct": formatting.format_percent,
+    "date": formatting.format_date,
+    "datetime": formatting.format_datetime,
+    "count": formatting.format_count,
+    "cost": formatting.format_cost,
+    "status_icon": status_icon,
+    "status_label": status_label,
+}
+#: The filters every report template has.
+FILTERS = {name: _strict(function) for name, function in _FORMATTERS.items()}
+
+
+def _loader(search_path: Iterable[Path]) -> BaseLoader:
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+
+    builtin = FileSystemLoader(str(BUILTIN_TEMPLATE_DIR))
+    prefixed = PrefixLoader({BUILTIN_PREFIX: builtin}, delimiter=PREFIX_DELIMITER)
+    # A name without the prefix makes PrefixLoader raise TemplateNotFound, and ChoiceLoader
+    # moves on to the search path.
+    return ChoiceLoader([prefixed, *(FileSystemLoader(str(d)) for d in search_path)])
+
+
+def make_environment(search_path: Iterable[Path]) -> SandboxedEnvironment:
+    """The sandboxed environment every report template renders in."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    environment = SandboxedEnvironment(
+        loader=_loader(search_path),
+        autoescape=False,  # markdown, not HTML: escaping is the md_cell filter's job
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # A misspelt field in a team template is an error with a line number, not a blank.
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+    )
+    environment.filters.update(FILTERS)
+    return environment
+
+
+def _template_location(exc: BaseException) -> tuple[str | None, int | None]:
+    """The innermost template frame of a render error, as Jinja2 rewrote the traceback."""
+    from jinja2 import TemplateSyntaxError
+
+    if isinstance(exc, TemplateSyntaxError):
+        return exc.filename or exc.name, exc.lineno
+    where: tuple[str | None, int | None] = (None, None)
+    tb = exc.__traceback__
+    while tb is not None:
+        if "__jinja_exception__" in tb.tb_frame.f_globals:
+            where = (tb.tb_frame.f_globals.get("__file__"), tb.tb_lineno)
+        tb = tb.tb_next
+    return where
+
+
+def _render_error(name: str, exc: BaseException) -> TemplateRenderError:
+    from jinja2 import TemplateNotFound
+
+    if isinstance(exc, TemplateNotFound):
+        return TemplateRenderError(
+            f"Template not found: {exc.name or name}. Check --template or .phaser/templates/."
+        )
+    filename, line = _template_location(exc)
+    where = filename or name
+    if line is not None:
+        where += f", line {line}"
+    message = str(exc) or type(exc).__name__
+    return TemplateRenderError(f"Template error in {where}: {message}")
+
+
+def render_template(name: str, context: Mapping[str, Any], search_path: Iterable[Path]) -> str:
+    """Render ``name`` from ``search_path``; any template failure is a
+    :class:`TemplateRenderError` naming the template, the line and the cause."""
+    from jinja2 import TemplateError
+
+    environment = make_environment(list(search_path))
+    try:
+        template = environment.get_template(name)
+        return template.render(**context)
+    except TemplateError as exc:
+        raise _render_error(name, exc) from exc
+    except RecursionError as exc:
+        raise TemplateRenderError(
+            f"Template {name} extends or includes itself; to build on the built-in report, "
+            f'extend "{BUILTIN_PREFIX}{PREFIX_DELIMITER}{DEFAULT_TEMPLATE}".'
+        ) from exc
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+        # Python errors raised while a template runs (a filter given a bad value, 1/0).
+        raise _render_error(name, exc) from exc
