@@ -20,7 +20,6 @@ inside the functions: importing this module costs nothing on the CLI's start-up 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +39,6 @@ BUILTIN_PREFIX = "default"
 PREFIX_DELIMITER = ":"
 
 
-def phaser_home() -> Path:
-    """``$PHASER_HOME``, else ``~/.phaser`` (the same rule as the project registry)."""
-    configured = os.environ.get("PHASER_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".phaser"
-
-
 def template_search_path(
     project_dir: str | Path | None,
     template_file: str | Path | None,
@@ -56,6 +49,8 @@ def template_search_path(
     Directories that do not exist are listed too (Jinja2 skips them), so the list is the
     same on every machine and :func:`explain` can say where a template would go.
     """
+    from phaser_analytics.registry import phaser_home
+
     path: list[Path] = []
     if template_file is not None:
         path.append(Path(template_file).expanduser().resolve().parent)
