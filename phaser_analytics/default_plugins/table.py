@@ -119,11 +119,11 @@ class Box:
     columns: Sequence[Column] = ()
     rows: Sequence[Sequence[Cell]] = ()
 
-    def _text_inner(self) -> int:
+    def text_inner(self) -> int:
         texts = [clean_text(self.title)] + [line.text for line in self.lines]
         return max(display_width(text) for text in texts) + 2
 
-    def _natural_widths(self) -> list[int]:
+    def natural_column_widths(self) -> list[int]:
         return [
             max([display_width(column.header)] + [display_width(row[i].text) for row in self.rows])
             for i, column in enumerate(self.columns)
@@ -131,17 +131,17 @@ class Box:
 
     def natural_width(self) -> int:
         """The frame's width when nothing is shortened."""
-        grid = _grid_inner(self._natural_widths()) if self.columns else 0
-        return max(self._text_inner(), grid) + 2
+        grid = _grid_inner(self.natural_column_widths()) if self.columns else 0
+        return max(self.text_inner(), grid) + 2
 
 
 def draw_box(box: Box, *, max_width: int, min_width: int = 0, color: bool = False) -> list[str]:
     """The lines of ``box``, every one of the same display width: at least ``min_width``, at
     most ``max_width`` unless the grid's minimum column widths need more."""
     max_inner = max(max_width - 2, 4)
-    wanted = max(box._text_inner(), min_width - 2)
+    wanted = max(box.text_inner(), min_width - 2)
     if box.columns:
-        widths = _fit_widths(box.columns, box._natural_widths(), wanted, max_inner)
+        widths = _fit_widths(box.columns, box.natural_column_widths(), wanted, max_inner)
         inner = _grid_inner(widths)
     else:
         widths = []
