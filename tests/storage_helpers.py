@@ -1,0 +1,124 @@
+"""Helpers shared by the store, registry and config tests (a plain module: tests/conftest.py
+belongs to the whole suite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phaser_analytics.models import ExecutionRecord, ExecutionStatus
+from phaser_analytics.storage import Store
+
+UTC = timezone.utc
+DAY0 = datetime(2024, 12, 1, 9, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_record(
+    project: Path | str = "/p",
+    *,
+    hours: int = 0,
+    document: str | None = None,
+    status: ExecutionStatus = ExecutionStatus.SUCCESS,
+    **extra: Any,
+) -> ExecutionRecord:
+    """A complete execution record starting ``hours`` after 2024-12-01 09:00 UTC."""
+    started = DAY0 + timedelta(hours=hours)
+    values: dict[str, Any] = dict(
+        execution_id=ExecutionRecord.generate_id(),
+        audit_document=document or f"document-{hours}.md",
+        project_path=str(project),
+        project_name="Demo",
+        started_at=started,
+        completed_at=started + timedelta(minutes=30),
+        status=status,
+        phases_planned=6,
+        phases_completed=6,
+        baseline_tests=100,
+        final_tests=110,
+        base_commit=f"c{hours}",
+    )
+    values.update(extra)
+    return ExecutionRecord(**values)
+
+
+def fill(project: Path, count: int, **extra: Any) -> list[ExecutionRecord]:
+    records = [make_record(project, hours=i, **extra) for i in range(count)]
+    Store(project, warn=lambda message: None).add(records)
+    return records
+
+
+def record_names(project: Path) -> list[str]:
+    return Store(project).record_files()
+
+
+def index_filenames(project: Path) -> list[str]:
+    data = json.loads((project / ".phaser" / "analytics" / "index.json").read_text())
+    return sorted(e["filename"] for e in data["executions"])
+
+
+def assert_consistent(project: Path) -> None:
+    """The index on disk lists exactly the record files, and each file reads."""
+    store = Store(project, warn=lambda message: None)
+    state = store.read_index()
+    assert state.problem is None, state.reason
+    assert index_filenames(project) == record_names(project)
+    assert len(store.load_entries(store.entries())) == len(record_names(project))
+
+
+class Warnings(list):
+    """A ``warn`` callback that keeps what it was told."""
+
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    """Run ``code`` in a fresh interpreter with this checkout importable."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.Popen([sys.executable, "-c", code], env=full_env, **kwargs)
+
+
+def unprivileged(argv: list[str]) -> list[str]:
+    """``argv`` run so that file permissions apply to it.
+
+    Root ignores read-only directories, so as root the command runs without the
+    capabilities that let it (util-linux ``setpriv``); the test is skipped when that is
+    not possible.
+    """
+    if os.name != "posix":
+        pytest.skip("file permissions are POSIX-only here")
+    if os.geteuid() != 0:
+        return argv
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permissions cannot be tested")
+    caps = "-dac_override,-dac_read_search,-fowner"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", "--", *argv]
+
+
+def run_cli_unprivileged(
+    args: list[str], *, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = unprivileged([sys.executable, "-m", "phaser_analytics", *args])
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100", **(env or {})}
+    return subprocess.run(
+        argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def tree_snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes, to show a command changed nothing."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
