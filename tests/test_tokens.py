@@ -1,0 +1,427 @@
+"""Token usage and cost: the claude_tokens plugin, the price table, ``import --no-tokens``.
+
+The transcripts under ``tests/fixtures/claude/projects/`` hold, besides the lines that count,
+a repeated message, a resumed session repeating it again, lines just outside the window,
+malformed lines, a line of another project sharing the slug, a synthetic zero-usage line,
+a timestamp with an offset, a tool input carrying an old ``timestamp`` and a model
+without a price. The expected figures below are worked out by hand from those lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from phaser_analytics import ExecutionRecord, pricing
+from phaser_analytics.cli import cli
+from phaser_analytics.default_plugins import claude_tokens
+from phaser_analytics.pipeline import load_report
+from phaser_analytics.pricing import BUNDLED_PRICES, Price, PriceBook, cost_usd, model_key
+from phaser_analytics.storage import Store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "claude"
+PROJECT_PATH = "/work/audits/demo-app"
+OPUS = "claude-opus-4-5-20251101"
+SONNET = "claude-sonnet-4-5-20250929"
+HAIKU = "claude-haiku-4-5-20251001"
+UNPRICED = "claude-opus-9-9-20270101"
+UTC = timezone.utc
+
+# 2025-06-01 10:00–11:00 UTC, worked out line by line from 11111111-aaaa.jsonl and
+# 22222222-bbbb.jsonl.
+MEASURED_BY_MODEL = {
+    OPUS: {  # msg_A1 once (of three lines), msg_A5 (cwd in src/), msg_B1
+        "input": 100 + 7 + 1000,
+        "output": 200 + 8 + 2000,
+        "cache_creation": 1000,
+        "cache_read": 5000 + 10000,
+        "total": 19315,
+        "cost_usd": 0.074485,  # 1107×5 + 2208×25 + 1000×6.25 + 15000×0.50, per million
+    },
+    SONNET: {  # msg_A2, msg_A4 (exactly at the end), msg_A7 (old timestamp in a tool input)
+        "input": 10 + 1 + 2,
+        "output": 20 + 2 + 3,
+        "cache_creation": 3,
+        "cache_read": 3000 + 4,
+        "total": 3045,
+        "cost_usd": 0.001326,  # 13×3 + 25×15 + 3×3.75 + 3004×0.30 = 1326.45 per million
+    },
+    HAIKU: {  # msg_A3 (written to the 1-hour cache), msg_A6 (+02:00 timestamp)
+        "input": 50 + 5,
+        "output": 60 + 5,
+        "cache_creation": 400,
+        "cache_read": 0,
+        "total": 520,
+        "cache_creation_1h": 400,
+        "cost_usd": 0.00118,  # 55×1 + 65×5 + 400×2 (1-hour write price)
+    },
+}
+MEASURED_TOKENS = {
+    "input": 1175,
+    "output": 2298,
+    "cache_creation": 1403,
+    "cache_read": 18004,
+    "total": 22880,
+}
+MEASURED_COST = 0.076991
+
+
+@pytest.fixture
+def transcripts(monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(FIXTURES))
+    return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-warning-per-model memory is per process; each test starts without it."""
+    monkeypatch.setattr(pricing, "_warned", set())
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    """The fixture reports in a project directory of their own (with a .phaser/, so the
+    project's config is found there and nowhere else)."""
+    project = tmp_path / "work"
+    (project / ".phaser").mkdir(parents=True)
+    shutil.copytree(FIXTURES / "reports", project / "reports")
+    return project
+
+
+def _load(reports: Path, name: str) -> ExecutionRecord:
+    record, warnings = load_report(reports / "reports" / name / "EXECUTION_REPORT.md", reports)
+    assert warnings == []
+    return record
+
+
+def _record(**values: object) -> ExecutionRecord:
+    base: dict[str, object] = {
+        "execution_id": "e1",
+        "project_path": PROJECT_PATH,
+        "started_at": datetime(2025, 6, 1, 10, 0, tzinfo=UTC),
+        "completed_at": datetime(2025, 6, 1, 11, 0, tzinfo=UTC),
+    }
+    base.update(values)
+    return ExecutionRecord(**base)  # type: ignore[arg-type]
+
+
+# -- transcripts --------------------------------------------------------------------------
+
+
+def test_slug_replaces_every_character_but_ascii_letters_and_digits() -> None:
+    assert claude_tokens.project_slug("/work/audits/demo-app") == "-work-audits-demo-app"
+    assert claude_tokens.project_slug("/work/audits/demo/app") == "-work-audits-demo-app"
+    assert claude_tokens.project_slug("C:\\Users\\jü p\\x_1") == "C--Users-j--p-x-1"
+
+
+def test_transcripts_give_exact_tokens_per_model_and_cost(transcripts: Path, reports: Path):
+    record = _load(reports, "measured")
+    assert record.tokens == MEASURED_TOKENS
+    assert record.tokens_by_model == MEASURED_BY_MODEL
+    assert record.cost_usd == MEASURED_COST
+    assert record.extra["token_source"] == "transcripts"
+
+
+def test_transcripts_win_over_the_report_table_which_is_kept(transcripts: Path, reports: Path):
+    record = _load(reports, "measured")
+    assert record.total_tokens == 22880
+    assert record.extra["reported_token_usage"] == {
+        "tokens": {
+            "input": 1200,
+            "output": 2300,
+            "cache_creation": 1400,
+            "cache_read": 18000,
+            "total": 22900,
+        },
+        "cost_usd": 0.08,
+    }
+
+
+def test_a_model_without_a_price_leaves_the_cost_unknown_and_warns_once(
+    transcripts: Path, reports: Path, capsys: pytest.CaptureFixture[str]
+):
+    first = _load(reports, "unpriced")
+    second = _load(reports, "unpriced")
+    for record in (first, second):
+        assert record.tokens == {
+            "input": 110,
+            "output": 110,
+            "cache_creation": 0,
+            "cache_read": 0,
+            "total": 220,
+        }
+        assert record.cost_usd is None
+        assert record.tokens_by_model is not None
+        assert record.tokens_by_model[UNPRICED]["cost_usd"] is None
+        assert record.tokens_by_model[SONNET]["cost_usd"] == 0.0018
+    warnings = [line for line in capsys.readouterr().err.splitlines() if UNPRICED in line]
+    assert len(warnings) == 1
+    assert "no price" in warnings[0]
+
+
+def test_a_price_in_the_config_prices_the_model(
+    transcripts: Path, reports: Path, isolated_home: Path
+):
+    (isolated_home / "config.json").write_text(
+        json.dumps(
+            {
+                "pricing": {
+                    "opus-9-9": {"input": 100, "output": 100, "cache_write": 0, "cache_read": 0}
+                }
+            }
+        )
+    )
+    record = _load(reports, "unpriced")
+    assert record.tokens_by_model is not None
+    assert record.tokens_by_model[UNPRICED]["cost_usd"] == 0.002  # 20 tokens × $100/M
+    assert record.cost_usd == 0.0038
+
+
+def test_the_project_config_wins_over_the_global_one(
+    transcripts: Path, reports: Path, isolated_home: Path
+):
+    sonnet = {"input": 1000, "output": 0, "cache_write": 0, "cache_read": 0}
+    (isolated_home / "config.json").write_text(json.dumps({"pricing": {"sonnet-4-5": sonnet}}))
+    cheap = {**sonnet, "input": 10}
+    (reports / ".phaser" / "config.json").write_text(
+        json.dumps({"pricing": {SONNET: cheap, "opus-9-9": cheap}})
+    )
+    record = _load(reports, "unpriced")
+    assert record.tokens_by_model is not None
+    assert record.tokens_by_model[SONNET]["cost_usd"] == 0.001  # 100 input × $10/M
+    assert record.cost_usd == 0.0011
+
+
+def test_a_bad_price_entry_is_ignored_with_a_warning(
+    transcripts: Path, reports: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+):
+    (isolated_home / "config.json").write_text(
+        json.dumps({"pricing": {"sonnet-4-5": {"input": "three"}}})
+    )
+    record = _load(reports, "unpriced")
+    assert record.tokens_by_model is not None
+    assert record.tokens_by_model[SONNET]["cost_usd"] == 0.0018  # the bundled price
+    assert "pricing entry 'sonnet-4-5' needs a number for 'input'" in capsys.readouterr().err
+
+
+def test_the_report_table_is_used_when_there_are_no_transcripts(reports: Path):
+    record = _load(reports, "reported")
+    assert record.tokens == {
+        "input": 12345,
+        "output": 6789,
+        "cache_creation": 1000,
+        "cache_read": 50000,
+        "total": 70134,
+    }
+    assert record.cost_usd == 1.23
+    assert record.tokens_by_model is None
+    assert record.extra["token_source"] == "report"
+
+
+def test_nothing_found_leaves_the_fields_null(reports: Path):
+    record = _load(reports, "unpriced")  # no transcripts (empty CLAUDE_CONFIG_DIR), no table
+    assert (record.tokens, record.tokens_by_model, record.cost_usd) == (None, None, None)
+    assert "token_source" not in record.extra
+
+
+def test_a_bare_date_gives_no_window(transcripts: Path):
+    record = _record(date_only=True)
+    claude_tokens.enrich_record(record=record, source=None)
+    assert record.tokens is None
+
+
+def test_tokens_set_by_an_earlier_plugin_are_kept(transcripts: Path):
+    record = _record(tokens={"input": 1, "output": 1, "cache_creation": 0, "cache_read": 0})
+    claude_tokens.enrich_record(record=record, source=None)
+    assert record.tokens == {"input": 1, "output": 1, "cache_creation": 0, "cache_read": 0}
+    assert record.cost_usd is None
+
+
+def test_only_lines_near_the_window_are_parsed(transcripts: Path, monkeypatch: pytest.MonkeyPatch):
+    parsed: list[str] = []
+    real_loads = json.loads
+
+    class CountingJson:
+        @staticmethod
+        def loads(text: str) -> object:
+            parsed.append(text)
+            return real_loads(text)
+
+    monkeypatch.setattr(claude_tokens, "json", CountingJson)
+    window = claude_tokens.Window(
+        datetime(2025, 6, 2, 9, 0, tzinfo=UTC), datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
+    )
+    files = claude_tokens.transcript_files(transcripts, PROJECT_PATH)
+    usage = claude_tokens.scan_transcripts(files, PROJECT_PATH, window)
+    assert set(usage) == {UNPRICED, SONNET}
+    # The two lines of 2 June, and the line whose timestamp carries an offset (it cannot
+    # be compared as text); none of the 1 June lines.
+    assert len(parsed) == 3
+
+
+def test_a_transcript_last_written_before_the_start_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    root = tmp_path / "claude"
+    shutil.copytree(FIXTURES / "projects", root / "projects")
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
+    resumed = root / "projects" / "-work-audits-demo-app" / "22222222-bbbb.jsonl"
+    before = datetime(2025, 6, 1, 9, 0, tzinfo=UTC).timestamp()
+    os.utime(resumed, (before, before))
+    record = _record()
+    claude_tokens.enrich_record(record=record, source=None)
+    assert record.tokens_by_model is not None
+    assert record.tokens_by_model[OPUS]["input"] == 100 + 7  # msg_B1's 1000 not read
+
+
+def test_a_line_without_ids_is_counted_each_time(tmp_path: Path):
+    line = json.dumps(
+        {
+            "type": "assistant",
+            "cwd": "/p",
+            "timestamp": "2025-06-01T10:10:00Z",
+            "message": {"model": SONNET, "usage": {"input_tokens": 5, "output_tokens": 1}},
+        }
+    )
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_text(line + "\n" + line + "\n")
+    window = claude_tokens.Window(
+        datetime(2025, 6, 1, 10, 0, tzinfo=UTC), datetime(2025, 6, 1, 11, 0, tzinfo=UTC)
+    )
+    usage = claude_tokens.scan_transcripts([transcript], "/p", window)
+    assert usage == {SONNET: {"input": 10, "output": 2, "cache_creation": 0, "cache_read": 0}}
+
+
+@pytest.mark.parametrize(
+    ("cwd", "counted"),
+    [
+        ("/work/audits/demo-app", True),
+        ("/work/audits/demo-app/", True),
+        ("/work/audits/demo-app/src/deep", True),
+        ("/work/audits/demo/app", False),
+        ("/work/audits/demo-app-2", False),
+    ],
+)
+def test_within_project(cwd: str, counted: bool) -> None:
+    assert claude_tokens.within_project(cwd, PROJECT_PATH) is counted
+
+
+# -- the report table ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "kind"),
+    [
+        ("Input", "input"),
+        ("Input tokens", "input"),
+        ("**Output**", "output"),
+        ("Cache creation", "cache_creation"),
+        ("Cache writes", "cache_creation"),
+        ("Cache creation input tokens", "cache_creation"),
+        ("Cache read", "cache_read"),
+        ("Cache hits", "cache_read"),
+        ("Total", "total"),
+        ("Total cost", "cost"),
+        ("Estimated cost (USD)", "cost"),
+        ("Cache", None),
+        ("Duration", None),
+    ],
+)
+def test_row_kind(label: str, kind: str | None) -> None:
+    assert claude_tokens.row_kind(label) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("12,345", 12345),
+        ("12 345 tokens", 12345),
+        ("~$1.23", 1.23),
+        ("$1,234.50", 1234.5),
+        ("1.2M", 1_200_000),
+        ("45k", 45_000),
+        ("none", None),
+    ],
+)
+def test_read_number(text: str, number: float | None) -> None:
+    assert claude_tokens.read_number(text) == number
+
+
+def test_a_table_without_a_total_row_totals_its_rows() -> None:
+    values = claude_tokens.token_table_values([("Input", "10"), ("Output", "5")])
+    assert values == {
+        "tokens": {
+            "input": 10,
+            "output": 5,
+            "cache_creation": None,
+            "cache_read": None,
+            "total": 15,
+        },
+        "cost_usd": None,
+    }
+
+
+def test_a_table_of_other_figures_is_not_token_usage() -> None:
+    assert claude_tokens.token_table_values([("Phase", "Duration"), ("1", "3m")]) is None
+
+
+# -- prices -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ("claude-sonnet-4-5-20250929", "sonnet-4-5"),
+        ("claude-opus-4-20250514", "opus-4"),
+        ("claude-opus-4-0", "opus-4"),
+        ("claude-3-5-haiku-20241022", "haiku-3-5"),
+        ("claude-3-7-sonnet-latest", "sonnet-3-7"),
+        ("claude-3-opus-20240229", "opus-3"),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "sonnet-4-5"),
+        ("claude-sonnet-4-5@20250929", "sonnet-4-5"),
+        ("claude-opus-5-5[1m]", "opus-5-5"),
+    ],
+)
+def test_model_key(model: str, key: str) -> None:
+    assert model_key(model) == key
+
+
+def test_no_price_is_guessed_for_an_unknown_version() -> None:
+    book = PriceBook()
+    assert book.price("claude-opus-9-9-20270101") is None
+    assert book.price("claude-sonnet") is None
+    assert book.price("gpt-4o") is None
+    assert book.price(OPUS) == BUNDLED_PRICES["opus-4-5"]
+
+
+def test_cost_prices_each_kind_of_token() -> None:
+    price = Price(input=1, output=2, cache_write=4, cache_read=8, cache_write_1h=16)
+    usage = {
+        "input": 1_000_000,
+        "output": 1_000_000,
+        "cache_creation": 3_000_000,
+        "cache_creation_1h": 1_000_000,
+        "cache_read": 1_000_000,
+    }
+    assert cost_usd(usage, price) == 1 + 2 + 2 * 4 + 16 + 8
+
+
+# -- import --no-tokens -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("flags", "total"), [([], 22880), (["--no-tokens"], None)])
+def test_import_no_tokens(runner, transcripts: Path, reports: Path, flags, total) -> None:
+    report = reports / "reports" / "measured" / "EXECUTION_REPORT.md"
+    result = runner.invoke(
+        cli, ["analytics", "import", str(report), "--project", str(reports), *flags]
+    )
+    assert result.exit_code == 0, result.output
+    (entry,) = Store(reports).entries()
+    assert entry.total_tokens == total
+    (record,) = Store(reports).load_entries([entry])
+    assert record.cost_usd == (MEASURED_COST if total else None)
