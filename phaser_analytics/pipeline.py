@@ -10,7 +10,7 @@ import dataclasses
 import fnmatch
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,15 +232,16 @@ def load_report(
     dialect: str | None = None,
     host: PluginHost | None = None,
     enrich: bool = True,
+    skip_plugins: Collection[str] = (),
 ) -> tuple[ExecutionRecord, list[str]]:
-    """Parse and build one record, running the ``enrich_record`` hooks; return it with
-    its warnings."""
+    """Parse and build one record, running the ``enrich_record`` hooks (but those of the
+    plugins in ``skip_plugins``); return it with its warnings."""
     host = host or get_host()
     parsed = parse_report(report_path, dialect=dialect, host=host)
     record = build_record(parsed.data, report_path, project_dir or infer_project_dir(report_path))
     warnings = list(parsed.warnings)
     if enrich:
-        warnings.extend(host.enrich(record, Path(report_path)))
+        warnings.extend(host.enrich(record, Path(report_path), skip_plugins))
     return record, warnings
 
 
@@ -288,6 +289,7 @@ def import_reports(
     host: PluginHost | None = None,
     on_report: Callable[[ReportOutcome], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    skip_plugins: Collection[str] = (),
 ) -> ImportSummary:
     """Import many reports into one project's store.
 
@@ -314,7 +316,9 @@ def import_reports(
 
     for path in paths:
         try:
-            record, warnings = load_report(path, project_dir, dialect=dialect, host=host)
+            record, warnings = load_report(
+                path, project_dir, dialect=dialect, host=host, skip_plugins=skip_plugins
+            )
         except AnalyticsError as exc:
             outcome = ReportOutcome(path, "failed", error=_reason(exc))
             summary.outcomes.append(outcome)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -253,14 +253,17 @@ class PluginHost:
                     patterns.append(pattern)
         return patterns
 
-    def enrich(self, record: Any, source: Path | None) -> list[str]:
-        """Run every ``enrich_record`` implementation; return warnings for those that failed.
+    def enrich(self, record: Any, source: Path | None, skip: Collection[str] = ()) -> list[str]:
+        """Run every ``enrich_record`` implementation but those of the plugins named in
+        ``skip`` (``import --no-tokens``); return warnings for those that failed.
 
         A failing plugin's partial changes are rolled back, so the record is stored without
         that plugin's additions.
         """
         warnings: list[str] = []
         for impl in self._impls("enrich_record"):
+            if impl.plugin_name in skip:
+                continue
             snapshot = copy.deepcopy(record)
             try:
                 impl.function(record=record, source=source)

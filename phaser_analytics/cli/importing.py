@@ -12,6 +12,8 @@ import click
 from ..pipeline import ReportOutcome, import_reports, report_paths
 from .main import EXIT_FAILED, AppContext, err, project_option, resolve_project
 
+#: The built-in plugin that ``--no-tokens`` turns off (its entry-point name).
+TOKENS_PLUGIN = "claude_tokens"
 #: Batches larger than this get a progress bar (on a terminal only).
 PROGRESS_THRESHOLD = 5
 
@@ -45,6 +47,11 @@ def _progress(total: int) -> Iterator[click.termui.ProgressBar | None]:
 @click.option("--recursive", "-r", is_flag=True, help="Scan a directory recursively for reports.")
 @click.option("--force", "-f", is_flag=True, help="Re-import (replace) executions already stored.")
 @click.option("--dialect", help="Read every report with this dialect instead of detecting it.")
+@click.option(
+    "--no-tokens",
+    is_flag=True,
+    help="Do not read token usage and cost (Claude Code transcripts, ## Token Usage).",
+)
 @project_option
 @click.pass_context
 def import_cmd(
@@ -53,6 +60,7 @@ def import_cmd(
     recursive: bool,
     force: bool,
     dialect: str | None,
+    no_tokens: bool,
     project: Path | None,
 ) -> None:
     """Import execution data from EXECUTION_REPORT.md files.
@@ -93,6 +101,7 @@ def import_cmd(
             host=host,
             on_report=on_report,
             warn=lambda m: err(f"Warning: {m}"),
+            skip_plugins={TOKENS_PLUGIN} if no_tokens else (),
         )
 
     parts = [f"Imported {summary.imported} execution(s)"]
