@@ -1,0 +1,624 @@
+"""Benchmark phaser-analytics at N executions against the targets of issue 6.
+
+Generates N synthetic reports (bench/synth.py), then measures in one run, side by side:
+the interpreter floor, show on stores of 10 and N, export (JSON, and CSV at N/10 and N),
+the bare markdown-it-py parse floor, bulk imports of N and N/10 and one import into the
+store of N. Every command runs in its own subprocess, reaped with ``os.wait4`` so its own
+peak memory (max RSS) is read. Prints each figure, each target's ratio with PASS/FAIL, and
+writes them all as JSON. ``docs/performance.md`` explains the figures.
+
+    python bench/run.py                    # N=10,000, 5 runs of each short figure
+    python bench/run.py --n 200 --repeat 1 # a smoke test: well under a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import synth  # a sibling module of this script
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
+SMALL_STORE = 10
+MB = 1024 * 1024
+
+#: The issue's floor: what any click + pluggy command pays to start.
+FLOOR_STARTUP = "import click, pluggy, json"
+
+#: The parse floor: read and tokenize every report under argv[1] with bare markdown-it-py.
+FLOOR_PARSE = """
+import os, sys
+from markdown_it import MarkdownIt
+md = MarkdownIt("commonmark").enable("table")
+count = 0
+for root, dirs, files in os.walk(sys.argv[1]):
+    dirs.sort()
+    for name in sorted(files):
+        if name == "EXECUTION_REPORT.md":
+            with open(os.path.join(root, name), encoding="utf-8") as handle:
+                md.parse(handle.read())
+            count += 1
+print(count)
+"""
+
+
+class BenchError(RuntimeError):
+    """A measured command failed, or did not do what it was measured for."""
+
+
+# -- measuring one command -----------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One run of a command: wall time, CPU time and peak memory of its process."""
+
+    seconds: float
+    cpu_seconds: float
+    max_rss_mb: float
+    stdout: str = ""
+
+
+def _rss_mb(ru_maxrss: int) -> float:
+    """``ru_maxrss`` in MB: kilobytes on Linux, bytes on macOS."""
+    return ru_maxrss / MB if sys.platform == "darwin" else ru_maxrss / 1024
+
+
+def run_measured(
+    command: Sequence[str], env: dict[str, str], cwd: Path, *, capture: bool = False
+) -> Run:
+    """Run ``command`` and reap it with ``os.wait4``, which gives that one child's usage
+    (``getrusage(RUSAGE_CHILDREN)`` would give the maximum over every child so far)."""
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=out if capture else subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            cwd=cwd,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace")[-2000:]
+            raise BenchError(f"{' '.join(command)} exited {process.returncode}:\n{tail}")
+        out.seek(0)
+        stdout = out.read().decode("utf-8", "replace") if capture else ""
+    return Run(seconds, usage.ru_utime + usage.ru_stime, _rss_mb(usage.ru_maxrss), stdout)
+
+
+# -- figures -------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One measured figure: the runs of one command, summarised by their median."""
+
+    name: str
+    description: str
+    runs: list[Run] = field(default_factory=list)
+    reports: int | None = None  # reports imported or parsed, for a time per report
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(run.seconds for run in self.runs)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return statistics.median(run.cpu_seconds for run in self.runs)
+
+    @property
+    def max_rss_mb(self) -> float:
+        return max(run.max_rss_mb for run in self.runs)
+
+    @property
+    def per_report_ms(self) -> float | None:
+        return self.seconds / self.reports * 1000 if self.reports else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "seconds": self.seconds,
+            "min_seconds": min(run.seconds for run in self.runs),
+            "max_seconds": max(run.seconds for run in self.runs),
+            "cpu_seconds": self.cpu_seconds,
+            "max_rss_mb": self.max_rss_mb,
+            "runs": len(self.runs),
+            "run_seconds": [run.seconds for run in self.runs],
+            "reports": self.reports,
+            "per_report_ms": self.per_report_ms,
+        }
+
+
+Command = Callable[[int], Sequence[str]]  # run number → argv
+
+
+@dataclass
+class Spec:
+    """What to run for a figure; ``reset`` runs before each run, outside the timing."""
+
+    name: str
+    description: str
+    command: Command
+    reset: Callable[[], None] | None = None
+    check: Callable[[Run, int], None] | None = None
+    capture: bool = False
+    reports: int | None = None
+
+
+@dataclass
+class Bench:
+    """The settings every measurement shares."""
+
+    env: dict[str, str]
+    workdir: Path
+    repeat: int
+    long_seconds: float
+    log: Callable[[str], None]
+
+    def once(self, spec: Spec, number: int) -> Run:
+        if spec.reset is not None:
+            spec.reset()
+        run = run_measured(spec.command(number), self.env, self.workdir, capture=spec.capture)
+        if spec.check is not None:
+            spec.check(run, number)
+        return run
+
+    def measure(self, spec: Spec) -> Figure:
+        """``repeat`` runs, or one when the first takes over ``long_seconds``."""
+        figure = Figure(spec.name, spec.description, reports=spec.reports)
+        figure.runs.append(self.once(spec, 0))
+        if figure.runs[0].seconds <= self.long_seconds:
+            figure.runs += [self.once(spec, number) for number in range(1, self.repeat)]
+        self._logged(figure)
+        return figure
+
+    def measure_interleaved(self, specs: Sequence[Spec]) -> list[Figure]:
+        """Short figures compared with each other: run in turn, so drift hits all alike."""
+        figures = [Figure(s.name, s.description, reports=s.reports) for s in specs]
+        for number in range(self.repeat):
+            for spec, figure in zip(specs, figures, strict=True):
+                figure.runs.append(self.once(spec, number))
+        for figure in figures:
+            self._logged(figure)
+        return figures
+
+    def _logged(self, figure: Figure) -> None:
+        self.log(
+            f"  {figure.name}: {figure.seconds:.3f} s (median of {len(figure.runs)}), "
+            f"{figure.max_rss_mb:.0f} MB"
+        )
+
+
+# -- the workload --------------------------------------------------------------------------
+
+
+@dataclass
+class Layout:
+    """Where the reports and stores of one benchmark run live.
+
+    ``reports/s/`` holds the first N/10 reports and ``reports/r/`` the rest, so one
+    recursive import of ``reports/`` covers N and one of ``reports/s/`` covers N/10.
+    """
+
+    root: Path
+    n: int
+
+    @property
+    def n_small(self) -> int:
+        return max(1, self.n // 10)
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def reports_small(self) -> Path:
+        return self.reports / "s"
+
+    @property
+    def tiny(self) -> Path:
+        return self.root / "tiny"
+
+    def extra_report(self, number: int) -> Path:
+        """The report of the ``number``-th import into the large store, new each time."""
+        index = self.n + SMALL_STORE + number
+        return self.root / "extra" / f"{index:06d}" / synth.REPORT_NAME
+
+    def store(self, name: str) -> Path:
+        return self.root / "stores" / name
+
+    def generate(self, repeat: int, seed: int) -> int:
+        """Write every report; return their total size in bytes."""
+        paths = synth.write_reports(self.reports_small, range(self.n_small), seed)
+        paths += synth.write_reports(self.reports / "r", range(self.n_small, self.n), seed)
+        paths += synth.write_reports(self.tiny, range(self.n, self.n + SMALL_STORE), seed)
+        extra = range(self.n + SMALL_STORE, self.n + SMALL_STORE + repeat)
+        paths += synth.write_reports(self.root / "extra", extra, seed)
+        return sum(path.stat().st_size for path in paths)
+
+
+def phaser(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "phaser_analytics", "analytics", *map(str, args)]
+
+
+def fresh_dir(path: Path) -> Callable[[], None]:
+    def reset() -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+
+    return reset
+
+
+def store_count(project: Path) -> int:
+    index = project / ".phaser" / "analytics" / "index.json"
+    return int(json.loads(index.read_text(encoding="utf-8"))["execution_count"])
+
+
+def expect_store(project: Path, count: Callable[[int], int]) -> Callable[[Run, int], None]:
+    def check(run: Run, number: int) -> None:
+        found = store_count(project)
+        if found != count(number):
+            raise BenchError(f"{project} holds {found} executions, expected {count(number)}")
+
+    return check
+
+
+def expect_stdout(text: str) -> Callable[[Run, int], None]:
+    def check(run: Run, number: int) -> None:
+        if run.stdout.strip() != text:
+            raise BenchError(f"expected {text!r} on stdout, got {run.stdout.strip()[:200]!r}")
+
+    return check
+
+
+def import_spec(name: str, layout: Layout, source: Path, store: str, count: int) -> Spec:
+    project = layout.store(store)
+    return Spec(
+        name,
+        f"phaser analytics import DIR --recursive of {count} reports into an empty store",
+        lambda _: phaser("import", source, "--recursive", "--project", project),
+        reset=fresh_dir(project),
+        check=expect_store(project, lambda _: count),
+        reports=count,
+    )
+
+
+def export_spec(name: str, layout: Layout, store: str, fmt: str, count: int) -> Spec:
+    project = layout.store(store)
+    return Spec(
+        name,
+        f"phaser analytics export --format {fmt} of {count} executions (stdout to devnull)",
+        lambda _: phaser("export", "--format", fmt, "--project", project),
+    )
+
+
+def show_spec(name: str, layout: Layout, store: str, count: int) -> Spec:
+    project = layout.store(store)
+    return Spec(
+        name,
+        f"phaser analytics show on a store of {count} executions (stdout to devnull)",
+        lambda _: phaser("show", "--project", project),
+    )
+
+
+def run_all(bench: Bench, layout: Layout) -> dict[str, Figure]:
+    """Every figure, in an order where each store exists before it is read."""
+    n, n_small = layout.n, layout.n_small
+    figures: list[Figure] = []
+    log = bench.log
+
+    log("parse floor and bulk imports")
+    figures.append(
+        bench.measure(
+            Spec(
+                "floor_parse",
+                f"read and parse the {n} reports with bare markdown-it-py, one process",
+                lambda _: [sys.executable, "-c", FLOOR_PARSE, str(layout.reports)],
+                capture=True,
+                check=expect_stdout(str(n)),
+                reports=n,
+            )
+        )
+    )
+    figures.append(
+        bench.measure(
+            import_spec("import_bulk_small", layout, layout.reports_small, "bulk_small", n_small)
+        )
+    )
+    figures.append(bench.measure(import_spec("import_bulk", layout, layout.reports, "large", n)))
+
+    log("startup floor and show")
+    small = layout.store("small")
+    fresh_dir(small)()
+    run_measured(
+        phaser("import", layout.tiny, "--recursive", "--project", small), bench.env, layout.root
+    )
+    floor = Spec(
+        "floor_startup",
+        f'python -c "{FLOOR_STARTUP}" with the same interpreter',
+        lambda _: [sys.executable, "-c", FLOOR_STARTUP],
+    )
+    figures += bench.measure_interleaved(
+        [
+            floor,
+            show_spec("show_small", layout, "small", SMALL_STORE),
+            show_spec("show_large", layout, "large", n),
+        ]
+    )
+
+    log("exports")
+    figures.append(bench.measure(export_spec("export_json_large", layout, "large", "json", n)))
+    figures.append(
+        bench.measure(export_spec("export_csv_small", layout, "bulk_small", "csv", n_small))
+    )
+    figures.append(bench.measure(export_spec("export_csv_large", layout, "large", "csv", n)))
+
+    log("one import into the large store")
+    large = layout.store("large")
+    figures.append(
+        bench.measure(
+            Spec(
+                "import_one_into_large",
+                f"phaser analytics import of one new report into the store of {n}",
+                lambda number: phaser("import", layout.extra_report(number), "--project", large),
+                check=expect_store(large, lambda number: n + number + 1),
+            )
+        )
+    )
+    return {figure.name: figure for figure in figures}
+
+
+# -- targets -------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """One of the issue's targets: ``value`` must not exceed ``limit``."""
+
+    name: str
+    description: str
+    value: float
+    limit: float
+    unit: str  # "x" for a ratio, "s", "MB"
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit
+
+    def verdict(self) -> str:
+        if self.passed:
+            return f"PASS ({self.value / self.limit:.0%} of the limit)"
+        return f"FAIL ({self.value / self.limit:.2f}× the limit)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "value": self.value,
+            "limit": self.limit,
+            "unit": self.unit,
+            "passed": self.passed,
+        }
+
+
+def targets(figures: dict[str, Figure]) -> list[Target]:
+    def s(name: str) -> float:
+        return figures[name].seconds
+
+    per_report = figures["import_bulk"].per_report_ms or 0.0
+    per_report_small = figures["import_bulk_small"].per_report_ms or 1.0
+    return [
+        Target("show_large/floor_startup", "show on N vs the interpreter floor",
+               s("show_large") / s("floor_startup"), 2.0, "x"),
+        Target("show_large/show_small", "show on N vs show on 10",
+               s("show_large") / s("show_small"), 1.3, "x"),
+        Target("import_bulk/floor_parse", "bulk import of N vs parsing N with markdown-it-py",
+               s("import_bulk") / s("floor_parse"), 1.5, "x"),
+        Target("import_linearity", "time per report importing N vs importing N/10",
+               per_report / per_report_small, 1.2, "x"),
+        Target("import_one_into_large/floor_startup", "one import into N vs the floor",
+               s("import_one_into_large") / s("floor_startup"), 3.0, "x"),
+        Target("export_json_large_seconds", "export --format json of N, wall time",
+               s("export_json_large"), 4.0, "s"),
+        Target("export_json_large_rss", "export --format json of N, peak memory",
+               figures["export_json_large"].max_rss_mb, 300.0, "MB"),
+        Target("export_csv_rss_flat", "CSV export peak memory at N vs at N/10 (flat: ≤ 1.2×)",
+               figures["export_csv_large"].max_rss_mb / figures["export_csv_small"].max_rss_mb,
+               1.2, "x"),
+    ]  # fmt: skip
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def _read_first(path: str, prefix: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return next((line for line in handle if line.startswith(prefix)), None)
+    except OSError:
+        return None
+
+
+def _git_revision() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """What the run ran on."""
+    cpu = _read_first("/proc/cpuinfo", "model name")
+    mem = _read_first("/proc/meminfo", "MemTotal")
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu.split(":", 1)[1].strip() if cpu else platform.processor() or None,
+        "ram_gb": round(int(mem.split()[1]) / 1024 / 1024, 1) if mem else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "revision": _git_revision(),
+        "versions": {
+            dist: _version(dist)
+            for dist in ("phaser-analytics", "click", "pluggy", "markdown-it-py", "jinja2")
+        },
+    }
+
+
+def print_report(
+    info: dict[str, Any], config: dict[str, Any], figures: dict[str, Figure], goals: list[Target]
+) -> None:
+    print(
+        f"\nphaser-analytics benchmark: N={config['n']}, repeat={config['repeat']}, "
+        f"revision {info['revision']}"
+    )
+    print(
+        f"machine: {info['cpus']} CPUs ({info['cpu_model']}), {info['ram_gb']} GB RAM, "
+        f"Python {info['python']}, {info['platform']}"
+    )
+    print(
+        f"reports: {config['reports_generated']} generated, "
+        f"{config['reports_mb']:.1f} MB, in {config['generate_seconds']:.1f} s\n"
+    )
+    print(f"{'figure':<24}{'median s':>10}{'min s':>9}{'max s':>9}{'runs':>6}"
+          f"{'cpu s':>9}{'peak MB':>9}{'ms/report':>11}")  # fmt: skip
+    for figure in figures.values():
+        times = [run.seconds for run in figure.runs]
+        per = f"{figure.per_report_ms:.2f}" if figure.per_report_ms is not None else ""
+        print(
+            f"{figure.name:<24}{figure.seconds:>10.3f}{min(times):>9.3f}{max(times):>9.3f}"
+            f"{len(times):>6}{figure.cpu_seconds:>9.3f}{figure.max_rss_mb:>9.1f}{per:>11}"
+        )
+    print(f"\n{'target':<38}{'value':>10}{'limit':>10}  result")
+    for goal in goals:
+        unit = "×" if goal.unit == "x" else f" {goal.unit}"
+        value = f"{goal.value:.2f}{unit}"
+        limit = f"≤ {goal.limit:g}{unit}"
+        print(f"{goal.name:<38}{value:>10}{limit:>10}  {goal.verdict()}")
+    passed = sum(goal.passed for goal in goals)
+    print(f"\n{passed} of {len(goals)} targets met.")
+
+
+# -- main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="reports (default 10000)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="runs of each short figure (median; default 5)"
+    )
+    parser.add_argument(
+        "--long",
+        type=float,
+        default=10.0,
+        help="a figure whose first run takes longer than this many seconds runs once (default 10)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic reports")
+    parser.add_argument(
+        "--json-out", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON}"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="work (and stay) in this directory instead of a temp one"
+    )
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.repeat < 1:
+        parser.error("--n and --repeat must be at least 1")
+    return args
+
+
+def isolated_env(root: Path) -> dict[str, str]:
+    """The environment of every command: our PHASER_HOME and CLAUDE_CONFIG_DIR, never the
+    user's, and a fixed width without colour."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PHASER_DEBUG", "COLUMNS")}
+    for name, folder in (("PHASER_HOME", "phaser-home"), ("CLAUDE_CONFIG_DIR", "claude-home")):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        env[name] = str(root / folder)
+    env.update(NO_COLOR="1", COLUMNS="100")
+    return env
+
+
+def benchmark(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    layout = Layout(root, args.n)
+    log(f"generating {args.n} reports in {root}")
+    start = time.perf_counter()
+    size = layout.generate(args.repeat, args.seed)
+    config = {
+        "n": args.n,
+        "n_small": layout.n_small,
+        "repeat": args.repeat,
+        "long_seconds": args.long,
+        "seed": args.seed,
+        "workdir": str(root),
+        "reports_generated": args.n + SMALL_STORE + args.repeat,
+        "reports_mb": size / MB,
+        "generate_seconds": time.perf_counter() - start,
+    }
+    bench = Bench(isolated_env(root), root, args.repeat, args.long, log)
+    figures = run_all(bench, layout)
+    goals = targets(figures)
+    info = machine()
+    print_report(info, config, figures, goals)
+    return {
+        "machine": info,
+        "config": config,
+        "figures": {name: figure.to_dict() for name, figure in figures.items()},
+        "targets": {goal.name: goal.to_dict() for goal in goals},
+        "all_passed": all(goal.passed for goal in goals),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        if any(args.workdir.iterdir()):
+            sys.exit(f"--workdir {args.workdir} is not empty")
+        result = benchmark(args, args.workdir.resolve())
+    else:
+        with tempfile.TemporaryDirectory(prefix="phaser-bench-") as tmp:
+            result = benchmark(args, Path(tmp))
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {args.json_out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
