@@ -89,12 +89,13 @@ def parse_report_text(text: str) -> dict[str, Any]:
             continue
         fields, found = _guarded(reader, section, md, title)
         warnings += found
+        lines = fields.pop("_lines", {})
         for name, value in fields.items():
             # Metadata is the primary source; Git History only fills gaps (branch, tag).
             if name in result and result[name] != value:
                 warnings.append(
-                    f"{title}: {name} {value!r} differs from Metadata {result[name]!r}; "
-                    "keeping Metadata"
+                    f"{title}: {name} {value!r} on line {lines.get(name, section.line)} "
+                    f"differs from Metadata {result[name]!r}; keeping Metadata"
                 )
             result.setdefault(name, value)
 
@@ -734,6 +735,7 @@ def read_git_history(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings
     for key in ("branch", "tag"):
         if (item := labelled.get(key)) and item.value.lower() not in _PLACEHOLDERS:
             fields[key] = item.value.split()[0]
+            fields.setdefault("_lines", {})[key] = item.line
     if item := labelled.get("commits"):
         number = re.search(r"\d+", _without_separators(item.value))
         if number:
