@@ -1,0 +1,123 @@
+"""What a quick command loads, and the benchmark's smoke test.
+
+``phaser analytics --help`` and ``show`` must start fast whatever the history; the cheap
+part of that to check is that they never import the report parser (markdown-it-py) or the
+template engine (Jinja2). These are behaviour tests, run in a fresh interpreter each: the
+test process itself has imported everything long ago. Timings are bench/run.py's business.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from storage_helpers import fill
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("markdown_it", "jinja2")
+
+#: Runs the CLI like the ``phaser`` script and writes the loaded modules at exit (after
+#: click's ``sys.exit``) to the file named by $MODULES_OUT.
+_WRAPPER = """
+import atexit, os, sys
+
+def _dump():
+    with open(os.environ["MODULES_OUT"], "w", encoding="utf-8") as handle:
+        handle.write("\\n".join(sorted(sys.modules)))
+
+atexit.register(_dump)
+sys.argv = ["phaser", *sys.argv[1:]]
+from phaser_analytics.cli import main
+main()
+"""
+
+
+def loaded_modules(tmp_path: Path, *args: str) -> set[str]:
+    """The modules ``phaser *args`` has imported by the time it exits (successfully)."""
+    out = tmp_path / "modules.txt"
+    env = {**os.environ, "MODULES_OUT": str(out)}
+    result = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(out.read_text(encoding="utf-8").splitlines())
+
+
+def heavy_modules(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+def test_the_wrapper_sees_what_a_command_imports(tmp_path: Path) -> None:
+    modules = loaded_modules(tmp_path, "analytics", "--help")
+    assert "click" in modules
+    assert "phaser_analytics.cli" in modules
+
+
+def test_the_wrapper_sees_markdown_it_when_import_parses(
+    tmp_path: Path, project: Path, example_report: Path
+) -> None:
+    args = ("analytics", "import", str(example_report), "--project", str(project))
+    assert "markdown_it" in heavy_modules(loaded_modules(tmp_path, *args))
+
+
+def test_help_imports_neither_markdown_it_nor_jinja2(tmp_path: Path) -> None:
+    assert heavy_modules(loaded_modules(tmp_path, "analytics", "--help")) == []
+
+
+def test_show_help_imports_neither_markdown_it_nor_jinja2(tmp_path: Path) -> None:
+    assert heavy_modules(loaded_modules(tmp_path, "analytics", "show", "--help")) == []
+
+
+def test_show_imports_neither_markdown_it_nor_jinja2(tmp_path: Path, project: Path) -> None:
+    fill(project, 12)
+    modules = loaded_modules(tmp_path, "analytics", "show", "--project", str(project))
+    assert "phaser_analytics.storage" in modules  # it did read the store
+    assert heavy_modules(modules) == []
+
+
+def test_show_verbose_imports_neither_markdown_it_nor_jinja2(tmp_path: Path, project: Path) -> None:
+    fill(project, 3)
+    args = ("analytics", "show", "--verbose", "--project", str(project))
+    assert heavy_modules(loaded_modules(tmp_path, *args)) == []
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_run_writes_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--n", "20", "--repeat", "1",
+         "--json-out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert set(data["figures"]) == {
+        "floor_startup",
+        "floor_parse",
+        "show_small",
+        "show_large",
+        "export_json_large",
+        "export_csv_small",
+        "export_csv_large",
+        "import_bulk",
+        "import_bulk_small",
+        "import_one_into_large",
+    }
+    for figure in data["figures"].values():
+        assert figure["seconds"] > 0 and figure["max_rss_mb"] > 0
+    assert len(data["targets"]) == 8
+    assert all(isinstance(t["passed"], bool) for t in data["targets"].values())
+    assert data["config"]["n"] == 20 and data["machine"]["python"]
+    for name in data["targets"]:
+        assert name in result.stdout
