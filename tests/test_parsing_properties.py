@@ -1,0 +1,292 @@
+"""Properties of the parser: it never fails but with ReportParseError, and a report written
+from known values, in any of the accepted styles, reads back as those values."""
+
+from __future__ import annotations
+
+import string
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phaser_analytics.default_plugins.markdown_report import parse_report_text
+from phaser_analytics.errors import ReportParseError
+from phaser_analytics.models import ExecutionRecord, ExecutionStatus, PhaseRecord, PhaseStatus
+
+# Small runs: the whole parsing suite stays well under 20 s.
+TEXT = settings(max_examples=300, deadline=None)
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ROUND_TRIP = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+RECORD_FIELDS = set(ExecutionRecord.__dataclass_fields__)
+
+
+def parse_or_reject(text: str) -> dict[str, Any] | None:
+    """Parse ``text``; ``None`` when it is rejected the one allowed way."""
+    try:
+        result = parse_report_text(text)
+    except ReportParseError as error:
+        assert error.section == "Metadata"
+        return None
+    assert isinstance(result["warnings"], list)
+    assert all(isinstance(w, str) and "\n" not in w for w in result["warnings"])
+    # A bug in a section reader would show up as this warning instead of an exception.
+    assert not [w for w in result["warnings"] if "internal error" in w]
+    assert not [key for key in result if key.startswith("_")]
+    assert all(isinstance(p, PhaseRecord) for p in result.get("phases", []))
+    assert isinstance(result["status"], ExecutionStatus)
+    return result
+
+
+# -- never anything but ReportParseError --------------------------------------------------
+
+WORDS = [
+    "Metadata",
+    "Execution Summary",
+    "Test Results",
+    "Git History",
+    "Files Changed",
+    "Issues Encountered",
+    "Acceptance Criteria Status",
+    "Phase",
+    "Status",
+    "Commit",
+    "Title",
+    "Field",
+    "Value",
+    "Started",
+    "Completed",
+    "Base Commit",
+    "Phaser Version",
+    "Branch",
+    "Tag",
+    "**Result:**",
+    "**Phases:**",
+    "**Baseline:**",
+    "**Final:**",
+    "**Delta:**",
+    "**Commits:**",
+    "**Summary:**",
+    "✅",
+    "❌",
+    "⚠️",
+    "⚠",
+    "âœ…",
+    "âš ï¸",
+    "1 of 2",
+    "3",
+    "-7",
+    "1,204",
+    "2024-12-06",
+    "2024-12-06T10:30:00Z",
+    "+02:00",
+    "->",
+    "→",
+    "(v1)",
+    "\\|",
+    "|",
+    "`",
+    "*",
+    "_",
+    "-",
+    "#",
+    "```",
+    "~~~",
+    "Phase 3:",
+    "files changed",
+    "insertions(+)",
+    "passed",
+    "failed",
+    "total",
+    "No issues encountered during execution.",
+    "<div>",
+    "[link](x)",
+    "\\",
+    "&amp;",
+    "",
+]
+cell = st.lists(st.sampled_from(WORDS) | st.text(max_size=6), max_size=3).map(" ".join)
+
+
+@st.composite
+def table(draw: st.DrawFn) -> str:
+    width = draw(st.integers(1, 5))
+    header = draw(st.sampled_from(["Field | Value", "Phase | Title | Status | Commit", None]))
+    rows = draw(st.lists(st.lists(cell, min_size=0, max_size=width + 1), max_size=5))
+    lines = [f"| {header} |" if header else "| " + " | ".join(["h"] * width) + " |"]
+    lines.append(draw(st.sampled_from(["|---|---|", "| :-: | -- | --- | - |", "-|-", "|-|"])))
+    lines += [draw(st.sampled_from(["| ", ""])) + " | ".join(row) for row in rows]
+    return "\n".join(lines)
+
+
+block = st.one_of(
+    st.builds(lambda level, text: "#" * level + " " + text, st.integers(1, 6), cell),
+    table(),
+    st.builds(lambda fence, body: f"{fence}\n{body}", st.sampled_from(["```", "~~~"]), cell),
+    st.builds(lambda label, value: f"{label} {value}", st.sampled_from(WORDS), cell),
+    st.builds(
+        lambda marker, text: marker + text, st.sampled_from(["- ", "1. ", "> ", "    "]), cell
+    ),
+    st.sampled_from(["---", "***", "", "\t", "Setext\n===", "<!-- c -->", "- [x] done"]),
+    st.text(max_size=30),
+)
+markdownish = st.builds(
+    lambda blocks, joiner: joiner.join(blocks),
+    st.lists(block, max_size=20),
+    st.sampled_from(["\n", "\n\n", "\r\n", "\r"]),
+)
+METADATA = "## Metadata\n\n| Field | Value |\n|---|---|\n| Project | Phaser |\n\n"
+
+
+@TEXT
+@given(st.text(max_size=2000))
+def test_arbitrary_text_never_raises_anything_else(text: str):
+    parse_or_reject(text)
+
+
+@FUZZ
+@given(markdownish)
+def test_markdownish_text_never_raises_anything_else(text: str):
+    parse_or_reject(text)
+
+
+@FUZZ
+@given(markdownish)
+def test_whatever_follows_a_readable_metadata_table_it_is_read(after: str):
+    result = parse_or_reject(f"# Execution Report\n\n{METADATA}{after}")
+    assert result is not None
+    assert result["project_name"] == "Phaser"
+
+
+# -- round trip ---------------------------------------------------------------------------
+
+word = st.text(string.ascii_letters + string.digits, min_size=1, max_size=8)
+text_value = st.lists(word, min_size=1, max_size=4).map(" ".join)
+hex_sha = st.text("0123456789abcdef", min_size=7, max_size=12)
+sha = hex_sha | st.text(string.ascii_lowercase + string.digits, min_size=7, max_size=12).filter(
+    lambda s: any(c.isdigit() for c in s)
+)
+moment = st.datetimes(
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2099, 12, 31),
+    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=2))]),
+).map(lambda d: d.replace(microsecond=0))
+SYMBOLS = {
+    PhaseStatus.COMPLETED: ["✅", "✅ Completed", "Done", "âœ…"],
+    PhaseStatus.FAILED: ["❌", "❌ Failed", "Failed", "âŒ"],
+    PhaseStatus.SKIPPED: ["⚠️", "⚠", "Skipped", "âš ï¸"],
+}
+
+
+def write_timestamp(value: datetime, form: int) -> str:
+    if value.utcoffset() == timedelta(0):
+        zone = ["Z", "Z", " UTC", ""][form]
+    else:
+        zone = "+02:00"
+    separator = " " if form == 1 else "T"
+    return value.strftime(f"%Y-%m-%d{separator}%H:%M:%S") + zone
+
+
+@st.composite
+def report(draw: st.DrawFn) -> tuple[str, dict[str, Any], list[tuple]]:
+    padded = draw(st.booleans())
+    spaced = draw(st.booleans())  # blank lines between labelled lines
+
+    def row(*cells: str) -> str:
+        return "| " + " | ".join(cells) + " |" if padded else "|".join(cells)
+
+    def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+        return [row(*header), row(*["---"] * len(header)), *(row(*r) for r in rows)]
+
+    started, completed = draw(moment), draw(moment)
+    form = draw(st.integers(0, 3))
+    values: dict[str, Any] = {
+        "audit_document": draw(word) + ".md",
+        "document_title": draw(text_value),
+        "project_name": draw(text_value),
+        "project_path": "/" + "/".join(draw(st.lists(word, min_size=1, max_size=3))),
+        "branch": "audit/" + draw(word),
+        "base_commit": draw(sha),
+        "started_at": started,
+        "completed_at": completed,
+        "phaser_version": ".".join(str(draw(st.integers(0, 20))) for _ in range(3)),
+    }
+    metadata = [
+        ("Audit Document", values["audit_document"]),
+        ("Document Title", values["document_title"].replace(" ", " \\| ", 1)),
+        ("Project", values["project_name"]),
+        ("Project Path", values["project_path"]),
+        ("Branch", values["branch"]),
+        ("Base Commit", values["base_commit"]),
+        ("Started", write_timestamp(started, form)),
+        ("Completed", write_timestamp(completed, form)),
+        ("Phaser Version", values["phaser_version"]),
+    ]
+    values["document_title"] = values["document_title"].replace(" ", " | ", 1)
+    numbers = draw(st.lists(st.integers(1, 999), min_size=1, max_size=8, unique=True))
+    phases = []
+    for number in numbers:
+        status = draw(st.sampled_from(list(PhaseStatus)))
+        commit = draw(sha) if status is PhaseStatus.COMPLETED else None
+        phases.append((number, draw(text_value), status, commit))
+    done = sum(1 for p in phases if p[2] is PhaseStatus.COMPLETED)
+    baseline = draw(st.integers(0, 50_000))
+    final = draw(st.integers(0, 50_000))
+    shas = draw(st.lists(sha, min_size=1, max_size=6))
+    files, added = draw(st.integers(1, 500)), draw(st.integers(0, 10_000))
+    removed = draw(st.integers(0, 10_000))
+    values.update(
+        phases_planned=len(phases),
+        phases_completed=done,
+        baseline_tests=baseline,
+        final_tests=final,
+        reported_test_delta=final - baseline,
+        commit_count=len(shas),
+        final_commit=shas[0],
+        files_changed=files,
+        lines_added=added,
+        lines_removed=removed,
+    )
+    gap = "\n\n" if spaced else "\n"
+    lines = ["# Execution Report: " + values["document_title"], "", "## Metadata", ""]
+    lines += table(("Field", "Value"), metadata)
+    lines += ["", "## Execution Summary", ""]
+    lines += [f"**Phases:** {done} of {len(phases)} completed", ""]
+    lines += table(
+        ("Phase", "Title", "Status", "Commit"),
+        [
+            (str(n), title, draw(st.sampled_from(SYMBOLS[status])), commit or "")
+            for n, title, status, commit in phases
+        ],
+    )
+    lines += ["", "## Test Results", ""]
+    counts = [f"**Baseline:** {baseline:,} tests", f"**Final:** {final} tests"]
+    lines.append(gap.join([*counts, f"**Delta:** {final - baseline:+d} tests"]))
+    lines += ["", "## Git History", "", f"**Commits:** {len(shas)}", "", "```"]
+    lines += [f"{s} Phase {i}: work" for i, s in enumerate(shas)] + ["```"]
+    summary = f"{files} files changed, {added} insertions(+), {removed} deletions(-)"
+    lines += ["", "## Files Changed", "", f"**Summary:** {summary}", ""]
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    bom = draw(st.sampled_from(["", "\ufeff"]))
+    return bom + newline.join(lines), values, phases
+
+
+@ROUND_TRIP
+@given(report())
+def test_a_written_report_reads_back(case: tuple[str, dict[str, Any], list[tuple]]):
+    text, values, phases = case
+    result = parse_or_reject(text)
+    assert result is not None
+    assert {key: result.get(key) for key in values} == values
+    assert [(p.phase_number, p.title, p.status, p.commit_sha) for p in result["phases"]] == phases
+    done = sum(1 for p in phases if p[2] is PhaseStatus.COMPLETED)
+    expected = (
+        ExecutionStatus.SUCCESS
+        if done == len(phases)
+        else ExecutionStatus.PARTIAL
+        if done
+        else ExecutionStatus.FAILED
+    )
+    assert result["status"] is expected
+    assert result["warnings"] == []
+    assert set(values) <= RECORD_FIELDS
