@@ -407,8 +407,8 @@ def test_inconsistent_figures_are_kept_and_flagged():
         "has 2 rows; keeping the stated figure",
         "Execution Summary: 'Phases' on line 14 says 3 completed but the phase table on line 16 "
         "marks 2 completed; keeping the stated figure",
-        "Test Results: stated Delta +25 differs from Final - Baseline = +30; keeping the stated "
-        "figures",
+        "Test Results: stated Delta +25 on line 27 differs from Final - Baseline = +30; keeping "
+        "the stated figures",
     ]
 
 

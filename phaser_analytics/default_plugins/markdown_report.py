@@ -12,10 +12,10 @@ Importing this module only defines things; markdown-it-py is imported on the fir
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,33 +120,10 @@ def _guarded(
 
 
 def reconcile(fields: Fields) -> tuple[Fields, Warnings]:
-    """Fill what follows from the rest (status, phase counts, phase errors) and flag figures
-    that disagree; stated figures are always kept."""
+    """Fill in what follows from the other sections: the status when no ``Result`` is
+    stated, and the error of each phase an issue names."""
     fields = dict(fields)
     warnings: Warnings = []
-    phases: list[PhaseRecord] | None = fields.get("phases")
-    table_line = fields.pop("_phase_table_line", None)
-    phases_line = fields.pop("_phases_line", None)
-    issues: list[tuple[str, int]] = fields.pop("_issues", [])
-
-    if phases:
-        done = sum(1 for phase in phases if phase.status is PhaseStatus.COMPLETED)
-        if "phases_planned" in fields and fields["phases_planned"] != len(phases):
-            warnings.append(
-                f"Execution Summary: 'Phases' on line {phases_line} says "
-                f"{fields['phases_planned']} planned but the phase table on line {table_line} "
-                f"has {len(phases)} rows; keeping the stated figure"
-            )
-        if "phases_completed" in fields and fields["phases_completed"] != done:
-            warnings.append(
-                f"Execution Summary: 'Phases' on line {phases_line} says "
-                f"{fields['phases_completed']} completed but the phase table on line "
-                f"{table_line} marks {done} completed; keeping the stated figure"
-            )
-        fields.setdefault("phases_planned", len(phases))
-        fields.setdefault("phases_completed", done)
-        _attach_errors(phases, issues)
-
     if "status" not in fields:
         status = _derived_status(fields.get("phases_completed"), fields.get("phases_planned"))
         if status is None:
@@ -155,14 +132,8 @@ def reconcile(fields: Fields) -> tuple[Fields, Warnings]:
             )
             status = ExecutionStatus.FAILED
         fields["status"] = status
-
-    baseline, final = fields.get("baseline_tests"), fields.get("final_tests")
-    delta = fields.get("reported_test_delta")
-    if None not in (baseline, final, delta) and final - baseline != delta:
-        warnings.append(
-            f"Test Results: stated Delta {delta:+d} differs from Final - Baseline "
-            f"= {final - baseline:+d}; keeping the stated figures"
-        )
+    if fields.get("phases") and fields.get("failure_reasons"):
+        fields["phases"] = _with_errors(fields["phases"], fields["failure_reasons"])
     return fields, warnings
 
 
@@ -177,16 +148,20 @@ def _derived_status(completed: int | None, planned: int | None) -> ExecutionStat
 _PHASE_REFERENCE = re.compile(r"\bphase\s*#?\s*(\d+)\b", re.IGNORECASE)
 
 
-def _attach_errors(phases: list[PhaseRecord], issues: list[tuple[str, int]]) -> None:
-    # An issue that names a phase ("Phase 38: …", "### Phase 38 …") is that phase's error.
+def _with_errors(phases: list[PhaseRecord], reasons: list[str]) -> list[PhaseRecord]:
+    """Each phase with the issues that name it ("Phase 38: …", "### Phase 38 …") as its
+    error message; an issue names the first phase it mentions."""
     messages: dict[int, list[str]] = {}
-    for text, _line in issues:
-        match = _PHASE_REFERENCE.search(text)
+    for reason in reasons:
+        match = _PHASE_REFERENCE.search(reason)
         if match:
-            messages.setdefault(int(match.group(1)), []).append(text)
-    for phase in phases:
-        if phase.phase_number in messages:
-            phase.error_message = "; ".join(messages[phase.phase_number])
+            messages.setdefault(int(match.group(1)), []).append(reason)
+    return [
+        dataclasses.replace(phase, error_message="; ".join(messages[phase.phase_number]))
+        if phase.phase_number in messages
+        else phase
+        for phase in phases
+    ]
 
 
 # -- tokens to sections, tables and labelled lines ----------------------------------------
@@ -231,7 +206,7 @@ def _line(token: Token, offset: int = 0) -> int:
     return (token.map[0] if token.map else 0) + 1 + offset
 
 
-@dataclass
+@dataclasses.dataclass
 class Section:
     """A top-level ``#``/``##`` heading and the tokens up to the next one."""
 
@@ -287,13 +262,13 @@ def index_sections(sections: Sequence[Section]) -> dict[str, Section]:
     return found
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Row:
     line: int
     cells: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Table:
     line: int
     header: Row
@@ -330,7 +305,7 @@ def _norm_label(text: str) -> str:
     return " ".join(text.lower().strip(" *_:`").split())
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Labelled:
     """A ``**Label:** value`` line, or a two-column table row, of a section."""
 
@@ -355,12 +330,11 @@ def read_labelled(
         if token.type == "inline" and previous is not None and previous.type == "paragraph_open":
             for offset, raw in enumerate(token.content.split("\n")):
                 match = _LABEL.match(raw)
-                if not match or labels.get(_norm_label(match.group(1)), "") in ("", *found):
+                key = labels.get(_norm_label(match.group(1))) if match else None
+                if key is None or key in found:
                     continue
                 label, _, value = _inline_text(md, raw).partition(":")
-                key = labels.get(_norm_label(label))
-                if key and key not in found:
-                    found[key] = Labelled(key, label.strip(), value.strip(), _line(token, offset))
+                found[key] = Labelled(key, label.strip(" *_"), value.strip(), _line(token, offset))
         previous = token
     for table in read_tables(tokens, md):
         for row in (table.header, *table.rows):
@@ -542,30 +516,52 @@ _PHASE_COUNTS = re.compile(r"(\d+)\s*(?:of|/|out of)\s*(\d+)", re.IGNORECASE)
 
 
 def read_summary(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
-    """Result, phase counts and the phase table of ``## Execution Summary``."""
+    """Result, phase counts and the phase table of ``## Execution Summary``.
+
+    Counts come from ``**Phases:** X of Y completed``, else from the rows; when both exist
+    and disagree, the stated counts are kept and a warning says so.
+    """
     fields: Fields = {}
     warnings: Warnings = []
     labelled = read_labelled(section.tokens, md, _SUMMARY_LABELS)
     if (result := labelled.get("result")) and result.value:
         fields["status"] = ExecutionStatus.from_report(result.value)
         fields["result_text"] = result.value
-    if phases := labelled.get("phases"):
-        match = _PHASE_COUNTS.search(_without_separators(phases.value))
+    counts = labelled.get("phases")
+    if counts is not None:
+        match = _PHASE_COUNTS.search(_without_separators(counts.value))
         if match:
             fields["phases_completed"] = int(match.group(1))
             fields["phases_planned"] = int(match.group(2))
-            fields["_phases_line"] = phases.line
         else:
             warnings.append(
-                _cannot_read("Execution Summary", phases.label, phases.line, phases.value)
+                _cannot_read("Execution Summary", counts.label, counts.line, counts.value)
             )
-    for table in read_tables(section.tokens, md):
-        columns = _phase_columns(table.header.cells)
-        if columns is not None:
-            phases_read, found = read_phase_rows(table, columns)
-            fields["phases"] = phases_read
-            fields["_phase_table_line"] = table.line
-            return fields, warnings + found
+    table = next(
+        (t for t in read_tables(section.tokens, md) if _phase_columns(t.header.cells)), None
+    )
+    if table is None:
+        return fields, warnings
+    phases, found = read_phase_rows(table, _phase_columns(table.header.cells) or {})
+    warnings += found
+    fields["phases"] = phases
+    done = sum(1 for phase in phases if phase.status is PhaseStatus.COMPLETED)
+    if phases and "phases_planned" in fields:
+        planned, completed = fields["phases_planned"], fields["phases_completed"]
+        stated = f"Execution Summary: 'Phases' on line {counts.line} says"
+        rows = f"the phase table on line {table.line}"
+        if planned != len(phases):
+            warnings.append(
+                f"{stated} {planned} planned but {rows} has {len(phases)} rows; "
+                "keeping the stated figure"
+            )
+        if completed != done:
+            warnings.append(
+                f"{stated} {completed} completed but {rows} marks {done} completed; "
+                "keeping the stated figure"
+            )
+    elif phases:
+        fields["phases_planned"], fields["phases_completed"] = len(phases), done
     return fields, warnings
 
 
@@ -710,6 +706,14 @@ def read_test_results(section: Section, md: MarkdownIt) -> tuple[Fields, Warning
             warnings.append(_cannot_read("Test Results", item.label, item.line, item.value))
         else:
             fields["reported_test_delta"] = delta
+    if {"baseline_tests", "final_tests", "reported_test_delta"} <= fields.keys():
+        computed = fields["final_tests"] - fields["baseline_tests"]
+        if computed != fields["reported_test_delta"]:
+            warnings.append(
+                f"Test Results: stated Delta {fields['reported_test_delta']:+d} on line "
+                f"{labelled['delta'].line} differs from Final - Baseline = {computed:+d}; "
+                "keeping the stated figures"
+            )
     return fields, warnings
 
 
@@ -834,13 +838,10 @@ _NO_ISSUES = {
 def read_issues(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
     """Failure reasons: one per sub-heading (with the paragraph under it), else one per
     top-level list item, else one per paragraph; "No issues encountered…" is none."""
-    issues = [
-        (" ".join(text.split()), line)
-        for text, line in _issue_blocks(section.tokens, md)
-        if _norm_label(text).rstrip(".!") not in _NO_ISSUES
-    ]
-    # "_issues" carries lines to reconcile(), which names the phases; it is not returned.
-    return {"failure_reasons": [text for text, _ in issues], "_issues": issues}, []
+    reasons = [" ".join(text.split()) for text, _line in _issue_blocks(section.tokens, md)]
+    return {
+        "failure_reasons": [r for r in reasons if _norm_label(r).rstrip(".!") not in _NO_ISSUES]
+    }, []
 
 
 def _issue_blocks(tokens: Sequence[Token], md: MarkdownIt) -> list[tuple[str, int]]:
