@@ -50,6 +50,12 @@ def make_record(
     return ExecutionRecord(**values)
 
 
+@pytest.fixture
+def no_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skip fsync in tests about something else than durability: it is slow on shared disks."""
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+
+
 def fill(project: Path, count: int, **extra: Any) -> list[ExecutionRecord]:
     records = [make_record(project, hours=i, **extra) for i in range(count)]
     Store(project, warn=lambda message: None).add(records)

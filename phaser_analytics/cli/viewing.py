@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..config import config_defaults, view_options
 from ..errors import AnalyticsError
 from ..hookspecs import RenderView
 from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
@@ -91,6 +92,8 @@ def make_view(
     options.setdefault("template_dirs", app.host().template_dirs())
     options.setdefault("width", terminal_width())
     options.setdefault("color", False)
+    for key, value in view_options(ctx).items():
+        options.setdefault(key, value)
     return RenderView(
         records=selection.records,
         stats=selection.stats,
@@ -235,6 +238,7 @@ def _query(
     help="Exit 1 when the success rate is below RATE (0.8 or 80%).",
 )
 @click.pass_context
+@config_defaults("show")
 def show(
     ctx: click.Context,
     execution_id: str | None,
@@ -331,6 +335,7 @@ def _gate(selection: Selection, ci_exit_code: bool, fail_under: float | None) ->
 @global_option
 @project_option
 @click.pass_context
+@config_defaults("export")
 def export(
     ctx: click.Context,
     output_format: str,
@@ -385,6 +390,7 @@ BADGE_METRICS = ("success-rate", "phase-success-rate", "executions", "avg-durati
 @global_option
 @project_option
 @click.pass_context
+@config_defaults("badge")
 def badge(
     ctx: click.Context,
     output_format: str,

@@ -1,0 +1,252 @@
+"""Defaults from configuration files (spec §4.1): the project's beat the user's, which beat
+the built-in ones, and anything given on the command line beats them all.
+
+Files: ``{project}/.phaser/config.json`` and ``$PHASER_HOME/config.json``. Both belong to
+Phaser as a whole, so our keys live under ``"analytics"`` and other top-level keys are left
+to the rest of Phaser::
+
+    {
+      "analytics": {
+        "template": "templates/team-report.md.j2",
+        "show":   {"format": "table", "last": 10},
+        "export": {"format": "markdown"},
+        "badge":  {"thresholds": [[90, "brightgreen"], [70, "yellow"], [0, "red"]]}
+      }
+    }
+
+A file that cannot be read, a key we do not know or a value of the wrong kind is one error
+naming the file and the key (``ConfigError``, exit status 2): a typo must not be ignored.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import AnalyticsError
+
+CONFIG_NAME = "config.json"
+SECTION = "analytics"
+#: Where :func:`apply_config_defaults` leaves the options for the render view.
+VIEW_OPTIONS_KEY = "phaser_analytics.config_view_options"
+
+#: For each command, its config keys and the parameter each sets (``None``: not a command
+#: line option; it goes to the render view's options under the key's name).
+COMMAND_KEYS: dict[str, dict[str, str | None]] = {
+    "show": {"format": "output_format", "last": "limit", "template": "template"},
+    "export": {"format": "output_format", "template": "template"},
+    "badge": {
+        "format": "output_format",
+        "label": "label",
+        "metric": "metric",
+        "thresholds": None,
+    },
+}
+#: Keys directly under ``"analytics"``, for every command that has them.
+SHARED_KEYS = ("template",)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ConfigError(AnalyticsError):
+    """A configuration file is unreadable or holds a bad key or value."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configured value, and where it came from (for error messages)."""
+
+    value: Any
+    path: Path
+    key: str
+
+    def error(self, problem: str) -> ConfigError:
+        return ConfigError(f"Config file {self.path}: '{self.key}' {problem}.")
+
+
+def config_files(project_dir: Path) -> list[tuple[Path, Path]]:
+    """``(config file, directory its relative paths start from)``, weakest first."""
+    from .registry import phaser_home
+
+    home = phaser_home()
+    project = Path(project_dir)
+    return [(home / CONFIG_NAME, home), (project / ".phaser" / CONFIG_NAME, project)]
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The ``"analytics"`` section of ``path``; empty when the file or section is absent."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"Config file {path} cannot be read ({reason}).") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"Config file {path} is not valid JSON ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {path} must hold a JSON object.")
+    section = data.get(SECTION, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"Config file {path}: '{SECTION}' must be an object.")
+    return section
+
+
+def file_settings(path: Path, base: Path) -> dict[str, dict[str, Setting]]:
+    """Every setting of one file, checked, per command (shared keys copied into each)."""
+    section = read_config_file(path)
+    known = set(COMMAND_KEYS) | set(SHARED_KEYS)
+    for key in section:
+        if key not in known:
+            raise ConfigError(
+                f"Config file {path}: unknown key '{SECTION}.{key}' "
+                f"(known: {', '.join(sorted(known))})."
+            )
+    shared = {
+        key: _checked(Setting(section[key], path, f"{SECTION}.{key}"), key, base)
+        for key in SHARED_KEYS
+        if key in section
+    }
+    result: dict[str, dict[str, Setting]] = {}
+    for command, keys in COMMAND_KEYS.items():
+        table = section.get(command, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"Config file {path}: '{SECTION}.{command}' must be an object.")
+        settings = {k: v for k, v in shared.items() if k in keys}
+        for key, value in table.items():
+            dotted = f"{SECTION}.{command}.{key}"
+            if key not in keys:
+                raise ConfigError(
+                    f"Config file {path}: unknown key '{dotted}' (known: {', '.join(keys)})."
+                )
+            settings[key] = _checked(Setting(value, path, dotted), key, base)
+        result[command] = settings
+    return result
+
+
+def settings_for(project_dir: Path, command: str) -> dict[str, Setting]:
+    """The configured defaults of ``command``: the project's over the user's."""
+    merged: dict[str, Setting] = {}
+    for path, base in config_files(project_dir):
+        merged.update(file_settings(path, base).get(command, {}))
+    return merged
+
+
+# -- checking values --------------------------------------------------------------------------
+
+_COLOUR = re.compile(r"#?[0-9A-Za-z]+")
+
+
+def _checked(setting: Setting, key: str, base: Path) -> Setting:
+    """``setting`` with its value checked (and a template path made absolute)."""
+    value = setting.value
+    if key in ("format", "label", "metric"):
+        if not isinstance(value, str) or not value.strip():
+            raise setting.error(f"must be a non-empty string, not {json.dumps(value)}")
+        return setting
+    if key == "last":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise setting.error(f"must be a whole number of at least 1, not {json.dumps(value)}")
+        return setting
+    if key == "template":
+        return _checked_template(setting, base)
+    if key == "thresholds":
+        return Setting(_checked_thresholds(setting), setting.path, setting.key)
+    raise AssertionError(f"no check for {key}")  # pragma: no cover
+
+
+def _checked_template(setting: Setting, base: Path) -> Setting:
+    if not isinstance(setting.value, str) or not setting.value.strip():
+        raise setting.error(f"must be a path to a template file, not {json.dumps(setting.value)}")
+    path = Path(setting.value).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise setting.error(f"names {path}, which is not a file")
+    return Setting(path, setting.path, setting.key)
+
+
+def _checked_thresholds(setting: Setting) -> list[list[Any]]:
+    """``[[min_percent, colour], …]``, highest first."""
+    value = setting.value
+    shape = 'a list of [min_percent, colour] pairs, e.g. [[90, "brightgreen"], [0, "red"]]'
+    if not isinstance(value, list) or not value:
+        raise setting.error(f"must be {shape}")
+    pairs = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise setting.error(f"must be {shape}; {json.dumps(pair)} is not a pair")
+        minimum, colour = pair
+        if isinstance(minimum, bool) or not isinstance(minimum, (int, float)):
+            raise setting.error(f"has {json.dumps(minimum)} where a percentage belongs")
+        if not 0 <= minimum <= 100:
+            raise setting.error(f"has {minimum}, outside 0 to 100")
+        if not isinstance(colour, str) or not _COLOUR.fullmatch(colour):
+            raise setting.error(f"has {json.dumps(colour)} where a colour name or #hex belongs")
+        pairs.append([minimum, colour])
+    return sorted(pairs, key=lambda pair: pair[0], reverse=True)
+
+
+# -- applying them to a command ---------------------------------------------------------------
+
+
+def apply_config_defaults(
+    ctx: Any, project_dir: Path, command: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Set in ``params`` each parameter the user left at its default and the config sets;
+    return (and keep in ``ctx.meta``) the configured options that are not parameters.
+
+    A value is checked by the parameter's own type, so a format no renderer offers is an
+    error naming the file and key.
+    """
+    import click
+    from click.core import ParameterSource
+
+    view_options: dict[str, Any] = {}
+    by_name = {param.name: param for param in ctx.command.params}
+    for key, setting in settings_for(project_dir, command).items():
+        name = COMMAND_KEYS[command][key]
+        if name is None:
+            view_options[key] = setting.value
+            continue
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
+            continue
+        param = by_name[name]
+        try:
+            params[name] = param.type.convert(setting.value, param, ctx)
+        except click.BadParameter as exc:
+            raise setting.error(f"is invalid: {exc.message.rstrip('.')}") from None
+        ctx.params[name] = params[name]
+    ctx.meta[VIEW_OPTIONS_KEY] = view_options
+    return view_options
+
+
+def view_options(ctx: Any) -> dict[str, Any]:
+    """The configured render-view options :func:`apply_config_defaults` found."""
+    return dict(ctx.meta.get(VIEW_OPTIONS_KEY, {}))
+
+
+def config_defaults(command: str) -> Callable[[F], F]:
+    """Decorate a command (under ``@click.pass_context``) so that configured defaults fill
+    the parameters the user did not give, before the command's body reads them."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+            from .cli.main import resolve_project
+
+            apply_config_defaults(ctx, resolve_project(kwargs.get("project")), command, kwargs)
+            return func(ctx, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
