@@ -1,0 +1,392 @@
+"""Aggregates for ``trends``, ``projects``, ``phases`` and ``failures``: pure functions from
+index entries (or records) to :class:`~phaser_analytics.hookspecs.Breakdown` tables.
+
+Days, weeks and hours are those of a time zone: ``zone=None`` is the machine's local zone,
+applied moment by moment, so a run at 01:30 after a daylight-saving change lands in the
+hour the wall clock showed. Nothing is bucketed in UTC unless UTC is asked for.
+Executions whose start is unknown have no day or hour; :func:`undated` counts them so the
+command can say they were left out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from .hookspecs import Breakdown, Column
+from .models import AggregatedStats, ExecutionRecord, ExecutionStatus, PhaseStatus
+from .query import compute_phase_failure_rates, failed_phases
+from .storage import sort_newest_first
+
+PERIODS = ("day", "week", "month")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+#: Eighths of a block, for bars that are not a whole number of blocks long.
+BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
+BAR_WIDTH = 20
+
+
+# -- time zones ---------------------------------------------------------------------------
+
+
+class UnknownTimeZoneError(ValueError):
+    """``--tz`` names no zone this machine knows."""
+
+
+def resolve_zone(name: str | None) -> tzinfo | None:
+    """The zone called ``name`` (an IANA name such as ``Europe/Berlin``, or ``UTC``);
+    ``None`` or ``local`` is the machine's own zone, returned as ``None``."""
+    if name is None or name.strip().lower() == "local":
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UnknownTimeZoneError(name) from None
+
+
+def zone_label(zone: tzinfo | None) -> str:
+    """How outputs name the zone: ``Europe/Berlin``, or ``local time, CET``."""
+    if zone is not None:
+        return str(zone)
+    return f"local time, {datetime.now().astimezone().tzname()}"
+
+
+def in_zone(moment: datetime | None, zone: tzinfo | None) -> datetime | None:
+    return moment.astimezone(zone) if moment is not None else None
+
+
+def period_start(moment: datetime, by: str, zone: tzinfo | None) -> date:
+    """The first day of the day, ISO week (Monday) or month holding ``moment``."""
+    day = moment.astimezone(zone).date()
+    if by == "week":
+        return day - timedelta(days=day.weekday())
+    if by == "month":
+        return day.replace(day=1)
+    return day
+
+
+def period_label(start: date, by: str) -> str:
+    """``2025-06-01``, ``2025-W23`` (ISO week) or ``2025-06``."""
+    if by == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    if by == "month":
+        return start.strftime("%Y-%m")
+    return start.isoformat()
+
+
+def undated(items: Iterable[Any]) -> int:
+    """How many executions have no start, and so no day or hour."""
+    return sum(1 for item in items if item.started_at is None)
+
+
+# -- little pictures ----------------------------------------------------------------------
+
+
+def sparkline(values: Sequence[float | None], top: float | None = None) -> str:
+    """One block per value, its height in eighths of ``top`` (default the largest value);
+    a value that is unknown is a space, so the line keeps its time axis."""
+    known = [v for v in values if v is not None]
+    ceiling = top if top is not None else max(known, default=0)
+    blocks = []
+    for value in values:
+        if value is None:
+            blocks.append(" ")
+        elif ceiling <= 0:
+            blocks.append(SPARK_BLOCKS[0])
+        else:
+            # Half up, not Python's half to even: equal steps must look equal.
+            index = int(max(value, 0) / ceiling * (len(SPARK_BLOCKS) - 1) + 0.5)
+            blocks.append(SPARK_BLOCKS[min(index, len(SPARK_BLOCKS) - 1)])
+    return "".join(blocks)
+
+
+def bar(value: int, top: int, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar ``value / top`` of ``width`` blocks, to an eighth of a block; any
+    value above zero shows at least a sliver."""
+    if top <= 0 or value <= 0:
+        return ""
+    eighths = max(int(value / top * width * 8 + 0.5), 1)
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (BAR_EIGHTHS[rest] if rest else "")
+
+
+# -- trends -------------------------------------------------------------------------------
+
+TREND_COLUMNS = [
+    Column("period", "Period"),
+    Column("executions", "Runs", "int"),
+    Column("success_rate", "Success", "rate"),
+    Column("avg_duration_seconds", "Avg duration", "duration"),
+    Column("test_delta", "Δ Tests", "delta"),
+    Column("tokens", "Tokens", "tokens"),
+    Column("cost_usd", "Cost", "cost"),
+]
+SPARKLINE_COLUMNS = [
+    Column("metric", "Trend"),
+    Column("sparkline", "Oldest → newest", "sparkline"),
+    Column("low", "Low", "text"),
+    Column("high", "High", "text"),
+]
+
+
+def _stats_row(stats: AggregatedStats) -> dict[str, Any]:
+    return {
+        "executions": stats.total_executions,
+        "successful": stats.successful,
+        "success_rate": stats.success_rate if stats.total_executions else None,
+        "avg_duration_seconds": stats.avg_duration_seconds,
+        "test_delta": stats.total_test_delta,
+        "tokens": stats.total_tokens,
+        "cost_usd": stats.total_cost_usd,
+    }
+
+
+def group_by(items: Iterable[Any], key: Callable[[Any], Any]) -> dict[Any, list[Any]]:
+    groups: dict[Any, list[Any]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return groups
+
+
+def trends(items: Iterable[Any], by: str = "day", zone: tzinfo | None = None) -> Breakdown:
+    """Executions, success rate, average duration, test delta, tokens and cost per day,
+    ISO week or month, oldest first; only periods with executions are listed."""
+    if by not in PERIODS:
+        raise ValueError(f"by must be one of {', '.join(PERIODS)}, not {by!r}")
+    dated = [item for item in items if item.started_at is not None]
+    groups = group_by(dated, lambda item: period_start(item.started_at, by, zone))
+    rows = [
+        {"period": period_label(start, by), "start": start, **_stats_row(_stats(groups[start]))}
+        for start in sorted(groups)
+    ]
+    return Breakdown(
+        name="trends",
+        title=f"Trends by {by} ({zone_label(zone)})",
+        columns=TREND_COLUMNS,
+        rows=rows,
+        sections=[trend_sparklines(rows)] if rows else [],
+    )
+
+
+def _stats(items: Sequence[Any]) -> AggregatedStats:
+    return AggregatedStats.compute(items)
+
+
+def trend_sparklines(rows: Sequence[dict[str, Any]]) -> Breakdown:
+    """Average duration and success rate over the periods of ``rows``, as sparklines."""
+    from .formatting import format_duration, format_percent
+
+    durations = [row["avg_duration_seconds"] for row in rows]
+    rates = [row["success_rate"] for row in rows]
+    known_durations = [d for d in durations if d is not None]
+    known_rates = [r for r in rates if r is not None]
+    return Breakdown(
+        name="sparklines",
+        title="Trends at a glance",
+        columns=SPARKLINE_COLUMNS,
+        rows=[
+            {
+                "metric": "Avg duration",
+                "sparkline": sparkline(durations),
+                "low": format_duration(min(known_durations, default=None)),
+                "high": format_duration(max(known_durations, default=None)),
+            },
+            {
+                "metric": "Success rate",
+                "sparkline": sparkline(rates, top=1.0),
+                "low": format_percent(min(known_rates, default=None)),
+                "high": format_percent(max(known_rates, default=None)),
+            },
+        ],
+    )
+
+
+# -- projects -----------------------------------------------------------------------------
+
+PROJECT_COLUMNS = [
+    Column("project", "Project"),
+    Column("executions", "Runs", "int"),
+    Column("success_rate", "Success", "rate"),
+    Column("avg_duration_seconds", "Avg duration", "duration"),
+    Column("tokens", "Tokens", "tokens"),
+    Column("cost_usd", "Cost", "cost"),
+    Column("last_run", "Last run", "datetime"),
+]
+
+
+@dataclass
+class ProjectGroup:
+    """One project's executions (index entries or records)."""
+
+    name: str
+    path: str | None
+    items: list[Any] = field(default_factory=list)
+
+
+def projects(groups: Iterable[ProjectGroup], zone: tzinfo | None = None) -> Breakdown:
+    """Executions, success rate, average duration, tokens, cost and last run per project,
+    most executions first."""
+    rows = []
+    for group in groups:
+        stats = _stats(group.items)
+        row = {"project": group.name, "path": group.path, **_stats_row(stats)}
+        row["last_run"] = in_zone(stats.latest_execution, zone)
+        rows.append(row)
+    rows.sort(key=lambda row: (-row["executions"], row["project"].lower()))
+    return Breakdown(
+        name="projects",
+        title=f"Executions by project ({zone_label(zone)})",
+        columns=PROJECT_COLUMNS,
+        rows=rows,
+    )
+
+
+# -- phases -------------------------------------------------------------------------------
+
+PHASE_COLUMNS = [
+    Column("phase", "Phase", "int"),
+    Column("title", "Title"),
+    Column("runs", "Runs", "int"),
+    Column("failures", "Failed", "int"),
+    Column("failure_rate", "Failure rate", "rate"),
+    Column("last_error", "Last error"),
+]
+
+
+@dataclass
+class _PhaseFacts:
+    runs: int = 0
+    title: str = ""
+    last_error: str | None = None
+    last_failed: datetime | None = None
+
+
+def _phase_facts(records: Iterable[ExecutionRecord]) -> dict[int, _PhaseFacts]:
+    facts: dict[int, _PhaseFacts] = defaultdict(_PhaseFacts)
+    for record in sort_newest_first(records):
+        for phase in record.phases:
+            fact = facts[phase.phase_number]
+            fact.runs += 1
+            fact.title = fact.title or phase.title
+            if phase.status is PhaseStatus.FAILED and fact.last_failed is None:
+                fact.last_failed = record.started_at
+                fact.last_error = phase.error_message
+    return facts
+
+
+def phases(records: Sequence[ExecutionRecord], zone: tzinfo | None = None) -> Breakdown:
+    """Runs, failures, failure rate and the latest error per phase number (spec §7.2,
+    §7.3); the title is the most recent one. Highest failure rate first."""
+    rates = compute_phase_failure_rates(records)
+    failures = {number: count for number, _title, count in failed_phases(records)}
+    facts = _phase_facts(records)
+    rows = [
+        {
+            "phase": number,
+            "title": facts[number].title,
+            "runs": facts[number].runs,
+            "failures": failures.get(number, 0),
+            "failure_rate": rate,
+            "last_error": facts[number].last_error,
+            "last_failed": in_zone(facts[number].last_failed, zone),
+        }
+        for number, rate in rates.items()
+    ]
+    rows.sort(key=lambda row: (-row["failure_rate"], -row["failures"], row["phase"]))
+    return Breakdown(
+        name="phases", title="Phases by failure rate", columns=PHASE_COLUMNS, rows=rows
+    )
+
+
+# -- failures and peak hours --------------------------------------------------------------
+
+REASON_COLUMNS = [
+    Column("reason", "Reason"),
+    Column("count", "Executions", "int"),
+    Column("last_seen", "Last seen", "datetime"),
+]
+
+
+def reason_key(reason: str) -> str:
+    """Reasons that differ only in case, spacing or final punctuation are one reason."""
+    return " ".join(reason.lower().split()).rstrip(".!;:")
+
+
+def failure_reasons(records: Iterable[ExecutionRecord], zone: tzinfo | None = None) -> Breakdown:
+    """Each reason of the reports' Issues Encountered, with the number of executions that
+    give it (once per execution) and when it was last seen; the newest wording is shown."""
+    counts: dict[str, int] = defaultdict(int)
+    shown: dict[str, str] = {}
+    last_seen: dict[str, datetime | None] = {}
+    for record in sort_newest_first(records):
+        for key in dict.fromkeys(reason_key(r) for r in record.failure_reasons if r.strip()):
+            counts[key] += 1
+            if key not in shown:
+                shown[key] = next(r for r in record.failure_reasons if reason_key(r) == key)
+                last_seen[key] = record.started_at
+    rows = [
+        {"reason": shown[key], "count": counts[key], "last_seen": in_zone(last_seen[key], zone)}
+        for key in counts
+    ]
+    rows.sort(key=lambda row: -row["count"])  # stable: newest first among equals
+    return Breakdown(
+        name="failure_reasons",
+        title="Failure reasons",
+        columns=REASON_COLUMNS,
+        rows=rows,
+    )
+
+
+def _usage_rows(
+    labels: Sequence[Any], slots: Sequence[int], failed: Sequence[int], key: str
+) -> list[dict[str, Any]]:
+    top = max(slots, default=0)
+    return [
+        {key: label, "executions": count, "failed": bad, "bar": bar(count, top)}
+        for label, count, bad in zip(labels, slots, failed, strict=True)
+    ]
+
+
+def peak_usage(items: Iterable[Any], zone: tzinfo | None = None) -> list[Breakdown]:
+    """Executions (and failed ones) per hour of day and per weekday, every hour and day
+    listed, zeros included, so the peaks stand out."""
+    hours, hours_failed = [0] * 24, [0] * 24
+    days, days_failed = [0] * 7, [0] * 7
+    for item in items:
+        if item.started_at is None:
+            continue
+        local = item.started_at.astimezone(zone)
+        failed = item.status is ExecutionStatus.FAILED
+        hours[local.hour] += 1
+        days[local.weekday()] += 1
+        hours_failed[local.hour] += failed
+        days_failed[local.weekday()] += failed
+    label = zone_label(zone)
+    counts = [Column("executions", "Runs", "int"), Column("failed", "Failed", "int")]
+    return [
+        Breakdown(
+            name="by_hour",
+            title=f"Executions by hour of day ({label})",
+            columns=[Column("hour", "Hour", "int"), *counts, Column("bar", "", "sparkline")],
+            rows=_usage_rows(range(24), hours, hours_failed, "hour"),
+        ),
+        Breakdown(
+            name="by_weekday",
+            title=f"Executions by weekday ({label})",
+            columns=[Column("weekday", "Day"), *counts, Column("bar", "", "sparkline")],
+            rows=_usage_rows(WEEKDAYS, days, days_failed, "weekday"),
+        ),
+    ]
+
+
+def failures(records: Sequence[ExecutionRecord], zone: tzinfo | None = None) -> Breakdown:
+    """Failure reasons, then executions per hour of day and per weekday."""
+    reasons = failure_reasons(records, zone)
+    reasons.sections = peak_usage(records, zone)
+    return reasons
