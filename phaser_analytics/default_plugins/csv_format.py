@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import ExecutionRecord, PhaseRecord, PhaseStatus, datetime_to_json
 
@@ -141,6 +142,8 @@ class CsvRenderer:
     suffix = ".csv"
 
     def render(self, view: RenderView) -> str:
+        if view.breakdown is not None:
+            return breakdowns.render_csv(view)
         return "".join(render_iter(view))
 
     def render_iter(self, view: RenderView) -> Iterator[str]:

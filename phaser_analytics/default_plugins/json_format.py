@@ -21,6 +21,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import AggregatedStats, datetime_to_json, utcnow
 
@@ -116,6 +117,8 @@ class JsonRenderer:
     suffix = ".json"
 
     def render(self, view: RenderView) -> str:
+        if view.breakdown is not None:
+            return breakdowns.render_json(view)
         return "".join(render_iter(view))
 
     def render_iter(self, view: RenderView) -> Iterator[str]:

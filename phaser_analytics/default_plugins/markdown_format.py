@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import datetime_to_json, utcnow
 
@@ -55,6 +56,8 @@ class MarkdownRenderer:
     suffix = ".md"
 
     def render(self, view: RenderView) -> str:
+        if view.breakdown is not None:
+            return breakdowns.render_markdown(view)
         from phaser_analytics import templating
 
         template_file = view.option("template")

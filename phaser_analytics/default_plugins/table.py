@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.formatting import (
     UNKNOWN,
     clean_text,
@@ -323,6 +324,8 @@ class TableRenderer:
     suffix = ".txt"
 
     def render(self, view: RenderView) -> str:
+        if view.breakdown is not None:
+            return breakdowns.render_table(view)
         if not view.records:
             return NO_DATA
         width = _width_option(view.option("width"))
