@@ -1,0 +1,261 @@
+"""``trends``, ``phases`` and ``failures``: aggregates of the selected executions, shown by
+any renderer (``--format``) through the view's ``breakdown``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..query import compute_stats, select_entries, select_global
+from ..storage import Store
+from .main import (
+    AppContext,
+    RendererChoice,
+    date_options,
+    err,
+    global_option,
+    project_option,
+    resolve_project,
+    status_option,
+)
+from .viewing import Selection, _query, make_view, write_output
+
+if TYPE_CHECKING:
+    from ..hookspecs import Breakdown
+    from ..metrics import ProjectGroup
+    from ..models import AnalyticsQuery, ExecutionRecord
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ZoneType(click.ParamType):
+    """``--tz``: an IANA zone name, ``UTC`` or ``local``."""
+
+    name = "zone"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        from ..metrics import UnknownTimeZoneError, resolve_zone
+
+        try:
+            return resolve_zone(value)
+        except UnknownTimeZoneError:
+            self.fail(
+                f"unknown time zone '{value}'; use an IANA name such as Europe/Berlin, "
+                "or UTC, or local.",
+                param,
+                ctx,
+            )
+
+
+def aggregate_options(func: F) -> F:
+    """The options every aggregate command shares."""
+    func = project_option(func)
+    func = global_option(func)
+    func = click.option(
+        "--tz",
+        "zone",
+        type=ZoneType(),
+        metavar="ZONE",
+        help="Count days, weeks and hours in this time zone (an IANA name such as "
+        "Europe/Berlin, or UTC). Default: this machine's local time.",
+    )(func)
+    func = click.option(
+        "--format",
+        "output_format",
+        type=RendererChoice("show"),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(func)
+    func = status_option(func)
+    return date_options(func)
+
+
+@dataclass
+class Scope:
+    """The executions an aggregate command reads: index entries always, full records only
+    when the command needs phases or failure reasons."""
+
+    entries: list[Any]
+    groups: list[ProjectGroup]
+    project: dict[str, Any] | None
+    projects: list[dict[str, Any]]
+    load: Callable[[], list[ExecutionRecord]]
+
+
+def _warn(message: str) -> None:
+    err(f"Warning: {message}")
+
+
+def select_scope(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Scope:
+    from ..metrics import ProjectGroup
+
+    if global_:
+        chosen = select_global(query, warn=_warn)
+        groups = {p.path: ProjectGroup(p.name, p.path) for p in chosen.projects}
+        for project, entry in chosen.items:
+            groups[project.path].items.append(entry)
+        return Scope(
+            entries=chosen.entries,
+            groups=list(groups.values()),
+            project=None,
+            projects=[p.to_dict() for p in chosen.projects],
+            load=lambda: [record for _, record in chosen.load()],
+        )
+    store = Store(project_dir, warn=_warn)
+    every = store.entries()
+    entries = select_entries(every, query)
+    name = next((e.project_name for e in every if e.project_name), project_dir.name)
+    return Scope(
+        entries=entries,
+        groups=[ProjectGroup(name, str(project_dir), list(entries))],
+        project={"name": name, "path": str(project_dir)},
+        projects=[],
+        load=lambda: store.load_entries(entries),
+    )
+
+
+def emit(
+    ctx: click.Context,
+    command: str,
+    scope: Scope,
+    query: AnalyticsQuery,
+    project_dir: Path,
+    breakdown: Breakdown,
+    output_format: str,
+    zone: tzinfo | None,
+    records: list[ExecutionRecord] | None = None,
+) -> None:
+    """Render ``breakdown`` with the chosen renderer and print it."""
+    from ..metrics import zone_label
+
+    app: AppContext = ctx.obj
+    selection = Selection(
+        records=records or [],
+        stats=compute_stats(scope.entries),
+        project=scope.project,
+        projects=scope.projects,
+    )
+    view = make_view(ctx, command, selection, query, project_dir, time_zone=zone_label(zone))
+    view.breakdown = breakdown
+    # render(), not render_iter(): the built-in renderers dispatch breakdowns in render.
+    write_output([app.host().renderer(output_format).render(view)], None)
+
+
+def note_undated(entries: list[Any]) -> None:
+    from ..metrics import undated
+
+    count = undated(entries)
+    if count:
+        err(
+            f"Warning: {count} execution(s) without a start time have no day or hour; "
+            "they are left out of the periods and hours."
+        )
+
+
+@click.command()
+@click.option(
+    "--by",
+    type=click.Choice(["day", "week", "month"], case_sensitive=False),
+    default="day",
+    show_default=True,
+    help="One row per day, ISO week (Monday to Sunday) or month.",
+)
+@aggregate_options
+@click.pass_context
+def trends(
+    ctx: click.Context,
+    by: str,
+    since: Any,
+    until: Any,
+    status: str,
+    output_format: str,
+    zone: tzinfo | None,
+    global_: bool,
+    project: Path | None,
+) -> None:
+    """Trends per day, week or month: executions, success rate, average duration, test
+    delta, tokens and cost, with sparklines of duration and success rate."""
+    from .. import metrics
+
+    project_dir = resolve_project(project)
+    query = _query(None, since, until, status)
+    scope = select_scope(project_dir, query, global_)
+    note_undated(scope.entries)
+    breakdown = metrics.trends(scope.entries, by.lower(), zone)
+    emit(ctx, "trends", scope, query, project_dir, breakdown, output_format, zone)
+
+
+@click.command()
+@aggregate_options
+@click.pass_context
+def phases(
+    ctx: click.Context,
+    since: Any,
+    until: Any,
+    status: str,
+    output_format: str,
+    zone: tzinfo | None,
+    global_: bool,
+    project: Path | None,
+) -> None:
+    """Phases by failure rate: runs, failures and the latest error of each phase number."""
+    from .. import metrics
+
+    project_dir = resolve_project(project)
+    query = _query(None, since, until, status)
+    scope = select_scope(project_dir, query, global_)
+    records = scope.load()
+    breakdown = metrics.phases(records, zone)
+    emit(ctx, "phases", scope, query, project_dir, breakdown, output_format, zone, records)
+
+
+@click.command()
+@aggregate_options
+@click.pass_context
+def failures(
+    ctx: click.Context,
+    since: Any,
+    until: Any,
+    status: str,
+    output_format: str,
+    zone: tzinfo | None,
+    global_: bool,
+    project: Path | None,
+) -> None:
+    """Failure reasons grouped and counted, and executions per hour of day and per
+    weekday (peak usage)."""
+    from .. import metrics
+
+    project_dir = resolve_project(project)
+    query = _query(None, since, until, status)
+    scope = select_scope(project_dir, query, global_)
+    note_undated(scope.entries)
+    records = scope.load()
+    breakdown = metrics.failures(records, zone)
+    emit(ctx, "failures", scope, query, project_dir, breakdown, output_format, zone, records)
+
+
+def project_statistics(
+    ctx: click.Context,
+    query: AnalyticsQuery,
+    output_format: str,
+    zone: tzinfo | None,
+    global_: bool,
+    project: Path | None,
+) -> None:
+    """The ``projects`` statistics: executions, success rate, average duration, tokens,
+    cost and last run per project (every registered one with ``global_``)."""
+    from .. import metrics
+
+    project_dir = resolve_project(project)
+    scope = select_scope(project_dir, query, global_)
+    breakdown = metrics.projects(scope.groups, zone)
+    emit(ctx, "projects", scope, query, project_dir, breakdown, output_format, zone)

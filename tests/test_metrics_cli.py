@@ -1,0 +1,276 @@
+"""``trends``, ``phases`` and ``failures`` through the CLI, in every built-in format, with
+the shared filters; and the totals of ``show`` and ``export`` (issue 7, item 3)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from phaser_analytics import (
+    ExecutionRecord,
+    ExecutionStatus,
+    PhaseRecord,
+    PhaseStatus,
+    save_execution,
+)
+from phaser_analytics.cli import cli
+from phaser_analytics.registry import register_project
+
+UTC = timezone.utc
+COMMANDS = ("trends", "phases", "failures")
+FORMATS = ("table", "json", "csv", "markdown")
+BREAKDOWN_NAMES = {"trends": "trends", "phases": "phases", "failures": "failure_reasons"}
+
+
+def _record(project: Path, day: int, hour: int, status: ExecutionStatus, **values: object):
+    start = datetime(2025, 6, day, hour, 0, tzinfo=UTC)
+    fields: dict[str, object] = {
+        "execution_id": ExecutionRecord.generate_id(),
+        "audit_document": f"doc-{day}-{hour}.md",
+        "project_name": project.name,
+        "project_path": str(project),
+        "started_at": start,
+        "completed_at": start + timedelta(minutes=40),
+        "status": status,
+        "base_commit": f"c{day}{hour}",
+    }
+    fields.update(values)
+    return ExecutionRecord(**fields)  # type: ignore[arg-type]
+
+
+def _tokens(total: int) -> dict[str, int]:
+    return {"input": total, "output": 0, "cache_creation": 0, "cache_read": 0, "total": total}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    """Three executions: 1 June 08:00 UTC (success, with tokens and cost), 1 June 23:00
+    UTC (failed in phase 2) and 2 June 12:00 UTC (partial, phase 2 failing again)."""
+    project = tmp_path / "alpha"
+    project.mkdir()
+    records = [
+        _record(
+            project,
+            1,
+            8,
+            ExecutionStatus.SUCCESS,
+            reported_test_delta=4,
+            tokens=_tokens(1000),
+            cost_usd=0.5,
+            phases=[PhaseRecord(1, "Setup", PhaseStatus.COMPLETED)],
+        ),
+        _record(
+            project,
+            1,
+            23,
+            ExecutionStatus.FAILED,
+            failure_reasons=["Baseline tests failed"],
+            phases=[
+                PhaseRecord(1, "Setup", PhaseStatus.COMPLETED),
+                PhaseRecord(2, "Parser", PhaseStatus.FAILED, error_message="ImportError"),
+            ],
+        ),
+        _record(
+            project,
+            2,
+            12,
+            ExecutionStatus.PARTIAL,
+            tokens=_tokens(500),
+            cost_usd=0.25,
+            failure_reasons=["baseline tests failed."],
+            phases=[PhaseRecord(2, "Parser", PhaseStatus.FAILED, error_message="Timeout")],
+        ),
+    ]
+    for record in records:
+        save_execution(record, project)
+    return project
+
+
+def _run(runner, *args: str):
+    result = runner.invoke(cli, ["analytics", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _json(runner, *args: str) -> dict:
+    return json.loads(_run(runner, *args, "--format", "json").stdout)
+
+
+def _rows(document: dict) -> dict[str, dict]:
+    breakdown = document["breakdown"]
+    key = breakdown["columns"][0]["key"]
+    return {str(row[key]): row for row in breakdown["rows"]}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("output_format", FORMATS)
+def test_every_command_in_every_format(runner, store: Path, command: str, output_format: str):
+    result = _run(
+        runner, command, "--project", str(store), "--format", output_format, "--tz", "UTC"
+    )
+    text = result.stdout
+    if output_format == "json":
+        document = json.loads(text)
+        assert document["command"] == command
+        assert document["breakdown"]["name"] == BREAKDOWN_NAMES[command]
+        assert document["time_zone"] == "UTC"
+        assert document["stats"]["total_executions"] == 3
+    elif output_format == "csv":
+        header = next(csv.reader(io.StringIO(text)))
+        assert header[0] == {"trends": "period", "phases": "phase", "failures": "reason"}[command]
+    elif output_format == "markdown":
+        assert text.startswith(f"# Phaser Analytics: {command} (alpha)\n")
+        assert "\n|---" in text  # a table's delimiter row
+    else:
+        assert text.startswith("╭")
+        assert "Summary: 3 executions | 1 successful (33%)" in text
+
+
+def test_trends_figures_and_zone(runner, store: Path):
+    utc = _rows(_json(runner, "trends", "--project", str(store), "--tz", "UTC"))
+    assert {day: row["executions"] for day, row in utc.items()} == {
+        "2025-06-01": 2,
+        "2025-06-02": 1,
+    }
+    assert utc["2025-06-01"]["success_rate"] == 0.5
+    assert utc["2025-06-01"]["tokens"] == 1000
+    assert utc["2025-06-01"]["cost_usd"] == 0.5
+    assert utc["2025-06-01"]["test_delta"] == 4
+    assert utc["2025-06-01"]["avg_duration_seconds"] == 2400.0
+    # 23:00 UTC on 1 June is 08:00 on 2 June in Tokyo.
+    tokyo = _rows(_json(runner, "trends", "--project", str(store), "--tz", "Asia/Tokyo"))
+    assert {day: row["executions"] for day, row in tokyo.items()} == {
+        "2025-06-01": 1,
+        "2025-06-02": 2,
+    }
+
+
+def test_trends_by_week_and_month(runner, store: Path):
+    weeks = _rows(_json(runner, "trends", "--by", "week", "--project", str(store), "--tz", "UTC"))
+    assert {week: row["executions"] for week, row in weeks.items()} == {
+        "2025-W22": 2,
+        "2025-W23": 1,
+    }
+    months = _rows(_json(runner, "trends", "--by", "month", "--project", str(store)))
+    assert [row["executions"] for row in months.values()] == [3]
+
+
+def test_trends_table_has_the_sparklines(runner, store: Path):
+    text = _run(runner, "trends", "--project", str(store), "--tz", "UTC").stdout
+    assert "Trends by day (UTC)" in text
+    assert "│ Avg duration │ ██ " in text
+    assert "│ Success rate │ ▅▁ " in text
+
+
+def test_status_since_and_until_filter(runner, store: Path):
+    failed = _rows(_json(runner, "trends", "--status", "failed", "--project", str(store)))
+    assert sum(row["executions"] for row in failed.values()) == 1
+    window = ["--since", "2025-06-02T00:00:00Z", "--until", "2025-06-03"]
+    later = _json(runner, "failures", *window, "--project", str(store), "--tz", "UTC")
+    assert [(r["reason"], r["count"]) for r in later["breakdown"]["rows"]] == [
+        ("baseline tests failed.", 1)
+    ]
+    assert later["stats"]["total_executions"] == 1
+
+
+def test_phases_figures(runner, store: Path):
+    rows = _rows(_json(runner, "phases", "--project", str(store)))
+    assert rows["2"]["runs"] == 2
+    assert rows["2"]["failures"] == 2
+    assert rows["2"]["failure_rate"] == 1.0
+    assert rows["2"]["last_error"] == "Timeout"
+    assert (rows["1"]["runs"], rows["1"]["failure_rate"]) == (2, 0.0)
+
+
+def test_failures_reasons_and_peak_hours(runner, store: Path):
+    document = _json(runner, "failures", "--project", str(store), "--tz", "Asia/Tokyo")
+    breakdown = document["breakdown"]
+    assert [(r["reason"], r["count"]) for r in breakdown["rows"]] == [("baseline tests failed.", 2)]
+    assert breakdown["rows"][0]["last_seen"] == "2025-06-02T21:00:00+09:00"
+    by_hour, by_weekday = breakdown["sections"]
+    busy = {r["hour"]: (r["executions"], r["failed"]) for r in by_hour["rows"] if r["executions"]}
+    assert busy == {8: (1, 1), 17: (1, 0), 21: (1, 0)}
+    days = {r["weekday"]: r["executions"] for r in by_weekday["rows"] if r["executions"]}
+    assert days == {"Sun": 1, "Mon": 2}
+
+
+def test_failures_csv_has_one_block_per_table(runner, store: Path):
+    text = _run(runner, "failures", "--project", str(store), "--format", "csv").stdout
+    blocks = text.strip("\n").split("\n\n")
+    assert [block.splitlines()[0] for block in blocks] == [
+        "reason,count,last_seen",
+        "hour,executions,failed,bar",
+        "weekday,executions,failed,bar",
+    ]
+    assert len(blocks[1].splitlines()) == 1 + 24
+
+
+def test_global_aggregates_every_registered_project(runner, store: Path, tmp_path: Path):
+    other = tmp_path / "beta"
+    other.mkdir()
+    save_execution(_record(other, 3, 10, ExecutionStatus.SUCCESS, tokens=_tokens(7)), other)
+    register_project(store, "alpha", 3)
+    register_project(other, "beta", 1)
+    document = _json(runner, "trends", "--global", "--tz", "UTC")
+    assert document["project"] is None
+    assert sorted(p["name"] for p in document["projects"]) == ["alpha", "beta"]
+    rows = _rows(document)
+    assert {day: row["executions"] for day, row in rows.items()} == {
+        "2025-06-01": 2,
+        "2025-06-02": 1,
+        "2025-06-03": 1,
+    }
+    assert rows["2025-06-03"]["tokens"] == 7
+
+
+def test_an_unknown_zone_is_a_usage_error(runner, store: Path):
+    result = runner.invoke(cli, ["analytics", "trends", "--project", str(store), "--tz", "Nowhere"])
+    assert result.exit_code == 2
+    assert "unknown time zone 'Nowhere'" in result.output
+
+
+def test_executions_without_a_start_are_named_as_left_out(runner, tmp_path: Path):
+    project = tmp_path / "undated"
+    project.mkdir()
+    record = _record(project, 1, 8, ExecutionStatus.SUCCESS)
+    record.started_at = None
+    save_execution(record, project)
+    result = _run(runner, "trends", "--project", str(project), "--format", "json")
+    assert json.loads(result.stdout)["breakdown"]["rows"] == []
+    assert "1 execution(s) without a start time" in result.stderr
+
+
+def test_an_empty_store_prints_an_empty_table(runner, project: Path):
+    text = _run(runner, "phases", "--project", str(project)).stdout
+    assert "No executions match." in text
+
+
+# -- totals in the existing outputs (issue 7, item 3) ---------------------------------------
+
+
+def test_show_summary_line_gives_tokens_and_cost(runner, store: Path):
+    text = _run(runner, "show", "--project", str(store)).stdout
+    assert "Tokens: 1.5K | Cost: $0.75" in text
+
+
+def test_json_stats_give_tokens_and_cost(runner, store: Path):
+    stats = _json(runner, "show", "--project", str(store))["stats"]
+    assert (stats["total_tokens"], stats["total_cost_usd"]) == (1500, 0.75)
+
+
+def test_csv_has_token_and_cost_columns(runner, store: Path):
+    text = _run(runner, "export", "--project", str(store), "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    by_cost = sorted((row["tokens_total"], row["cost_usd"]) for row in rows)
+    assert by_cost == [("", ""), ("1000", "0.5"), ("500", "0.25")]
+
+
+def test_markdown_report_has_a_cost_section(runner, store: Path):
+    text = _run(runner, "export", "--project", str(store), "--format", "markdown").stdout
+    assert "## Cost" in text
+    assert "$0.75" in text
