@@ -561,3 +561,14 @@ def test_issue_sub_headings_with_list_items_before_them():
         "Phase 4 (Storage)",
         "Lint failures: Two commits were rejected.",
     ]
+
+
+def test_number_and_name_columns_and_github_shortcodes():
+    text = (
+        f"{METADATA}## Execution Summary\n\n**Result:** :warning: Completed with issues\n\n"
+        "| # | Phase | Status | Commit |\n|-|-|-|-|\n"
+        "| 36 | Spec | :white_check_mark: | abc1234 |\n| 37 | Diff | :x: | |\n"
+    )
+    result = parse_report_text(text)
+    assert result["status"] is ExecutionStatus.PARTIAL
+    assert phase_rows(result) == [(36, "Spec", OK, "abc1234"), (37, "Diff", FAILED, None)]

@@ -525,7 +525,7 @@ def read_summary(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
     warnings: Warnings = []
     labelled = read_labelled(section.tokens, md, _SUMMARY_LABELS)
     if (result := labelled.get("result")) and result.value:
-        fields["status"] = ExecutionStatus.from_report(result.value)
+        fields["status"] = ExecutionStatus.from_report(_emoji(result.value))
         fields["result_text"] = result.value
     counts = labelled.get("phases")
     if counts is not None:
@@ -576,13 +576,33 @@ _PHASE_COLUMNS = {
 def _phase_columns(header: Sequence[str]) -> dict[str, int] | None:
     """Column index of phase, title, status, commit; ``None`` unless phase and status exist."""
     names = [_norm_label(cell) for cell in header]
-    columns = {}
+    columns: dict[str, int] = {}
     for role, aliases in _PHASE_COLUMNS.items():
         for index, name in enumerate(names):
-            if name in aliases:
+            if name in aliases and index not in columns.values():
                 columns[role] = index
                 break
+    if "title" not in columns:
+        # "| # | Phase | Status |": the number is under "#", the phase's name under "Phase".
+        spare = [i for i, name in enumerate(names) if name in _PHASE_COLUMNS["phase"]]
+        if len(spare) > 1:
+            columns["title"] = spare[1]
     return columns if "phase" in columns and "status" in columns else None
+
+
+# GitHub shortcodes, which some reports use instead of the symbols.
+_SHORTCODES = {
+    ":white_check_mark:": "✅",
+    ":heavy_check_mark:": "✅",
+    ":x:": "❌",
+    ":warning:": "⚠️",
+}
+
+
+def _emoji(text: str) -> str:
+    for code, symbol in _SHORTCODES.items():
+        text = text.replace(code, symbol)
+    return text
 
 
 _EMPTY_COMMITS = _PLACEHOLDERS | {"pending", "no commit", "(none)"}
@@ -614,7 +634,7 @@ def read_phase_rows(table: Table, columns: Mapping[str, int]) -> tuple[list[Phas
             PhaseRecord(
                 phase_number=int(number.group()),
                 title=cell(row, "title"),
-                status=PhaseStatus.from_symbol(status),
+                status=PhaseStatus.from_symbol(_emoji(status)),
                 commit_sha=commit[0]
                 if commit and commit[0].lower() not in _EMPTY_COMMITS
                 else None,
