@@ -425,3 +425,14 @@ def test_import_no_tokens(runner, transcripts: Path, reports: Path, flags, total
     assert entry.total_tokens == total
     (record,) = Store(reports).load_entries([entry])
     assert record.cost_usd == (MEASURED_COST if total else None)
+
+
+def test_the_documented_price_table_is_the_bundled_one() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "metrics.md").read_text(encoding="utf-8")
+    table = text.split("<!-- prices:", 1)[1].split("<!-- /prices -->", 1)[0]
+    documented = {}
+    for line in table.splitlines()[3:]:
+        key, *numbers = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        inp, out, write, write_1h, read = (float(n) for n in numbers)
+        documented[key] = Price(inp, out, write, read, write_1h)
+    assert documented == BUNDLED_PRICES
