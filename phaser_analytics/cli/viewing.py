@@ -106,6 +106,34 @@ def make_view(
     )
 
 
+#: Formats whose output comes from a Jinja2 template, the ones --explain-templates explains.
+TEMPLATE_FORMATS = ("markdown",)
+
+
+def explain_templates_option(func: Any) -> Any:
+    return click.option(
+        "--explain-templates",
+        is_flag=True,
+        help="--format markdown: print on stderr which template is used and every "
+        "directory searched for it; the output is unchanged.",
+    )(func)
+
+
+def _explain_templates(output_format: str, view: RenderView) -> None:
+    """Say on stderr where the template for ``view`` comes from, from the very options the
+    markdown renderer reads (``--template``, the project, plugins' directories, config)."""
+    if output_format not in TEMPLATE_FORMATS:
+        err(f"--explain-templates: --format {output_format} uses no template.")
+        return
+    from .. import templating
+
+    err(
+        templating.explain(
+            view.option("project_dir"), view.option("template"), view.option("template_dirs") or ()
+        )
+    )
+
+
 def render_chunks(renderer: Any, view: RenderView) -> Iterable[str]:
     render_iter = getattr(renderer, "render_iter", None)
     if callable(render_iter):
@@ -237,6 +265,7 @@ def _query(
     metavar="RATE",
     help="Exit 1 when the success rate is below RATE (0.8 or 80%).",
 )
+@explain_templates_option
 @click.pass_context
 @config_defaults("show")
 def show(
@@ -256,6 +285,7 @@ def show(
     ci_exit_code: bool,
     ci_minimal: bool,
     fail_under: float | None,
+    explain_templates: bool,
 ) -> None:
     """Show execution analytics: recent executions and their statistics.
 
@@ -288,6 +318,8 @@ def show(
         template=template,
         ci_minimal=ci_minimal,
     )
+    if explain_templates:
+        _explain_templates(output_format, view)
     write_output(render_chunks(renderer, view), None)
     _gate(selection, ci_exit_code, fail_under)
 
@@ -334,6 +366,7 @@ def _gate(selection: Selection, ci_exit_code: bool, fail_under: float | None) ->
 )
 @global_option
 @project_option
+@explain_templates_option
 @click.pass_context
 @config_defaults("export")
 def export(
@@ -347,6 +380,7 @@ def export(
     template: Path | None,
     global_: bool,
     project: Path | None,
+    explain_templates: bool,
 ) -> None:
     """Export analytics data: every execution matching the filters, in full."""
     project_dir = resolve_project(project)
@@ -355,6 +389,8 @@ def export(
     selection = select(project_dir, query, global_)
     renderer = app.host().renderer(output_format)
     view = make_view(ctx, "export", selection, query, project_dir, phases=phases, template=template)
+    if explain_templates:
+        _explain_templates(output_format, view)
     write_output(render_chunks(renderer, view), output)
     if output is not None:
         click.echo(f"Exported to {output}")
