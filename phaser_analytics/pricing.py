@@ -9,7 +9,6 @@ neighbouring model, because a guessed figure in a cost report reads like a measu
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -121,20 +120,22 @@ def price_from_config(name: str, value: Any) -> Price:
     return Price(**numbers)
 
 
-def prices_from_config(section: Any, warn: Callable[[str], None]) -> dict[str, Price]:
+def prices_from_config(
+    section: Any, warn: Callable[[str], None], where: str = "config key 'pricing'"
+) -> dict[str, Price]:
     """The valid entries of a config's ``pricing`` object; a bad entry is warned about and
     left out, so one typo does not cost every other price."""
     if section is None:
         return {}
     if not isinstance(section, Mapping):
-        warn("config key 'pricing' is not an object; the bundled prices are used.")
+        warn(f"{where} is not an object; the bundled prices are used.")
         return {}
     prices: dict[str, Price] = {}
     for name, value in section.items():
         try:
             prices[str(name)] = price_from_config(str(name), value)
         except PricingConfigError as exc:
-            warn(f"{exc}; it is ignored.")
+            warn(f"{where}: {exc}; it is ignored.")
     return prices
 
 
@@ -176,32 +177,27 @@ def _stderr(message: str) -> None:
     print(f"Warning: {message}", file=sys.stderr)
 
 
-def _read_json_key(path: Path, key: str, warn: Callable[[str], None]) -> Any:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        warn(f"config file {path} is unreadable ({exc}); its prices are ignored.")
-        return None
-    return data.get(key) if isinstance(data, dict) else None
-
-
 def config_prices(
     project_dir: Path | None, warn: Callable[[str], None] = _stderr
 ) -> dict[str, Price]:
-    """Prices from ``$PHASER_HOME/config.json``, then ``{project}/.phaser/config.json``
-    (the project's win), under the key ``pricing``."""
-    # Read here rather than through a shared config loader: none exists yet, and the
-    # pricing key is all this module needs.
-    from .registry import phaser_home
+    """Prices under ``analytics.pricing`` of ``$PHASER_HOME/config.json``, then of
+    ``{project}/.phaser/config.json`` (the project's win), read with the shared config
+    loader. A file that cannot be read costs its prices, with a warning, not the tokens."""
+    from .config import SECTION, ConfigError, config_files, read_config_file
 
-    paths = [phaser_home() / "config.json"]
-    if project_dir is not None:
-        paths.append(Path(project_dir) / ".phaser" / "config.json")
+    files = config_files(project_dir or Path())
+    if project_dir is None:
+        files = files[:1]  # weakest first: without a project, the user's file alone
     prices: dict[str, Price] = {}
-    for path in paths:
-        prices.update(prices_from_config(_read_json_key(path, "pricing", warn), warn))
+    for path, _base in files:
+        try:
+            section = read_config_file(path)
+        except ConfigError as exc:
+            warn(f"{exc} Its prices are ignored; the bundled ones are used.")
+            continue
+        if "pricing" in section:
+            where = f"{path}: '{SECTION}.pricing'"
+            prices.update(prices_from_config(section["pricing"], warn, where))
     return prices
 
 
@@ -214,7 +210,8 @@ def warn_unpriced(model: str, warn: Callable[[str], None] = _stderr) -> None:
         return
     _warned.add(model)
     warn(
-        f"model '{model}' has no price in the bundled table or the config's \"pricing\"; "
+        f"model '{model}' has no price in the bundled table or the config's "
+        '"analytics.pricing"; '
         "its tokens are counted but the cost of executions that used it is left unknown "
-        '(add a price under "pricing" in .phaser/config.json, see docs/metrics.md).'
+        "(add one to .phaser/config.json, see docs/metrics.md)."
     )
