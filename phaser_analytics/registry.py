@@ -35,6 +35,8 @@ def registry_path() -> Path:
 
 @dataclass
 class ProjectEntry:
+    """One registered project: where it is, and what its last import saw."""
+
     name: str
     path: str
     last_seen: datetime | None
@@ -85,6 +87,7 @@ def _save_projects(projects: list[ProjectEntry]) -> None:
 
 @contextlib.contextmanager
 def _locked() -> Iterator[None]:
+    """Hold the registry's lock: imports of several projects finish at the same time."""
     import filelock
 
     home = phaser_home()
@@ -107,20 +110,54 @@ def register_project(
             projects = [p for p in load_projects() if p.path != path]
             projects.append(ProjectEntry(name, path, utcnow(), execution_count))
             _save_projects(projects)
-    except (OSError, StorageError, TimeoutError) as exc:
+    except (OSError, StorageError) as exc:
         # The registry only serves --global; the project-local import has succeeded.
         if warn is not None:
             warn(
-                f"could not update the project registry in {phaser_home()} ({exc}); "
+                f"could not update the project registry in {phaser_home()} ({_why(exc)}); "
                 "the import itself succeeded."
             )
 
 
+def update_execution_count(
+    project_dir: Path, execution_count: int, *, warn: Callable[[str], None] | None = None
+) -> None:
+    """Refresh the count of a registered project (after ``clear``); an unregistered project
+    stays unregistered, and failures only warn."""
+    path = str(Path(project_dir).resolve())
+    try:
+        if not any(p.path == path for p in load_projects()):
+            return
+        with _locked():
+            projects = load_projects()
+            for project in projects:
+                if project.path == path:
+                    project.execution_count = execution_count
+            _save_projects(projects)
+    except (OSError, StorageError) as exc:
+        if warn is not None:
+            warn(f"could not update the project registry in {phaser_home()} ({_why(exc)}).")
+
+
 def prune_projects() -> list[ProjectEntry]:
     """Remove projects whose directory is gone; return the removed entries."""
-    with _locked():
-        projects = load_projects()
-        gone = [p for p in projects if not p.exists()]
-        if gone:
-            _save_projects([p for p in projects if p.exists()])
+    try:
+        with _locked():
+            projects = load_projects()
+            gone = [p for p in projects if not p.exists()]
+            if gone:
+                _save_projects([p for p in projects if p.exists()])
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot update the project registry in {phaser_home()} ({_why(exc)})."
+        ) from exc
     return gone
+
+
+def _why(exc: Exception) -> str:
+    """A short reason: the OS's words for OS errors (a lock timeout says it waited)."""
+    if isinstance(exc, TimeoutError):
+        return f"its lock was busy for {LOCK_TIMEOUT_SECONDS:g}s"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)

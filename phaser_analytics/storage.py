@@ -464,11 +464,16 @@ class Scan:
 
 @dataclass
 class Finding:
-    """One thing ``doctor`` found. ``problem`` False: for information only."""
+    """One thing ``doctor`` found: ``level`` is ``"ok"``, ``"note"`` (worth knowing, not
+    wrong) or ``"problem"``."""
 
     check: str
     message: str
-    problem: bool = True
+    level: str = "problem"
+
+    @property
+    def problem(self) -> bool:
+        return self.level == "problem"
 
 
 class Store:
@@ -836,7 +841,7 @@ class Store:
         time is not mistaken for damage.
         """
         if not self.analytics_dir.is_dir():
-            return [Finding("store", f"no analytics store at {self.analytics_dir}", False)]
+            return [Finding("store", f"no analytics store at {self.analytics_dir}", "note")]
         with contextlib.ExitStack() as stack:
             try:
                 stack.enter_context(self.lock(timeout=lock_timeout))
@@ -850,7 +855,7 @@ class Store:
                     "(if no phaser command is running, it is stuck)",
                 )
                 return [lock, *self._check(locked=False)]
-            return [Finding("lock", "the lock is free", False), *self._check(locked=True)]
+            return [Finding("lock", "the lock is free", "ok"), *self._check(locked=True)]
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check(self, *, locked: bool) -> list[Finding]:
@@ -867,21 +872,21 @@ class Store:
             for n, k in scan.duplicates.items()
         ]
         findings += [
-            Finding("record", f"{n} has {r} (a newer phaser-analytics)", False)
+            Finding("record", f"{n} has {r} (a newer phaser-analytics)", "note")
             for n, r in scan.future.items()
         ]
         temps = self.temp_files()
         if temps:
             # Without the lock they may belong to a command that is writing right now.
             message = f"{len(temps)} leftover temporary file(s): {_names(temps)}"
-            findings.append(Finding("temp", message, problem=locked))
+            findings.append(Finding("temp", message, "problem" if locked else "note"))
         quarantined = self.quarantined_files()
         if quarantined:
             message = (
                 f"{len(quarantined)} file(s) in {self.quarantine_dir}: inspect them, then "
                 "delete them, or fix them and move them back into executions/"
             )
-            findings.append(Finding("quarantine", message, False))
+            findings.append(Finding("quarantine", message, "note"))
         return findings
 
     def _check_index(self, state: IndexState, scan: Scan) -> list[Finding]:
@@ -890,7 +895,10 @@ class Store:
         indexed = {e.filename: e for e in state.entries}
         files = set(self.record_files())
         findings = []
-        unindexed = sorted(files - set(indexed) - set(state.skipped))
+        # Corrupt files and duplicates are reported on their own; they are never indexed.
+        unindexed = sorted(
+            files - set(indexed) - set(state.skipped) - set(scan.corrupt) - set(scan.duplicates)
+        )
         if unindexed:
             message = f"{len(unindexed)} record file(s) not in the index: {_names(unindexed)}"
             findings.append(Finding("index", message))
@@ -911,7 +919,7 @@ class Store:
             findings.append(Finding("index", message))
         if not findings:
             message = f"the index agrees with the {len(indexed)} record file(s)"
-            findings.append(Finding("index", message, False))
+            findings.append(Finding("index", message, "ok"))
         return findings
 
     def temp_files(self) -> list[Path]:

@@ -1,26 +1,66 @@
-"""``clear``: delete executions, carefully."""
+"""Looking after the store: ``clear``, ``doctor`` and ``projects``."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from ..storage import Store
-from .main import EXIT_USAGE, DateBound, err, project_option, resolve_project
+from ..formatting import format_date, format_datetime, pad_to_width
+from ..registry import ProjectEntry, load_projects, prune_projects, update_execution_count
+from ..storage import Finding, IndexEntry, Store
+from .main import EXIT_FAILED, EXIT_USAGE, DateBound, err, project_option, resolve_project
 
-#: How many executions --dry-run and the confirmation list by name.
+#: How many executions --dry-run lists by name.
 LISTED = 10
+
+
+def _warn(message: str) -> None:
+    err(f"Warning: {message}")
+
+
+def can_prompt() -> bool:
+    """Whether a person can answer a question (CI has no terminal on stdin)."""
+    return sys.stdin.isatty()
+
+
+# -- clear --------------------------------------------------------------------------------------
+
+
+def _doomed(
+    entries: Sequence[IndexEntry], before: datetime | None, clear_all: bool
+) -> list[IndexEntry]:
+    """What ``clear`` deletes: everything, or what started before ``before`` (an execution
+    whose start is unknown is never "before" anything, so it is kept)."""
+    if clear_all:
+        return list(entries)
+    assert before is not None
+    return [e for e in entries if e.started_at is not None and e.started_at < before]
+
+
+def _describe(entry: IndexEntry) -> str:
+    day = format_date(entry.started_at) if entry.started_at else "unknown date"
+    return f"  - {entry.audit_document or entry.execution_id} ({day})"
+
+
+def _remaining(entries: Sequence[IndexEntry]) -> str:
+    """``"3 remaining (2024-12-01 to 2024-12-03)."``"""
+    starts = [e.started_at for e in entries if e.started_at is not None]
+    if not starts:
+        return f"{len(entries)} remaining."
+    return f"{len(entries)} remaining ({format_date(min(starts))} to {format_date(max(starts))})."
 
 
 @click.command()
 @click.option(
     "--before",
     type=DateBound(),
-    help="Clear executions that started before DATE (a bare date: before that "
-    "day began, so the day itself is kept).",
+    help="Clear executions that started before DATE. A bare date means before that day "
+    "began (local time), so executions on DATE itself are kept.",
 )
 @click.option("--all", "clear_all", is_flag=True, help="Clear all analytics data.")
 @click.option("--force", "-f", is_flag=True, help="Skip the confirmation prompt.")
@@ -33,38 +73,146 @@ def clear(
     dry_run: bool,
     project: Path | None,
 ) -> None:
-    """Clear analytics data (all of it, or executions before a date)."""
+    """Clear analytics data (all of it, or executions before a date).
+
+    Without --force it asks first; with no terminal to ask on (CI) it refuses.
+    """
     if not clear_all and before is None:
         raise click.UsageError("Specify --all or --before DATE.")
     if clear_all and before is not None:
         raise click.UsageError("--all and --before cannot be used together.")
-    store = Store(resolve_project(project), warn=lambda m: err(f"Warning: {m}"))
+    project_dir = resolve_project(project)
+    store = Store(project_dir, warn=_warn)
     entries = store.entries()
-    doomed = (
-        list(entries)
-        if clear_all
-        else [e for e in entries if e.started_at is not None and e.started_at < before]  # type: ignore[operator]
-    )
+    doomed = _doomed(entries, before, clear_all)
     if not doomed:
-        click.echo(f"Nothing to delete; {len(entries)} execution record(s) kept.")
+        click.echo(f"Nothing to delete. {_remaining(entries)}")
         return
     if dry_run:
         click.echo(f"Would delete {len(doomed)} execution records:")
         for entry in doomed[:LISTED]:
-            day = entry.started_at.date().isoformat() if entry.started_at else "unknown date"
-            click.echo(f"  - {entry.audit_document or entry.execution_id} ({day})")
+            click.echo(_describe(entry))
         if len(doomed) > LISTED:
             click.echo(f"  ... and {len(doomed) - LISTED} more")
-        click.echo(f"{len(entries) - len(doomed)} would remain.")
+        kept = [e for e in entries if e not in doomed]
+        click.echo(f"Nothing was deleted. {_remaining(kept)}")
         return
     if not force:
-        if not sys.stdin.isatty():
+        if not can_prompt():
             err(
-                f"Refusing to delete {len(doomed)} execution records without confirmation; "
-                "no terminal to ask on. Add --force."
+                f"Refusing to delete {len(doomed)} execution records without confirmation: "
+                "there is no terminal to ask on. Add --force."
             )
             sys.exit(EXIT_USAGE)
         click.confirm(f"Delete {len(doomed)} execution records?", abort=True)
-    removed = store.delete([e.execution_id for e in doomed])
-    remaining = len(store.entries())
-    click.echo(f"Deleted {len(removed)} execution records. {remaining} remaining.")
+    removed = store.delete([e.execution_id for e in doomed], missing_ok=True)
+    left = store.entries()
+    update_execution_count(project_dir, len(left), warn=_warn)
+    click.echo(f"Deleted {len(removed)} execution records. {_remaining(left)}")
+
+
+# -- doctor -------------------------------------------------------------------------------------
+
+_MARKS = {"ok": "✓", "note": "·", "problem": "✗"}
+
+
+def _report(findings: Sequence[Finding]) -> None:
+    for finding in findings:
+        click.echo(f"  {_MARKS[finding.level]} {finding.message}")
+
+
+@click.command()
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Fix what can be fixed: rebuild the index, move corrupt records to quarantine/, "
+    "remove leftover temporary files.",
+)
+@project_option
+def doctor(repair: bool, project: Path | None) -> None:
+    """Check the analytics store: index against record files, corrupt records, leftovers
+    of interrupted writes, the lock. Exits 1 while problems remain."""
+    store = Store(resolve_project(project), warn=_warn)
+    click.echo(f"Checking {store.analytics_dir}")
+    if repair and store.analytics_dir.is_dir():
+        done = store.repair()
+        for line in done:
+            click.echo(f"  repaired: {line}")
+        if not done:
+            click.echo("  nothing needed repairing")
+    findings = store.diagnose()
+    _report(findings)
+    problems = [f for f in findings if f.problem]
+    if not problems:
+        click.echo("No problems found.")
+        return
+    advice = (
+        "they need a hand: see docs/storage.md, 'Recovering'."
+        if repair
+        else "run 'phaser analytics doctor --repair' to fix what can be fixed."
+    )
+    click.echo(f"{len(problems)} problem(s) found; {advice}")
+    sys.exit(EXIT_FAILED)
+
+
+# -- projects -----------------------------------------------------------------------------------
+
+_COLUMNS = ("NAME", "PATH", "LAST SEEN", "EXECUTIONS", "DIRECTORY")
+
+
+def _row(project: ProjectEntry) -> tuple[str, ...]:
+    return (
+        project.name,
+        project.path,
+        format_datetime(project.last_seen, "%Y-%m-%d %H:%M") if project.last_seen else "-",
+        str(project.execution_count),
+        "ok" if project.exists() else "missing",
+    )
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    from ..formatting import display_width
+
+    widths = [max(display_width(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
+    align = ("left", "left", "left", "right", "left")
+    return [
+        "  ".join(pad_to_width(cell, widths[i], align[i]) for i, cell in enumerate(row)).rstrip()
+        for row in [_COLUMNS, *rows]
+    ]
+
+
+def _as_json(project: ProjectEntry) -> dict[str, object]:
+    return {**project.to_dict(), "exists": project.exists()}
+
+
+@click.command("projects")
+@click.option("--prune", is_flag=True, help="Forget projects whose directory no longer exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def projects_cmd(prune: bool, as_json: bool) -> None:
+    """List the projects registered in $PHASER_HOME (the ones --global aggregates)."""
+    removed = prune_projects() if prune else []
+    projects = sorted(load_projects(), key=lambda p: (p.name.lower(), p.path))
+    if as_json:
+        payload: dict[str, object] = {"projects": [_as_json(p) for p in projects]}
+        if prune:
+            payload["removed"] = [p.to_dict() for p in removed]
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if prune:
+        click.echo(f"Removed {len(removed)} project(s) whose directory is gone.")
+        for project in removed:
+            click.echo(f"  - {project.name} ({project.path})")
+    if not projects:
+        click.echo(
+            "No projects registered yet; 'phaser analytics import' registers the project "
+            "it imports into."
+        )
+        return
+    for line in _table([_row(p) for p in projects]):
+        click.echo(line)
+    missing = sum(1 for p in projects if not p.exists())
+    if missing:
+        click.echo(
+            f"{missing} project(s) no longer exist; 'phaser analytics projects --prune' "
+            "forgets them."
+        )
