@@ -286,7 +286,7 @@ def phases(records: Sequence[ExecutionRecord], zone: tzinfo | None = None) -> Br
     rates = compute_phase_failure_rates(records)
     failures = {number: count for number, _title, count in failed_phases(records)}
     facts = _phase_facts(records)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "phase": number,
             "title": facts[number].title,
@@ -330,7 +330,7 @@ def failure_reasons(records: Iterable[ExecutionRecord], zone: tzinfo | None = No
             if key not in shown:
                 shown[key] = next(r for r in record.failure_reasons if reason_key(r) == key)
                 last_seen[key] = record.started_at
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"reason": shown[key], "count": counts[key], "last_seen": in_zone(last_seen[key], zone)}
         for key in counts
     ]

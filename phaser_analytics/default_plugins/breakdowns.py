@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 OUTPUT_SCHEMA_VERSION = "1.0"
 NO_ROWS = "No executions match."
 _NUMERIC = frozenset({"int", "rate", "duration", "delta", "tokens", "cost"})
+_FORMATTERS: dict[str, Callable[[Any], str]] = {
+    "rate": format_percent,
+    "duration": format_duration,
+    "delta": format_delta,
+    "tokens": format_count,
+    "cost": format_cost,
+}
 
 
 def all_breakdowns(breakdown: Breakdown) -> Iterator[Breakdown]:
@@ -48,13 +55,7 @@ def show_value(value: Any, kind: str) -> str:
     """A value as people read it, by its column's kind."""
     if value is None:
         return UNKNOWN
-    shown = {
-        "rate": format_percent,
-        "duration": format_duration,
-        "delta": format_delta,
-        "tokens": format_count,
-        "cost": format_cost,
-    }.get(kind)
+    shown = _FORMATTERS.get(kind)
     if shown is not None:
         return shown(value)
     if isinstance(value, datetime):
