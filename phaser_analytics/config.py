@@ -49,6 +49,9 @@ COMMAND_KEYS: dict[str, dict[str, str | None]] = {
 }
 #: Keys directly under ``"analytics"``, for every command that has them.
 SHARED_KEYS = ("template",)
+#: Keys under ``"analytics"`` that other modules read and check themselves (with
+#: :func:`read_config_file`): ``pricing`` (model prices, :mod:`phaser_analytics.pricing`).
+KEYS_READ_ELSEWHERE = ("pricing",)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -104,7 +107,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def file_settings(path: Path, base: Path) -> dict[str, dict[str, Setting]]:
     """Every setting of one file, checked, per command (shared keys copied into each)."""
     section = read_config_file(path)
-    known = set(COMMAND_KEYS) | set(SHARED_KEYS)
+    known = set(COMMAND_KEYS) | set(SHARED_KEYS) | set(KEYS_READ_ELSEWHERE)
     for key in section:
         if key not in known:
             raise ConfigError(

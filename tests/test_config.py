@@ -95,6 +95,12 @@ def test_other_phaser_settings_are_left_alone(populated: Path) -> None:
     assert _executions_shown(_show(populated)) == 4
 
 
+def test_keys_other_modules_read_are_accepted(populated: Path) -> None:
+    prices = {"claude-x": {"input": 1, "output": 2}}
+    _project_config(populated, {"pricing": prices, "show": {"format": "json", "last": 2}})
+    assert _executions_shown(_show(populated)) == 2
+
+
 def _badge_context(project: Path, *args: str) -> tuple[Any, dict[str, Any]]:
     ctx = badge.make_context("badge", ["--project", str(project), *args])
     return ctx, dict(ctx.params)
