@@ -451,9 +451,6 @@ def test_the_documented_price_table_is_the_bundled_one() -> None:
     assert documented == BUNDLED_PRICES
 
 
-@pytest.mark.xfail(
-    strict=True, reason="config.py does not know the key analytics.pricing yet (issue 7)"
-)
 def test_a_pricing_section_does_not_upset_the_other_commands(runner, project: Path) -> None:
     (project / ".phaser").mkdir()
     (project / ".phaser" / "config.json").write_text(
