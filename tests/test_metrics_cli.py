@@ -22,9 +22,15 @@ from phaser_analytics.cli import cli
 from phaser_analytics.registry import register_project
 
 UTC = timezone.utc
-COMMANDS = ("trends", "phases", "failures")
+COMMANDS = ("trends", "phases", "failures", "projects")
 FORMATS = ("table", "json", "csv", "markdown")
-BREAKDOWN_NAMES = {"trends": "trends", "phases": "phases", "failures": "failure_reasons"}
+BREAKDOWN_NAMES = {
+    "trends": "trends",
+    "phases": "phases",
+    "failures": "failure_reasons",
+    "projects": "projects",
+}
+FIRST_COLUMNS = {"trends": "period", "phases": "phase", "failures": "reason", "projects": "project"}
 
 
 def _record(project: Path, day: int, hour: int, status: ExecutionStatus, **values: object):
@@ -122,7 +128,7 @@ def test_every_command_in_every_format(runner, store: Path, command: str, output
         assert document["stats"]["total_executions"] == 3
     elif output_format == "csv":
         header = next(csv.reader(io.StringIO(text)))
-        assert header[0] == {"trends": "period", "phases": "phase", "failures": "reason"}[command]
+        assert header[0] == FIRST_COLUMNS[command]
     elif output_format == "markdown":
         assert text.startswith(f"# Phaser Analytics: {command} (alpha)\n")
         assert "\n|---" in text  # a table's delimiter row
@@ -226,6 +232,38 @@ def test_global_aggregates_every_registered_project(runner, store: Path, tmp_pat
         "2025-06-03": 1,
     }
     assert rows["2025-06-03"]["tokens"] == 7
+
+
+def test_projects_statistics_of_every_registered_project(runner, store: Path, tmp_path: Path):
+    other = tmp_path / "beta"
+    other.mkdir()
+    save_execution(_record(other, 3, 10, ExecutionStatus.SUCCESS, cost_usd=0.1), other)
+    register_project(store, "alpha", 3)
+    register_project(other, "beta", 1)
+    document = _json(runner, "projects", "--tz", "Asia/Tokyo")
+    assert document["project"] is None
+    alpha, beta = document["breakdown"]["rows"]
+    assert (alpha["project"], alpha["executions"], alpha["successful"]) == ("alpha", 3, 1)
+    assert (alpha["tokens"], alpha["cost_usd"]) == (1500, 0.75)
+    assert alpha["avg_duration_seconds"] == 2400.0
+    assert alpha["last_run"] == "2025-06-02T21:00:00+09:00"
+    assert (beta["project"], beta["success_rate"], beta["tokens"]) == ("beta", 1.0, None)
+    only_alpha = _json(runner, "projects", "--project", str(store), "--status", "failed")
+    assert [(r["project"], r["executions"]) for r in only_alpha["breakdown"]["rows"]] == [
+        ("alpha", 1)
+    ]
+
+
+def test_projects_without_statistics_options_lists_the_registry(runner, store: Path):
+    register_project(store, "alpha", 3)
+    lines = _run(runner, "projects").stdout.splitlines()
+    assert lines[0].split()[:2] == ["NAME", "PATH"]
+
+
+def test_projects_json_and_format_do_not_mix(runner, store: Path):
+    result = runner.invoke(cli, ["analytics", "projects", "--json", "--format", "json"])
+    assert result.exit_code == 2
+    assert "for statistics use --format json" in result.output
 
 
 def test_an_unknown_zone_is_a_usage_error(runner, store: Path):

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +15,7 @@ from ..formatting import format_date, format_datetime, pad_to_width
 from ..registry import ProjectEntry, load_projects, prune_projects, update_execution_count
 from ..storage import Finding, IndexEntry, Store
 from .main import EXIT_FAILED, EXIT_USAGE, DateBound, err, project_option, resolve_project
+from .metrics_cmds import aggregate_options, project_statistics, wants_statistics
 
 #: How many executions --dry-run lists by name.
 LISTED = 10
@@ -188,9 +190,23 @@ def _as_json(project: ProjectEntry) -> dict[str, object]:
 @click.command("projects")
 @click.option("--prune", is_flag=True, help="Forget projects whose directory no longer exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def projects_cmd(prune: bool, as_json: bool) -> None:
-    """List the projects registered in $PHASER_HOME (the ones --global aggregates)."""
+@aggregate_options(format_default=None)
+@click.pass_context
+def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -> None:
+    """List the projects registered in $PHASER_HOME (the ones --global aggregates).
+
+    With --format, a filter, --tz or --project: statistics per project instead, of every
+    registered project (or the one given): executions, success rate, average duration,
+    tokens, cost and last run.
+    """
+    if as_json and wants_statistics(stats):
+        raise click.UsageError("--json lists the registry; for statistics use --format json.")
     removed = prune_projects() if prune else []
+    if wants_statistics(stats):
+        if removed:
+            err(f"Removed {len(removed)} project(s) whose directory is gone.")
+        project_statistics(ctx, **stats)
+        return
     projects = sorted(load_projects(), key=lambda p: (p.name.lower(), p.path))
     if as_json:
         payload: dict[str, object] = {"projects": [_as_json(p) for p in projects]}

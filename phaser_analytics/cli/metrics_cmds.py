@@ -54,28 +54,33 @@ class ZoneType(click.ParamType):
             )
 
 
-def aggregate_options(func: F) -> F:
-    """The options every aggregate command shares."""
-    func = project_option(func)
-    func = global_option(func)
-    func = click.option(
-        "--tz",
-        "zone",
-        type=ZoneType(),
-        metavar="ZONE",
-        help="Count days, weeks and hours in this time zone (an IANA name such as "
-        "Europe/Berlin, or UTC). Default: this machine's local time.",
-    )(func)
-    func = click.option(
-        "--format",
-        "output_format",
-        type=RendererChoice("show"),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )(func)
-    func = status_option(func)
-    return date_options(func)
+def aggregate_options(format_default: str | None = "table") -> Callable[[F], F]:
+    """The options every aggregate command shares; ``format_default=None`` lets a command
+    tell an explicit ``--format`` from none."""
+
+    def decorate(func: F) -> F:
+        func = project_option(func)
+        func = global_option(func)
+        func = click.option(
+            "--tz",
+            "zone",
+            type=ZoneType(),
+            metavar="ZONE",
+            help="Count days, weeks and hours in this time zone (an IANA name such as "
+            "Europe/Berlin, or UTC). Default: this machine's local time.",
+        )(func)
+        func = click.option(
+            "--format",
+            "output_format",
+            type=RendererChoice("show"),
+            default=format_default,
+            show_default=format_default is not None,
+            help="Output format.",
+        )(func)
+        func = status_option(func)
+        return date_options(func)
+
+    return decorate
 
 
 @dataclass
@@ -168,7 +173,7 @@ def note_undated(entries: list[Any]) -> None:
     show_default=True,
     help="One row per day, ISO week (Monday to Sunday) or month.",
 )
-@aggregate_options
+@aggregate_options()
 @click.pass_context
 def trends(
     ctx: click.Context,
@@ -194,7 +199,7 @@ def trends(
 
 
 @click.command()
-@aggregate_options
+@aggregate_options()
 @click.pass_context
 def phases(
     ctx: click.Context,
@@ -218,7 +223,7 @@ def phases(
 
 
 @click.command()
-@aggregate_options
+@aggregate_options()
 @click.pass_context
 def failures(
     ctx: click.Context,
@@ -243,19 +248,31 @@ def failures(
     emit(ctx, "failures", scope, query, project_dir, breakdown, output_format, zone, records)
 
 
+def wants_statistics(params: dict[str, Any]) -> bool:
+    """Whether ``projects`` was asked for statistics: a format, a filter, a zone, a project."""
+    asked = ("output_format", "since", "until", "zone", "project")
+    return any(params.get(name) is not None for name in asked) or (
+        params.get("status", "all") != "all" or bool(params.get("global_"))
+    )
+
+
 def project_statistics(
     ctx: click.Context,
-    query: AnalyticsQuery,
-    output_format: str,
+    since: Any,
+    until: Any,
+    status: str,
+    output_format: str | None,
     zone: tzinfo | None,
     global_: bool,
     project: Path | None,
 ) -> None:
     """The ``projects`` statistics: executions, success rate, average duration, tokens,
-    cost and last run per project (every registered one with ``global_``)."""
+    cost and last run per project; every registered project unless ``--project`` names
+    one."""
     from .. import metrics
 
     project_dir = resolve_project(project)
-    scope = select_scope(project_dir, query, global_)
+    query = _query(None, since, until, status)
+    scope = select_scope(project_dir, query, global_ or project is None)
     breakdown = metrics.projects(scope.groups, zone)
-    emit(ctx, "projects", scope, query, project_dir, breakdown, output_format, zone)
+    emit(ctx, "projects", scope, query, project_dir, breakdown, output_format or "table", zone)
