@@ -532,7 +532,9 @@ class AggregatedStats:
                 timestamps.append(record.started_at)
             if record.phases_planned is not None:
                 planned += record.phases_planned
-                completed += record.phases_completed or 0
+                # A report may state "7 of 6 completed"; the record keeps that, the rate
+                # never exceeds 1.
+                completed += min(record.phases_completed or 0, record.phases_planned)
             if (count := record.total_tokens) is not None:
                 tokens.append(count)
             if record.cost_usd is not None:

@@ -304,3 +304,11 @@ class TestAnalyticsQuery:
             "status": "partial",
             "document": None,
         }
+
+
+def test_phase_success_rate_never_exceeds_one():
+    record = make_record(phases_planned=6, phases_completed=7)
+    stats = AggregatedStats.compute([record])
+    assert record.phases_completed == 7
+    assert stats.total_phases_completed == 6
+    assert stats.phase_success_rate == 1.0
