@@ -161,7 +161,12 @@ def test_whatever_follows_a_readable_metadata_table_it_is_read(after: str):
 # -- round trip ---------------------------------------------------------------------------
 
 word = st.text(string.ascii_letters + string.digits, min_size=1, max_size=8)
-text_value = st.lists(word, min_size=1, max_size=4).map(" ".join)
+# "None", "N/A", "unknown"… alone in a metadata cell mean "not known" (docs/report-format.md).
+text_value = (
+    st.lists(word, min_size=1, max_size=4)
+    .map(" ".join)
+    .filter(lambda v: v.lower() not in {"na", "none", "unknown", "tbd", "null"})
+)
 hex_sha = st.text("0123456789abcdef", min_size=7, max_size=12)
 sha = hex_sha | st.text(string.ascii_lowercase + string.digits, min_size=7, max_size=12).filter(
     lambda s: any(c.isdigit() for c in s)
