@@ -546,7 +546,7 @@ def read_summary(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
     warnings += found
     fields["phases"] = phases
     done = sum(1 for phase in phases if phase.status is PhaseStatus.COMPLETED)
-    if phases and "phases_planned" in fields:
+    if phases and counts is not None and "phases_planned" in fields:
         planned, completed = fields["phases_planned"], fields["phases_completed"]
         stated = f"Execution Summary: 'Phases' on line {counts.line} says"
         rows = f"the phase table on line {table.line}"
