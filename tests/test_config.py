@@ -15,6 +15,9 @@ from storage_helpers import no_fsync as no_fsync  # a fixture, used through pyte
 from phaser_analytics.cli import cli
 from phaser_analytics.cli.viewing import badge
 from phaser_analytics.config import (
+    COMMAND_KEYS,
+    KEYS_READ_ELSEWHERE,
+    SHARED_KEYS,
     ConfigError,
     apply_config_defaults,
     settings_for,
@@ -238,3 +241,13 @@ def test_config_that_is_a_directory_is_an_error(populated: Path) -> None:
     result = _show(populated)
     assert result.exit_code == 2
     assert "cannot be read" in result.output
+
+
+def test_every_config_key_is_documented() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "storage.md").read_text()
+    keys = [
+        f"analytics.{command}.{key}" for command, table in COMMAND_KEYS.items() for key in table
+    ]
+    keys += [f"analytics.{key}" for key in (*SHARED_KEYS, *KEYS_READ_ELSEWHERE)]
+    missing = [key for key in keys if f"`{key}`" not in docs]
+    assert missing == []
