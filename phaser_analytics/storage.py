@@ -686,8 +686,9 @@ class Store:
         with self._lock_if_writable() as locked:
             where = self._set_aside(entry.filename, locked)
             self.warn(f"record file {entry.filename} is unreadable ({reason}); {where}.")
-            if locked and where.startswith("moved"):
-                state = self.read_index()
+            state = self.read_index()
+            # An index that is wrong in some other way is left for the next read to heal.
+            if locked and where.startswith("moved") and state.problem == "stale":
                 kept = [e for e in state.entries if e.filename != entry.filename]
                 with contextlib.suppress(StoreWriteError):
                     self._write_index(kept, state.skipped)
@@ -843,20 +844,22 @@ class Store:
         if not self.analytics_dir.is_dir():
             return [Finding("store", f"no analytics store at {self.analytics_dir}", "note")]
         with contextlib.ExitStack() as stack:
-            try:
-                stack.enter_context(self.lock(timeout=lock_timeout))
-            except StoreWriteError:
-                lock = Finding("lock", f"cannot take the lock: {self.analytics_dir} is read-only")
-                return [lock, *self._check(locked=False)]
-            except StorageError:
-                lock = Finding(
-                    "lock",
-                    f"another process has held the lock for over {lock_timeout:g}s "
-                    "(if no phaser command is running, it is stuck)",
-                )
-                return [lock, *self._check(locked=False)]
-            return [Finding("lock", "the lock is free", "ok"), *self._check(locked=True)]
-        raise AssertionError("unreachable")  # pragma: no cover
+            lock = self._try_lock(stack, lock_timeout)
+            return [lock, *self._check(locked=lock.level == "ok")]
+
+    def _try_lock(self, stack: contextlib.ExitStack, timeout: float) -> Finding:
+        """Take the lock into ``stack`` if it can be had; say how that went."""
+        try:
+            stack.enter_context(self.lock(timeout=timeout))
+        except StoreWriteError:
+            return Finding("lock", f"cannot take the lock: {self.analytics_dir} is read-only")
+        except StorageError:
+            return Finding(
+                "lock",
+                f"another process has held the lock for over {timeout:g}s "
+                "(if no phaser command is running, it is stuck)",
+            )
+        return Finding("lock", "the lock is free", "ok")
 
     def _check(self, *, locked: bool) -> list[Finding]:
         state = self.read_index()
@@ -924,7 +927,7 @@ class Store:
 
     def temp_files(self) -> list[Path]:
         """Temporary files of writes that never finished (or are finishing right now)."""
-        found = []
+        found: list[Path] = []
         for directory in (self.analytics_dir, self.executions_dir):
             with contextlib.suppress(OSError), os.scandir(directory) as it:
                 found.extend(Path(e.path) for e in it if _is_temp_name(e.name))

@@ -96,7 +96,8 @@ def clear(
             click.echo(_describe(entry))
         if len(doomed) > LISTED:
             click.echo(f"  ... and {len(doomed) - LISTED} more")
-        kept = [e for e in entries if e not in doomed]
+        doomed_ids = {e.execution_id for e in doomed}
+        kept = [e for e in entries if e.execution_id not in doomed_ids]
         click.echo(f"Nothing was deleted. {_remaining(kept)}")
         return
     if not force:
