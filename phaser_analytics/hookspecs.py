@@ -90,6 +90,13 @@ class RenderView:
     command: str = "show"
     options: dict[str, Any] = field(default_factory=dict)
     breakdown: Breakdown | None = None
+    origins: Sequence[dict[str, Any]] | None = None
+    """For ``--global`` views: the registered project (``{"name", "path"}``) each record
+    came from, parallel to ``records``. A record's own ``project_name`` and
+    ``project_path`` are what its report said, which may name another machine's path."""
+
+    def origin(self, index: int) -> dict[str, Any] | None:
+        return self.origins[index] if self.origins is not None else None
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)

@@ -314,3 +314,23 @@ def test_clear_then_import(runner, imported, example_report):
 def test_example_report_is_shipped():
     assert EXAMPLE_REPORT.is_file()
     assert shutil.which("phaser") is not None
+
+
+def test_global_views_label_each_execution_with_its_registered_project(runner, tmp_path):
+    for name, day in (("alpha", "04"), ("beta", "05")):
+        directory = tmp_path / name
+        report = write_report(
+            directory / "r", document=f"{name}.md", started=f"2024-12-{day}T10:00:00Z"
+        )
+        text = report.read_text(encoding="utf-8")
+        report.write_text(text.replace("| Project | Phaser |", f"| Project | {name} |"))
+        assert run(runner, "import", report, "--project", directory).exit_code == 0
+    payload = json.loads(run(runner, "show", "--global", "--format", "json").output)
+    assert payload["project"] is None
+    assert {p["name"] for p in payload["projects"]} == {"alpha", "beta"}
+    labelled = {e["audit_document"]: e["project"] for e in payload["executions"]}
+    assert labelled["alpha.md"] == {"name": "alpha", "path": str((tmp_path / "alpha").resolve())}
+    # the report's own project path is kept as written
+    assert payload["executions"][0]["project_path"] == "/Users/jp/Projects/Phaser"
+    table = run(runner, "show", "--global").output
+    assert "Project" in table and "alpha" in table and "beta" in table

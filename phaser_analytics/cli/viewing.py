@@ -39,6 +39,7 @@ class Selection:
     project: dict[str, Any] | None
     projects: list[dict[str, Any]] = field(default_factory=list)
     store_empty: bool = False
+    origins: list[dict[str, Any]] | None = None
 
 
 def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
@@ -49,6 +50,7 @@ def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection
         pairs = chosen.load()
         return Selection(
             records=[record for _, record in pairs],
+            origins=[{"name": p.name, "path": p.path} for p, _ in pairs],
             stats=compute_stats(chosen.entries),
             project=None,
             projects=[p.to_dict() for p in chosen.projects],
@@ -103,6 +105,7 @@ def make_view(
         generated_at=utcnow(),
         command=command,
         options=options,
+        origins=selection.origins,
     )
 
 

@@ -147,6 +147,8 @@ class CsvRenderer:
         return "".join(render_iter(view))
 
     def render_iter(self, view: RenderView) -> Iterator[str]:
+        if view.breakdown is not None:
+            return iter([breakdowns.render_csv(view)])
         return render_iter(view)
 
 

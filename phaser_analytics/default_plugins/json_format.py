@@ -103,8 +103,11 @@ def render_iter(view: RenderView) -> Iterator[str]:
     pad = " " * _INDENT
     yield "{\n" + ",\n".join(_members(_head(view))) + ",\n" + pad + '"executions": ['
     first = True
-    for record in view.records:
-        item = _dumps(record.to_dict()).replace("\n", "\n" + pad * 2)
+    for index, record in enumerate(view.records):
+        data = record.to_dict()
+        if (origin := view.origin(index)) is not None:
+            data["project"] = dict(origin)
+        item = _dumps(data).replace("\n", "\n" + pad * 2)
         yield ("\n" if first else ",\n") + pad * 2 + item
         first = False
     yield ("]" if first else "\n" + pad + "]") + ",\n" + ",\n".join(_members(_tail(view)))
@@ -122,6 +125,8 @@ class JsonRenderer:
         return "".join(render_iter(view))
 
     def render_iter(self, view: RenderView) -> Iterator[str]:
+        if view.breakdown is not None:
+            return iter([breakdowns.render_json(view)])
         return render_iter(view)
 
 

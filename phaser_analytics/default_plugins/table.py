@@ -176,7 +176,9 @@ def _document(record: ExecutionRecord) -> str:
     return record.audit_document or record.document_title or record.short_id
 
 
-def _project(record: ExecutionRecord) -> str | None:
+def _project(record: ExecutionRecord, origin: dict[str, Any] | None = None) -> str | None:
+    if origin is not None and origin.get("name"):
+        return str(origin["name"])
     if record.project_name:
         return record.project_name
     return PurePath(record.project_path).name if record.project_path else None
@@ -193,12 +195,12 @@ def _overview(view: RenderView, max_width: int, color: bool) -> list[str]:
         Column("Δ Tests"),
     ]
     rows = []
-    for record in view.records:
+    for index, record in enumerate(view.records):
         delta = record.test_delta
         rows.append(
             [
                 _cell(format_date(record.started_at)),
-                *([_cell(_project(record))] if is_global else []),
+                *([_cell(_project(record, view.origin(index)))] if is_global else []),
                 _cell(_document(record)),
                 _cell(record.status.symbol, _STATUS_STYLE[record.status.value]),
                 _cell(format_duration(record.duration_seconds)),
@@ -210,7 +212,9 @@ def _overview(view: RenderView, max_width: int, color: bool) -> list[str]:
     return draw_box(Box(title, (), columns, rows), max_width=max_width, color=color)
 
 
-def _detail_lines(record: ExecutionRecord, is_global: bool) -> list[Cell]:
+def _detail_lines(
+    record: ExecutionRecord, is_global: bool, origin: dict[str, Any] | None = None
+) -> list[Cell]:
     def line(label: str, value: Any, style: str | None = None) -> Cell:
         shown = UNKNOWN if value is None else value
         caption = f"{label}:" if label else ""
@@ -218,7 +222,7 @@ def _detail_lines(record: ExecutionRecord, is_global: bool) -> list[Cell]:
 
     lines = []
     if is_global:
-        lines.append(line("Project", _project(record)))
+        lines.append(line("Project", _project(record, origin)))
     status = record.status
     lines += [
         line("Started", format_timestamp(record.started_at, date_only=record.date_only)),
@@ -272,18 +276,26 @@ def _phase_grid(phases: Sequence[PhaseRecord]) -> tuple[list[Column], list[list[
     return columns, rows
 
 
-def _details_box(record: ExecutionRecord, is_global: bool, max_width: int) -> Box:
+def _details_box(
+    record: ExecutionRecord,
+    is_global: bool,
+    max_width: int,
+    origin: dict[str, Any] | None = None,
+) -> Box:
     columns, rows = _phase_grid(record.phases) if record.phases else ([], [])
     suffix = " - Details"
     # Shorten the document, not the words that say what the box is.
     room = max(max_width - 4 - display_width(suffix), 1)
     title = truncate_to_width(clean_text(_document(record)), room) + suffix
-    return Box(title, _detail_lines(record, is_global), columns, rows)
+    return Box(title, _detail_lines(record, is_global, origin), columns, rows)
 
 
 def _details(view: RenderView, max_width: int, color: bool) -> list[list[str]]:
     """One box per execution (spec §8.2), all as wide as the widest, so they line up."""
-    boxes = [_details_box(r, view.project is None, max_width) for r in view.records]
+    boxes = [
+        _details_box(r, view.project is None, max_width, view.origin(i))
+        for i, r in enumerate(view.records)
+    ]
     width = min(max(box.natural_width() for box in boxes), max_width)
     return [draw_box(b, max_width=max_width, min_width=width, color=color) for b in boxes]
 
