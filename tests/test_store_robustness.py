@@ -417,6 +417,15 @@ def test_read_only_store_refuses_writes_and_stays_as_it_was(read_only_store: Pat
     assert tree_snapshot(read_only_store) == before
 
 
+def test_read_only_store_refuses_an_import(read_only_store: Path, example_report: Path) -> None:
+    before = tree_snapshot(read_only_store)
+    result = run_cli_unprivileged(["analytics", "import", str(example_report)], cwd=read_only_store)
+    assert result.returncode == 1
+    analytics = _analytics(read_only_store)
+    assert f"Error: Cannot write to analytics directory: {analytics}" in result.stderr
+    assert tree_snapshot(read_only_store) == before
+
+
 def test_read_only_project_cannot_create_a_store(tmp_path: Path) -> None:
     project = tmp_path / "locked"
     project.mkdir()
