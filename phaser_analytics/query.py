@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .errors import StorageError
 from .models import (
     AggregatedStats,
     AnalyticsQuery,
@@ -104,6 +105,7 @@ class GlobalSelection:
     items: list[tuple[ProjectEntry, IndexEntry]] = field(default_factory=list)
     projects: list[ProjectEntry] = field(default_factory=list)
     missing: list[ProjectEntry] = field(default_factory=list)
+    unreadable: list[ProjectEntry] = field(default_factory=list)
 
     @property
     def entries(self) -> list[IndexEntry]:
@@ -122,8 +124,8 @@ class GlobalSelection:
 def select_global(
     query: AnalyticsQuery, *, warn: Callable[[str], None] = _stderr
 ) -> GlobalSelection:
-    """Select executions of every registered project; a vanished project is reported once
-    and skipped."""
+    """Select executions of every registered project; a vanished or unreadable project is
+    reported once and skipped."""
     selection = GlobalSelection()
     pairs: list[tuple[ProjectEntry, IndexEntry]] = []
     for project in load_projects():
@@ -134,9 +136,16 @@ def select_global(
                 "(run 'phaser analytics projects --prune' to forget it)."
             )
             continue
-        selection.projects.append(project)
         store = Store(Path(project.path), warn=warn)
-        pairs.extend((project, entry) for entry in store.entries() if query.matches(entry))
+        try:
+            entries = store.entries()
+        except (StorageError, OSError) as exc:
+            # One unreadable project must not hide every other one.
+            selection.unreadable.append(project)
+            warn(f"project '{project.name}' at {project.path} cannot be read ({exc}); skipped.")
+            continue
+        selection.projects.append(project)
+        pairs.extend((project, entry) for entry in entries if query.matches(entry))
     ordered = sort_newest_first(_Tagged(p, e) for p, e in pairs)
     if query.limit is not None:
         ordered = ordered[: query.limit]

@@ -175,3 +175,28 @@ def test_get_global_executions_across_projects(tmp_path):
         ("one", "doc-0.md"),
     ]
     assert len(get_global_executions(AnalyticsQuery(limit=1))) == 1
+
+
+def test_global_skips_an_unreadable_project(tmp_path, monkeypatch):
+    from phaser_analytics import StorageError
+    from phaser_analytics.query import select_global
+    from phaser_analytics.storage import Store
+
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for index, path in enumerate((good, bad)):
+        path.mkdir()
+        save_execution(_record(index, ExecutionStatus.SUCCESS, f"{path.name}.md"), path)
+        register_project(path, path.name, 1)
+    real_entries = Store.entries
+
+    def entries(self):
+        if self.project_dir.name == "bad":
+            raise StorageError("the lock is held")
+        return real_entries(self)
+
+    monkeypatch.setattr(Store, "entries", entries)
+    warnings = []
+    selection = select_global(AnalyticsQuery(), warn=warnings.append)
+    assert [e.audit_document for e in selection.entries] == ["good.md"]
+    assert [p.name for p in selection.unreadable] == ["bad"]
+    assert len(warnings) == 1 and "cannot be read" in warnings[0]
