@@ -21,6 +21,7 @@ the record files. Writers take ``.lock``; readers take it only to heal the index
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -300,68 +301,30 @@ class IndexEntry:
 
     @classmethod
     def from_record(cls, record: ExecutionRecord, filename: str) -> IndexEntry:
-        return cls(
-            execution_id=record.execution_id,
-            filename=filename,
-            audit_document=record.audit_document,
-            document_title=record.document_title,
-            project_name=record.project_name,
-            project_path=record.project_path,
-            branch=record.branch,
-            base_commit=record.base_commit,
-            started_at=record.started_at,
-            completed_at=record.completed_at,
-            status=record.status,
-            duration_seconds=record.duration_seconds,
-            test_delta=record.test_delta,
-            phases_planned=record.phases_planned,
-            phases_completed=record.phases_completed,
-            total_tokens=record.total_tokens,
-            cost_usd=record.cost_usd,
-        )
+        # Every entry field is a field or property of the record of the same name.
+        values = {name: getattr(record, name) for name in _ENTRY_FIELDS if name != "filename"}
+        return cls(filename=filename, **values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "execution_id": self.execution_id,
-            "filename": self.filename,
-            "audit_document": self.audit_document,
-            "document_title": self.document_title,
-            "project_name": self.project_name,
-            "project_path": self.project_path,
-            "branch": self.branch,
-            "base_commit": self.base_commit,
-            "started_at": datetime_to_json(self.started_at),
-            "completed_at": datetime_to_json(self.completed_at),
-            "status": self.status.value,
-            "duration_seconds": self.duration_seconds,
-            "test_delta": self.test_delta,
-            "phases_planned": self.phases_planned,
-            "phases_completed": self.phases_completed,
-            "total_tokens": self.total_tokens,
-            "cost_usd": self.cost_usd,
-        }
+        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        for name in _ENTRY_DATETIMES:
+            data[name] = datetime_to_json(data[name])
+        data["status"] = self.status.value
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexEntry:
-        return cls(
-            execution_id=data["execution_id"],
-            filename=data["filename"],
-            audit_document=data.get("audit_document"),
-            document_title=data.get("document_title"),
-            project_name=data.get("project_name"),
-            project_path=data.get("project_path"),
-            branch=data.get("branch"),
-            base_commit=data.get("base_commit"),
-            started_at=datetime_from_json(data.get("started_at")),
-            completed_at=datetime_from_json(data.get("completed_at")),
-            status=ExecutionStatus(data["status"]),
-            duration_seconds=data.get("duration_seconds"),
-            test_delta=data.get("test_delta"),
-            phases_planned=data.get("phases_planned"),
-            phases_completed=data.get("phases_completed"),
-            total_tokens=data.get("total_tokens"),
-            cost_usd=data.get("cost_usd"),
-        )
+        values = {name: data.get(name) for name in _ENTRY_FIELDS}
+        for name in _ENTRY_DATETIMES:
+            values[name] = datetime_from_json(values[name])
+        values["execution_id"] = data["execution_id"]
+        values["filename"] = data["filename"]
+        values["status"] = ExecutionStatus(data["status"])
+        return cls(**values)
+
+
+_ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(IndexEntry))
+_ENTRY_DATETIMES = ("started_at", "completed_at")
 
 
 def sort_newest_first(items: Iterable[Any]) -> list[Any]:
