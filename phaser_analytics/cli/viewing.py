@@ -210,6 +210,14 @@ class RateType(click.ParamType):
             self.fail(exc.message, param, ctx)
 
 
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (atomically) instead of stdout.",
+)
+
+
 def _query(
     limit: int | None, since: Any, until: Any, status: str | None, document: str | None = None
 ) -> AnalyticsQuery:
@@ -353,12 +361,7 @@ def _gate(selection: Selection, ci_exit_code: bool, fail_under: float | None) ->
     show_default=True,
     help="Output format.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (atomically) instead of stdout.",
-)
+@output_option
 @date_options
 @status_option
 @click.option("--phases", is_flag=True, help="CSV: one row per phase instead of per execution.")
@@ -419,12 +422,7 @@ BADGE_METRICS = ("success-rate", "phase-success-rate", "executions", "avg-durati
     help="What the badge shows.",
 )
 @click.option("--label", default="audits", show_default=True, help="The badge's label.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (atomically) instead of stdout.",
-)
+@output_option
 @date_options
 @global_option
 @project_option
