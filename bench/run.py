@@ -641,11 +641,11 @@ def benchmark(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "generate_seconds": time.perf_counter() - start,
     }
     bench = Bench(isolated_env(root), root, args.repeat, args.long, log)
+    info = machine()  # before the run: the revision measured, not one committed meanwhile
     config["load_before"] = _load()
     figures = run_all(bench, layout)
     config["load_after"] = _load()
     goals = targets(figures)
-    info = machine()
     print_report(info, config, figures, goals)
     return {
         "machine": info,
