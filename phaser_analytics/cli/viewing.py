@@ -148,7 +148,7 @@ def write_output(chunks: Iterable[str], output: Path | None) -> None:
     """Write rendered output to ``output`` atomically, or stream it to stdout; either way
     it ends with exactly one newline."""
     if output is None:
-        stream = click.get_text_stream("stdout")
+        stream = sys.stdout
         last = ""
         for chunk in chunks:
             if chunk:
