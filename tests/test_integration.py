@@ -143,6 +143,29 @@ class TestIntegration:
         assert b"Deleted 1 execution records." in output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX pseudo-terminal")
+def test_a_batch_shows_a_progress_bar_on_a_terminal(project):
+    import pty
+
+    for index in range(8):
+        copy_report(project / "reports" / str(index), document=f"d{index}.md")
+    command = [*phaser_command(), "analytics", "import", "reports", "--recursive"]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdout and stderr are the terminal
+        os.chdir(project)
+        os.execvpe(command[0], command, os.environ)
+    output = b""
+    try:
+        while chunk := os.read(fd, 4096):
+            output += chunk
+    except OSError:
+        pass  # the terminal closes when phaser exits
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"Importing" in output
+    assert b"Imported 8 execution(s)." in output
+
+
 def _throwaway_venv(path: Path) -> Path:
     """A virtual environment that sees this environment's packages (phaser-analytics and
     its dependencies) through a .pth file, so nothing is downloaded."""
