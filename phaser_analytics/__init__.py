@@ -2,63 +2,161 @@
 
 The public Python API is the names of spec §10–§11, importable from here, plus
 :data:`hookimpl` for plugin authors.
+
+The names are resolved lazily (PEP 562): ``import phaser_analytics`` imports nothing but
+this module, and ``from phaser_analytics import X`` imports only the module that defines
+``X``. Every command line run imports this package first, so an eager import of the whole
+API here would make ``phaser analytics show`` load the import pipeline too.
 """
 
 from __future__ import annotations
 
-from .errors import (
-    AnalyticsError,
-    ExecutionNotFoundError,
-    InvalidDateError,
-    NoDataError,
-    ParseError,
-    PluginError,
-    QueryError,
-    ReportImportError,
-    ReportNotFoundError,
-    ReportParseError,
-    StorageError,
-    StoreWriteError,
-    TemplateRenderError,
-)
-from .formatting import format_duration
-from .hookspecs import Dialect, Renderer, RenderView, hookimpl
-from .models import (
-    AggregatedStats,
-    AnalyticsQuery,
-    ExecutionRecord,
-    ExecutionStatus,
-    PhaseRecord,
-    PhaseStatus,
-)
-from .pipeline import (
-    detect_execution_reports,
-    import_execution_report,
-    parse_execution_report,
-)
-from .query import (
-    compute_duration_trend,
-    compute_phase_failure_rates,
-    compute_stats,
-    get_executions_by_status,
-    get_failed_phases,
-    get_global_executions,
-    get_recent_executions,
-    query_executions,
-)
-from .rendering import format_csv, format_json, format_markdown, format_table
-from .storage import (
-    delete_execution,
-    ensure_analytics_dir,
-    get_analytics_dir,
-    load_execution,
-    save_execution,
-    update_index,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-#: The spec's name (§13.1). Inside this package it is ``ReportImportError``, so the builtin
-#: ``ImportError`` is never shadowed.
-ImportError = ReportImportError
+if TYPE_CHECKING:
+    from .errors import (
+        AnalyticsError,
+        ExecutionNotFoundError,
+        InvalidDateError,
+        NoDataError,
+        ParseError,
+        PluginError,
+        QueryError,
+        ReportImportError,
+        ReportNotFoundError,
+        ReportParseError,
+        StorageError,
+        StoreWriteError,
+        TemplateRenderError,
+    )
+    from .errors import ReportImportError as ImportError
+    from .formatting import format_duration
+    from .hookspecs import Dialect, Renderer, RenderView, hookimpl
+    from .models import (
+        AggregatedStats,
+        AnalyticsQuery,
+        ExecutionRecord,
+        ExecutionStatus,
+        PhaseRecord,
+        PhaseStatus,
+    )
+    from .pipeline import (
+        detect_execution_reports,
+        import_execution_report,
+        parse_execution_report,
+    )
+    from .query import (
+        compute_duration_trend,
+        compute_phase_failure_rates,
+        compute_stats,
+        get_executions_by_status,
+        get_failed_phases,
+        get_global_executions,
+        get_recent_executions,
+        query_executions,
+    )
+    from .rendering import format_csv, format_json, format_markdown, format_table
+    from .storage import (
+        delete_execution,
+        ensure_analytics_dir,
+        get_analytics_dir,
+        load_execution,
+        save_execution,
+        update_index,
+    )
+
+#: Where each public name lives: ``name → (module, attribute)``.
+_ORIGINS: dict[str, tuple[str, str]] = {
+    **{
+        name: (".errors", name)
+        for name in (
+            "AnalyticsError",
+            "ExecutionNotFoundError",
+            "InvalidDateError",
+            "NoDataError",
+            "ParseError",
+            "PluginError",
+            "QueryError",
+            "ReportImportError",
+            "ReportNotFoundError",
+            "ReportParseError",
+            "StorageError",
+            "StoreWriteError",
+            "TemplateRenderError",
+        )
+    },
+    # The spec's name (§13.1). Inside this package it is ``ReportImportError``, so the
+    # builtin ``ImportError`` is never shadowed.
+    "ImportError": (".errors", "ReportImportError"),
+    "format_duration": (".formatting", "format_duration"),
+    **{name: (".hookspecs", name) for name in ("Dialect", "Renderer", "RenderView", "hookimpl")},
+    **{
+        name: (".models", name)
+        for name in (
+            "AggregatedStats",
+            "AnalyticsQuery",
+            "ExecutionRecord",
+            "ExecutionStatus",
+            "PhaseRecord",
+            "PhaseStatus",
+        )
+    },
+    **{
+        name: (".pipeline", name)
+        for name in (
+            "detect_execution_reports",
+            "import_execution_report",
+            "parse_execution_report",
+        )
+    },
+    **{
+        name: (".query", name)
+        for name in (
+            "compute_duration_trend",
+            "compute_phase_failure_rates",
+            "compute_stats",
+            "get_executions_by_status",
+            "get_failed_phases",
+            "get_global_executions",
+            "get_recent_executions",
+            "query_executions",
+        )
+    },
+    **{
+        name: (".rendering", name)
+        for name in ("format_csv", "format_json", "format_markdown", "format_table")
+    },
+    **{
+        name: (".storage", name)
+        for name in (
+            "delete_execution",
+            "ensure_analytics_dir",
+            "get_analytics_dir",
+            "load_execution",
+            "save_execution",
+            "update_index",
+        )
+    },
+}
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all __getattr__
+
+    def __getattr__(name: str) -> Any:
+        """Import a public name's module on first use (PEP 562) and keep the name here."""
+        try:
+            module_name, attribute = _ORIGINS[name]
+        except KeyError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        value = getattr(importlib.import_module(module_name, __name__), attribute)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AggregatedStats",

@@ -6,6 +6,7 @@ Plugins load when a command runs (in the ``analytics`` group's callback, or when
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.utils import make_default_short_help
 
 from ..errors import AnalyticsError
 
@@ -98,7 +100,133 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = AppContext(debug=debug)
 
 
-@cli.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: The ``analytics`` commands: name → (module under ``phaser_analytics.cli``, attribute, the
+#: first paragraph of its help). ``phaser analytics --help`` lists the commands from this
+#: table, so it imports none of their modules, and a command's module is imported only when
+#: that command runs or its own help is shown. tests/test_cli_lazy.py checks the table
+#: against the commands themselves.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "badge": (
+        "viewing",
+        "badge",
+        "Print badge data: shields.io endpoint JSON, or a standalone SVG.",
+    ),
+    "clear": (
+        "maintenance",
+        "clear",
+        "Clear analytics data (all of it, or executions before a date).",
+    ),
+    "doctor": (
+        "maintenance",
+        "doctor",
+        "Check the analytics store: index against record files, corrupt records, leftovers "
+        "of interrupted writes, the lock. Exits 1 while problems remain.",
+    ),
+    "export": (
+        "viewing",
+        "export",
+        "Export analytics data: every execution matching the filters, in full.",
+    ),
+    "failures": (
+        "metrics_cmds",
+        "failures",
+        "Failure reasons grouped and counted, and executions per hour of day and per "
+        "weekday (peak usage).",
+    ),
+    "import": (
+        "importing",
+        "import_cmd",
+        "Import execution data from EXECUTION_REPORT.md files.",
+    ),
+    "phases": (
+        "metrics_cmds",
+        "phases",
+        "Phases by failure rate: runs, failures and the latest error of each phase number.",
+    ),
+    "plugins": (
+        "plugins_cmd",
+        "plugins_cmd",
+        "List loaded plugins: distribution, version, hooks, dialects and renderers.",
+    ),
+    "projects": (
+        "maintenance",
+        "projects_cmd",
+        "List the projects registered in $PHASER_HOME (the ones --global aggregates).",
+    ),
+    "show": (
+        "viewing",
+        "show",
+        "Show execution analytics: recent executions and their statistics.",
+    ),
+    "trends": (
+        "metrics_cmds",
+        "trends",
+        "Trends per day, week or month: executions, success rate, average duration, test "
+        "delta, tokens and cost, with sparklines of duration and success rate.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one of them is used.
+
+    ``list_commands`` and the group's ``--help`` read :data:`COMMANDS`; ``get_command``
+    imports the one module asked for. ``commands`` (for tools that walk the whole tree,
+    like scripts/gen_cli_docs.py) imports them all.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]], **kwargs: Any) -> None:
+        self._lazy = lazy
+        self._loaded: dict[str, click.Command] = {}
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        for name in self._lazy:
+            self._load(name)
+        return self._loaded
+
+    @commands.setter
+    def commands(self, value: Any) -> None:
+        self._loaded = dict(value)
+
+    def _load(self, name: str) -> click.Command | None:
+        command = self._loaded.get(name)
+        if command is None and name in self._lazy:
+            module_name, attribute, _ = self._lazy[name]
+            module = importlib.import_module(f"{__package__}.{module_name}")
+            command = self._loaded[name] = getattr(module, attribute)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self._lazy) | set(self._loaded))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, with the short help of a command not yet imported taken from
+        the table (the same text, cut by the same rule)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self._loaded.get(name)
+            if command is None:
+                rows.append((name, make_default_short_help(self._lazy[name][2], limit)))
+            elif not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@cli.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.pass_context
 def analytics(ctx: click.Context) -> None:
     """View and manage execution analytics.
