@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape, quoteattr
 
 from phaser_analytics.errors import AnalyticsError
 from phaser_analytics.formatting import (
@@ -179,6 +178,28 @@ def svg_color(color: str) -> str:
     return "#" + match.group(1) if match else NAMED_COLORS["lightgrey"]
 
 
+# Not xml.sax.saxutils's escape and quoteattr: importing it imports urllib, http.client, ssl
+# and email, and this module is loaded by every command. html is imported only for an SVG.
+
+
+def _escape(text: str) -> str:
+    """``&``, ``<`` and ``>`` escaped, as ``xml.sax.saxutils.escape`` does."""
+    from html import escape
+
+    return escape(text, quote=False)
+
+
+def _quoteattr(text: str) -> str:
+    """``text`` as a quoted XML attribute value, as ``xml.sax.saxutils.quoteattr`` writes it."""
+    value = _escape(text)
+    value = value.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    if '"' not in value:
+        return f'"{value}"'
+    if "'" not in value:
+        return f"'{value}'"
+    return '"' + value.replace('"', "&quot;") + '"'
+
+
 def render_svg(badge: Badge) -> str:
     """A flat badge: grey label on the left, coloured message on the right."""
     # Control characters are not allowed in XML 1.0 at all, escaped or not.
@@ -186,13 +207,13 @@ def render_svg(badge: Badge) -> str:
     label_width = math.ceil(text_width(badge.label)) + 10
     message_width = math.ceil(text_width(badge.message)) + 10
     width = label_width + message_width
-    title = escape(f"{badge.label}: {badge.message}")
-    label, message = escape(badge.label), escape(badge.message)
+    title = _escape(f"{badge.label}: {badge.message}")
+    label, message = _escape(badge.label), _escape(badge.message)
     label_x, message_x = label_width / 2, label_width + message_width / 2
     return "\n".join(
         [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" '
-            f"aria-label={quoteattr(f'{badge.label}: {badge.message}')}>",
+            f"aria-label={_quoteattr(f'{badge.label}: {badge.message}')}>",
             f"  <title>{title}</title>",
             '  <linearGradient id="s" x2="0" y2="100%">',
             '    <stop offset="0" stop-color="#bbb" stop-opacity=".1"/>',
