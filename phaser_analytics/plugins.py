@@ -4,15 +4,24 @@ Built-in behaviour arrives by the same road as a third party's: entry points of 
 ``phaser_analytics`` group, ours declared in our own ``pyproject.toml``. The host owns the
 registries, so it can name both distributions when two plugins claim one name, and it
 attributes every registration to the distribution that made it.
+
+Every command loads the plugins, so finding them must be cheap: :func:`entry_points` reads
+the installed distributions' ``entry_points.txt`` directly, as ``importlib.metadata`` would
+find them, without importing ``importlib.metadata`` (which imports ``email``, ``zipfile``
+and ``csv``, ~17 ms, and parses every distribution's metadata, ~12 ms more).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import importlib
+import importlib.machinery
+import os
+import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +86,144 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+# -- entry points ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The name and version of an installed distribution, from its metadata headers."""
+
+    name: str | None
+    version: str | None
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """An entry point as ``importlib.metadata.EntryPoint`` has it: ``name = value`` in a
+    group of a distribution's ``entry_points.txt``, loaded the same way."""
+
+    name: str
+    value: str
+    group: str
+    dist: Distribution | None = None
+
+    def load(self) -> Any:
+        """The module named by ``value``, or the object ``module:attr.attr`` names."""
+        match = _ENTRY_POINT_VALUE.match(self.value)
+        if match is None:
+            raise ValueError(f"invalid entry point {self.name} = {self.value!r}")
+        module = importlib.import_module(match.group("module"))
+        attrs = filter(None, (match.group("attr") or "").split("."))
+        return functools.reduce(getattr, attrs, module)
+
+
+#: ``importlib.metadata.EntryPoint.pattern``.
+_ENTRY_POINT_VALUE = re.compile(
+    r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$"
+)
+_INFO_SUFFIXES = (".dist-info", ".egg-info")
+
+
+def entry_points(group: str) -> list[Any]:
+    """The entry points of ``group`` of every installed distribution, as
+    ``importlib.metadata.entry_points(group=group)`` finds them.
+
+    The installed distributions are read directly (:func:`_scan_entry_points`) whenever
+    every place ``importlib.metadata`` would look is a plain directory; otherwise
+    (a zip file or an egg on ``sys.path``, another distribution finder on ``sys.meta_path``)
+    ``importlib.metadata`` itself is asked.
+    """
+    found = _scan_entry_points(group)
+    if found is not None:
+        return found
+    from importlib import metadata
+
+    return list(metadata.entry_points(group=group))
+
+
+def _normalize_dist_name(name: str) -> str:
+    """``importlib.metadata.Prepared.normalize``: PEP 503, with dashes as underscores."""
+    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+
+
+def _scan_entry_points(group: str) -> list[EntryPoint] | None:
+    """:func:`entry_points` by reading ``sys.path``'s ``*.dist-info`` and ``*.egg-info``
+    directories, in ``importlib.metadata``'s order: ``sys.path`` order, the first
+    distribution of a name winning. ``None`` when that would not find what
+    ``importlib.metadata`` finds."""
+    path_finder = importlib.machinery.PathFinder
+    for finder in sys.meta_path:
+        if finder is not path_finder and hasattr(finder, "find_distributions"):
+            return None
+    seen: set[str] = set()
+    found: list[EntryPoint] = []
+    for entry in sys.path:
+        if not isinstance(entry, str):
+            return None
+        root = entry or "."
+        if os.path.basename(root).lower().endswith(".egg"):
+            return None  # an egg's EGG-INFO
+        try:
+            children = os.listdir(root)
+        except NotADirectoryError:
+            return None  # a zip file
+        except OSError:
+            continue
+        for child in children:
+            low = child.lower()
+            if not low.endswith(_INFO_SUFFIXES):
+                continue
+            name = _normalize_dist_name(low.rpartition(".")[0].partition("-")[0])
+            if name in seen:
+                continue
+            seen.add(name)
+            info = os.path.join(root, child)
+            text = _read_text(info, "entry_points.txt")
+            if text is None or f"[{group}]" not in text:
+                continue
+            pairs = _section_pairs(text, group)
+            if pairs:
+                dist = _read_distribution(info)
+                found.extend(EntryPoint(n, v, group, dist) for n, v in pairs)
+    return found
+
+
+def _read_text(directory: str, name: str) -> str | None:
+    try:
+        with open(os.path.join(directory, name), encoding="utf-8") as handle:
+            return handle.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return None
+
+
+def _section_pairs(text: str, group: str) -> list[tuple[str, str]]:
+    """``name = value`` pairs of ``[group]``, read as ``importlib.metadata.Sectioned`` does."""
+    pairs = []
+    section = None
+    for line in map(str.strip, text.splitlines()):
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+        elif section == group:
+            name, value = map(str.strip, line.split("=", 1))
+            pairs.append((name, value))
+    return pairs
+
+
+def _read_distribution(info: str) -> Distribution:
+    """Name and version from the metadata's headers (``METADATA``, else ``PKG-INFO``)."""
+    text = _read_text(info, "METADATA") or _read_text(info, "PKG-INFO") or ""
+    headers: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, colon, value = line.partition(":")
+        if colon and not key[:1].isspace():
+            headers.setdefault(key.strip().lower(), value.lstrip(" \t").rstrip("\r\n"))
+    return Distribution(headers.get("name"), headers.get("version"))
+
+
 class PluginHost:
     """A plugin manager with the registries built from its plugins' registration hooks.
 
@@ -104,7 +251,7 @@ class PluginHost:
         cannot work without it.
         """
         points = sorted(
-            metadata.entry_points(group=ENTRY_POINT_GROUP),
+            entry_points(ENTRY_POINT_GROUP),
             key=lambda ep: (_dist_name(ep), ep.name),
         )
         for ep in points:
@@ -286,12 +433,12 @@ class PluginHost:
         return sorted(self.plugins.values(), key=lambda p: (not p.builtin, p.distribution, p.name))
 
 
-def _dist_name(ep: metadata.EntryPoint) -> str:
+def _dist_name(ep: Any) -> str:
     dist = getattr(ep, "dist", None)
-    return dist.name if dist is not None else "unknown"
+    return dist.name if dist is not None and dist.name else "unknown"
 
 
-def _dist_version(ep: metadata.EntryPoint) -> str | None:
+def _dist_version(ep: Any) -> str | None:
     dist = getattr(ep, "dist", None)
     return dist.version if dist is not None else None
 
