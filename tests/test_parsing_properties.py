@@ -10,7 +10,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phaser_analytics.default_plugins.markdown_report import parse_report_text
+from phaser_analytics.default_plugins.markdown_report import (
+    _inline_text,
+    _markdown,
+    _parsed_inline_text,
+    parse_report_text,
+)
 from phaser_analytics.errors import ReportParseError
 from phaser_analytics.models import ExecutionRecord, ExecutionStatus, PhaseRecord, PhaseStatus
 
@@ -295,3 +300,62 @@ def test_a_written_report_reads_back(case: tuple[str, dict[str, Any], list[tuple
     assert result["status"] is expected
     assert result["warnings"] == []
     assert set(values) <= RECORD_FIELDS
+
+
+# -- the inline fast path -----------------------------------------------------------------
+
+# Every character an inline rule of markdown-it-py's commonmark preset reacts to, the ones
+# it reserves for extensions, whitespace it does and does not count as such, and text.
+INLINE_ALPHABET = list("ab1 :|-#+=$%@^{}()'\"\t\n\r\\`*_[]<>&!~\u00a0\u2003\x1c\x85é✅⚠️")
+# Whole constructs, which random characters seldom form.
+INLINE_PIECES = [
+    "&amp;", "&#35;", "&copy;", "[a](b)", "[ref]", "![i](s.png)", "<https://x.y>", "<b>",
+    "</i>", "`c`", "``", "\\*", "*e*", "**s**", "_u_", "__w__", "~~t~~", "  \n", "\n  ",
+]  # fmt: skip
+inline_snippets = st.one_of(
+    st.text(alphabet=st.sampled_from(INLINE_ALPHABET), max_size=40),
+    st.lists(st.sampled_from(INLINE_PIECES + INLINE_ALPHABET), max_size=12).map("".join),
+    st.text(max_size=80),
+    st.builds("**{}:** {}".format, st.text(max_size=12), st.text(max_size=20)),
+    st.builds("**{}**{}".format, *[st.text(alphabet=st.sampled_from(INLINE_ALPHABET))] * 2),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(inline_snippets)
+def test_inline_text_is_what_markdown_it_makes_of_it(text: str):
+    md = _markdown()
+    assert _inline_text(md, text) == _parsed_inline_text(md, text)
+
+
+def test_plain_inline_text_skips_the_inline_parser(monkeypatch):
+    md = _markdown()
+
+    def refuse(*args: Any) -> None:
+        raise AssertionError("the inline parser ran on plain text")
+
+    monkeypatch.setattr(md.inline, "parse", refuse)
+    assert _inline_text(md, "  Phase 3: Query filters (v2) ✅ ") == "Phase 3: Query filters (v2) ✅"
+    assert _inline_text(md, "x" * 5000) == "x" * 4000
+
+
+def test_the_fast_path_knows_every_active_inline_rule():
+    # _INLINE_MARKUP lists the characters these rules start at; a rule added by a
+    # markdown-it-py upgrade or by _markdown() must be added there too.
+    assert _markdown().inline.ruler.get_active_rules() == [
+        "text",
+        "newline",
+        "escape",
+        "backticks",
+        "emphasis",
+        "link",
+        "image",
+        "autolink",
+        "html_inline",
+        "entity",
+    ]
+    assert _markdown().inline.ruler2.get_active_rules() == [
+        "balance_pairs",
+        "emphasis",
+        "fragments_join",
+    ]
