@@ -13,7 +13,6 @@ and ``csv``, ~17 ms, and parses every distribution's metadata, ~12 ms more).
 
 from __future__ import annotations
 
-import copy
 import functools
 import importlib
 import importlib.machinery
@@ -407,15 +406,17 @@ class PluginHost:
         A failing plugin's partial changes are rolled back, so the record is stored without
         that plugin's additions.
         """
+        from .snapshot import restore, take
+
         warnings: list[str] = []
         for impl in self._impls("enrich_record"):
             if impl.plugin_name in skip:
                 continue
-            snapshot = copy.deepcopy(record)
+            state = take(record)
             try:
                 impl.function(record=record, source=source)
             except Exception as exc:
-                record.__dict__.update(snapshot.__dict__)
+                restore(record, state)
                 dist = self.plugins[impl.plugin_name].distribution
                 warnings.append(
                     f"plugin '{impl.plugin_name}' ({dist}) could not enrich the record: {exc}"
