@@ -2,13 +2,16 @@
 dates, money, token counts, and the display width of terminal text.
 
 Every helper shows an unknown value (``None``) as :data:`UNKNOWN`, never as a made-up
-``0``. ``wcwidth`` is imported inside the width functions so that importing this module
-stays cheap on the CLI's start-up path.
+``0``. ``wcwidth`` is imported inside the width functions, and only for text that holds
+characters other than printable ASCII and the few symbols the renderers print (importing it
+takes ~15 ms, as long as the rest of ``show`` on a small store), so that importing this
+module and rendering a table stay cheap on the CLI's start-up path.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, timezone, tzinfo
@@ -184,8 +187,45 @@ def _char_width(char: str) -> int:
     return max(wcwidth(char), 0)
 
 
+#: The display widths of the characters other than printable ASCII that the renderers
+#: print (box drawing and block elements, Δ, …, →, the status symbols), as wcwidth gives
+#: them. tests/test_cheap_modules.py checks each against wcwidth.
+_KNOWN_WIDTHS: dict[str, int] = {
+    **{chr(code): 1 for code in range(0x2500, 0x25A0)},  # box drawing, block elements
+    **dict.fromkeys("ΔΣ–—…→←↑↓·§°×⚠", 1),
+    **dict.fromkeys("✅❌", 2),
+}
+_VS16 = "\ufe0f"
+#: Symbols a VARIATION SELECTOR-16 turns from one column to two (``⚠️``).
+_WIDENED_BY_VS16 = frozenset("⚠")
+
+
+def _known_width(text: str) -> int | None:
+    """The width of ``text`` when it holds only printable ASCII and :data:`_KNOWN_WIDTHS`
+    (whose widths wcwidth agrees with), without importing wcwidth; else ``None``."""
+    if text.isascii():
+        return len(text) if text.isprintable() else None
+    if "UNICODE_VERSION" in os.environ:
+        return None  # older wcwidth releases read it and may measure otherwise
+    width = 0
+    previous = ""
+    for char in text:
+        if " " <= char <= "~" or (char == _VS16 and previous in _WIDENED_BY_VS16):
+            width += 1
+        else:
+            known = _KNOWN_WIDTHS.get(char)
+            if known is None:
+                return None
+            width += known
+        previous = char
+    return width
+
+
 def display_width(text: str) -> int:
     """Columns ``text`` takes in a terminal: 2 for ✅ and 日, 0 for combining marks."""
+    known = _known_width(text)
+    if known is not None:
+        return known
     from wcwidth import wcswidth
 
     width = wcswidth(text)
