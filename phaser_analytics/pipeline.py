@@ -146,7 +146,18 @@ def parse_execution_report(content: str) -> dict[str, Any]:
     if content.startswith("\ufeff"):
         content = content[1:]
     content = content.replace("\r\n", "\n")
-    return get_host().dialect_for(content).parse(content, None)
+    dialect = get_host().dialect_for(content)
+    data = dialect.parse(content, None)
+    for key in _transient_keys(dialect):
+        data.pop(key, None)
+    return data
+
+
+def _transient_keys(dialect: Any) -> tuple[str, ...]:
+    """Keys of ``dialect``'s parse meant for the ``enrich_record`` hooks, not the record
+    (``transient_keys``, optional): they are in ``extra`` while the hooks run, ``None``
+    when the parse gave none, and removed before the record is stored."""
+    return tuple(getattr(dialect, "transient_keys", ()))
 
 
 @dataclass
@@ -154,6 +165,8 @@ class ParsedReport:
     data: dict[str, Any]
     dialect: str
     warnings: list[str] = field(default_factory=list)
+    #: The dialect's transient keys, which ``data`` holds (``None`` when not given).
+    transient: tuple[str, ...] = ()
 
 
 def parse_report(
@@ -170,7 +183,10 @@ def parse_report(
         # A dialect's bug must not take the batch down; it reads as this report failing.
         raise ReportParseError(f"the '{chosen.name}' dialect failed: {exc}") from exc
     warnings = [str(w) for w in data.pop("warnings", None) or []]
-    return ParsedReport(data, chosen.name, warnings)
+    transient = _transient_keys(chosen)
+    for key in transient:
+        data.setdefault(key, None)
+    return ParsedReport(data, chosen.name, warnings, transient)
 
 
 # -- record -------------------------------------------------------------------------------
@@ -242,6 +258,8 @@ def load_report(
     warnings = list(parsed.warnings)
     if enrich:
         warnings.extend(host.enrich(record, Path(report_path), skip_plugins))
+    for key in parsed.transient:
+        record.extra.pop(key, None)
     return record, warnings
 
 

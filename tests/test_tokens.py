@@ -14,10 +14,11 @@ import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from phaser_analytics import ExecutionRecord, pricing
+from phaser_analytics import ExecutionRecord, hookimpl, parse_execution_report, pricing
 from phaser_analytics.cli import cli
 from phaser_analytics.default_plugins import claude_tokens
 from phaser_analytics.pipeline import load_report
@@ -234,6 +235,68 @@ def test_the_report_table_is_used_when_there_are_no_transcripts(reports: Path):
     assert record.cost_usd == 1.23
     assert record.tokens_by_model is None
     assert record.extra["token_source"] == "report"
+
+
+def test_the_dialect_hands_the_table_over_and_the_file_is_not_read_again(
+    reports: Path, monkeypatch: pytest.MonkeyPatch
+):
+    read_again: list[Path] = []
+    monkeypatch.setattr(claude_tokens, "report_token_usage", read_again.append)
+    for name in ("reported", "unpriced"):  # a table, and none
+        record = _load(reports, name)
+        assert claude_tokens.REPORT_TOKEN_TABLES not in record.extra
+    assert record.tokens is None
+    assert _load(reports, "reported").cost_usd == 1.23
+    assert read_again == []
+
+
+def test_the_dialect_gives_the_token_usage_tables_in_report_order():
+    from phaser_analytics.default_plugins.markdown_report import parse_report_text
+
+    text = (FIXTURES / "reports" / "reported" / "EXECUTION_REPORT.md").read_text(encoding="utf-8")
+    text += "\n## Tokens\n\n| Input | 1k |\n|---|---|\n| Output | 2 |\n"
+    tables = parse_report_text(text)[claude_tokens.REPORT_TOKEN_TABLES]
+    assert [rows[:2] for rows in tables] == [
+        [("Kind", "Count"), ("Input tokens", "12,345")],  # the fenced table is no table
+        [("Input", "1k"), ("Output", "2")],
+    ]
+    assert claude_tokens.usage_from_tables(tables)["tokens"]["total"] == 70134
+    assert claude_tokens.REPORT_TOKEN_TABLES not in parse_execution_report(text)
+    no_table = text.replace("## Token Usage", "## Usage").replace("## Tokens", "## Usage")
+    assert claude_tokens.REPORT_TOKEN_TABLES not in parse_report_text(no_table)
+
+
+@pytest.mark.parametrize("skip", [(), ("claude_tokens",)])
+def test_the_handed_over_tables_never_reach_the_record(reports: Path, skip: tuple[str, ...]):
+    report = reports / "reports" / "reported" / "EXECUTION_REPORT.md"
+    record, _ = load_report(report, reports, skip_plugins=skip)
+    assert claude_tokens.REPORT_TOKEN_TABLES not in record.extra
+    assert record.total_tokens == (None if skip else 70134)
+
+
+def test_a_dialect_that_hands_nothing_over_leaves_the_plugin_to_read_the_file(reports: Path):
+    from phaser_analytics.plugins import build_host
+
+    class Other:
+        name = "other"
+        patterns = ("EXECUTION_REPORT.md",)
+
+        def detect(self, text: str) -> bool:
+            return True
+
+        def parse(self, text: str, path: Path | None) -> dict[str, Any]:
+            return {"audit_document": "other.md"}
+
+    class Plugin:
+        @hookimpl
+        def register_dialects(self, register: Any) -> None:
+            register(Other())
+
+    host = build_host([("other", Plugin())])
+    report = reports / "reports" / "reported" / "EXECUTION_REPORT.md"
+    record, _ = load_report(report, reports, dialect="other", host=host)
+    assert record.audit_document == "other.md"
+    assert record.total_tokens == 70134 and record.extra["token_source"] == "report"
 
 
 def test_nothing_found_leaves_the_fields_null(reports: Path):

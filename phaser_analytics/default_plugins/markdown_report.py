@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from phaser_analytics.default_plugins.claude_tokens import REPORT_TOKEN_TABLES, token_usage_tables
 from phaser_analytics.errors import ReportParseError
 from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import ExecutionStatus, PhaseRecord, PhaseStatus
@@ -45,6 +46,9 @@ class ExecutionReportDialect:
 
     name = "phaser"
     patterns = ("EXECUTION_REPORT.md",)
+    #: Keys of the parse for the ``enrich_record`` hooks only: the Token Usage tables,
+    #: which the claude_tokens plugin would otherwise read from the file again.
+    transient_keys = (REPORT_TOKEN_TABLES,)
 
     def detect(self, text: str) -> bool:
         return _DETECT.search(text) is not None
@@ -65,15 +69,19 @@ def parse_report_text(text: str) -> dict[str, Any]:
     """Read an execution report into :class:`ExecutionRecord` field names.
 
     Gives only what the report states, plus ``"warnings"`` (one line each) and a few keys
-    that are not record fields (``phaser_version_from``, ``base_commit_note``, …).
+    that are not record fields (``phaser_version_from``, ``base_commit_note``, …), and
+    the tables of a ``## Token Usage`` section, if any, under
+    :data:`~phaser_analytics.default_plugins.claude_tokens.REPORT_TOKEN_TABLES`.
     Raises :class:`ReportParseError` when there is no readable Metadata table.
     """
     md = _markdown()
+    text = text.removeprefix("\ufeff")
     try:
-        tokens = md.parse(text.removeprefix("\ufeff"))
+        tokens = md.parse(text)
     except Exception as exc:  # markdown-it-py is robust; this only guards the contract
         raise ReportParseError(f"the markdown cannot be tokenized ({exc})") from exc
-    sections = index_sections(split_sections(tokens, md))
+    all_sections = split_sections(tokens, md)
+    sections = index_sections(all_sections)
 
     result, warnings = read_metadata(sections.get("metadata"), md)
     readers: list[tuple[str, str, Callable[[Section, MarkdownIt], tuple[Fields, Warnings]]]] = [
@@ -100,6 +108,8 @@ def parse_report_text(text: str) -> dict[str, Any]:
             result.setdefault(name, value)
 
     result, found = reconcile(result)
+    if token_tables := token_usage_tables(text, all_sections, md):
+        result[REPORT_TOKEN_TABLES] = token_tables
     return {**result, "warnings": warnings + found}
 
 
