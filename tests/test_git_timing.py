@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from phaser_analytics import ExecutionRecord, PhaseRecord, PhaseStatus, import_execution_report
 from phaser_analytics.default_plugins import git_timing
+from phaser_analytics.pipeline import import_reports
+from phaser_analytics.storage import Store
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
 
@@ -129,3 +133,159 @@ def test_without_git_executable_nothing_happens(repo, monkeypatch):
     project, shas = repo
     monkeypatch.setattr(git_timing.shutil, "which", lambda name: None)
     assert git_timing.commit_times(project, shas) == {}
+
+
+# -- one git process per repository -------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def no_git_processes_left() -> Iterator[None]:
+    yield
+    git_timing.close_all()
+
+
+@pytest.fixture
+def git_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The command line of every process started (subprocess.run starts one with Popen)."""
+    calls: list[list[str]] = []
+    real = subprocess.Popen
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, args: Any, *rest: Any, **options: Any) -> None:
+            calls.append([os.path.basename(str(args[0])), *map(str, args[1:])])
+            super().__init__(args, *rest, **options)
+
+    monkeypatch.setattr(subprocess, "Popen", Counting)
+    return calls
+
+
+def test_an_import_starts_one_git_process_per_repository(repo, git_calls, tmp_path):
+    project, shas = repo
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    for number in range(12):
+        where = (project if number % 3 else other) / "audits" / f"run{number}"
+        where.mkdir(parents=True)
+        _report(where, [shas[number % 3], shas[(number + 1) % 3]])
+    git_calls.clear()
+    summary = import_reports(
+        [*sorted(project.rglob("audits/*/EXECUTION_REPORT.md")),
+         *sorted(other.rglob("audits/*/EXECUTION_REPORT.md"))],
+        project,
+    )  # fmt: skip
+    assert summary.imported == 12
+    assert [call[:2] for call in git_calls] == [["git", "cat-file"], ["git", "cat-file"]]
+    store = Store(project)
+    records = {Path(r.report_path).parent.name: r for r in store.load_entries(store.entries())}
+    assert records["run1"].phases[0].completed_at == START + timedelta(minutes=25)
+    assert records["run2"].phases[1].completed_at == START + timedelta(minutes=10)
+    assert records["run3"].phases[0].completed_at is None  # other holds none of the commits
+
+
+def _fast_import(repo: Path, commits: int, blobs: int) -> None:
+    """Many commits (and loose blobs) quickly: enough for 4-digit SHA prefixes to clash."""
+    stream = []
+    for number in range(commits):
+        stream += [
+            "commit refs/heads/many",
+            f"committer t <t@example.com> {1_700_000_000 + number * 60} +0000",
+            f"data {len(f'c{number}')}",
+            f"c{number}",
+        ]
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=repo, input="\n".join(stream) + "\n",
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["git", "hash-object", "-w", "--stdin-paths"], cwd=repo, check=True, capture_output=True,
+        input="\n".join(_blob_files(repo, blobs)), text=True,
+    )  # fmt: skip
+
+
+def _blob_files(repo: Path, count: int) -> list[str]:
+    folder = repo / "blobs"
+    folder.mkdir()
+    for number in range(count):
+        (folder / str(number)).write_text(f"blob {number}\n")
+    return [str(folder / str(number)) for number in range(count)]
+
+
+def test_the_batch_finds_what_git_log_finds(repo):
+    project, shas = repo
+    _fast_import(project, commits=1200, blobs=1200)
+    git(project, "tag", "-a", "v1", "-m", "a tag object", shas[1])
+    objects = git(project, "cat-file", "--batch-all-objects", "--batch-check").splitlines()
+    kinds: dict[str, list[tuple[str, str]]] = {}
+    for line in objects:
+        oid, kind, _size = line.split()
+        kinds.setdefault(oid[:4], []).append((oid, kind))
+    two_commits = next(p for p, o in kinds.items() if [k for _, k in o].count("commit") > 1)
+    mixed = (["blob", "commit"], ["commit", "tree"])
+    commit_and_other = next(p for p, o in kinds.items() if sorted(k for _, k in o) in mixed)
+    tag = git(project, "rev-parse", "v1")
+    tree = git(project, "rev-parse", "HEAD^{tree}")
+    cases = [
+        shas,
+        [sha.upper() for sha in shas],
+        [two_commits, shas[0]],
+        [commit_and_other, shas[2]],
+        [tag[:7], tree[:7], shas[1]],
+        ["deadbee", "abcd", shas[0] + "0"],
+        [git(project, "rev-parse", "HEAD"), shas[0], shas[0][:4]],
+        [oid[:10] for oid, kind in kinds[two_commits]],
+        [oid[:6] for entries in list(kinds.values())[:150] for oid, _ in entries],  # > a chunk
+    ]
+    for case in cases:
+        assert git_timing.commit_times(project, case) == git_timing._log_commit_times(project, case)
+    assert git_timing.commit_times(project, [commit_and_other]) != {}
+    assert git_timing.commit_times(project, [two_commits]) == {}
+
+
+def test_a_failed_git_process_leaves_the_repository_to_git_log(repo, git_calls):
+    project, shas = repo
+    expected = git_timing._log_commit_times(project, shas)
+    git_calls.clear()
+    assert git_timing.commit_times(project, shas) == expected
+    git_timing._open[os.path.abspath(project)].process.kill()
+    assert git_timing.commit_times(project, shas) == expected
+    assert git_timing.commit_times(project, shas[:1]) == {shas[0]: expected[shas[0]]}
+    assert [call[:2] for call in git_calls] == [
+        ["git", "cat-file"],
+        ["git", "log"],
+        ["git", "log"],
+    ]
+
+
+def test_a_git_process_that_does_not_answer_is_given_up(repo, monkeypatch):
+    project, shas = repo
+    monkeypatch.setattr(git_timing, "GIT_TIMEOUT_SECONDS", 0.3)
+    assert git_timing.commit_times(project, shas[:1])  # the process is started
+    batch = git_timing._open[os.path.abspath(project)]
+    batch.process.kill()
+    batch.process.wait()
+    batch.process = subprocess.Popen(
+        ["sleep", "30"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )  # reads nothing, answers nothing
+    sleeper = batch.process
+    assert git_timing.commit_times(project, shas) == git_timing._log_commit_times(project, shas)
+    assert sleeper.poll() is not None  # killed, not left behind
+
+
+def test_without_select_each_report_runs_git_log(repo, git_calls, monkeypatch):
+    project, shas = repo
+    monkeypatch.setattr(git_timing, "_BATCH_SUPPORTED", False)
+    for _ in range(2):
+        assert len(git_timing.commit_times(project, shas)) == 3
+    assert [call[:2] for call in git_calls] == [["git", "log"], ["git", "log"]]
+
+
+def test_thousands_of_shas_at_once_neither_pipe_fills(repo, git_calls, monkeypatch):
+    project, _ = repo
+    _fast_import(project, commits=1200, blobs=0)
+    monkeypatch.setattr(git_timing, "GIT_TIMEOUT_SECONDS", 5)
+    shas = git(project, "rev-list", "many").split() * 4  # 4,800 answers of ~250 bytes
+    git_calls.clear()
+    found = git_timing.commit_times(project, [sha[:8] for sha in shas])
+    assert len(found) == 1200
+    assert [call[:2] for call in git_calls] == [["git", "cat-file"]]  # no fallback to git log
