@@ -6,10 +6,10 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import click
 
@@ -18,7 +18,7 @@ from ..errors import AnalyticsError
 from ..hookspecs import RenderView
 from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
 from ..query import compute_stats, select_entries, select_global
-from ..storage import Store
+from ..storage import IndexEntry, Store
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -34,7 +34,7 @@ from .main import (
 
 @dataclass
 class Selection:
-    records: list[ExecutionRecord]
+    records: Sequence[ExecutionRecord]
     stats: AggregatedStats
     project: dict[str, Any] | None
     projects: list[dict[str, Any]] = field(default_factory=list)
@@ -62,6 +62,69 @@ def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection
     name = next((e.project_name for e in all_entries if e.project_name), project_dir.name)
     return Selection(
         records=store.load_entries(entries),
+        stats=compute_stats(entries),
+        project={"name": name, "path": str(project_dir)},
+        store_empty=not all_entries,
+    )
+
+
+class LazyRecords(Sequence[ExecutionRecord]):
+    """The records of index ``entries``, read from the store one at a time as they are
+    iterated, so a renderer that streams (``render_iter``) holds one record at a time:
+    ``export`` of ten thousand executions needs the memory of one.
+
+    Vanished or unreadable records are skipped, as :meth:`Store.load_entries` skips them.
+    Iterating reads the files again each time; ``len``, indexing and ``bool`` read them
+    all once and keep them, so a renderer that needs them all still gets a sequence.
+    """
+
+    def __init__(self, store: Store, entries: Sequence[IndexEntry]) -> None:
+        self._store = store
+        self._entries = entries
+        self._loaded: list[ExecutionRecord] | None = None
+
+    def __iter__(self) -> Iterator[ExecutionRecord]:
+        if self._loaded is not None:
+            yield from self._loaded
+            return
+        for entry in self._entries:
+            yield from self._store.load_entries([entry])
+
+    def _all(self) -> list[ExecutionRecord]:
+        if self._loaded is None:
+            self._loaded = self._store.load_entries(self._entries)
+        return self._loaded
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    @overload
+    def __getitem__(self, index: int) -> ExecutionRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ExecutionRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> ExecutionRecord | list[ExecutionRecord]:
+        return self._all()[index]
+
+    def __bool__(self) -> bool:
+        return bool(self._all())
+
+
+def select_streaming(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
+    """:func:`select` for a renderer that streams: a project's records are a
+    :class:`LazyRecords`, read as the renderer reaches them (``--global`` selections are
+    :func:`select`'s)."""
+    if global_:
+        return select(project_dir, query, global_)
+    from ..query import select_entries
+
+    store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
+    all_entries = store.entries()
+    entries = select_entries(all_entries, query)
+    name = next((e.project_name for e in all_entries if e.project_name), project_dir.name)
+    return Selection(
+        records=LazyRecords(store, entries),
         stats=compute_stats(entries),
         project={"name": name, "path": str(project_dir)},
         store_empty=not all_entries,
@@ -392,8 +455,9 @@ def export(
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
     query = _query(None, since, until, status)
-    selection = select(project_dir, query, global_)
     renderer = app.host().renderer(output_format)
+    streams = callable(getattr(renderer, "render_iter", None))
+    selection = (select_streaming if streams else select)(project_dir, query, global_)
     view = make_view(ctx, "export", selection, query, project_dir, phases=phases, template=template)
     if explain_templates:
         _explain_templates(output_format, view)
