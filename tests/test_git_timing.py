@@ -289,3 +289,34 @@ def test_thousands_of_shas_at_once_neither_pipe_fills(repo, git_calls, monkeypat
     found = git_timing.commit_times(project, [sha[:8] for sha in shas])
     assert len(found) == 1200
     assert [call[:2] for call in git_calls] == [["git", "cat-file"]]  # no fallback to git log
+
+
+def test_threads_share_the_process_one_conversation_at_a_time(repo, git_calls):
+    from concurrent.futures import ThreadPoolExecutor
+
+    project, shas = repo
+    expected = git_timing._log_commit_times(project, shas)
+    git_calls.clear()
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: git_timing.commit_times(project, shas), range(40)))
+    assert answers == [expected] * 40
+    assert [call[:2] for call in git_calls] == [["git", "cat-file"]]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_process(repo):
+    project, shas = repo
+    expected = git_timing.commit_times(project, shas)
+    parents = git_timing._open[os.path.abspath(project)]
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        ok = git_timing.commit_times(project, shas) == expected
+        ok = ok and git_timing._open[os.path.abspath(project)] is not parents
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(child, 0)
+    assert git_timing.commit_times(project, shas) == expected  # the parent's still answers
+    assert git_timing._open[os.path.abspath(project)] is parents

@@ -23,6 +23,7 @@ import atexit
 import os
 import re
 import shutil
+import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,13 +68,14 @@ def commit_times(repo: Path, shas: list[str]) -> dict[str, datetime]:
     if not shas:
         return {}
     if all(_plausible_sha(sha) for sha in shas):
-        batch = _batch_for(repo)
-        if batch is not None:
-            found = batch.commit_times(shas)
-            if found is not None:
-                return found
-            _close(repo)  # it failed: from now on, one git log per report here
-            _unusable.add(_repo_key(repo))
+        with _lock:  # one conversation at a time with each process
+            batch = _batch_for(repo)
+            if batch is not None:
+                found = batch.commit_times(shas)
+                if found is not None:
+                    return found
+                _close(repo)  # it failed: from now on, one git log per report here
+                _unusable.add(_repo_key(repo))
     return _log_commit_times(repo, shas)
 
 
@@ -216,6 +218,9 @@ _open: OrderedDict[str, _CatFile] = OrderedDict()
 #: Repositories whose cat-file process failed once: they are asked by git log.
 _unusable: set[str] = set()
 _registered_exit = False
+_lock = threading.Lock()
+#: The process that started the ones in _open: a forked child must not talk to them.
+_owner = os.getpid()
 
 
 def _repo_key(repo: Path) -> str:
@@ -225,7 +230,13 @@ def _repo_key(repo: Path) -> str:
 def _batch_for(repo: Path) -> _CatFile | None:
     """The repository's cat-file process, started on first use; ``None`` where there is
     none to be had (not POSIX, no git, it cannot start, it failed before)."""
-    global _registered_exit
+    global _registered_exit, _owner
+    if os.getpid() != _owner:
+        # A fork's copies of the parent's pipes: leave them (and the parent's processes)
+        # alone and start this process's own.
+        _open.clear()
+        _unusable.clear()
+        _owner = os.getpid()
     key = _repo_key(repo)
     batch = _open.get(key)
     if batch is not None:
@@ -259,9 +270,12 @@ def _close(repo: Path) -> None:
 def close_all() -> None:
     """End every ``git cat-file`` process (at exit; tests call it too) and forget which
     repositories could not have one."""
-    while _open:
-        _open.popitem()[1].close()
-    _unusable.clear()
+    with _lock:
+        if os.getpid() == _owner:
+            while _open:
+                _open.popitem()[1].close()
+        _open.clear()
+        _unusable.clear()
 
 
 # -- the hook -----------------------------------------------------------------------------
