@@ -312,9 +312,10 @@ def import_reports(
     """Import many reports into one project's store.
 
     One bad report never stops the batch: it becomes a ``failed`` outcome. Records are
-    stored in batches under the store's lock, the index written once per batch. Each
-    outcome is reported through ``on_report`` once it is settled: failures at once, the
-    others when their batch is stored.
+    stored in batches under the store's lock, each batch's index rows appended to the
+    index log; the index itself is written once, at the end (when the log has grown or the
+    store is small). Each outcome is reported through ``on_report`` once it is settled:
+    failures at once, the others when their batch is stored.
     """
     host = host or get_host()
     store = Store(project_dir, **({"warn": warn} if warn else {}))
@@ -324,7 +325,8 @@ def import_reports(
     def flush() -> None:
         if not pending:
             return
-        saved = store.add([o.record for o in pending if o.record is not None], force=force)
+        records = [o.record for o in pending if o.record is not None]
+        saved = store.add(records, force=force, compact=False)
         for outcome, result in zip(pending, saved, strict=True):
             outcome.action = result.action
             outcome.existing_id = result.existing_id
@@ -350,12 +352,11 @@ def import_reports(
             flush()
     flush()
     if summary.imported:
-        entries = store.entries()
-        name = next((e.project_name for e in entries if e.project_name), None)
+        store.compact()
         register_project(
             Path(project_dir),
-            name or Path(project_dir).resolve().name,
-            len(entries),
+            store.project_name() or Path(project_dir).resolve().name,
+            store.count(),
             warn=warn or _warn,
         )
     return summary

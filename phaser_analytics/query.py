@@ -27,7 +27,11 @@ def _stderr(message: str) -> None:
 
 
 def select_entries(entries: Iterable[IndexEntry], query: AnalyticsQuery) -> list[IndexEntry]:
-    """Entries matching ``query``, newest first, at most ``query.limit`` of them."""
+    """Entries matching ``query``, newest first, at most ``query.limit`` of them.
+
+    For a store's entries, :meth:`Store.select` returns the same, building only the entries
+    it reaches.
+    """
     matching = sort_newest_first(e for e in entries if query.matches(e))
     return matching[: query.limit] if query.limit is not None else matching
 
@@ -35,7 +39,7 @@ def select_entries(entries: Iterable[IndexEntry], query: AnalyticsQuery) -> list
 def query_executions(project_dir: Path, query: AnalyticsQuery) -> list[ExecutionRecord]:
     """Execution records matching ``query``, sorted by date descending."""
     store = Store(project_dir)
-    return store.load_entries(select_entries(store.entries(), query))
+    return store.load_entries(store.select(query))
 
 
 def compute_stats(records: Iterable[Any]) -> AggregatedStats:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import StorageError
 from .models import datetime_from_json, datetime_to_json, utcnow
-from .storage import LOCK_TIMEOUT_SECONDS, atomic_write_text
+from .storage import LOCK_TIMEOUT_SECONDS, atomic_write_text, hold_lock
 
 REGISTRY_SCHEMA_VERSION = "1.0"
 
@@ -88,11 +88,9 @@ def _save_projects(projects: list[ProjectEntry]) -> None:
 @contextlib.contextmanager
 def _locked() -> Iterator[None]:
     """Hold the registry's lock: imports of several projects finish at the same time."""
-    import filelock
-
     home = phaser_home()
     home.mkdir(parents=True, exist_ok=True)
-    with filelock.FileLock(str(home / ".projects.lock"), timeout=LOCK_TIMEOUT_SECONDS):
+    with hold_lock(home / ".projects.lock", LOCK_TIMEOUT_SECONDS):
         yield
 
 

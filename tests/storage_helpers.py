@@ -66,9 +66,30 @@ def record_names(project: Path) -> list[str]:
     return Store(project).record_files()
 
 
+def index_on_disk(project: Path) -> dict[str, Any]:
+    """index.json as a plain document: its rows as objects keyed by ``columns``, and the
+    lines of index.log that extend it applied (rows added or replaced by id, files
+    removed), read without the store's code."""
+    analytics = project / ".phaser" / "analytics"
+    data = json.loads((analytics / "index.json").read_text(encoding="utf-8"))
+    rows = {
+        row[0].lower(): dict(zip(data["columns"], row, strict=True)) for row in data["executions"]
+    }
+    log = analytics / "index.log"
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    for line in map(json.loads, lines):
+        if line["base"] != data["generation"]:
+            continue
+        rows = {k: e for k, e in rows.items() if e["filename"] not in line["remove"]}
+        rows.update(
+            {row[0].lower(): dict(zip(data["columns"], row, strict=True)) for row in line["add"]}
+        )
+    data["executions"] = list(rows.values())
+    return data
+
+
 def index_filenames(project: Path) -> list[str]:
-    data = json.loads((project / ".phaser" / "analytics" / "index.json").read_text())
-    return sorted(e["filename"] for e in data["executions"])
+    return sorted(e["filename"] for e in index_on_disk(project)["executions"])
 
 
 def assert_consistent(project: Path) -> None:

@@ -168,12 +168,12 @@ def replace(src, dst):
             os.kill(os.getpid(), signal.SIGKILL)
     real_replace(src, dst)
 
-def stage_file(path, data):
+def stage_file(path, data, **options):
     # Per batch: its records, its index, the journal.
     count["staged"] += 1
     if {when!r} == "staging" and count["staged"] == 2 * ({batch} + 2) + {batch} // 2:
         os.kill(os.getpid(), signal.SIGKILL)
-    return real_stage(path, data)
+    return real_stage(path, data, **options)
 
 os.replace, storage.stage_file = replace, stage_file
 project = Path({str(project)!r})

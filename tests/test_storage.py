@@ -33,7 +33,12 @@ from phaser_analytics.storage import INDEX_SCHEMA_VERSION, Store, record_filenam
 
 
 def _index(project: Path) -> dict:
-    return json.loads((get_analytics_dir(project) / "index.json").read_text())
+    """index.json, its rows as objects (the file holds them as rows under ``columns``)."""
+    data = json.loads((get_analytics_dir(project) / "index.json").read_text())
+    data["executions"] = [
+        dict(zip(data["columns"], row, strict=True)) for row in data["executions"]
+    ]
+    return data
 
 
 class TestStorage:

@@ -27,7 +27,12 @@ from storage_helpers import (
 
 from phaser_analytics.cli import cli
 from phaser_analytics.errors import ExecutionNotFoundError, StorageError, StoreWriteError
-from phaser_analytics.storage import Store, get_analytics_dir, record_filename
+from phaser_analytics.storage import (
+    INDEX_SCHEMA_VERSION,
+    Store,
+    get_analytics_dir,
+    record_filename,
+)
 
 
 def _analytics(project: Path) -> Path:
@@ -46,9 +51,14 @@ def _store(project: Path) -> tuple[Store, Warnings]:
     ("content", "reason"),
     [
         ("{not json", "is corrupt"),
-        ('{"schema_version": "1.1"}', "is corrupt"),
-        ('{"schema_version": "1.1", "executions": [], "execution_count": 3}', "is corrupt"),
+        (f'{{"schema_version": "{INDEX_SCHEMA_VERSION}"}}', "is corrupt"),
+        (
+            f'{{"schema_version": "{INDEX_SCHEMA_VERSION}", "executions": [], '
+            '"execution_count": 3}',
+            "is corrupt",
+        ),
         ('{"schema_version": "1.0", "executions": [], "execution_count": 0}', "has schema '1.0'"),
+        ('{"schema_version": "1.1", "executions": [], "execution_count": 0}', "has schema '1.1'"),
         ('{"schema_version": "9.9", "executions": []}', "has schema '9.9'"),
         ("[]", "is corrupt"),
         ("", "is corrupt"),

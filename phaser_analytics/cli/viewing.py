@@ -17,7 +17,7 @@ from ..config import config_defaults, view_options
 from ..errors import AnalyticsError
 from ..hookspecs import RenderView
 from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
-from ..query import compute_stats, select_entries, select_global
+from ..query import compute_stats, select_global
 from ..storage import IndexEntry, Store
 from .main import (
     EXIT_FAILED,
@@ -57,14 +57,13 @@ def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection
             store_empty=not chosen.items and not any(p.execution_count for p in chosen.projects),
         )
     store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
-    all_entries = store.entries()
-    entries = select_entries(all_entries, query)
-    name = next((e.project_name for e in all_entries if e.project_name), project_dir.name)
+    # Only the entries the query keeps are built: `show --last 5` reads five index rows.
+    entries = store.select(query)
     return Selection(
         records=store.load_entries(entries),
         stats=compute_stats(entries),
-        project={"name": name, "path": str(project_dir)},
-        store_empty=not all_entries,
+        project={"name": store.project_name() or project_dir.name, "path": str(project_dir)},
+        store_empty=not store.count(),
     )
 
 
