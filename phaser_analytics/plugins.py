@@ -34,6 +34,19 @@ ENTRY_POINT_GROUP = "phaser_analytics"
 BUILTIN_DISTRIBUTION = "phaser-analytics"
 DEFAULT_COMMANDS = ("show", "export")
 
+#: Built-in plugins that only read reports, with the hooks they implement. They are imported
+#: when a command first needs a dialect or enrichment (``import``, ``plugins``), not by
+#: ``show``, ``export`` or ``badge``, which never call these hooks; when they are, every
+#: plugin is registered again in the order of loading, so hooks run as if all had been
+#: loaded at once. tests/test_cheap_modules.py checks this table against the modules.
+DEFERRED_BUILTINS: dict[str, tuple[str, ...]] = {
+    "claude_tokens": ("enrich_record",),
+    "git_timing": ("enrich_record",),
+    "markdown_report": ("register_dialects",),
+}
+#: The hooks only report-reading commands call.
+DEFERRABLE_HOOKS = frozenset({"enrich_record", "register_dialects"})
+
 
 def _normalize(dist_name: str) -> str:
     return dist_name.lower().replace("_", "-").replace(".", "-")
@@ -88,38 +101,55 @@ def _stderr(message: str) -> None:
 # -- entry points ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: every command loads this module, and defining a
+# dataclass costs about half a millisecond.
+
+
 class Distribution:
     """The name and version of an installed distribution, from its metadata headers."""
 
-    name: str | None
-    version: str | None
+    __slots__ = ("name", "version")
+
+    def __init__(self, name: str | None, version: str | None) -> None:
+        self.name = name
+        self.version = version
+
+    def __repr__(self) -> str:
+        return f"Distribution(name={self.name!r}, version={self.version!r})"
 
 
-@dataclass(frozen=True)
 class EntryPoint:
     """An entry point as ``importlib.metadata.EntryPoint`` has it: ``name = value`` in a
     group of a distribution's ``entry_points.txt``, loaded the same way."""
 
-    name: str
-    value: str
-    group: str
-    dist: Distribution | None = None
+    __slots__ = ("dist", "group", "name", "value")
+
+    def __init__(self, name: str, value: str, group: str, dist: Distribution | None = None) -> None:
+        self.name = name
+        self.value = value
+        self.group = group
+        self.dist = dist
+
+    def __repr__(self) -> str:
+        return f"EntryPoint(name={self.name!r}, value={self.value!r}, group={self.group!r})"
 
     def load(self) -> Any:
         """The module named by ``value``, or the object ``module:attr.attr`` names."""
-        match = _ENTRY_POINT_VALUE.match(self.value)
-        if match is None:
-            raise ValueError(f"invalid entry point {self.name} = {self.value!r}")
-        module = importlib.import_module(match.group("module"))
-        attrs = filter(None, (match.group("attr") or "").split("."))
-        return functools.reduce(getattr, attrs, module)
+        module_name, colon, attr = self.value.partition(":")
+        if not all(part.isidentifier() for part in f"{module_name}.{attr}".split(".") if part) or (
+            colon and not attr
+        ):
+            # Spaces, [extras] or something invalid: importlib.metadata's own pattern.
+            match = re.match(_ENTRY_POINT_VALUE, self.value)
+            if match is None:
+                raise ValueError(f"invalid entry point {self.name} = {self.value!r}")
+            module_name, attr = match.group("module"), match.group("attr") or ""
+        module = importlib.import_module(module_name)
+        return functools.reduce(getattr, filter(None, attr.split(".")), module)
 
 
 #: ``importlib.metadata.EntryPoint.pattern``.
-_ENTRY_POINT_VALUE = re.compile(
-    r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$"
-)
+_ENTRY_POINT_VALUE = r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$"
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
 
 
@@ -233,12 +263,28 @@ class PluginHost:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
-        self.plugins: dict[str, PluginInfo] = {}
+        self._plugins: dict[str, PluginInfo] = {}
         self.failures: list[FailedPlugin] = []
-        self.dialects: dict[str, Dialect] = {}
+        self._dialects: dict[str, Dialect] = {}
         self.renderers: dict[str, Renderer] = {}
         self._owners: dict[tuple[str, str], str] = {}
         self._finished = False
+        #: Every plugin's name, in the order it was loaded (deferred ones included).
+        self._order: list[str] = []
+        #: Built-in entry points of :data:`DEFERRED_BUILTINS` not imported yet.
+        self._deferred: dict[str, Any] = {}
+
+    @property
+    def plugins(self) -> dict[str, PluginInfo]:
+        """Every plugin, by name (the deferred built-ins are loaded for this)."""
+        self._load_deferred()
+        return self._plugins
+
+    @property
+    def dialects(self) -> dict[str, Dialect]:
+        """The dialects by name, in the order they are tried."""
+        self._load_deferred()
+        return self._dialects
 
     # -- loading ---------------------------------------------------------------------
 
@@ -256,12 +302,17 @@ class PluginHost:
         for ep in points:
             dist = _dist_name(ep)
             builtin = _normalize(dist) == BUILTIN_DISTRIBUTION
-            if ep.name in self.plugins:
-                other = self.plugins[ep.name].distribution
+            if ep.name in self._plugins or ep.name in self._deferred:
+                known = self._plugins.get(ep.name)
+                other = known.distribution if known else _dist_name(self._deferred[ep.name])
                 raise PluginError(
                     f"Plugin name '{ep.name}' is declared by both {other} and {dist}; "
                     "uninstall one of them."
                 )
+            if builtin and ep.name in DEFERRED_BUILTINS:
+                self._deferred[ep.name] = ep
+                self._order.append(ep.name)
+                continue
             try:
                 plugin = ep.load()
             except Exception as exc:
@@ -295,8 +346,9 @@ class PluginHost:
         if self._finished:
             raise PluginError("Plugins must be added before the host is finished.")
         self.pm.register(plugin, name=name)
+        self._order.append(name)
         module = getattr(plugin, "__name__", None) or type(plugin).__module__
-        self.plugins[name] = PluginInfo(
+        self._plugins[name] = PluginInfo(
             name=name,
             distribution=distribution,
             version=version,
@@ -305,32 +357,78 @@ class PluginHost:
         )
 
     def finish(self) -> PluginHost:
-        """Check the hookimpls and build the registries; call once, after loading."""
+        """Check the hookimpls and build the registries; call once, after loading.
+
+        The dialects wait for the deferred built-ins (see :data:`DEFERRED_BUILTINS`).
+        """
         if self._finished:
             return self
+        self._check_hooks()
+        for impl in self._impls("register_renderers"):
+            impl.function(register=self._registrar("renderer", self.renderers, impl.plugin_name))
+        self._finished = True
+        if not self._deferred:
+            self._register_dialects()
+        return self
+
+    def _check_hooks(self) -> None:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"A plugin implements an unknown hook: {exc}") from exc
-        for info in self.plugins.values():
+        for info in self._plugins.values():
             plugin = self.pm.get_plugin(info.name)
             info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+
+    def _register_dialects(self) -> None:
         for impl in self._impls("register_dialects"):
-            impl.function(register=self._registrar("dialect", self.dialects, impl.plugin_name))
-        for impl in self._impls("register_renderers"):
-            impl.function(register=self._registrar("renderer", self.renderers, impl.plugin_name))
-        self._finished = True
-        return self
+            impl.function(register=self._registrar("dialect", self._dialects, impl.plugin_name))
+
+    def _load_deferred(self) -> None:
+        """Import the deferred built-ins, and register every plugin again in the order of
+        loading (pluggy runs hookimpls in reverse order of registration)."""
+        if not self._deferred:
+            return
+        deferred, self._deferred = self._deferred, {}
+        plugins: dict[str, object] = {}
+        infos: dict[str, PluginInfo] = {}
+        for name, ep in deferred.items():
+            try:
+                plugins[name] = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"Built-in plugin '{name}' failed to load ({exc}); reinstall phaser-analytics."
+                ) from exc
+            module = getattr(plugins[name], "__name__", None) or type(plugins[name]).__module__
+            infos[name] = PluginInfo(
+                name=name,
+                distribution=_dist_name(ep),
+                version=_dist_version(ep),
+                module=module,
+                builtin=True,
+            )
+        for name in self._plugins:
+            plugins[name] = self.pm.unregister(name=name)
+        ordered: dict[str, PluginInfo] = {}
+        for name in self._order:
+            self.pm.register(plugins[name], name=name)
+            ordered[name] = infos.get(name) or self._plugins[name]
+        self._plugins = ordered
+        if self._finished:
+            self._check_hooks()
+            self._register_dialects()
 
     def _impls(self, hook_name: str) -> list[Any]:
         # pluggy calls hookimpls last-registered first, tryfirst before trylast; iterating
         # in that order puts third-party dialects ahead of the built-in ones.
+        if hook_name in DEFERRABLE_HOOKS:
+            self._load_deferred()
         return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
 
     def _registrar(
         self, kind: str, registry: dict[str, Any], plugin_name: str
     ) -> Callable[[Any], None]:
-        info = self.plugins[plugin_name]
+        info = self._plugins[plugin_name]
 
         def register(item: Any) -> None:
             name = getattr(item, "name", None)
@@ -343,7 +441,7 @@ class PluginHost:
             if owner is not None:
                 raise PluginError(
                     f"The {kind} '{name}' is registered by both "
-                    f"{self.plugins[owner].distribution} (plugin '{owner}') and "
+                    f"{self._plugins[owner].distribution} (plugin '{owner}') and "
                     f"{info.distribution} (plugin '{plugin_name}'); uninstall one of them."
                 )
             self._owners[(kind, name)] = plugin_name
@@ -370,8 +468,10 @@ class PluginHost:
             raise PluginError(f"Unknown format '{name}'; choose one of: {choices}.") from None
 
     def owner(self, kind: str, name: str) -> PluginInfo | None:
+        if kind != "renderer":
+            self._load_deferred()
         plugin_name = self._owners.get((kind, name))
-        return self.plugins.get(plugin_name) if plugin_name else None
+        return self._plugins.get(plugin_name) if plugin_name else None
 
     def dialect_for(self, text: str, forced: str | None = None) -> Dialect:
         """The dialect that reads ``text``: ``forced`` if given, else the first that detects it."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import StorageError
 from .models import (
@@ -18,8 +18,11 @@ from .models import (
     ExecutionStatus,
     PhaseStatus,
 )
-from .registry import ProjectEntry, load_projects
 from .storage import IndexEntry, Store, sort_newest_first
+
+if TYPE_CHECKING:
+    # Imported where --global needs it: show of one project never reads the registry.
+    from .registry import ProjectEntry
 
 
 def _stderr(message: str) -> None:
@@ -130,6 +133,8 @@ def select_global(
 ) -> GlobalSelection:
     """Select executions of every registered project; a vanished or unreadable project is
     reported once and skipped."""
+    from .registry import load_projects
+
     selection = GlobalSelection()
     pairs: list[tuple[ProjectEntry, IndexEntry]] = []
     for project in load_projects():
@@ -157,10 +162,15 @@ def select_global(
     return selection
 
 
-@dataclass
 class _Tagged:
-    project: ProjectEntry
-    entry: IndexEntry
+    """An entry with its project, sorted by the entry (a plain class: defining a dataclass
+    costs every command that imports this module about half a millisecond)."""
+
+    __slots__ = ("entry", "project")
+
+    def __init__(self, project: ProjectEntry, entry: IndexEntry) -> None:
+        self.project = project
+        self.entry = entry
 
     @property
     def started_at(self) -> datetime | None:

@@ -101,3 +101,85 @@ def test_show_measures_its_table_without_wcwidth(tmp_path) -> None:
     )
     assert "│" in result.stdout
     assert result.stdout.rstrip().endswith("WCWIDTH False")
+
+
+# -- built-in plugins that only read reports load when a command reads reports ---------------
+
+
+def test_the_deferred_built_ins_are_what_the_table_says() -> None:
+    import importlib
+
+    from phaser_analytics import plugins
+
+    points = {ep.name: ep for ep in plugins.entry_points(plugins.ENTRY_POINT_GROUP)}
+    for name, hooks in plugins.DEFERRED_BUILTINS.items():
+        module = importlib.import_module(points[name].value)
+        implemented = {
+            attribute
+            for attribute in dir(module)
+            if hasattr(getattr(module, attribute), f"{plugins.ENTRY_POINT_GROUP}_impl")
+        }
+        assert implemented == set(hooks), name
+        assert implemented <= plugins.DEFERRABLE_HOOKS, name
+
+
+def _every_way(monkeypatch: pytest.MonkeyPatch, deferred: bool) -> dict[str, object]:
+    from phaser_analytics import hookspecs, plugins
+    from phaser_analytics.models import ExecutionRecord
+
+    if not deferred:
+        monkeypatch.setattr(plugins, "DEFERRED_BUILTINS", {})
+
+    class Extra:
+        @hookspecs.hookimpl
+        def enrich_record(self, record: ExecutionRecord, source: object) -> None:
+            record.extra.setdefault("order", []).append("extra")
+
+    host = plugins.build_host([("extra", Extra())])
+    shown = {"renderers": host.renderer_names(), "show": host.renderer_names("show")}
+    shown["template_dirs"] = host.template_dirs()
+    shown["dialects"] = list(host.dialects)
+    shown["enrich"] = [impl.plugin_name for impl in host._impls("enrich_record")]
+    shown["describe"] = [info.to_dict() for info in host.describe()]
+    shown["plugins"] = list(host.plugins)
+    shown["owner"] = host.owner("dialect", "phaser").name  # type: ignore[union-attr]
+    return shown
+
+
+def test_deferring_changes_nothing_a_caller_sees(monkeypatch: pytest.MonkeyPatch) -> None:
+    lazy = _every_way(monkeypatch, deferred=True)
+    eager = _every_way(monkeypatch, deferred=False)
+    assert lazy == eager
+    assert lazy["enrich"][0] == "extra"  # registered last, called first
+
+
+def _modules_after(*args: str) -> set[str]:
+    code = (
+        "import sys\n"
+        "from phaser_analytics.cli import cli\n"
+        "try:\n"
+        f"    cli.main({list(args)!r}, prog_name='phaser')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('MODULES', *sorted(sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(result.stdout.split("MODULES", 1)[1].split())
+
+
+def test_show_loads_no_report_reading_plugin(tmp_path) -> None:
+    from storage_helpers import fill
+
+    from phaser_analytics import plugins
+
+    project = tmp_path / "project"
+    project.mkdir()
+    fill(project, 3)
+    loaded = _modules_after("analytics", "show", "--project", str(project))
+    readers = {f"phaser_analytics.default_plugins.{name}" for name in plugins.DEFERRED_BUILTINS}
+    assert "phaser_analytics.default_plugins.table" in loaded
+    assert not readers & loaded
+    listed = _modules_after("analytics", "plugins")
+    assert readers <= listed

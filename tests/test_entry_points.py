@@ -130,5 +130,9 @@ def test_loading_an_entry_point_is_importlib_metadatas(fake_path: list[Path]) ->
         plugins.EntryPoint("x", "os.path", "g").load()
         is metadata.EntryPoint("x", "os.path", "g").load()
     )
+    spaced = "os.path : join [extra]"
+    assert (
+        plugins.EntryPoint("x", spaced, "g").load() is metadata.EntryPoint("x", spaced, "g").load()
+    )
     with pytest.raises(ValueError, match="invalid entry point"):
         plugins.EntryPoint("x", "not a module!", "g").load()
