@@ -746,9 +746,10 @@ class _IndexView:
             or not isinstance(header.get("skipped_files"), list)
             or not all(isinstance(n, str) for n in header["skipped_files"])
             or not data.endswith(b"\n]}\n")
-            or data.count(b"\n") != count + 2
         ):
             raise _CorruptIndex("its header disagrees with its rows")
+        # The number of rows is checked when they are all read (counting the lines of a
+        # large index costs as much as the rest of `show --last 5`).
         return cls(header, data, (end + 1, len(data) - len(b"]}\n")))
 
     def apply_log(self, data: bytes) -> None:
@@ -812,6 +813,8 @@ class _IndexView:
                 raise _CorruptIndex(str(exc)) from exc
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
                 raise _CorruptIndex("a row is not a list")
+            if len(rows) != self.header["execution_count"]:
+                raise _CorruptIndex("execution_count disagrees with its rows")
             self._rows = rows
         return self._rows
 
@@ -819,6 +822,7 @@ class _IndexView:
         if self._rows is not None:
             yield from self._rows
             return
+        count = 0
         for line in self._lines():
             try:
                 row = json.loads(line)
@@ -826,7 +830,10 @@ class _IndexView:
                 raise _CorruptIndex(str(exc)) from exc
             if not isinstance(row, list):
                 raise _CorruptIndex("a row is not a list")
+            count += 1
             yield row
+        if count != self.header["execution_count"]:
+            raise _CorruptIndex("execution_count disagrees with its rows")
 
     def _kept(self, row: list[Any]) -> bool:
         return (not self.dropped_files or row[_FILENAME] not in self.dropped_files) and (
