@@ -116,17 +116,13 @@ def select_streaming(project_dir: Path, query: AnalyticsQuery, global_: bool) ->
     :func:`select`'s)."""
     if global_:
         return select(project_dir, query, global_)
-    from ..query import select_entries
-
     store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
-    all_entries = store.entries()
-    entries = select_entries(all_entries, query)
-    name = next((e.project_name for e in all_entries if e.project_name), project_dir.name)
+    entries = store.select(query)
     return Selection(
         records=LazyRecords(store, entries),
         stats=compute_stats(entries),
-        project={"name": name, "path": str(project_dir)},
-        store_empty=not all_entries,
+        project={"name": store.project_name() or project_dir.name, "path": str(project_dir)},
+        store_empty=not store.count(),
     )
 
 
