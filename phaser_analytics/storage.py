@@ -1057,6 +1057,23 @@ class Finding:
         return self.level == "problem"
 
 
+def _matching(view: _IndexView, query: Any) -> Iterator[IndexEntry]:
+    """The entries of ``view`` matching ``query``, newest first, up to its limit; the walk
+    stops at the first entry that started before ``since`` (every later one did too)."""
+    found = 0
+    dated = query.since is not None or query.until is not None
+    for entry in view.iter_entries():
+        if dated and (
+            entry.started_at is None or (query.since is not None and entry.started_at < query.since)
+        ):
+            return  # every later entry started earlier, or at an unknown time
+        if query.matches(entry):
+            yield entry
+            found += 1
+            if query.limit is not None and found >= query.limit:
+                return
+
+
 class Store:
     """One project's analytics store."""
 
@@ -1160,23 +1177,26 @@ class Store:
             from .query import select_entries
 
             return select_entries(self.entries(), query)
+        return self._using_index(lambda view: list(_matching(view, query)))
 
-        def chosen(view: _IndexView) -> list[IndexEntry]:
-            found: list[IndexEntry] = []
-            dated = query.since is not None or query.until is not None
-            for entry in view.iter_entries():
-                if dated and (
-                    entry.started_at is None
-                    or (query.since is not None and entry.started_at < query.since)
-                ):
-                    break  # every later entry started earlier, or at an unknown time
-                if query.matches(entry):
-                    found.append(entry)
-                    if query.limit is not None and len(found) >= query.limit:
-                        break
-            return found
-
-        return self._using_index(chosen)
+    def iter_select(self, query: Any) -> Iterator[IndexEntry]:
+        """:meth:`select`, one entry at a time, each built when reached and not kept: for a
+        caller that streams every execution (``export``), whose memory then does not grow
+        with the number of executions. A row found damaged on the way rebuilds the index
+        and raises ``StorageError`` (the entries already yielded may not be the newest)."""
+        if query.limit is not None and query.limit <= 0:
+            yield from self.select(query)
+            return
+        view = self._trusted_view()
+        try:
+            yield from _matching(view, query)
+        except _CorruptIndex:
+            self._view = None
+            self._view = self._heal(IndexState(problem="corrupt", reason="is corrupt"), force=True)
+            raise StorageError(
+                f"The analytics index of {self.project_dir} was damaged and has been "
+                "rebuilt; run the command again."
+            ) from None
 
     def count(self) -> int:
         """How many executions the index lists."""

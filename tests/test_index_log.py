@@ -178,6 +178,17 @@ def test_select_is_select_entries(tmp_path_factory: pytest.TempPathFactory, quer
     project = _mixed_store(tmp_path_factory)
     store = Store(project)
     assert store.select(query) == select_entries(store.entries(), query)
+    assert list(Store(project).iter_select(query)) == store.select(query)
+
+
+def test_iter_select_keeps_neither_rows_nor_entries(project: Path) -> None:
+    """What export streams: the index is read row by row, nothing is accumulated."""
+    fill(project, 30)
+    store = Store(project)
+    seen = sum(1 for _ in store.iter_select(AnalyticsQuery()))
+    assert seen == 30
+    view = store._view
+    assert view is not None and view._rows is None and view._entries is None
 
 
 _MIXED: dict[str, Path] = {}
