@@ -4,7 +4,7 @@ from the store as it reaches them, so memory stays flat however many executions.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,19 @@ def test_lazy_records_are_the_loaded_records(store_of_six: Path):
     assert list(lazy) == expected  # iterated again: read again
     assert len(lazy) == 6 and lazy[0] == expected[0] and lazy[-2:] == expected[-2:]
     assert bool(lazy) and not LazyRecords(store, [])
+
+
+def test_lazy_records_take_any_iterable_that_iterates_again(store_of_six: Path):
+    store = Store(store_of_six)
+    entries = store.entries()
+
+    class Streamed:  # what a view streaming the index's rows would be
+        def __iter__(self) -> Iterator[IndexEntry]:
+            return iter(entries)
+
+    lazy = LazyRecords(store, Streamed())
+    assert list(lazy) == list(lazy) == store.load_entries(entries)
+    assert len(lazy) == 6
 
 
 def test_lazy_records_skip_what_cannot_be_read(store_of_six: Path, capsys):

@@ -75,9 +75,11 @@ class LazyRecords(Sequence[ExecutionRecord]):
     Vanished or unreadable records are skipped, as :meth:`Store.load_entries` skips them.
     Iterating reads the files again each time; ``len``, indexing and ``bool`` read them
     all once and keep them, so a renderer that needs them all still gets a sequence.
+    ``entries`` may be any iterable that can be iterated again (a list, or a view that
+    streams the entries from the index).
     """
 
-    def __init__(self, store: Store, entries: Sequence[IndexEntry]) -> None:
+    def __init__(self, store: Store, entries: Iterable[IndexEntry]) -> None:
         self._store = store
         self._entries = entries
         self._loaded: list[ExecutionRecord] | None = None
@@ -91,7 +93,7 @@ class LazyRecords(Sequence[ExecutionRecord]):
 
     def _all(self) -> list[ExecutionRecord]:
         if self._loaded is None:
-            self._loaded = self._store.load_entries(self._entries)
+            self._loaded = self._store.load_entries(list(self._entries))
         return self._loaded
 
     def __len__(self) -> int:
