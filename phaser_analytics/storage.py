@@ -1215,11 +1215,13 @@ class Store:
             self._view = self._heal(IndexState(problem="corrupt", reason="is corrupt"), force=True)
             return use(self._view)
 
-    def _own_view(self) -> _IndexView | None:
+    def _own_view(self, *, checked: bool = False) -> _IndexView | None:
         """Under the lock: the view this store last wrote or read, if ``index.json`` and
-        ``index.log`` are still the ones it describes (every writer changes one of them).
-        Record files changed behind the store's back in the meantime are not looked for:
-        only what does not change them (compacting the log) may rely on this."""
+        ``index.log`` are still the ones it describes (every writer changes one of them),
+        so the next batch of an import need not read the log again. Record files changed
+        behind the store's back in the meantime are looked for only when ``checked`` (by
+        the writer's stamp, as :meth:`_names_agree` does, and the journal): only what
+        does not change them (compacting the log) may do without."""
         view = self._view or self._last_view
         if view is None or not view.written or not self._lock_depth:
             return None
@@ -1239,6 +1241,15 @@ class Store:
             return None
         if (generation, log_size) != view.version:
             return None
+        if checked:
+            if self.journal_path.exists():
+                return None
+            try:
+                mtime = os.stat(self.executions_dir).st_mtime_ns
+            except OSError:
+                return None
+            if self._stamp(settled=False) != (mtime, view.names):
+                return None
         self._view = view
         return view
 
@@ -1593,7 +1604,7 @@ class Store:
         """
         outcomes: list[SaveOutcome] = []
         with self.lock():
-            view = self._trusted_view()
+            view = self._own_view(checked=True) or self._trusted_view()
             records = list(records)
             batch, self._batch = self._batch, None
             if batch is None or batch.version != view.version:

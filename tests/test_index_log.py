@@ -560,6 +560,47 @@ def test_an_import_reads_the_index_rows_once(
     assert_consistent(project)
 
 
+def test_a_file_copied_in_between_two_batches_is_picked_up(
+    tmp_path: Path, project: Path, large: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next batch of an import reuses what it knows only while nothing else changed
+    executions/."""
+    from phaser_analytics import pipeline
+
+    fill(project, 2)
+    example = (
+        Path(__file__).resolve().parent.parent / "examples" / "EXECUTION_REPORT.md"
+    ).read_text()
+    reports = []
+    for number in range(4):
+        folder = tmp_path / "reports" / f"r{number}"
+        folder.mkdir(parents=True)
+        text = example.replace("document-7-reverse.md", f"document-{number}-x.md")
+        (folder / "EXECUTION_REPORT.md").write_text(text, encoding="utf-8")
+        reports.append(folder / "EXECUTION_REPORT.md")
+    monkeypatch.setattr(pipeline, "_SAVE_BATCH", 2)
+    stranger = make_record(project, hours=70)
+    executions = _analytics(project) / "executions"
+
+    def copy_in_once(outcome: Any) -> None:
+        target = executions / record_filename(stranger)
+        if not target.exists():
+            target.write_text(json.dumps(stranger.to_dict()))
+            moment = executions.stat().st_mtime_ns + 1_000_000  # a clock that moved on
+            os.utime(executions, ns=(moment, moment))
+
+    warnings = Warnings()
+    summary = pipeline.import_reports(
+        reports, project, on_report=copy_in_once, warn=lambda message: warnings.append(message)
+    )
+    assert summary.imported == 4
+    assert stranger.execution_id in [e.execution_id for e in Store(project).entries()]
+    assert warnings == [
+        "analytics index is out of step with the record files; rebuilt it from the record files."
+    ]
+    assert_consistent(project)
+
+
 def test_an_import_writes_index_json_once_at_the_end(
     tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
