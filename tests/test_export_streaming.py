@@ -98,3 +98,31 @@ def test_export_reads_each_record_as_the_renderer_reaches_it(store_of_six: Path,
 def test_a_renderer_without_render_iter_gets_the_records_read_at_once(store_of_six: Path, reads):
     assert "document-5.md" in _export(store_of_six, "markdown")
     assert reads == [6]
+
+
+def test_export_streams_the_index_too(store_of_six: Path, monkeypatch: pytest.MonkeyPatch):
+    def whole_list(self: Store, query: object) -> list[IndexEntry]:
+        raise AssertionError("export built the list of every selected entry")
+
+    monkeypatch.setattr(Store, "select", whole_list)
+    document = json.loads(_export(store_of_six, "json"))
+    assert len(document["executions"]) == 6
+    assert document["stats"]["total_executions"] == 6
+    assert [e["audit_document"] for e in document["executions"]] == [
+        f"document-{n}.md" for n in range(5, -1, -1)
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown"])
+def test_a_damaged_index_row_is_rebuilt_and_the_export_goes_on(store_of_six: Path, fmt: str):
+    index = next(store_of_six.rglob("index.json"))
+    lines = index.read_text(encoding="utf-8").split("\n")
+    row = next(i for i, line in enumerate(lines) if line.startswith('["'))
+    lines[row] = '["damaged",'
+    index.write_text("\n".join(lines), encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["analytics", "export", "--format", fmt, "--project", str(store_of_six)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rebuilt" in result.stderr
+    assert all(f"document-{n}.md" in result.stdout for n in range(6))

@@ -14,7 +14,7 @@ from typing import Any, overload
 import click
 
 from ..config import config_defaults, view_options
-from ..errors import AnalyticsError
+from ..errors import AnalyticsError, StorageError
 from ..hookspecs import RenderView
 from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
 from ..query import compute_stats, select_global
@@ -112,17 +112,36 @@ class LazyRecords(Sequence[ExecutionRecord]):
         return bool(self._all())
 
 
+class _Selected:
+    """The entries of ``query``, streamed from the store's index at each iteration
+    (:meth:`Store.iter_select`): neither the index's rows nor the entries are kept."""
+
+    def __init__(self, store: Store, query: AnalyticsQuery) -> None:
+        self.store = store
+        self.query = query
+
+    def __iter__(self) -> Iterator[IndexEntry]:
+        return self.store.iter_select(self.query)
+
+
 def select_streaming(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
-    """:func:`select` for a renderer that streams: a project's records are a
-    :class:`LazyRecords`, read as the renderer reaches them (``--global`` selections are
-    :func:`select`'s)."""
+    """:func:`select` for a renderer that streams: a project's selected entries are read
+    from the index twice, once for the stats and once as the renderer goes, and its records
+    are a :class:`LazyRecords`, so memory does not grow with the number of executions
+    (``--global`` selections are :func:`select`'s)."""
     if global_:
         return select(project_dir, query, global_)
     store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
-    entries = store.select(query)
+    entries = _Selected(store, query)
+    try:
+        stats = compute_stats(entries)
+    except StorageError:
+        # A damaged row: iter_select has rebuilt the index, with a warning, and nothing
+        # is written yet, so the rebuilt index is read as select() would read it.
+        stats = compute_stats(entries)
     return Selection(
         records=LazyRecords(store, entries),
-        stats=compute_stats(entries),
+        stats=stats,
         project={"name": store.project_name() or project_dir.name, "path": str(project_dir)},
         store_empty=not store.count(),
     )
