@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import gc
 import heapq
 import json
 import operator
@@ -850,7 +851,8 @@ class _IndexView:
     def entries(self) -> list[IndexEntry]:
         """Every entry, newest first."""
         if self._entries is None:
-            self._entries = sort_newest_first(_entry(row) for row in self.rows())
+            with _collector_paused():
+                self._entries = sort_newest_first(_entry(row) for row in self.rows())
         return self._entries
 
     def iter_entries(self) -> Iterator[IndexEntry]:
@@ -913,6 +915,20 @@ class _IndexView:
     def project_name(self) -> str | None:
         """The project name of the newest entry that has one."""
         return next((e.project_name for e in self.iter_entries() if e.project_name), None)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Build many objects without the cyclic garbage collector: it would walk the growing
+    heap again and again (a fifth of the time of reading 10,000 entries), for rows and
+    entries that hold no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _checked_order(entries: Iterable[IndexEntry]) -> Iterator[IndexEntry]:
