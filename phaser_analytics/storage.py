@@ -81,10 +81,21 @@ LOG_MAX_ROWS = 256
 #: costs less than a log would save.
 COMPACT_UP_TO = 1024
 #: ``executions/``'s modification time proves that no record file was added or removed only
-#: when the directory had not changed for this long when it was listed: a file system clock
-#: may tick as slowly as every two seconds (FAT), and a change within the tick of the last
-#: one leaves the time as it was.
-SETTLED_NS = 2_000_000_000
+#: when the directory had not changed for longer than one tick of the file system's clock
+#: when it was listed: a change within the tick of the last one leaves the time as it was.
+#: A clock ticks every few milliseconds (ext4 before Linux 6.13: the kernel's tick, at most
+#: 10 ms), or every second or two where times are whole seconds (FAT, ext3, HFS+).
+SETTLED_NS = 50_000_000
+SETTLED_WHOLE_SECONDS_NS = 2_000_000_000
+
+
+def _settled(mtime: int, checked: int) -> bool:
+    """Whether a listing at ``checked`` saw every change that left the directory's time at
+    ``mtime``."""
+    margin = SETTLED_WHOLE_SECONDS_NS if mtime % 1_000_000_000 == 0 else SETTLED_NS
+    return checked - mtime >= margin
+
+
 _VALID_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 Warn = Callable[[str], None]
@@ -1342,7 +1353,7 @@ class Store:
         checked = time.time_ns()
         listed = self._listed_digest()
         if listed is not None and listed == view.names:
-            if stamp and mtime is not None and checked - mtime >= SETTLED_NS:
+            if stamp and mtime is not None and _settled(mtime, checked):
                 self._write_stamp(mtime, checked, listed)
             return True
         files = self.record_files()
@@ -1375,7 +1386,7 @@ class Store:
             names = (int(data["names"][0]), int(data["names"][1]))
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             return None
-        return (mtime, names) if checked - mtime >= SETTLED_NS or not settled else None
+        return (mtime, names) if not settled or _settled(mtime, checked) else None
 
     def _stamp_own_write(self, names: tuple[int, int]) -> None:
         """After a commit, under the lock: the names are ``names`` (this writer just made

@@ -473,6 +473,7 @@ def test_a_stamp_taken_right_after_a_change_proves_nothing_to_a_reader(
 ) -> None:
     """A file system clock may not have ticked since the last change: a file copied in now
     could leave the directory's time as it was. Readers list until the change is old."""
+    monkeypatch.setattr(storage, "SETTLED_NS", 600_000_000_000)  # "right after", however slow
     fill(project, 2)  # the writer leaves a stamp of its own, not a settled one
     assert (_analytics(project) / "index.stamp").exists()
     listings = _Listings(monkeypatch)
@@ -489,6 +490,16 @@ def test_the_next_writer_trusts_the_last_writers_stamp(
     Store(project).add([make_record(project, hours=9)])
     assert listings.count == 0
     assert_consistent(project)
+
+
+def test_whole_second_times_wait_for_the_slowest_clock() -> None:
+    """FAT, ext3 and HFS+ keep whole seconds (FAT two): a listing proves nothing until the
+    directory has been quiet for two seconds; elsewhere a clock ticks within milliseconds."""
+    second = 1_795_000_000 * 1_000_000_000
+    assert not storage._settled(second, second + 1_000_000_000)
+    assert storage._settled(second, second + 2_000_000_000)
+    assert not storage._settled(second + 1_234_567, second + 1_234_567 + 10_000_000)
+    assert storage._settled(second + 1_234_567, second + 1_234_567 + 50_000_000)
 
 
 def test_a_mangled_stamp_costs_a_listing_and_nothing_else(
