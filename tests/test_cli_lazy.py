@@ -65,7 +65,7 @@ def test_the_tables_short_help_is_the_commands(name: str, limit: int) -> None:
     module_name, attribute, summary = cli_main.COMMANDS[name]
     command = getattr(importlib.import_module(f"phaser_analytics.cli.{module_name}"), attribute)
     expected = command.get_short_help_str(limit)
-    assert click.utils.make_default_short_help(summary, limit) == expected
+    assert cli_main._short_help(summary, limit) == expected
 
 
 def test_the_group_lists_the_loaded_commands_like_the_lazy_ones() -> None:

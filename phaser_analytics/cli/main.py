@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from click.utils import make_default_short_help
 
 from ..errors import AnalyticsError
 
@@ -215,11 +214,16 @@ class LazyGroup(click.Group):
         for name in names:
             command = self._loaded.get(name)
             if command is None:
-                rows.append((name, make_default_short_help(self._lazy[name][2], limit)))
+                rows.append((name, _short_help(self._lazy[name][2], limit)))
             elif not command.hidden:
                 rows.append((name, command.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _short_help(summary: str, limit: int) -> str:
+    """The short help click would make from ``summary`` (its public route to it)."""
+    return click.Command(None, help=summary).get_short_help_str(limit)
 
 
 @cli.group(
