@@ -421,10 +421,6 @@ class StatsSource(Protocol):
     def total_tokens(self) -> int | None: ...
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 @dataclass
 class AggregatedStats:
     """Computed statistics across multiple executions (spec §10.6).
@@ -515,48 +511,73 @@ class AggregatedStats:
         """Compute statistics from execution records (or index entries, which carry the same
         attributes), in one pass."""
         counts = {status: 0 for status in ExecutionStatus}
-        durations: list[float] = []
-        deltas: list[int] = []
-        timestamps: list[datetime] = []
-        tokens: list[int] = []
-        costs: list[float] = []
+        durations, deltas, starts = _Running(), _Running(), _Running()
+        tokens, costs = _Running(), _Running()
         planned = completed = total = 0
         for record in records:
             total += 1
             counts[record.status] += 1
-            if (duration := record.duration_seconds) is not None:
-                durations.append(duration)
-            if (delta := record.test_delta) is not None:
-                deltas.append(delta)
-            if record.started_at is not None:
-                timestamps.append(record.started_at)
+            durations.add(record.duration_seconds)
+            deltas.add(record.test_delta)
+            starts.add(record.started_at)
             if record.phases_planned is not None:
                 planned += record.phases_planned
                 # A report may state "7 of 6 completed"; the record keeps that, the rate
                 # never exceeds 1.
                 completed += min(record.phases_completed or 0, record.phases_planned)
-            if (count := record.total_tokens) is not None:
-                tokens.append(count)
-            if record.cost_usd is not None:
-                costs.append(record.cost_usd)
+            tokens.add(record.total_tokens)
+            costs.add(record.cost_usd)
         return cls(
             total_executions=total,
             successful=counts[ExecutionStatus.SUCCESS],
             partial=counts[ExecutionStatus.PARTIAL],
             failed=counts[ExecutionStatus.FAILED],
-            avg_duration_seconds=_mean(durations),
-            min_duration_seconds=min(durations) if durations else None,
-            max_duration_seconds=max(durations) if durations else None,
-            total_duration_seconds=sum(durations) if durations else None,
-            total_test_delta=sum(deltas) if deltas else None,
-            avg_test_delta=_mean([float(d) for d in deltas]),
+            avg_duration_seconds=durations.mean,
+            min_duration_seconds=durations.low,
+            max_duration_seconds=durations.high,
+            total_duration_seconds=durations.total,
+            total_test_delta=deltas.total,
+            avg_test_delta=deltas.mean,
             total_phases_executed=planned,
             total_phases_completed=completed,
-            earliest_execution=min(timestamps) if timestamps else None,
-            latest_execution=max(timestamps) if timestamps else None,
-            total_tokens=sum(tokens) if tokens else None,
-            total_cost_usd=round(sum(costs), 6) if costs else None,
+            earliest_execution=starts.low,
+            latest_execution=starts.high,
+            total_tokens=tokens.total,
+            total_cost_usd=round(costs.total, 6) if costs.total is not None else None,
         )
+
+
+class _Running:
+    """Count, sum, minimum and maximum of the known values, in constant memory, so stats
+    over a streamed export of any size cost nothing per execution. Unknown values
+    (``None``) are left out."""
+
+    __slots__ = ("count", "high", "low", "sum")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum: Any = 0
+        self.low: Any = None
+        self.high: Any = None
+
+    def add(self, value: Any) -> None:
+        if value is None:
+            return
+        self.count += 1
+        if not isinstance(value, datetime):
+            self.sum += value
+        if self.low is None or value < self.low:
+            self.low = value
+        if self.high is None or value > self.high:
+            self.high = value
+
+    @property
+    def total(self) -> Any:
+        return self.sum if self.count else None
+
+    @property
+    def mean(self) -> float | None:
+        return self.sum / self.count if self.count else None
 
 
 class QueryTarget(Protocol):
