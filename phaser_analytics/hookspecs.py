@@ -128,8 +128,10 @@ class RenderIter(Protocol):
 def register_dialects(register: Callable[[Dialect], None]) -> None:
     """Call ``register(dialect)`` for each report dialect this plugin provides.
 
-    Called once, when plugins load. Dialects of third-party plugins are tried before the
-    built-in one, so a plugin can read a report the built-in dialect would misread.
+    Called once, the first time a command needs the dialects (``import``, ``plugins``);
+    commands that only read the store never call it. Dialects of third-party plugins are
+    tried before the built-in one, so a plugin can read a report the built-in dialect
+    would misread.
     """
 
 

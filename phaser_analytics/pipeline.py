@@ -320,7 +320,7 @@ def import_reports(
     """
     host = host or get_host()
     on_report = _ThenForget(on_report)
-    store = Store(project_dir, **({"warn": warn} if warn else {}))
+    store = Store(project_dir, **({"warn": warn} if warn is not None else {}))
     summary = ImportSummary()
     pending: list[ReportOutcome] = []
 
