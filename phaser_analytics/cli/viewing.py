@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TextIO, overload
 
 import click
 
@@ -223,19 +223,23 @@ def render_chunks(renderer: Any, view: RenderView) -> Iterable[str]:
     return [renderer.render(view)]
 
 
+def _write_chunks(stream: TextIO, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` as they come, ending with exactly one newline."""
+    last = ""
+    for chunk in chunks:
+        if chunk:
+            stream.write(chunk)
+            last = chunk
+    if not last.endswith("\n"):
+        stream.write("\n")
+
+
 def write_output(chunks: Iterable[str], output: Path | None) -> None:
     """Write rendered output to ``output`` atomically, or stream it to stdout; either way
     it ends with exactly one newline."""
     if output is None:
-        stream = sys.stdout
-        last = ""
-        for chunk in chunks:
-            if chunk:
-                stream.write(chunk)
-                last = chunk
-        if not last.endswith("\n"):
-            stream.write("\n")
-        stream.flush()
+        _write_chunks(sys.stdout, chunks)
+        sys.stdout.flush()
         return
     import tempfile
 
@@ -247,13 +251,7 @@ def write_output(chunks: Iterable[str], output: Path | None) -> None:
         raise AnalyticsError(f"Cannot write the output file {target}: {exc.strerror}.") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            last = ""
-            for chunk in chunks:
-                if chunk:
-                    handle.write(chunk)
-                    last = chunk
-            if not last.endswith("\n"):
-                handle.write("\n")
+            _write_chunks(handle, chunks)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
