@@ -1576,21 +1576,28 @@ class Store:
     ) -> _IndexView:
         """Stage ``index.json`` for ``rows`` last in ``change`` (dropping ``index.log``), and
         commit it all."""
-        try:
+        with self._discarding(change):
             data, header = self._index_bytes(rows, skipped)
             change.write(self.index_path, data, restorable=False)
             if self.log_path.exists():
                 change.remove(self.log_path)
             change.commit()
+        self._view = _IndexView(header, rows=rows)
+        self._stamp_own_write(self._view.names)
+        return self._view
+
+    @contextlib.contextmanager
+    def _discarding(self, change: _Change) -> Iterator[None]:
+        """Run a step of ``change``; on any failure discard it, so the store is as it was,
+        and report an OS error as the store being unwritable."""
+        try:
+            yield
         except OSError as exc:
             change.discard()
             raise StoreWriteError(self.analytics_dir) from exc
         except BaseException:
             change.discard()
             raise
-        self._view = _IndexView(header, rows=rows)
-        self._stamp_own_write(self._view.names)
-        return self._view
 
     def _commit_log(self, change: _Change, view: _IndexView, batch: _Batch) -> None:
         """Append what ``batch`` changed to ``index.log`` within ``change``, and commit it."""
@@ -1602,15 +1609,9 @@ class Store:
             "names": list(batch.names),
         }
         data = _ROW_ENCODER.encode(line).encode("utf-8") + b"\n"
-        try:
+        with self._discarding(change):
             change.append(self.log_path, data)
             change.commit()
-        except OSError as exc:
-            change.discard()
-            raise StoreWriteError(self.analytics_dir) from exc
-        except BaseException:
-            change.discard()
-            raise
         view.apply(added, list(batch.stale_files), batch.names)
         view.log_size += len(data)
         self._view = view
@@ -1639,7 +1640,7 @@ class Store:
                 batch = _Batch(view, self.executions_dir, lazy=lazy)
             batch.begin()
             change = _Change(self.journal_path)
-            try:
+            with self._discarding(change):
                 for record in records:
                     outcome = batch.place(record, force=force)
                     outcomes.append(outcome)
@@ -1647,12 +1648,6 @@ class Store:
                         change.write(outcome.path, _json_bytes(record.to_dict()))
                 for stale in batch.stale_files:
                     change.remove(self.executions_dir / stale)
-            except OSError as exc:
-                change.discard()
-                raise StoreWriteError(self.analytics_dir) from exc
-            except BaseException:
-                change.discard()
-                raise
             if not change.staged:
                 self._batch = batch
                 return outcomes
