@@ -3,17 +3,35 @@ plugin host that is rebuilt after it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from phaser_analytics import plugins
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_REPORT = REPO / "examples" / "EXECUTION_REPORT.md"
+
+
+def _user_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "phaser-analytics-tests"
+
+
+# Tests never write into the checkout: Hypothesis keeps its examples in the user's cache
+# instead of ./.hypothesis/ (the rest of the active profile, e.g. its CI one, is kept).
+settings.register_profile(
+    "phaser-analytics",
+    parent=settings(),
+    database=DirectoryBasedExampleDatabase(_user_cache() / "hypothesis"),
+)
+settings.load_profile("phaser-analytics")
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from console import console_script, script_dirs
 
 from phaser_analytics.cli import cli
 
@@ -312,9 +313,11 @@ def test_clear_then_import(runner, imported, example_report):
     assert "✓ Imported: document-7-reverse.md" in result.output
 
 
-def test_example_report_is_shipped():
+def test_example_report_is_shipped_and_the_console_script_installed():
+    """The `phaser` of this interpreter's environment, not whatever PATH finds: the README's
+    test command runs with a minimal PATH that holds no venv."""
     assert EXAMPLE_REPORT.is_file()
-    assert shutil.which("phaser") is not None
+    assert console_script("phaser") is not None, f"no phaser script in {script_dirs()}"
 
 
 def test_global_views_label_each_execution_with_its_registered_project(runner, tmp_path):

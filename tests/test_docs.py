@@ -49,6 +49,9 @@ def test_ci_runs_exactly_the_readme_test_command():
     command = [line for line in ci.splitlines() if line.startswith("python3 -m venv")]
     assert len(command) == 1
     assert command[0] in readme
+    # ... in a clean environment: no inherited PATH (a venv's phaser), no HOME of the machine's.
+    assert "env -i " in ci and "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in ci
+    assert 'HOME="$home"' in ci and 'home="$(mktemp -d)"' in ci
 
 
 def test_relative_links_in_docs_resolve():

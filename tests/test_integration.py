@@ -14,15 +14,11 @@ import venv
 from pathlib import Path
 
 import pytest
+from console import phaser_command
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_REPORT = REPO / "examples" / "EXECUTION_REPORT.md"
 PLUGINS = REPO / "plugins"
-
-
-def phaser_command() -> list[str]:
-    found = shutil.which("phaser", path=str(Path(sys.executable).parent)) or shutil.which("phaser")
-    return [found] if found else [sys.executable, "-m", "phaser_analytics"]
 
 
 def phaser(*args, cwd: Path, env: dict | None = None, python: Path | None = None, input=None):
@@ -203,7 +199,11 @@ def test_third_party_plugin_distribution_end_to_end(tmp_path):
     """pip-install plugins/phaser-analytics-tsv (and a broken plugin) into a fresh venv:
     the new format and dialect work through the CLI, the broken one is one line."""
     python = _throwaway_venv(tmp_path / "venv")
-    _pip_install(python, PLUGINS / "phaser-analytics-tsv", PLUGINS / "phaser-analytics-broken")
+    # pip builds a source tree in place (build/, *.egg-info): build copies, not the checkout.
+    sources = tmp_path / "plugins"
+    for name in ("phaser-analytics-tsv", "phaser-analytics-broken"):
+        shutil.copytree(PLUGINS / name, sources / name)
+    _pip_install(python, sources / "phaser-analytics-tsv", sources / "phaser-analytics-broken")
     project = tmp_path / "project"
     logs = project / "logs" / "run-1"
     logs.mkdir(parents=True)
