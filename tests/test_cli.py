@@ -338,3 +338,66 @@ def test_global_views_label_each_execution_with_its_registered_project(runner, t
     assert payload["executions"][0]["project_path"] == "/Users/jp/Projects/Phaser"
     table = run(runner, "show", "--global").output
     assert "Project" in table and "alpha" in table and "beta" in table
+
+
+@pytest.fixture
+def seven(runner, project, tmp_path):
+    """Seven executions, Dec 1–7: the two oldest failed, the five newest succeeded."""
+    reports = tmp_path / "seven"
+    for day in range(1, 8):
+        write_report(
+            reports / f"r{day}",
+            document=f"document-{day}.md",
+            started=f"2024-12-0{day}T10:00:00Z",
+            result="❌ Failed" if day <= 2 else "✅ All phases completed",
+        )
+    result = run(runner, "import", reports, "--recursive", "--project", project)
+    assert result.exit_code == 0, result.output
+    return project
+
+
+class TestGatesJudgeEveryMatch:
+    """Issue 14 item 2: --last is what is shown; the gates judge every execution matched."""
+
+    def test_fail_under_judges_more_than_the_five_shown(self, runner, seven):
+        result = run(runner, "show", "--fail-under", "80%", "--project", seven)
+        assert result.exit_code == 1, result.output
+        assert "success rate 71% is below 80% (7 executions judged)" in result.output
+        assert "Last 5 Executions" in result.output  # the table still shows five
+
+    def test_fail_under_with_since_judges_and_shows_every_match(self, runner, seven):
+        result = run(runner, "show", "--since", "2024-12-02", "--fail-under", "90%",
+                     "--format", "json", "--project", seven)  # fmt: skip
+        assert result.exit_code == 1
+        payload = json.loads(result.stdout)
+        assert len(payload["executions"]) == 6  # no default --last 5 with a date filter
+        assert "(6 executions judged)" in result.stderr
+
+    def test_a_passing_gate_says_what_it_judged(self, runner, seven):
+        result = run(runner, "show", "--since", "2024-12-03", "--fail-under", "80%",
+                     "--project", seven)  # fmt: skip
+        assert result.exit_code == 0
+        assert "CI gate: success rate 100% is at least 80% (5 executions judged)." in (
+            result.stderr
+        )
+
+    def test_ci_exit_code_judges_every_match(self, runner, seven):
+        result = run(runner, "show", "--last", "3", "--ci-exit-code", "--project", seven)
+        assert result.exit_code == 1
+        assert "2 failed and 0 partial execution(s) (7 executions judged)" in result.stderr
+
+    def test_ci_minimal_counts_every_match(self, runner, seven):
+        result = run(runner, "show", "--ci-minimal", "--project", seven)
+        payload = json.loads(result.stdout)
+        stats = payload.get("stats", payload)
+        assert stats["total_executions"] == 7
+
+    def test_an_explicit_last_still_limits_what_a_date_filter_shows(self, runner, seven):
+        result = run(runner, "show", "--since", "2024-12-01", "--last", "2",
+                     "--format", "json", "--project", seven)  # fmt: skip
+        assert len(json.loads(result.stdout)["executions"]) == 2
+
+    def test_until_alone_lifts_the_default_limit(self, runner, seven):
+        result = run(runner, "show", "--until", "2024-12-07", "--format", "json",
+                     "--project", seven)  # fmt: skip
+        assert len(json.loads(result.stdout)["executions"]) == 7

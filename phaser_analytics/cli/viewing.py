@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, overload
 
@@ -307,15 +307,20 @@ def _query(
     )
 
 
+#: ``show``'s default ``--last`` (the config's ``show.last`` may change it); with a date
+#: filter no default limit applies.
+DEFAULT_LAST = 5
+
+
 @click.command()
 @click.argument("execution_id", required=False)
 @click.option(
     "--last",
     "limit",
     type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Show the last N executions.",
+    default=DEFAULT_LAST,
+    help=f"Show the last N executions [default: {DEFAULT_LAST}; every match when --since or "
+    "--until is given]. The CI gates judge every match either way.",
 )
 @date_options
 @status_option
@@ -383,7 +388,10 @@ def show(
     app: AppContext = ctx.obj
     if ci_minimal:
         output_format = "json"
+    if (since is not None or until is not None) and not _given(ctx, "limit"):
+        limit = None  # a date filter shows every match (spec §2.1's example)
     query = _query(limit, since, until, status, document)
+    gated = ci_exit_code or ci_minimal or fail_under is not None
     if execution_id is not None:
         record = Store(project_dir, warn=lambda m: err(f"Warning: {m}")).load(execution_id)
         selection = Selection(
@@ -394,6 +402,12 @@ def show(
         verbose = True
     else:
         selection = select(project_dir, query, global_)
+    judged = selection.stats
+    if gated and execution_id is None and query.limit is not None:
+        # The gates judge every execution the filters match, not the last N shown.
+        judged = judged_stats(project_dir, replace(query, limit=None), global_)
+        if ci_minimal:
+            selection.stats = judged
     renderer = app.host().renderer(output_format)
     view = make_view(
         ctx,
@@ -409,24 +423,55 @@ def show(
     if explain_templates:
         _explain_templates(output_format, view)
     write_output(render_chunks(renderer, view), None)
-    _gate(selection, ci_exit_code, fail_under)
+    _gate(judged, ci_exit_code, fail_under)
 
 
-def _gate(selection: Selection, ci_exit_code: bool, fail_under: float | None) -> None:
-    stats = selection.stats
-    if ci_exit_code and (stats.failed or stats.partial):
-        err(
-            f"CI gate: {stats.failed} failed and {stats.partial} partial execution(s) "
-            "in the selection."
-        )
-        sys.exit(EXIT_FAILED)
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the user gave parameter ``name`` on the command line (or in the environment),
+    not a built-in or configured default."""
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
+def judged_stats(project_dir: Path, query: AnalyticsQuery, global_: bool) -> AggregatedStats:
+    """The stats of every execution ``query`` matches, from the index alone (no record is
+    read): what the CI gates judge."""
+    if global_:
+        return compute_stats(select_global(query, warn=lambda m: err(f"Warning: {m}")).entries)
+    store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
+    return compute_stats(store.select(query))
+
+
+def _judged(stats: AggregatedStats) -> str:
+    count = stats.total_executions
+    return f"{count} execution{'' if count == 1 else 's'} judged"
+
+
+def _gate(stats: AggregatedStats, ci_exit_code: bool, fail_under: float | None) -> None:
+    """Exit 1 when a gate fails; either way say on stderr what was judged."""
+    if ci_exit_code:
+        if stats.failed or stats.partial:
+            err(
+                f"CI gate: {stats.failed} failed and {stats.partial} partial execution(s) "
+                f"({_judged(stats)})."
+            )
+            sys.exit(EXIT_FAILED)
+        err(f"CI gate: no failed or partial execution ({_judged(stats)}).")
     if fail_under is not None:
         if stats.total_executions == 0:
             err("CI gate: no executions match, so there is no success rate to check.")
             sys.exit(EXIT_FAILED)
         if stats.success_rate < fail_under:
-            err(f"CI gate: success rate {stats.success_rate:.0%} is below {fail_under:.0%}.")
+            err(
+                f"CI gate: success rate {stats.success_rate:.0%} is below {fail_under:.0%} "
+                f"({_judged(stats)})."
+            )
             sys.exit(EXIT_FAILED)
+        err(
+            f"CI gate: success rate {stats.success_rate:.0%} is at least {fail_under:.0%} "
+            f"({_judged(stats)})."
+        )
 
 
 @click.command()
