@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import settings
-from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from phaser_analytics import plugins
 
@@ -24,14 +23,9 @@ def _user_cache() -> Path:
     return Path(base) / "phaser-analytics-tests"
 
 
-# Tests never write into the checkout: Hypothesis keeps its examples in the user's cache
-# instead of ./.hypothesis/ (the rest of the active profile, e.g. its CI one, is kept).
-settings.register_profile(
-    "phaser-analytics",
-    parent=settings(),
-    database=DirectoryBasedExampleDatabase(_user_cache() / "hypothesis"),
-)
-settings.load_profile("phaser-analytics")
+# Tests never write into the checkout: Hypothesis keeps its example database and its caches
+# (unicode data, constants) in the user's cache instead of ./.hypothesis/.
+set_hypothesis_home_dir(_user_cache() / "hypothesis")
 
 
 @pytest.fixture(autouse=True)
