@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
@@ -235,30 +234,17 @@ def _write_chunks(stream: TextIO, chunks: Iterable[str]) -> None:
 
 
 def write_output(chunks: Iterable[str], output: Path | None) -> None:
-    """Write rendered output to ``output`` atomically, or stream it to stdout; either way
-    it ends with exactly one newline."""
+    """Write rendered output to ``output`` (see :mod:`phaser_analytics.output_file`: atomic
+    for a regular file, through a symlink, directly to a device or pipe), or stream it to
+    stdout; either way it ends with exactly one newline."""
     if output is None:
         _write_chunks(sys.stdout, chunks)
         sys.stdout.flush()
         return
-    import tempfile
+    from ..output_file import open_output
 
-    target = output.expanduser()
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise AnalyticsError(f"Cannot write the output file {target}: {exc.strerror}.") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            _write_chunks(handle, chunks)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with open_output(output) as handle:
+        _write_chunks(handle, chunks)
 
 
 def parse_rate(value: str) -> float:
@@ -291,7 +277,9 @@ output_option = click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (atomically) instead of stdout.",
+    help="Write to this file instead of stdout: a regular file atomically, keeping an "
+    "existing file's mode (a new one gets the umask's), through a symlink to its target, "
+    "directly to a device or pipe such as /dev/stdout.",
 )
 
 
