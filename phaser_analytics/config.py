@@ -7,7 +7,7 @@ to the rest of Phaser::
 
     {
       "analytics": {
-        "template": "templates/team-report.md.j2",
+        "template": ".phaser/templates/team-report.md.j2",
         "show":   {"format": "table", "last": 10},
         "export": {"format": "markdown"},
         "badge":  {"thresholds": [[90, "brightgreen"], [70, "yellow"], [0, "red"]]}
@@ -16,12 +16,15 @@ to the rest of Phaser::
 
 A file that cannot be read, a key we do not know or a value of the wrong kind is one error
 naming the file and the key (``ConfigError``, exit status 2): a typo must not be ignored.
+The project's file is a stranger's input in a cloned repository: a template it names must
+lie inside the project's ``.phaser/templates/`` (docs/templates.md).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,8 +107,14 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return section
 
 
-def file_settings(path: Path, base: Path) -> dict[str, dict[str, Setting]]:
-    """Every setting of one file, checked, per command (shared keys copied into each)."""
+def file_settings(
+    path: Path, base: Path, *, project: Path | None = None
+) -> dict[str, dict[str, Setting]]:
+    """Every setting of one file, checked, per command (shared keys copied into each).
+
+    ``project``: the file is that project's own config, a stranger's input in a cloned
+    repository, so a template it names must lie inside the project's ``.phaser/templates/``.
+    """
     section = read_config_file(path)
     known = set(COMMAND_KEYS) | set(SHARED_KEYS) | set(KEYS_READ_ELSEWHERE)
     for key in section:
@@ -115,7 +124,7 @@ def file_settings(path: Path, base: Path) -> dict[str, dict[str, Setting]]:
                 f"(known: {', '.join(sorted(known))})."
             )
     shared = {
-        key: _checked(Setting(section[key], path, f"{SECTION}.{key}"), key, base)
+        key: _checked(Setting(section[key], path, f"{SECTION}.{key}"), key, base, project)
         for key in SHARED_KEYS
         if key in section
     }
@@ -131,7 +140,7 @@ def file_settings(path: Path, base: Path) -> dict[str, dict[str, Setting]]:
                 raise ConfigError(
                     f"Config file {path}: unknown key '{dotted}' (known: {', '.join(keys)})."
                 )
-            settings[key] = _checked(Setting(value, path, dotted), key, base)
+            settings[key] = _checked(Setting(value, path, dotted), key, base, project)
         result[command] = settings
     return result
 
@@ -139,8 +148,9 @@ def file_settings(path: Path, base: Path) -> dict[str, dict[str, Setting]]:
 def settings_for(project_dir: Path, command: str) -> dict[str, Setting]:
     """The configured defaults of ``command``: the project's over the user's."""
     merged: dict[str, Setting] = {}
-    for path, base in config_files(project_dir):
-        merged.update(file_settings(path, base).get(command, {}))
+    user, project = config_files(project_dir)
+    merged.update(file_settings(*user).get(command, {}))
+    merged.update(file_settings(*project, project=Path(project_dir)).get(command, {}))
     return merged
 
 
@@ -149,7 +159,7 @@ def settings_for(project_dir: Path, command: str) -> dict[str, Setting]:
 _COLOUR = re.compile(r"#?[0-9A-Za-z]+")
 
 
-def _checked(setting: Setting, key: str, base: Path) -> Setting:
+def _checked(setting: Setting, key: str, base: Path, project: Path | None = None) -> Setting:
     """``setting`` with its value checked (and a template path made absolute)."""
     value = setting.value
     if key in ("format", "label", "metric"):
@@ -161,18 +171,41 @@ def _checked(setting: Setting, key: str, base: Path) -> Setting:
             raise setting.error(f"must be a whole number of at least 1, not {json.dumps(value)}")
         return setting
     if key == "template":
-        return _checked_template(setting, base)
+        return _checked_template(setting, base, project)
     if key == "thresholds":
         return Setting(_checked_thresholds(setting), setting.path, setting.key)
     raise AssertionError(f"no check for {key}")  # pragma: no cover
 
 
-def _checked_template(setting: Setting, base: Path) -> Setting:
+def _checked_template(setting: Setting, base: Path, project: Path | None) -> Setting:
     if not isinstance(setting.value, str) or not setting.value.strip():
         raise setting.error(f"must be a path to a template file, not {json.dumps(setting.value)}")
+    if project is not None:
+        return _checked_project_template(setting, project)
     path = Path(setting.value).expanduser()
     if not path.is_absolute():
         path = base / path
+    if not path.is_file():
+        raise setting.error(f"names {path}, which is not a file")
+    return Setting(path, setting.path, setting.key)
+
+
+def _checked_project_template(setting: Setting, project: Path) -> Setting:
+    """A template named by the project's own config: a relative path, from the project
+    directory, to a regular file whose real path is inside the project's
+    ``.phaser/templates/`` (docs/templates.md, "What a project's config may do")."""
+    from .templating import confinement_root, is_inside, project_templates_dir
+
+    text = setting.value
+    rule = "a project's config may only name a template inside its .phaser/templates/"
+    if text.startswith("~") or Path(text).is_absolute() or os.path.isabs(text):
+        raise setting.error(f"names {text}, an absolute path; {rule}")
+    path = Path(os.path.abspath(project / text))
+    root = confinement_root(project)
+    if not is_inside(path, project_templates_dir(project)) or root is None:
+        raise setting.error(f"names {text}, which is outside .phaser/templates/; {rule}")
+    if not is_inside(os.path.realpath(path), root):
+        raise setting.error(f"names {text}, a link leading outside .phaser/templates/; {rule}")
     if not path.is_file():
         raise setting.error(f"names {path}, which is not a file")
     return Setting(path, setting.path, setting.key)

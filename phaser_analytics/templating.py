@@ -13,14 +13,24 @@ a team template can ``{% extends "default:report.md.j2" %}`` and replace single 
 
 Templates come from cloned repositories, so they render in Jinja2's sandbox: no
 attributes starting with ``_``, no Python internals. They receive plain data (the dicts
-the JSON export shows), never objects with methods that touch files. Jinja2 is imported
-inside the functions: importing this module costs nothing on the CLI's start-up path.
+the JSON export shows), never objects with methods that touch files. A directory inside the
+project's ``.phaser/templates/`` is *confined*: a template found there (by name, include or
+extends) is read only when its real path, symlinks followed, stays inside that directory
+(:class:`ConfinedLoader`). Rendering is bounded in time (:data:`RENDER_SECONDS`) and output
+(:data:`RENDER_MAX_CHARS`). Jinja2 is imported inside the functions: importing this module
+costs nothing on the CLI's start-up path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable, Mapping
+import os
+import signal
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +48,35 @@ DEFAULT_TEMPLATE = "report.md.j2"
 BUILTIN_PREFIX = "default"
 PREFIX_DELIMITER = ":"
 
+#: Seconds a template may take to render; ``$PHASER_RENDER_SECONDS`` overrides it. A
+#: template from a cloned repository must not hang a command (nested ``range`` loops).
+RENDER_SECONDS = 60.0
+#: Characters a template may write (100 million: a verbose report of 10,000 executions is a
+#: few megabytes).
+RENDER_MAX_CHARS = 100_000_000
+#: Bytes a template file from the project may have.
+TEMPLATE_MAX_BYTES = 1_000_000
+
+
+def project_templates_dir(project_dir: str | Path) -> Path:
+    """``<project>/.phaser/templates``: the one place a project's templates may come from."""
+    return Path(os.path.abspath(project_dir)) / ".phaser" / "templates"
+
+
+def is_inside(path: str | Path, directory: str | Path) -> bool:
+    """Whether ``path`` is ``directory`` or below it (both taken as given: resolve first)."""
+    path, directory = os.fspath(path), os.fspath(directory)
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def confinement_root(project_dir: str | Path) -> Path | None:
+    """The real path the project's templates must stay inside, or ``None`` when
+    ``.phaser/templates`` itself (or ``.phaser``) is a link leaving the project: then no
+    template of the project is read at all."""
+    real_project = os.path.realpath(project_dir)
+    real_templates = os.path.realpath(project_templates_dir(project_dir))
+    return Path(real_templates) if is_inside(real_templates, real_project) else None
+
 
 def template_search_path(
     project_dir: str | Path | None,
@@ -53,7 +92,8 @@ def template_search_path(
 
     path: list[Path] = []
     if template_file is not None:
-        path.append(Path(template_file).expanduser().resolve().parent)
+        # The link's own directory when --template names a symlink: its name is looked up.
+        path.append(Path(os.path.abspath(Path(template_file).expanduser())).parent)
     if project_dir is not None:
         path.append(Path(project_dir) / ".phaser" / "templates")
     path.append(phaser_home() / "templates")
@@ -186,23 +226,90 @@ _FORMATTERS: dict[str, Callable[..., str]] = {
 FILTERS = {name: _strict(function) for name, function in _FORMATTERS.items()}
 
 
-def _loader(search_path: Iterable[Path]) -> BaseLoader:
+def _confined_loader(directory: Path, root: Path | None) -> BaseLoader:
+    """A loader for ``directory``, a directory of the project's templates, that reads a file
+    only when its real path lies inside ``root`` (``None``: nothing may be read) and it is a
+    regular file of at most :data:`TEMPLATE_MAX_BYTES`."""
+    from jinja2 import BaseLoader, TemplateNotFound
+    from jinja2.loaders import split_template_path
+
+    class ConfinedLoader(BaseLoader):
+        def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+            candidate = os.path.join(directory, *split_template_path(template))
+            if not os.path.lexists(candidate) or os.path.isdir(candidate):
+                raise TemplateNotFound(template)
+            real = os.path.realpath(candidate)
+            if root is None or not is_inside(real, root):
+                raise TemplateRenderError(
+                    f"Template {template} in {directory} leads outside the project's "
+                    ".phaser/templates/ (a symbolic link); a project's templates must stay "
+                    "inside it."
+                )
+            source = _read_template_file(real, template)
+            mtime = os.path.getmtime(real)
+
+            def uptodate() -> bool:
+                try:
+                    return os.path.getmtime(real) == mtime
+                except OSError:
+                    return False
+
+            return source, candidate, uptodate
+
+    return ConfinedLoader()
+
+
+def _read_template_file(path: str, name: str) -> str:
+    """A project template's text: a regular file of bounded size, never a device or FIFO."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise TemplateRenderError(f"Template {name} cannot be read ({exc.strerror}).") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise TemplateRenderError(f"Template {name} is not a regular file.")
+        data = handle.read(TEMPLATE_MAX_BYTES + 1)
+    if len(data) > TEMPLATE_MAX_BYTES:
+        raise TemplateRenderError(
+            f"Template {name} is larger than {TEMPLATE_MAX_BYTES:,} bytes; not read."
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TemplateRenderError(f"Template {name} is not UTF-8 text.") from None
+
+
+def _loader(search_path: Iterable[Path], project_dir: str | Path | None = None) -> BaseLoader:
     from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
     builtin = FileSystemLoader(str(BUILTIN_TEMPLATE_DIR))
     prefixed = PrefixLoader({BUILTIN_PREFIX: builtin}, delimiter=PREFIX_DELIMITER)
+    loaders: list[BaseLoader] = [prefixed]
+    confined = project_templates_dir(project_dir) if project_dir is not None else None
+    root = confinement_root(project_dir) if project_dir is not None else None
+    for directory in search_path:
+        absolute = Path(os.path.abspath(directory))
+        if confined is not None and is_inside(absolute, confined):
+            loaders.append(_confined_loader(absolute, root))
+        else:
+            loaders.append(FileSystemLoader(str(directory)))
     # A name without the prefix makes PrefixLoader raise TemplateNotFound, and ChoiceLoader
     # moves on to the search path.
-    return ChoiceLoader([prefixed, *(FileSystemLoader(str(d)) for d in search_path)])
+    return ChoiceLoader(loaders)
 
 
-def make_environment(search_path: Iterable[Path]) -> SandboxedEnvironment:
-    """The sandboxed environment every report template renders in."""
+def make_environment(
+    search_path: Iterable[Path], project_dir: str | Path | None = None
+) -> SandboxedEnvironment:
+    """The sandboxed environment every report template renders in; the directories of
+    ``search_path`` inside ``project_dir``'s ``.phaser/templates/`` are confined to it."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
     environment = SandboxedEnvironment(
-        loader=_loader(search_path),
+        loader=_loader(search_path, project_dir),
         autoescape=False,  # markdown, not HTML: escaping is the md_cell filter's job
         trim_blocks=True,
         lstrip_blocks=True,
@@ -244,15 +351,85 @@ def _render_error(name: str, exc: BaseException) -> TemplateRenderError:
     return TemplateRenderError(f"Template error in {where}: {message}")
 
 
-def render_template(name: str, context: Mapping[str, Any], search_path: Iterable[Path]) -> str:
+class _TooLong(BaseException):
+    """Raised (from the timer signal or between chunks) when a render runs out of time; a
+    ``BaseException`` so that no ``except Exception`` on the way swallows it."""
+
+
+def render_seconds() -> float:
+    """:data:`RENDER_SECONDS`, or ``$PHASER_RENDER_SECONDS`` when that is a positive number."""
+    configured = os.environ.get("PHASER_RENDER_SECONDS", "")
+    try:
+        value = float(configured)
+    except ValueError:
+        return RENDER_SECONDS
+    return value if value > 0 else RENDER_SECONDS
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise :class:`_TooLong` in this thread after ``seconds``, where a timer signal can
+    (the main thread of a POSIX process); elsewhere the chunk loop's clock is the bound."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _TooLong
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _bounded(chunks: Iterable[str], seconds: float, max_chars: int) -> str:
+    """Join ``chunks``, stopping when they take more than ``seconds`` or exceed
+    ``max_chars``."""
+    deadline = time.monotonic() + seconds
+    parts: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > max_chars:
+            raise TemplateRenderError(
+                f"Template output is more than {max_chars:,} characters; stopped."
+            )
+        if time.monotonic() > deadline:
+            raise _TooLong
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def render_template(
+    name: str,
+    context: Mapping[str, Any],
+    search_path: Iterable[Path],
+    project_dir: str | Path | None = None,
+) -> str:
     """Render ``name`` from ``search_path``; any template failure is a
-    :class:`TemplateRenderError` naming the template, the line and the cause."""
+    :class:`TemplateRenderError` naming the template, the line and the cause.
+
+    Directories inside ``project_dir``'s ``.phaser/templates/`` are confined to it. The
+    render stops with an error after :func:`render_seconds` or :data:`RENDER_MAX_CHARS`.
+    """
     from jinja2 import TemplateError
 
-    environment = make_environment(list(search_path))
+    environment = make_environment(list(search_path), project_dir)
+    seconds = render_seconds()
     try:
-        template = environment.get_template(name)
-        return template.render(**context)
+        with _alarm(seconds):
+            template = environment.get_template(name)
+            return _bounded(template.generate(**context), seconds, RENDER_MAX_CHARS)
+    except _TooLong:
+        raise TemplateRenderError(
+            f"Template {name} took longer than {seconds:g} seconds to render; stopped "
+            "(PHASER_RENDER_SECONDS sets the limit)."
+        ) from None
     except TemplateError as exc:
         raise _render_error(name, exc) from exc
     except RecursionError as exc:

@@ -154,9 +154,12 @@ def test_global_template_path_is_relative_to_phaser_home(
 
 
 def test_command_template_beats_the_shared_one(populated: Path) -> None:
+    templates = populated / ".phaser" / "templates"
+    templates.mkdir(parents=True)
     for name in ("shared.j2", "show.j2"):
-        (populated / name).write_text("x")
-    _project_config(populated, {"template": "shared.j2", "show": {"template": "show.j2"}})
+        (templates / name).write_text("x")
+    shared, show = ".phaser/templates/shared.j2", ".phaser/templates/show.j2"
+    _project_config(populated, {"template": shared, "show": {"template": show}})
     assert settings_for(populated, "show")["template"].value.name == "show.j2"
     assert settings_for(populated, "export")["template"].value.name == "shared.j2"
 
@@ -179,7 +182,8 @@ def test_command_template_beats_the_shared_one(populated: Path) -> None:
         ({"badge": {"thresholds": [[120, "red"]]}}, "analytics.badge.thresholds", "0 to 100"),
         ({"badge": {"thresholds": [["x", "red"]]}}, "analytics.badge.thresholds", "percentage"),
         ({"badge": {"thresholds": [[9, "r d"]]}}, "analytics.badge.thresholds", "colour"),
-        ({"template": "nowhere.j2"}, "analytics.template", "not a file"),
+        ({"template": ".phaser/templates/nowhere.j2"}, "analytics.template", "not a file"),
+        ({"template": "nowhere.j2"}, "analytics.template", "outside .phaser/templates/"),
         ({"export": {"template": 3}}, "analytics.export.template", "path"),
     ],
 )

@@ -116,11 +116,12 @@ def test_a_configured_template_is_the_one_explained(
 ) -> None:
     """The explanation reads the render view's options: a template set in the project's
     config file is explained like --template."""
-    configured = imported / "team" / "weekly.md.j2"
-    configured.parent.mkdir()
+    configured = imported / ".phaser" / "templates" / "team" / "weekly.md.j2"
+    configured.parent.mkdir(parents=True)
     configured.write_text("weekly\n", encoding="utf-8")
     (imported / ".phaser" / "config.json").write_text(
-        json.dumps({"analytics": {"template": "team/weekly.md.j2"}}), encoding="utf-8"
+        json.dumps({"analytics": {"template": ".phaser/templates/team/weekly.md.j2"}}),
+        encoding="utf-8",
     )
     _, result = with_and_without(runner, imported, "export", "--format", "markdown")
     assert result.stdout == "weekly\n"

@@ -61,11 +61,12 @@ class MarkdownRenderer:
         from phaser_analytics import templating
 
         template_file = view.option("template")
+        project_dir = view.option("project_dir")
         search_path = templating.template_search_path(
-            view.option("project_dir"), template_file, view.option("template_dirs") or ()
+            project_dir, template_file, view.option("template_dirs") or ()
         )
         name = templating.template_name(template_file)
-        text = templating.render_template(name, template_context(view), search_path)
+        text = templating.render_template(name, template_context(view), search_path, project_dir)
         return text.strip("\n")
 
 
