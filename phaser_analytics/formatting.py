@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, timezone, tzinfo
 from typing import TypeGuard
@@ -157,28 +156,47 @@ def format_timestamp(value: datetime | None, *, date_only: bool = False) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Characters that would move the cursor, change colours or reorder text in a terminal.
+# Characters that would move the cursor, change colours or reorder text in a terminal: the
+# control characters (Unicode category Cc: C0, DEL and C1, whose U+009B is a CSI on its own)
+# and the bidi overrides and isolates.
+_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ONE_LINE = {
+    **dict.fromkeys(_CONTROLS, "\ufffd"),
+    **dict.fromkeys(map(ord, "\t\n\r\v\f"), " "),
+    **dict.fromkeys(map(ord, _BIDI_CONTROLS)),
+}
+_LINES = {**_ONE_LINE, ord("\n"): "\n", ord("\t"): "\t"}
+#: What :func:`json_safe` escapes: what :func:`clean_text` removes and JSON leaves raw.
+_JSON_UNSAFE = {code: f"\\u{code:04x}" for code in [*range(0x7F, 0xA0), *map(ord, _BIDI_CONTROLS)]}
 
 
-def clean_text(text: object) -> str:
-    """One line of printable text from a report value.
+def clean_text(text: object, *, lines: bool = False) -> str:
+    """Printable text from a report or record value, for any human-readable output.
 
-    Whitespace controls become spaces, other control characters (ESC, BEL, …) the
-    replacement character and bidi overrides vanish: a report is untrusted input, and an
-    escape sequence in a document name must not reach the terminal or break the frame.
+    Control characters (ESC, BEL, the C1 CSI, …) become the replacement character and bidi
+    overrides vanish: a report is untrusted input, and an escape sequence in a document name
+    must not reach the terminal or break a frame. Whitespace controls become spaces (one
+    line, for a table cell); with ``lines``, line breaks (``\\r\\n`` and ``\\r`` made
+    ``\\n``) and tabs are kept, for messages and documents of several lines.
+
+    This is the one place that decides what reaches a terminal: the tables, import's lines,
+    clear, projects, every warning and error (``cli.main.err``/``say``) and the markdown
+    report call it.
     """
-    out = []
-    for char in str(text):
-        if char in "\t\n\r\v\f":
-            out.append(" ")
-        elif char in _BIDI_CONTROLS:
-            continue
-        elif unicodedata.category(char) == "Cc":
-            out.append("\ufffd")
-        else:
-            out.append(char)
-    return "".join(out)
+    value = str(text)
+    if value.isascii() and value.isprintable():
+        return value
+    if lines:
+        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_LINES)
+    return value.translate(_ONE_LINE)
+
+
+def json_safe(text: str) -> str:
+    """JSON text with the characters :func:`clean_text` removes written as ``\\uXXXX``
+    escapes (JSON already escapes C0 controls; DEL, C1 and bidi controls it leaves raw).
+    The data is unchanged: a JSON reader gets the same strings back."""
+    return text if text.isascii() and "\x7f" not in text else text.translate(_JSON_UNSAFE)
 
 
 def _char_width(char: str) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..pipeline import ReportOutcome, import_reports, report_paths
-from .main import EXIT_FAILED, AppContext, err, project_option, resolve_project
+from .main import EXIT_FAILED, AppContext, err, project_option, resolve_project, say
 
 #: The built-in plugin that ``--no-tokens`` turns off (its entry-point name).
 TOKENS_PLUGIN = "claude_tokens"
@@ -89,7 +89,7 @@ def import_cmd(
             if outcome.action == "failed":
                 err(line)
             else:
-                click.echo(line)
+                say(line)
             for warning in outcome.warnings:
                 err(f"  Warning: {outcome.path}: {warning}")
 
@@ -109,6 +109,6 @@ def import_cmd(
         parts.append(f"{summary.already} already imported")
     if summary.failed:
         parts.append(f"{summary.failed} failed")
-    click.echo("\n" + ", ".join(parts) + ".")
+    say("\n" + ", ".join(parts) + ".")
     if summary.failed:
         sys.exit(EXIT_FAILED)

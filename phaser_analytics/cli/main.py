@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import AnalyticsError
+from ..formatting import clean_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,7 +43,7 @@ class PhaserGroup(click.Group):
         except AnalyticsError as exc:
             if _debug_enabled(ctx):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            err(f"Error: {exc}")
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             # The reader went away (`phaser analytics show | head`): not an error of ours.
@@ -54,17 +55,16 @@ class PhaserGroup(click.Group):
             if _debug_enabled(ctx):
                 raise
             where = f": {exc.filename}" if exc.filename else ""
-            click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+            err(f"Error: {exc.strerror or exc}{where}")
             ctx.exit(EXIT_FAILED)
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
             if _debug_enabled(ctx):
                 raise
-            click.echo(
+            err(
                 f"Internal error: {type(exc).__name__}: {exc}. "
-                "Rerun with --debug for the traceback and report it.",
-                err=True,
+                "Rerun with --debug for the traceback and report it."
             )
             ctx.exit(EXIT_INTERNAL)
 
@@ -78,7 +78,7 @@ class AppContext:
     def host(self) -> Any:
         from ..plugins import get_host
 
-        return get_host(warn=lambda message: click.echo(message, err=True))
+        return get_host(warn=lambda message: err(message))
 
 
 def _version() -> str:
@@ -266,9 +266,7 @@ class RendererChoice(click.Choice):
     def choices(self) -> Sequence[str]:
         from ..plugins import get_host
 
-        return get_host(warn=lambda message: click.echo(message, err=True)).renderer_names(
-            self.command
-        )
+        return get_host(warn=lambda message: err(message)).renderer_names(self.command)
 
     @choices.setter
     def choices(self, value: Sequence[str]) -> None:
@@ -350,7 +348,15 @@ def global_option(func: F) -> F:
 
 
 def err(message: str) -> None:
-    click.echo(message, err=True)
+    """A message on stderr: an error, a warning, a failed report. Cleaned of escape
+    sequences (they may quote a report, a record or a file name from a project)."""
+    click.echo(clean_text(message, lines=True), err=True)
+
+
+def say(message: str) -> None:
+    """A line for people on stdout (import's ✓ lines, clear's lists, doctor's findings),
+    cleaned like :func:`err`. Rendered output goes through the renderers instead."""
+    click.echo(clean_text(message, lines=True))
 
 
 def stdout_is_terminal() -> bool:

@@ -11,10 +11,18 @@ from typing import Any
 
 import click
 
-from ..formatting import format_date, format_datetime, pad_to_width
+from ..formatting import clean_text, format_date, format_datetime, pad_to_width
 from ..registry import ProjectEntry, load_projects, prune_projects, update_execution_count
 from ..storage import Finding, IndexEntry, Store
-from .main import EXIT_FAILED, EXIT_USAGE, DateBound, err, project_option, resolve_project
+from .main import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    DateBound,
+    err,
+    project_option,
+    resolve_project,
+    say,
+)
 from .metrics_cmds import aggregate_options, project_statistics, wants_statistics
 
 #: How many executions --dry-run lists by name.
@@ -88,17 +96,17 @@ def clear(
     entries = store.entries()
     doomed = _doomed(entries, before, clear_all)
     if not doomed:
-        click.echo(f"Nothing to delete. {_remaining(entries)}")
+        say(f"Nothing to delete. {_remaining(entries)}")
         return
     if dry_run:
-        click.echo(f"Would delete {len(doomed)} execution records:")
+        say(f"Would delete {len(doomed)} execution records:")
         for entry in doomed[:LISTED]:
-            click.echo(_describe(entry))
+            say(_describe(entry))
         if len(doomed) > LISTED:
-            click.echo(f"  ... and {len(doomed) - LISTED} more")
+            say(f"  ... and {len(doomed) - LISTED} more")
         doomed_ids = {e.execution_id for e in doomed}
         kept = [e for e in entries if e.execution_id not in doomed_ids]
-        click.echo(f"Nothing was deleted. {_remaining(kept)}")
+        say(f"Nothing was deleted. {_remaining(kept)}")
         return
     if not force:
         if not can_prompt():
@@ -111,7 +119,7 @@ def clear(
     removed = store.delete([e.execution_id for e in doomed], missing_ok=True)
     left = store.entries()
     update_execution_count(project_dir, len(left), warn=_warn)
-    click.echo(f"Deleted {len(removed)} execution records. {_remaining(left)}")
+    say(f"Deleted {len(removed)} execution records. {_remaining(left)}")
 
 
 # -- doctor -------------------------------------------------------------------------------------
@@ -121,7 +129,7 @@ _MARKS = {"ok": "✓", "note": "·", "problem": "✗"}
 
 def _report(findings: Sequence[Finding]) -> None:
     for finding in findings:
-        click.echo(f"  {_MARKS[finding.level]} {finding.message}")
+        say(f"  {_MARKS[finding.level]} {finding.message}")
 
 
 @click.command()
@@ -136,25 +144,25 @@ def doctor(repair: bool, project: Path | None) -> None:
     """Check the analytics store: index against record files, corrupt records, leftovers
     of interrupted writes, the lock. Exits 1 while problems remain."""
     store = Store(resolve_project(project), warn=_warn)
-    click.echo(f"Checking {store.analytics_dir}")
+    say(f"Checking {store.analytics_dir}")
     if repair and store.analytics_dir.is_dir():
         done = store.repair()
         for line in done:
-            click.echo(f"  repaired: {line}")
+            say(f"  repaired: {line}")
         if not done:
-            click.echo("  nothing needed repairing")
+            say("  nothing needed repairing")
     findings = store.diagnose()
     _report(findings)
     problems = [f for f in findings if f.problem]
     if not problems:
-        click.echo("No problems found.")
+        say("No problems found.")
         return
     advice = (
         "they need a hand: see docs/storage.md, 'Recovering'."
         if repair
         else "run 'phaser analytics doctor --repair' to fix what can be fixed."
     )
-    click.echo(f"{len(problems)} problem(s) found; {advice}")
+    say(f"{len(problems)} problem(s) found; {advice}")
     sys.exit(EXIT_FAILED)
 
 
@@ -165,8 +173,8 @@ _COLUMNS = ("NAME", "PATH", "LAST SEEN", "EXECUTIONS", "DIRECTORY")
 
 def _row(project: ProjectEntry) -> tuple[str, ...]:
     return (
-        project.name,
-        project.path,
+        clean_text(project.name),
+        clean_text(project.path),
         format_datetime(project.last_seen, "%Y-%m-%d %H:%M") if project.last_seen else "-",
         str(project.execution_count),
         "ok" if project.exists() else "missing",
@@ -213,23 +221,23 @@ def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -
         payload: dict[str, object] = {"projects": [_as_json(p) for p in projects]}
         if prune:
             payload["removed"] = [p.to_dict() for p in removed]
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps(payload, indent=2))  # ASCII: every control character escaped
         return
     if prune:
-        click.echo(f"Removed {len(removed)} project(s) whose directory is gone.")
+        say(f"Removed {len(removed)} project(s) whose directory is gone.")
         for project in removed:
-            click.echo(f"  - {project.name} ({project.path})")
+            say(f"  - {project.name} ({project.path})")
     if not projects:
-        click.echo(
+        say(
             "No projects registered yet; 'phaser analytics import' registers the project "
             "it imports into."
         )
         return
     for line in _table([_row(p) for p in projects]):
-        click.echo(line)
+        say(line)
     missing = sum(1 for p in projects if not p.exists())
     if missing:
-        click.echo(
+        say(
             f"{missing} project(s) no longer exist; 'phaser analytics projects --prune' "
             "forgets them."
         )

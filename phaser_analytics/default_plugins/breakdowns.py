@@ -25,6 +25,7 @@ from phaser_analytics.formatting import (
     format_delta,
     format_duration,
     format_percent,
+    json_safe,
 )
 from phaser_analytics.models import datetime_to_json, utcnow
 
@@ -139,7 +140,7 @@ def render_json(view: RenderView) -> str:
     document["breakdown"] = breakdown_dict(view.breakdown)
     document["stats"] = view.stats.to_dict()
     document["generated_at"] = datetime_to_json(view.generated_at or utcnow())
-    return json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    return json_safe(json.dumps(document, indent=2, ensure_ascii=False, default=str))
 
 
 # -- csv ----------------------------------------------------------------------------------

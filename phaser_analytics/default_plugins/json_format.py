@@ -22,6 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
+from phaser_analytics.formatting import json_safe
 from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import AggregatedStats, datetime_to_json, utcnow
 
@@ -49,8 +50,10 @@ def _json_default(value: Any) -> Any:
 
 def _dumps(value: Any, indent: int | None = _INDENT) -> str:
     separators = (",", ": ") if indent else (",", ":")
-    return json.dumps(
-        value, indent=indent, separators=separators, ensure_ascii=False, default=_json_default
+    return json_safe(
+        json.dumps(
+            value, indent=indent, separators=separators, ensure_ascii=False, default=_json_default
+        )
     )
 
 

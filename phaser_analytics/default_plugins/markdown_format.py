@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
+from phaser_analytics.formatting import clean_text
 from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import datetime_to_json, utcnow
 
@@ -67,7 +68,8 @@ class MarkdownRenderer:
         )
         name = templating.template_name(template_file)
         text = templating.render_template(name, template_context(view), search_path, project_dir)
-        return text.strip("\n")
+        # Records and project templates are untrusted: no escape sequence reaches a terminal.
+        return clean_text(text, lines=True).strip("\n")
 
 
 @hookimpl(trylast=True)
