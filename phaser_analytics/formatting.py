@@ -27,7 +27,10 @@ def _is_number(value: object) -> TypeGuard[float]:
     """An int or a finite float; ``bool`` and NaN are not numbers to show."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return math.isfinite(value)
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float: not a number anyone can be shown
+        return False
 
 
 def format_duration(seconds: float | None, *, precise: bool = False) -> str:

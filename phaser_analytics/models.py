@@ -8,8 +8,10 @@ taken as UTC.
 
 from __future__ import annotations
 
+import json
+import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -18,6 +20,22 @@ from typing import Any, Protocol
 #: Written into every new execution file; ``"1.0"`` files (spec §4.2) still load.
 SCHEMA_VERSION = "1.1"
 READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
+
+
+#: The largest magnitude a number in a record may have: 2**53, the largest integer every JSON
+#: reader holds exactly. Larger numbers (a report stating a 309-digit token count) are left
+#: unknown on import (:func:`bound_numbers`) and make a record file invalid on load.
+MAX_NUMBER = 2**53
+
+
+class InvalidRecord(ValueError):
+    """A record (a record file's dict) with a field of the wrong type or out of range.
+
+    Raised by :meth:`ExecutionRecord.from_dict`; the store treats it as it treats any
+    corrupt record file (it sets the file aside in ``quarantine/`` with one warning). The
+    message names the field: ``'phases[0].tests_before' must be a whole number or null,
+    not "1"``.
+    """
 
 
 def utcnow() -> datetime:
@@ -46,6 +64,126 @@ def datetime_from_json(value: str | None) -> datetime | None:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     return ensure_aware(datetime.fromisoformat(text))
+
+
+# -- validating what a record file holds ---------------------------------------------------
+
+
+def _shown(value: Any) -> str:
+    """A value, as JSON and short, for an error message."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+        return f"a number of {len(str(abs(value)))} digits"
+    try:
+        text = json.dumps(value, ensure_ascii=True, allow_nan=True)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _bad(name: str, kind: str, value: Any) -> InvalidRecord:
+    return InvalidRecord(f"'{name}' must be {kind}, not {_shown(value)}")
+
+
+def _text(name: str, value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise _bad(name, "text or null", value)
+
+
+def in_range(value: Any) -> bool:
+    """Whether ``value`` is a number (not ``bool``) that is finite and within
+    :data:`MAX_NUMBER`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) <= MAX_NUMBER and (isinstance(value, int) or math.isfinite(value))
+
+
+def _whole(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, "a whole number or null", value)
+    if not in_range(value):
+        raise _bad(name, f"a whole number within ±{MAX_NUMBER}", value)
+    return value
+
+
+def _number(name: str, value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if not in_range(value):
+        raise _bad(name, f"a finite number within ±{MAX_NUMBER} or null", value)
+    return value
+
+
+def _moment(name: str, value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _bad(name, "an ISO 8601 time or null", value)
+    try:
+        return datetime_from_json(value)
+    except ValueError:
+        raise _bad(name, "an ISO 8601 time or null", value) from None
+
+
+def _choice(name: str, kind: type[Enum], value: Any) -> Any:
+    try:
+        return kind(value)
+    except (ValueError, TypeError):
+        choices = ", ".join(str(member.value) for member in kind)  # type: ignore[attr-defined]
+        raise _bad(name, f"one of {choices}", value) from None
+
+
+def _flag(name: str, value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    raise _bad(name, "true or false", value)
+
+
+def _mapping(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(name, "an object", value)
+    return value
+
+
+def _list(name: str, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad(name, "a list", value)
+    return value
+
+
+def _texts(name: str, value: Any) -> list[str]:
+    items = _list(name, value)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise _bad(f"{name}[{i}]", "text", item)
+    return list(items)
+
+
+def _numbers_by_key(
+    name: str, value: Any, check: Callable[[str, Any], Any]
+) -> dict[str, Any] | None:
+    """An object of numbers (each passed through ``check``) or null."""
+    if value is None:
+        return None
+    items = _mapping(name, value)
+    return {key: check(f"{name}.{key}", number) for key, number in items.items()}
+
+
+def _by_model(name: str, value: Any) -> dict[str, dict[str, Any]] | None:
+    if value is None:
+        return None
+    items = _mapping(name, value)
+    return {
+        model: _numbers_by_key(f"{name}.{model}", _mapping(f"{name}.{model}", counts), _number)
+        or {}
+        for model, counts in items.items()
+    }
 
 
 # Status symbols as Phaser writes them, and as they look after a UTF-8 → Windows-1252
@@ -191,19 +329,26 @@ class PhaseRecord:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PhaseRecord:
+    def from_dict(cls, data: dict[str, Any], where: str = "phase") -> PhaseRecord:
+        """Read what :meth:`to_dict` wrote; :class:`InvalidRecord` (naming the field as
+        ``where.field``) for a field of the wrong type or out of range."""
+        data = _mapping(where, data)
+        number = _whole(f"{where}.phase_number", data.get("phase_number"))
+        if number is None:
+            raise _bad(f"{where}.phase_number", "a whole number", None)
+        title = _text(f"{where}.title", data.get("title"))
         return cls(
-            phase_number=data["phase_number"],
-            title=data["title"],
-            status=PhaseStatus(data["status"]),
-            commit_sha=data.get("commit_sha"),
-            started_at=datetime_from_json(data.get("started_at")),
-            completed_at=datetime_from_json(data.get("completed_at")),
-            duration_seconds=data.get("duration_seconds"),
-            tests_before=data.get("tests_before"),
-            tests_after=data.get("tests_after"),
-            error_message=data.get("error_message"),
-            retry_count=data.get("retry_count") or 0,
+            phase_number=number,
+            title=title if title is not None else "",
+            status=_choice(f"{where}.status", PhaseStatus, data.get("status")),
+            commit_sha=_text(f"{where}.commit_sha", data.get("commit_sha")),
+            started_at=_moment(f"{where}.started_at", data.get("started_at")),
+            completed_at=_moment(f"{where}.completed_at", data.get("completed_at")),
+            duration_seconds=_number(f"{where}.duration_seconds", data.get("duration_seconds")),
+            tests_before=_whole(f"{where}.tests_before", data.get("tests_before")),
+            tests_after=_whole(f"{where}.tests_after", data.get("tests_after")),
+            error_message=_text(f"{where}.error_message", data.get("error_message")),
+            retry_count=_whole(f"{where}.retry_count", data.get("retry_count")) or 0,
         )
 
 
@@ -360,46 +505,100 @@ class ExecutionRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExecutionRecord:
-        """Read a record written by :meth:`to_dict`, of schema 1.0 or 1.1."""
-        imported_at = datetime_from_json(data.get("imported_at")) or utcnow()
+        """Read a record written by :meth:`to_dict`, of schema 1.0 or 1.1, checking every
+        field: :class:`InvalidRecord` (a ``ValueError``) names the first field of the wrong
+        type or out of range (numbers within :data:`MAX_NUMBER`). A record file is a
+        stranger's input in a cloned repository; nothing it holds may crash a command."""
+        data = _mapping("record", data)
+        execution_id = data.get("execution_id")
+        if not isinstance(execution_id, str) or not execution_id:
+            raise _bad("execution_id", "text", execution_id)
+        extra = data.get("extra")
+        phases = _list("phases", data.get("phases"))
         return cls(
-            execution_id=data["execution_id"],
-            audit_document=data.get("audit_document"),
-            document_title=data.get("document_title"),
-            project_name=data.get("project_name"),
-            project_path=data.get("project_path"),
-            branch=data.get("branch"),
-            started_at=datetime_from_json(data.get("started_at")),
-            completed_at=datetime_from_json(data.get("completed_at")),
-            phaser_version=data.get("phaser_version"),
-            status=ExecutionStatus(data.get("status", "failed")),
-            phases_planned=data.get("phases_planned"),
-            phases_completed=data.get("phases_completed"),
-            baseline_tests=data.get("baseline_tests"),
-            final_tests=data.get("final_tests"),
-            base_commit=data.get("base_commit"),
-            final_commit=data.get("final_commit"),
-            commit_count=data.get("commit_count"),
-            files_changed=data.get("files_changed"),
-            phases=[PhaseRecord.from_dict(p) for p in data.get("phases") or []],
-            report_path=data.get("report_path") or "",
-            imported_at=imported_at,
-            date_only=bool(data.get("date_only", False)),
-            reported_test_delta=data.get("reported_test_delta"),
-            tag=data.get("tag"),
-            lines_added=data.get("lines_added"),
-            lines_removed=data.get("lines_removed"),
-            failure_reasons=list(data.get("failure_reasons") or []),
-            tokens=data.get("tokens"),
-            tokens_by_model=data.get("tokens_by_model"),
-            cost_usd=data.get("cost_usd"),
-            extra=dict(data.get("extra") or {}),
+            execution_id=execution_id,
+            audit_document=_text("audit_document", data.get("audit_document")),
+            document_title=_text("document_title", data.get("document_title")),
+            project_name=_text("project_name", data.get("project_name")),
+            project_path=_text("project_path", data.get("project_path")),
+            branch=_text("branch", data.get("branch")),
+            started_at=_moment("started_at", data.get("started_at")),
+            completed_at=_moment("completed_at", data.get("completed_at")),
+            phaser_version=_text("phaser_version", data.get("phaser_version")),
+            status=_choice("status", ExecutionStatus, data.get("status", "failed")),
+            phases_planned=_whole("phases_planned", data.get("phases_planned")),
+            phases_completed=_whole("phases_completed", data.get("phases_completed")),
+            baseline_tests=_whole("baseline_tests", data.get("baseline_tests")),
+            final_tests=_whole("final_tests", data.get("final_tests")),
+            base_commit=_text("base_commit", data.get("base_commit")),
+            final_commit=_text("final_commit", data.get("final_commit")),
+            commit_count=_whole("commit_count", data.get("commit_count")),
+            files_changed=_whole("files_changed", data.get("files_changed")),
+            phases=[PhaseRecord.from_dict(p, f"phases[{i}]") for i, p in enumerate(phases)],
+            report_path=_text("report_path", data.get("report_path")) or "",
+            imported_at=_moment("imported_at", data.get("imported_at")) or utcnow(),
+            date_only=_flag("date_only", data.get("date_only")),
+            reported_test_delta=_whole("reported_test_delta", data.get("reported_test_delta")),
+            tag=_text("tag", data.get("tag")),
+            lines_added=_whole("lines_added", data.get("lines_added")),
+            lines_removed=_whole("lines_removed", data.get("lines_removed")),
+            failure_reasons=_texts("failure_reasons", data.get("failure_reasons")),
+            tokens=_numbers_by_key("tokens", data.get("tokens"), _whole),
+            tokens_by_model=_by_model("tokens_by_model", data.get("tokens_by_model")),
+            cost_usd=_number("cost_usd", data.get("cost_usd")),
+            extra=dict(_mapping("extra", extra)) if extra is not None else {},
         )
 
     @classmethod
     def generate_id(cls) -> str:
         """Generate a new execution ID."""
         return str(uuid.uuid4())
+
+
+_RECORD_NUMBERS = (
+    "phases_planned",
+    "phases_completed",
+    "baseline_tests",
+    "final_tests",
+    "commit_count",
+    "files_changed",
+    "reported_test_delta",
+    "lines_added",
+    "lines_removed",
+    "cost_usd",
+)
+_PHASE_NUMBERS = ("duration_seconds", "tests_before", "tests_after", "retry_count")
+
+
+def bound_numbers(record: ExecutionRecord) -> list[str]:
+    """Leave unknown (``None``) every number of ``record`` that is not finite or beyond
+    :data:`MAX_NUMBER` (a report stating a 309-digit token count), and say which, one
+    warning each. Import calls it before a record is stored, so what it stores loads again.
+    """
+    warnings: list[str] = []
+
+    def bounded(name: str, value: Any) -> Any:
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        if in_range(value):
+            return value
+        warnings.append(f"'{name}' is out of range ({_shown(value)}); left unknown")
+        return None
+
+    for name in _RECORD_NUMBERS:
+        setattr(record, name, bounded(name, getattr(record, name)))
+    for i, phase in enumerate(record.phases):
+        for name in _PHASE_NUMBERS:
+            setattr(phase, name, bounded(f"phases[{i}].{name}", getattr(phase, name)))
+        phase.retry_count = phase.retry_count or 0
+    if isinstance(record.tokens, dict):
+        record.tokens = {k: bounded(f"tokens.{k}", v) for k, v in record.tokens.items()}
+    if isinstance(record.tokens_by_model, dict):
+        for model, counts in record.tokens_by_model.items():
+            if isinstance(counts, dict):
+                for k, v in list(counts.items()):
+                    counts[k] = bounded(f"tokens_by_model.{model}.{k}", v)
+    return warnings
 
 
 class StatsSource(Protocol):

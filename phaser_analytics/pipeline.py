@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AnalyticsError, ReportNotFoundError, ReportParseError
-from .models import ExecutionRecord, ExecutionStatus, utcnow
+from .models import ExecutionRecord, ExecutionStatus, InvalidRecord, bound_numbers, utcnow
 from .plugins import PluginHost, get_host
 from .registry import register_project
 from .storage import Store
@@ -260,7 +260,19 @@ def load_report(
         warnings.extend(host.enrich(record, Path(report_path), skip_plugins))
     for key in parsed.transient:
         record.extra.pop(key, None)
+    warnings.extend(bound_numbers(record))
+    _check_storable(record)
     return record, warnings
+
+
+def _check_storable(record: ExecutionRecord) -> None:
+    """What import stores must load again: the record as its file will hold it passes
+    :meth:`ExecutionRecord.from_dict`'s checks (a dialect or plugin that set a field of
+    the wrong type fails this report, not every later command)."""
+    try:
+        ExecutionRecord.from_dict(record.to_dict())
+    except InvalidRecord as exc:
+        raise ReportParseError(f"the record read from it is invalid: {exc}") from None
 
 
 # -- store --------------------------------------------------------------------------------
