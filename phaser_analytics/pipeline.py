@@ -6,9 +6,11 @@ dialects (parse) and the ``enrich_record`` implementations (record).
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import fnmatch
 import os
+import stat
 import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +49,17 @@ SKIPPED_DIRS = frozenset(
 )
 #: How much of a file is sniffed for NUL bytes to call it binary.
 _BINARY_SNIFF = 8192
+#: The largest report read (docs/report-format.md): 20 MiB, twice a report whose pytest log
+#: fills a code fence. A larger file is refused unread.
+MAX_REPORT_BYTES = 20 * 1024 * 1024
+#: Byte-order marks of the encodings read besides UTF-8, the longest first (UTF-32 LE's
+#: starts with UTF-16 LE's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 #: Records handed to the store at once: bounds memory and the work lost to a crash.
 _SAVE_BATCH = 500
 
@@ -63,10 +76,17 @@ def _skip_dir(entry: os.DirEntry[str]) -> bool:
     return os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
 
 
-def discover(root: Path, patterns: Sequence[str], *, recursive: bool) -> list[Path]:
+def discover(
+    root: Path,
+    patterns: Sequence[str],
+    *,
+    recursive: bool,
+    warn: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Report files under ``root`` whose names match one of ``patterns``, sorted.
 
     Symlinked directories are followed once each: a link back up the tree is not a loop.
+    A directory that cannot be read is skipped with one ``warn`` each.
     """
     found: list[Path] = []
     seen: set[str] = set()
@@ -80,7 +100,12 @@ def discover(root: Path, patterns: Sequence[str], *, recursive: bool) -> list[Pa
         try:
             with os.scandir(directory) as it:
                 entries = list(it)
-        except OSError:
+        except OSError as exc:
+            if warn is not None:
+                warn(
+                    f"cannot read the directory {directory} ({exc.strerror or exc}); "
+                    "reports in it were not imported"
+                )
             continue
         for entry in entries:
             try:
@@ -100,12 +125,20 @@ def detect_execution_reports(project_dir: Path) -> list[Path]:
     return discover(Path(project_dir), get_host().report_patterns(), recursive=True)
 
 
-def report_paths(target: Path, *, recursive: bool, host: PluginHost | None = None) -> list[Path]:
-    """The reports an ``import`` of ``target`` (a file or a directory) covers."""
+def report_paths(
+    target: Path,
+    *,
+    recursive: bool,
+    host: PluginHost | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """The reports an ``import`` of ``target`` (a file or a directory) covers; ``warn``
+    hears of each directory that cannot be read."""
     if not target.exists():
         raise ReportNotFoundError(target)
     if target.is_dir():
-        return discover(target, (host or get_host()).report_patterns(), recursive=recursive)
+        patterns = (host or get_host()).report_patterns()
+        return discover(target, patterns, recursive=recursive, warn=warn)
     return [target]
 
 
@@ -113,21 +146,34 @@ def report_paths(target: Path, *, recursive: bool, host: PluginHost | None = Non
 
 
 def read_report_text(path: Path) -> str:
-    """The report's text: UTF-8, with or without a byte-order mark, newlines normalised.
+    """The report's text, newlines normalised: UTF-8 (with or without a byte-order mark), or
+    UTF-16 or UTF-32 with a byte-order mark.
 
-    Empty, binary and non-UTF-8 files raise :class:`ReportParseError` with one clear line.
+    Only a regular file of at most :data:`MAX_REPORT_BYTES` is read: a device
+    (``/dev/zero``), a FIFO (which would wait for a writer) or a socket is refused without
+    reading, and so is a larger file, whatever its size said when opened. Empty, binary
+    and undecodable files raise :class:`ReportParseError` with one clear line.
     """
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ReportNotFoundError(path) from None
-    except IsADirectoryError:
-        raise ReportParseError("it is a directory, not a report file") from None
-    except OSError as exc:
-        raise ReportParseError(f"the file cannot be read ({exc.strerror})") from None
+    raw = _read_regular_file(Path(path))
     if not raw.strip():
         raise ReportParseError("the file is empty")
-    if b"\x00" in raw[:_BINARY_SNIFF]:
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                label = encoding.split("-")[0].upper() + "-" + encoding.split("-")[1][:2]
+                raise ReportParseError(
+                    f"the file is not {label} text (invalid data at offset {exc.start + len(bom)})"
+                ) from None
+            return text.replace("\r\n", "\n").replace("\r", "\n")
+    sniff = raw[:_BINARY_SNIFF]
+    if b"\x00" in sniff:
+        if _looks_like_utf16(sniff):
+            raise ReportParseError(
+                "the file is not UTF-8 text (it looks like UTF-16 without a byte-order mark; "
+                "save it as UTF-8)"
+            )
         raise ReportParseError("the file is binary, not a markdown report")
     try:
         text = raw.decode("utf-8-sig")
@@ -136,6 +182,55 @@ def read_report_text(path: Path) -> str:
             f"the file is not UTF-8 text (invalid byte at offset {exc.start})"
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _looks_like_utf16(sniff: bytes) -> bool:
+    """Whether every other byte is NUL, as in ASCII text written as UTF-16."""
+    even, odd = sniff[0::2], sniff[1::2]
+    return len(sniff) >= 4 and (even.count(0) == len(even) or odd.count(0) == len(odd))
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_REPORT_BYTES`.
+
+    Opened without waiting (``O_NONBLOCK``: a FIFO would block until a writer came), then
+    checked with ``fstat`` on what was opened, then read up to one byte past the cap.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ReportNotFoundError(path) from None
+    except IsADirectoryError:
+        raise ReportParseError("it is a directory, not a report file") from None
+    except OSError as exc:
+        raise ReportParseError(f"the file cannot be read ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ReportParseError("it is a directory, not a report file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ReportParseError(
+                "it is not a regular file (a device, FIFO or socket); only files are read"
+            )
+        if info.st_size > MAX_REPORT_BYTES:
+            raise _too_large()
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(MAX_REPORT_BYTES + 1)
+    except OSError as exc:
+        raise ReportParseError(f"the file cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_REPORT_BYTES:
+        raise _too_large()
+    return raw
+
+
+def _too_large() -> ReportParseError:
+    return ReportParseError(
+        f"the file is larger than {MAX_REPORT_BYTES:,} bytes "
+        f"({MAX_REPORT_BYTES // (1024 * 1024)} MiB), the limit for a report"
+    )
 
 
 def parse_execution_report(content: str) -> dict[str, Any]:

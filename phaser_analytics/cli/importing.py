@@ -43,7 +43,8 @@ def _progress(total: int) -> Iterator[click.termui.ProgressBar | None]:
 
 
 @click.command("import")
-@click.argument("report_file", type=click.Path(path_type=Path))
+# Not readable=True: an unreadable report is a failed report (exit 1), said by the pipeline.
+@click.argument("report_file", type=click.Path(path_type=Path, readable=False))
 @click.option("--recursive", "-r", is_flag=True, help="Scan a directory recursively for reports.")
 @click.option("--force", "-f", is_flag=True, help="Re-import (replace) executions already stored.")
 @click.option("--dialect", help="Read every report with this dialect instead of detecting it.")
@@ -71,7 +72,9 @@ def import_cmd(
     app: AppContext = ctx.obj
     host = app.host()
     project_dir = resolve_project(project)
-    paths = report_paths(report_file, recursive=recursive, host=host)
+    paths = report_paths(
+        report_file, recursive=recursive, host=host, warn=lambda m: err(f"Warning: {m}")
+    )
     if not paths:
         patterns = ", ".join(host.report_patterns())
         err(

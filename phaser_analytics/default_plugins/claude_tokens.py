@@ -46,6 +46,8 @@ _USAGE_FIELDS = {
 }
 _TIMESTAMP_KEY = '"timestamp":"'
 _SECOND = "%Y-%m-%dT%H:%M:%S"
+#: The longest transcript line read (docs/metrics.md); a longer one is skipped unread.
+MAX_TRANSCRIPT_LINE = 32 * 1024 * 1024
 #: A transcript last written this long before the execution started cannot hold a line of
 #: it; the slack covers file systems that store modification times in 2-second steps.
 MTIME_SLACK_SECONDS = 2.0
@@ -216,10 +218,22 @@ def read_usage_line(line: str, window: Window, project_path: str) -> UsageLine |
 
 
 def _file_lines(path: Path) -> Iterator[str]:
+    """The lines of a transcript, each of at most :data:`MAX_TRANSCRIPT_LINE` bytes: a longer
+    line is read past in pieces of that size and skipped, never held whole (a transcript is
+    untrusted input, and one 500 MB line must not cost a gigabyte)."""
+    limit = MAX_TRANSCRIPT_LINE
     try:
-        # A bad byte spoils one line, not the file.
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            yield from handle
+        with open(path, "rb") as handle:
+            while True:
+                line = handle.readline(limit + 1)
+                if not line:
+                    return
+                if len(line) > limit and not line.endswith(b"\n"):
+                    while line and not line.endswith(b"\n"):
+                        line = handle.readline(limit)
+                    continue
+                # A bad byte spoils one line, not the file.
+                yield line.decode("utf-8", errors="replace")
     except OSError:
         return
 
