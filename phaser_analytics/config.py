@@ -52,9 +52,10 @@ COMMAND_KEYS: dict[str, dict[str, str | None]] = {
 }
 #: Keys directly under ``"analytics"``, for every command that has them.
 SHARED_KEYS = ("template",)
-#: Keys under ``"analytics"`` that other modules read and check themselves (with
-#: :func:`read_config_file`): ``pricing`` (model prices, :mod:`phaser_analytics.pricing`).
-KEYS_READ_ELSEWHERE = ("pricing",)
+#: Keys under ``"analytics"`` read and checked by their own functions (with
+#: :func:`read_config_file`): ``pricing`` (model prices, :mod:`phaser_analytics.pricing`) and
+#: ``tz`` (the time zone of dates, :func:`configured_zone`).
+KEYS_READ_ELSEWHERE = ("pricing", "tz")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -286,3 +287,23 @@ def config_defaults(command: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def configured_zone(project_dir: Path) -> Any:
+    """The time zone ``analytics.tz`` sets (the project's over the user's); ``None`` (the
+    machine's local time) when neither does or it says ``"local"``."""
+    from .metrics import UnknownTimeZoneError, resolve_zone
+
+    chosen: Setting | None = None
+    for path, _ in config_files(project_dir):
+        section = read_config_file(path)
+        if "tz" in section:
+            chosen = Setting(section["tz"], path, f"{SECTION}.tz")
+    if chosen is None:
+        return None
+    if not isinstance(chosen.value, str) or not chosen.value.strip():
+        raise chosen.error(f"must be a time zone name such as Europe/Berlin, not {json.dumps(chosen.value)}")
+    try:
+        return resolve_zone(chosen.value)
+    except UnknownTimeZoneError:
+        raise chosen.error(f"names an unknown time zone, {json.dumps(chosen.value)}") from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TypeGuard
 
 #: How every helper shows a value the report did not give. Plain ASCII on purpose: it
@@ -145,18 +145,44 @@ def format_date(value: datetime | date | str | None, *, tz: tzinfo | None = None
     return format_datetime(value, "%Y-%m-%d", tz=tz)
 
 
-def format_timestamp(value: datetime | None, *, date_only: bool = False) -> str:
-    """ISO 8601 with ``Z`` as the store writes it; just the day when only the day is known.
+def _bare_day(moment: datetime, date_only: bool) -> bool:
+    """A bare-date report's moment: stored at midnight UTC, shown as that day in any zone."""
+    utc = moment.astimezone(timezone.utc)
+    return date_only and (utc.hour, utc.minute, utc.second) == (0, 0, 0)
+
+
+def in_display_zone(value: datetime, zone: tzinfo | None) -> datetime:
+    """``value`` (naive means UTC) in ``zone``; ``None`` is the machine's local time."""
+    moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return moment.astimezone(zone)
+
+
+def format_when(value: datetime | None, zone: tzinfo | None, *, date_only: bool = False) -> str:
+    """The day and time of day in ``zone`` (``None``: local time), as the table shows a
+    start: ``"2024-12-06 10:30"``; just the day for a bare-date report."""
+    if value is None:
+        return UNKNOWN
+    if _bare_day(value if value.tzinfo else value.replace(tzinfo=timezone.utc), date_only):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    return in_display_zone(value, zone).strftime("%Y-%m-%d %H:%M")
+
+
+def format_timestamp(
+    value: datetime | None, *, date_only: bool = False, zone: tzinfo | None = timezone.utc
+) -> str:
+    """ISO 8601 in ``zone`` (``None``: local time): ``Z`` when the offset is zero, as the
+    store writes it, else ``±HH:MM``; just the day when only the day is known.
 
     A bare-date report is stored at midnight: showing ``T00:00:00Z`` would invent a time.
     """
     if value is None:
         return UNKNOWN
     moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
-    if date_only and (moment.hour, moment.minute, moment.second) == (0, 0, 0):
-        return moment.strftime("%Y-%m-%d")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if _bare_day(moment, date_only):
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    moment = moment.astimezone(zone)
+    text = moment.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if moment.utcoffset() == timedelta(0) else text
 
 
 # Characters that would move the cursor, change colours or reorder text in a terminal: the

@@ -388,3 +388,83 @@ def test_a_bad_clear_deletes_nothing(runner: CliRunner, evening: Path) -> None:
 def test_the_ends_of_the_calendar_through_the_cli(runner: CliRunner, evening: Path) -> None:
     assert len(documents(runner, evening, "--until", "9999-12-31")) == 3
     assert len(documents(runner, evening, "--since", "0001-01-01")) == 3
+
+
+# -- one zone for display, filters and buckets (issue 14 item 3) ------------------------------
+
+
+@pytest.fixture
+def los_angeles() -> Iterator[None]:
+    """The process's local zone is Los Angeles (-08:00 in December) for the test."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("needs time.tzset to set the local zone")
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/Los_Angeles"
+    time.tzset()
+    try:
+        if datetime(2024, 12, 5, 12).astimezone().utcoffset() != timedelta(hours=-8):
+            pytest.skip("no time zone database for TZ")
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+@pytest.fixture
+def three_am_utc(runner: CliRunner, project: Path, tmp_path: Path, los_angeles: None) -> Path:
+    """One run at 03:00Z on 2024-12-06: 19:00 on the 5th in Los Angeles."""
+    report = write_report(
+        tmp_path / "reports", "night.md", "2024-12-06T03:00:00Z", "2024-12-06T03:30:00Z"
+    )
+    result = invoke(runner, "import", str(report), "--project", str(project))
+    assert result.exit_code == 0, result.output
+    return project
+
+
+def table(runner: CliRunner, project: Path, *args: str) -> str:
+    result = invoke(runner, "show", "--project", str(project), *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_table_shows_the_local_day_and_time_the_filters_use(
+    runner: CliRunner, three_am_utc: Path
+) -> None:
+    assert "│ 2024-12-05 19:00 │ night.md" in table(runner, three_am_utc)
+    assert "night.md" in table(runner, three_am_utc, "--since", "2024-12-05", "--until", "2024-12-05")
+    assert documents(runner, three_am_utc, "--since", "2024-12-06") == []
+
+
+def test_tz_moves_display_and_filters_together(runner: CliRunner, three_am_utc: Path) -> None:
+    assert "│ 2024-12-06 03:00 │ night.md" in table(runner, three_am_utc, "--tz", "UTC")
+    # --tz is read first, wherever it stands: --since is a UTC day here.
+    assert documents(runner, three_am_utc, "--since", "2024-12-06", "--tz", "UTC") == ["night.md"]
+    verbose = table(runner, three_am_utc, "--verbose")
+    assert "Started:    2024-12-05T19:00:00-08:00" in verbose
+    assert "Started:    2024-12-06T03:00:00Z" in table(runner, three_am_utc, "-v", "--tz", "UTC")
+
+
+def test_the_config_sets_the_zone_and_tz_overrides_it(runner: CliRunner, three_am_utc: Path) -> None:
+    config = three_am_utc / ".phaser" / "config.json"
+    config.write_text(json.dumps({"analytics": {"tz": "Asia/Tokyo"}}), encoding="utf-8")
+    assert "│ 2024-12-06 12:00 │ night.md" in table(runner, three_am_utc)
+    assert documents(runner, three_am_utc, "--since", "2024-12-06") == ["night.md"]
+    assert "│ 2024-12-05 19:00 │" in table(runner, three_am_utc, "--tz", "local")
+    config.write_text(json.dumps({"analytics": {"tz": "Mars/Olympus"}}), encoding="utf-8")
+    result = invoke(runner, "show", "--project", str(three_am_utc))
+    assert result.exit_code == 2
+    assert "'analytics.tz' names an unknown time zone" in result.output
+
+
+def test_trends_buckets_and_filters_in_one_zone(runner: CliRunner, three_am_utc: Path) -> None:
+    def days(*args: str) -> list[str]:
+        result = invoke(runner, "trends", "--format", "json", "--project", str(three_am_utc), *args)
+        assert result.exit_code == 0, result.output
+        return [row["period"] for row in json.loads(result.stdout)["breakdown"]["rows"]]
+
+    assert days() == ["2024-12-05"]
+    assert days("--tz", "UTC") == ["2024-12-06"]
+    assert days("--tz", "UTC", "--since", "2024-12-06") == ["2024-12-06"]

@@ -287,8 +287,67 @@ class DateBound(click.ParamType):
         from ..dates import parse_date_bound
 
         # InvalidDateError, not click.BadParameter: the spec's one sentence, exit status 2,
-        # without click's usage block.
-        return parse_date_bound(value, end_of_day=self.end_of_day)
+        # without click's usage block. A value without a zone is in the command's zone.
+        zone = command_zone(ctx) if ctx is not None else None
+        return parse_date_bound(value, end_of_day=self.end_of_day, zone=zone)
+
+
+class ZoneType(click.ParamType):
+    """``--tz``: an IANA zone name, ``UTC`` or ``local``."""
+
+    name = "zone"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        from ..metrics import UnknownTimeZoneError, resolve_zone
+
+        try:
+            return resolve_zone(value)
+        except UnknownTimeZoneError:
+            self.fail(
+                f"unknown time zone '{value}'; use an IANA name such as Europe/Berlin, "
+                "or UTC, or local.",
+                param,
+                ctx,
+            )
+
+
+_ZONE_KEY = "phaser_analytics.zone"
+
+
+def zone_option(func: F) -> F:
+    """``--tz``, processed before the other options (eager), so that ``--since`` and
+    ``--until`` are read in it wherever they stand on the command line."""
+    return click.option(
+        "--tz",
+        "zone",
+        type=ZoneType(),
+        metavar="ZONE",
+        is_eager=True,
+        help="The time zone for dates: shown, typed (--since/--until without a zone) and "
+        "counted (days, weeks, hours). An IANA name such as Europe/Berlin, UTC or local. "
+        "Default: the config's analytics.tz, else this machine's local time.",
+    )(func)
+
+
+def command_zone(ctx: click.Context) -> Any:
+    """The one time zone of this command (``None``: the machine's local time): ``--tz``,
+    else ``analytics.tz`` from the project's or the user's config, else local."""
+    if _ZONE_KEY in ctx.meta:
+        return ctx.meta[_ZONE_KEY]
+    from click.core import ParameterSource
+
+    zone = None
+    if ctx.get_parameter_source("zone") not in (ParameterSource.DEFAULT, None):
+        zone = ctx.params.get("zone")
+    else:
+        from ..config import configured_zone
+
+        project = ctx.params.get("project")  # already read: --project is eager too
+        zone = configured_zone(resolve_project(project if isinstance(project, Path) else None))
+    ctx.meta[_ZONE_KEY] = zone
+    return zone
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -305,6 +364,7 @@ def project_option(func: F) -> F:
     return click.option(
         "--project",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
+        is_eager=True,  # read before the dates, whose zone the project's config may set
         help="Project directory (default: the nearest directory with a .phaser/ upwards "
         "from here, else here).",
     )(func)

@@ -22,6 +22,7 @@ from .main import (
     project_option,
     resolve_project,
     say,
+    zone_option,
 )
 from .metrics_cmds import aggregate_options, project_statistics, wants_statistics
 
@@ -70,18 +71,20 @@ def _remaining(entries: Sequence[IndexEntry]) -> str:
     "--before",
     type=DateBound(),
     help="Clear executions that started before DATE. A bare date means before that day "
-    "began (local time), so executions on DATE itself are kept.",
+    "began (in --tz, else local time), so executions on DATE itself are kept.",
 )
 @click.option("--all", "clear_all", is_flag=True, help="Clear all analytics data.")
 @click.option("--force", "-f", is_flag=True, help="Skip the confirmation prompt.")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; change nothing.")
 @project_option
+@zone_option
 def clear(
     before: datetime | None,
     clear_all: bool,
     force: bool,
     dry_run: bool,
     project: Path | None,
+    zone: Any,
 ) -> None:
     """Clear analytics data (all of it, or executions before a date).
 

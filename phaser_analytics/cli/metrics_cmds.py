@@ -16,12 +16,14 @@ from ..storage import Store
 from .main import (
     AppContext,
     RendererChoice,
+    command_zone,
     date_options,
     err,
     global_option,
     project_option,
     resolve_project,
     status_option,
+    zone_option,
 )
 from .viewing import Selection, _query, make_view, write_output
 
@@ -33,27 +35,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ZoneType(click.ParamType):
-    """``--tz``: an IANA zone name, ``UTC`` or ``local``."""
-
-    name = "zone"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, str):
-            return value
-        from ..metrics import UnknownTimeZoneError, resolve_zone
-
-        try:
-            return resolve_zone(value)
-        except UnknownTimeZoneError:
-            self.fail(
-                f"unknown time zone '{value}'; use an IANA name such as Europe/Berlin, "
-                "or UTC, or local.",
-                param,
-                ctx,
-            )
-
-
 def aggregate_options(format_default: str | None = "table") -> Callable[[F], F]:
     """The options every aggregate command shares; ``format_default=None`` lets a command
     tell an explicit ``--format`` from none."""
@@ -61,14 +42,7 @@ def aggregate_options(format_default: str | None = "table") -> Callable[[F], F]:
     def decorate(func: F) -> F:
         func = project_option(func)
         func = global_option(func)
-        func = click.option(
-            "--tz",
-            "zone",
-            type=ZoneType(),
-            metavar="ZONE",
-            help="Count days, weeks and hours in this time zone (an IANA name such as "
-            "Europe/Berlin, or UTC). Default: this machine's local time.",
-        )(func)
+        func = zone_option(func)
         func = click.option(
             "--format",
             "output_format",
@@ -191,6 +165,7 @@ def trends(
     from .. import metrics
 
     project_dir = resolve_project(project)
+    zone = command_zone(ctx)
     query = _query(None, since, until, status)
     scope = select_scope(project_dir, query, global_)
     note_undated(scope.entries)
@@ -215,6 +190,7 @@ def phases(
     from .. import metrics
 
     project_dir = resolve_project(project)
+    zone = command_zone(ctx)
     query = _query(None, since, until, status)
     scope = select_scope(project_dir, query, global_)
     records = scope.load()
@@ -240,6 +216,7 @@ def failures(
     from .. import metrics
 
     project_dir = resolve_project(project)
+    zone = command_zone(ctx)
     query = _query(None, since, until, status)
     scope = select_scope(project_dir, query, global_)
     note_undated(scope.entries)
@@ -272,6 +249,7 @@ def project_statistics(
     from .. import metrics
 
     project_dir = resolve_project(project)
+    zone = command_zone(ctx)
     query = _query(None, since, until, status)
     scope = select_scope(project_dir, query, global_ or project is None)
     breakdown = metrics.projects(scope.groups, zone)

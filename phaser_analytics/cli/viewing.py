@@ -22,12 +22,14 @@ from .main import (
     EXIT_FAILED,
     AppContext,
     RendererChoice,
+    command_zone,
     date_options,
     err,
     global_option,
     project_option,
     resolve_project,
     status_option,
+    zone_option,
 )
 
 
@@ -168,6 +170,11 @@ def make_view(
     **options: Any,
 ) -> RenderView:
     app: AppContext = ctx.obj
+    from ..metrics import zone_label
+
+    zone = command_zone(ctx)
+    options.setdefault("zone", zone)
+    options.setdefault("time_zone", zone_label(zone))
     options.setdefault("project_dir", project_dir)
     options.setdefault("template_dirs", app.host().template_dirs())
     options.setdefault("width", terminal_width())
@@ -324,6 +331,7 @@ DEFAULT_LAST = 5
 @click.option("--verbose", "-v", is_flag=True, help="Show per-phase details.")
 @global_option
 @project_option
+@zone_option
 @click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -361,6 +369,7 @@ def show(
     verbose: bool,
     global_: bool,
     project: Path | None,
+    zone: Any,
     template: Path | None,
     no_color: bool,
     ci_exit_code: bool,
@@ -482,6 +491,7 @@ def _gate(stats: AggregatedStats, ci_exit_code: bool, fail_under: float | None) 
 )
 @global_option
 @project_option
+@zone_option
 @explain_templates_option
 @click.pass_context
 @config_defaults("export")
@@ -496,6 +506,7 @@ def export(
     template: Path | None,
     global_: bool,
     project: Path | None,
+    zone: Any,
     explain_templates: bool,
 ) -> None:
     """Export analytics data: every execution matching the filters, in full."""
@@ -537,6 +548,7 @@ BADGE_METRICS = ("success-rate", "phase-success-rate", "executions", "avg-durati
 @date_options
 @global_option
 @project_option
+@zone_option
 @click.pass_context
 @config_defaults("badge")
 def badge(
@@ -549,6 +561,7 @@ def badge(
     until: Any,
     global_: bool,
     project: Path | None,
+    zone: Any,
 ) -> None:
     """Print badge data: shields.io endpoint JSON, or a standalone SVG."""
     project_dir = resolve_project(project)

@@ -19,7 +19,7 @@ from phaser_analytics.formatting import (
     display_width,
     format_cost,
     format_count,
-    format_date,
+    format_when,
     format_delta,
     format_duration,
     format_percent,
@@ -195,11 +195,12 @@ def _overview(view: RenderView, max_width: int, color: bool) -> list[str]:
         Column("Δ Tests"),
     ]
     rows = []
+    zone = view.option("zone")
     for index, record in enumerate(view.records):
         delta = record.test_delta
         rows.append(
             [
-                _cell(format_date(record.started_at)),
+                _cell(format_when(record.started_at, zone, date_only=record.date_only)),
                 *([_cell(_project(record, view.origin(index)))] if is_global else []),
                 _cell(_document(record)),
                 _cell(record.status.symbol, _STATUS_STYLE[record.status.value]),
@@ -213,7 +214,10 @@ def _overview(view: RenderView, max_width: int, color: bool) -> list[str]:
 
 
 def _detail_lines(
-    record: ExecutionRecord, is_global: bool, origin: dict[str, Any] | None = None
+    record: ExecutionRecord,
+    is_global: bool,
+    origin: dict[str, Any] | None = None,
+    zone: Any = None,
 ) -> list[Cell]:
     def line(label: str, value: Any, style: str | None = None) -> Cell:
         shown = UNKNOWN if value is None else value
@@ -225,8 +229,11 @@ def _detail_lines(
         lines.append(line("Project", _project(record, origin)))
     status = record.status
     lines += [
-        line("Started", format_timestamp(record.started_at, date_only=record.date_only)),
-        line("Completed", format_timestamp(record.completed_at, date_only=record.date_only)),
+        line("Started", format_timestamp(record.started_at, date_only=record.date_only, zone=zone)),
+        line(
+            "Completed",
+            format_timestamp(record.completed_at, date_only=record.date_only, zone=zone),
+        ),
         line("Duration", format_duration(record.duration_seconds, precise=True)),
         line("Status", f"{status.symbol} {status.label}", _STATUS_STYLE[status.value]),
     ]
@@ -281,19 +288,20 @@ def _details_box(
     is_global: bool,
     max_width: int,
     origin: dict[str, Any] | None = None,
+    zone: Any = None,
 ) -> Box:
     columns, rows = _phase_grid(record.phases) if record.phases else ([], [])
     suffix = " - Details"
     # Shorten the document, not the words that say what the box is.
     room = max(max_width - 4 - display_width(suffix), 1)
     title = truncate_to_width(clean_text(_document(record)), room) + suffix
-    return Box(title, _detail_lines(record, is_global, origin), columns, rows)
+    return Box(title, _detail_lines(record, is_global, origin, zone), columns, rows)
 
 
 def _details(view: RenderView, max_width: int, color: bool) -> list[list[str]]:
     """One box per execution (spec §8.2), all as wide as the widest, so they line up."""
     boxes = [
-        _details_box(r, view.project is None, max_width, view.origin(i))
+        _details_box(r, view.project is None, max_width, view.origin(i), view.option("zone"))
         for i, r in enumerate(view.records)
     ]
     width = min(max(box.natural_width() for box in boxes), max_width)
