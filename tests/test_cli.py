@@ -181,7 +181,7 @@ class TestCLI:
     def test_clear_needs_all_or_before(self, runner, imported):
         result = run(runner, "clear", "--project", imported)
         assert result.exit_code == 2
-        assert "--all or --before" in result.output
+        assert "--all, --before DATE or EXECUTION_IDs" in result.output
 
     def test_import_single_file(self, runner, project, example_report):
         result = run(runner, "import", example_report, "--project", project)

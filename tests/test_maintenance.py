@@ -59,7 +59,7 @@ def _days(project: Path) -> list[str]:
 def test_clear_needs_all_or_before(project: Path) -> None:
     result = _invoke(project, "clear")
     assert result.exit_code == 2
-    assert "Specify --all or --before DATE" in result.output
+    assert "Specify --all, --before DATE or EXECUTION_IDs" in result.output
 
 
 def test_clear_all_and_before_conflict(project: Path) -> None:
@@ -108,7 +108,9 @@ def test_without_a_terminal_it_refuses(three_days: Path) -> None:
     before = tree_snapshot(three_days)
     result = _invoke(three_days, "clear", "--all")
     assert result.exit_code == 2
-    assert "Refusing to delete 3 execution records without confirmation" in result.output
+    assert result.output.startswith(
+        "Error: Refusing to delete 3 execution records without confirmation"
+    )
     assert "--force" in result.output
     assert tree_snapshot(three_days) == before
 
@@ -117,13 +119,63 @@ def test_with_a_terminal_it_asks(three_days: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(maintenance, "can_prompt", lambda: True)
     declined = _invoke(three_days, "clear", "--all", input="n\n")
     assert "Delete 3 execution records? [y/N]" in declined.output
-    assert declined.exit_code == 1
+    # A user's "no" is an answer, not an error (issue 14 item 16).
+    assert declined.exit_code == 0, declined.output
+    assert "Aborted" not in declined.output
+    assert "Nothing was deleted. 3 remaining" in declined.output
     assert len(record_names(three_days)) == 3
     accepted = _invoke(three_days, "clear", "--all", input="y\n")
     assert accepted.exit_code == 0
     assert "Deleted 3 execution records. 0 remaining." in accepted.output
     assert record_names(three_days) == []
     assert_consistent(three_days)
+
+
+# -- clear ID… (issue 14 item 12) ---------------------------------------------------------------
+
+
+def _ids(project: Path) -> list[str]:
+    return [e.execution_id for e in Store(project).entries()]  # newest first
+
+
+def test_show_lists_the_short_ids_that_clear_takes(three_days: Path) -> None:
+    shown = _invoke(three_days, "show")
+    short = [i.replace("-", "")[:8] for i in _ids(three_days)]
+    for prefix in short:
+        assert f"│ {prefix} │" in shown.output
+    result = _invoke(three_days, "clear", short[0], short[2], "--force")
+    assert result.exit_code == 0, result.output
+    assert "Deleted 2 execution records. 1 remaining (2024-12-02 to 2024-12-02)." in result.output
+    assert _days(three_days) == ["2024-12-02"]
+    assert_consistent(three_days)
+
+
+def test_clear_ids_asks_like_all(three_days: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    newest = _ids(three_days)[0]
+    refused = _invoke(three_days, "clear", newest)
+    assert refused.exit_code == 2 and "Refusing to delete 1 execution records" in refused.output
+    monkeypatch.setattr(maintenance, "can_prompt", lambda: True)
+    dry = _invoke(three_days, "clear", newest, "--dry-run")
+    assert "Would delete 1 execution records:" in dry.output and len(_ids(three_days)) == 3
+    accepted = _invoke(three_days, "clear", newest[:6], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert newest not in _ids(three_days) and len(_ids(three_days)) == 2
+
+
+def test_clear_with_an_unknown_id_deletes_nothing(three_days: Path) -> None:
+    before = tree_snapshot(three_days)
+    result = _invoke(three_days, "clear", _ids(three_days)[0], "ffffffff", "--force")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: Execution not found: ffffffff"
+    assert tree_snapshot(three_days) == before
+
+
+def test_clear_ids_do_not_mix_with_all_or_before(three_days: Path) -> None:
+    for extra in (["--all"], ["--before", "2024-12-02"]):
+        result = _invoke(three_days, "clear", _ids(three_days)[0], *extra, "--force")
+        assert result.exit_code == 2
+        assert "cannot be used together" in result.output
+    assert len(_ids(three_days)) == 3
 
 
 def test_nothing_to_delete(three_days: Path) -> None:

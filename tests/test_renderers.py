@@ -323,9 +323,9 @@ class TestTable:
                 assert widths.pop() <= width
 
     def test_long_documents_are_shortened_not_wrapped(self):
-        text = RENDERERS["table"].render(dataset_view("wide", width=66))
+        text = RENDERERS["table"].render(dataset_view("wide", width=60))
         assert "│ document-ver… │" in text
-        assert all(display_width(line) <= 66 for line in frame_lines(text))
+        assert all(display_width(line) <= 60 for line in frame_lines(text))
 
     def test_wide_characters_keep_the_frame(self):
         text = RENDERERS["table"].render(dataset_view("wide", width=100))
@@ -613,6 +613,7 @@ class TestMarkdown:
             assert row in lines
         block = text.split("### document-7-reverse.md\n\n", 1)[1].split("\n\n", 1)[0]
         assert block.splitlines() == [
+            "- **ID:** `00000007`",
             "- **Status:** ✅ All phases completed",
             "- **Date:** 2024-12-06",
             "- **Duration:** 1h 23m",

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..errors import AnalyticsError
 from ..formatting import clean_text, format_date, format_datetime, pad_to_width
 from ..registry import ProjectEntry, load_projects, prune_projects, update_execution_count
 from ..storage import Finding, IndexEntry, Store
@@ -25,6 +26,12 @@ from .main import (
     zone_option,
 )
 from .metrics_cmds import aggregate_options, project_statistics, wants_statistics
+
+class UnconfirmedError(AnalyticsError):
+    """A deletion that needs a yes, with nobody to ask (no terminal on stdin)."""
+
+    exit_code = EXIT_USAGE
+
 
 #: How many executions --dry-run lists by name.
 LISTED = 10
@@ -67,6 +74,7 @@ def _remaining(entries: Sequence[IndexEntry]) -> str:
 
 
 @click.command()
+@click.argument("execution_ids", nargs=-1, metavar="[EXECUTION_ID]...")
 @click.option(
     "--before",
     type=DateBound(),
@@ -79,6 +87,7 @@ def _remaining(entries: Sequence[IndexEntry]) -> str:
 @project_option
 @zone_option
 def clear(
+    execution_ids: tuple[str, ...],
     before: datetime | None,
     clear_all: bool,
     force: bool,
@@ -88,16 +97,24 @@ def clear(
 ) -> None:
     """Clear analytics data (all of it, or executions before a date).
 
+    With EXECUTION_IDs (ids or unique prefixes, as `show` lists them), clear just those.
     Without --force it asks first; with no terminal to ask on (CI) it refuses.
     """
-    if not clear_all and before is None:
-        raise click.UsageError("Specify --all or --before DATE.")
-    if clear_all and before is not None:
-        raise click.UsageError("--all and --before cannot be used together.")
+    chosen = [name for name, given in (("EXECUTION_ID", execution_ids), ("--all", clear_all),
+                                       ("--before", before is not None)) if given]  # fmt: skip
+    if not chosen:
+        raise click.UsageError("Specify --all, --before DATE or EXECUTION_IDs.")
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(chosen)} cannot be used together.")
     project_dir = resolve_project(project)
     store = Store(project_dir, warn=_warn)
     entries = store.entries()
-    doomed = _doomed(entries, before, clear_all)
+    if execution_ids:
+        # Every id is resolved before anything is deleted: one unknown id, nothing deleted.
+        found = {store.resolve(given).execution_id for given in execution_ids}
+        doomed = [e for e in entries if e.execution_id in found]
+    else:
+        doomed = _doomed(entries, before, clear_all)
     if not doomed:
         say(f"Nothing to delete. {_remaining(entries)}")
         return
@@ -113,12 +130,14 @@ def clear(
         return
     if not force:
         if not can_prompt():
-            err(
+            raise UnconfirmedError(
                 f"Refusing to delete {len(doomed)} execution records without confirmation: "
                 "there is no terminal to ask on. Add --force."
             )
-            sys.exit(EXIT_USAGE)
-        click.confirm(f"Delete {len(doomed)} execution records?", abort=True)
+        if not click.confirm(f"Delete {len(doomed)} execution records?"):
+            # The user's answer, not an error: nothing deleted, exit 0.
+            click.echo(f"Nothing was deleted. {_remaining(entries)}")
+            return
     removed = store.delete([e.execution_id for e in doomed], missing_ok=True)
     left = store.entries()
     update_execution_count(project_dir, len(left), warn=_warn)

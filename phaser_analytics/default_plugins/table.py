@@ -185,8 +185,32 @@ def _project(record: ExecutionRecord, origin: dict[str, Any] | None = None) -> s
 
 
 def _overview(view: RenderView, max_width: int, color: bool) -> list[str]:
+    """The executions, one row each. On a narrow terminal the time of day goes first, then
+    the ID column, before the frame would overflow the width."""
+    count = len(view.records)
+    title = f"Phaser Analytics - Last {count} Execution{'' if count == 1 else 's'}"
+    box = None
+    for with_id, with_time in ((True, True), (True, False), (False, False)):
+        box = _overview_box(view, title, with_id, with_time)
+        if _minimum_width(box) <= max_width:
+            break
+    assert box is not None
+    return draw_box(box, max_width=max_width, color=color)
+
+
+def _minimum_width(box: Box) -> int:
+    """The narrowest frame ``box``'s grid can take, its flexible columns at their minimum."""
+    widths = [
+        min(natural, column.min_width) if column.flexible else natural
+        for column, natural in zip(box.columns, box.natural_column_widths(), strict=True)
+    ]
+    return _grid_inner(widths) + 2
+
+
+def _overview_box(view: RenderView, title: str, with_id: bool, with_time: bool) -> Box:
     is_global = view.project is None
     columns = [
+        *([Column("ID")] if with_id else []),
         Column("Date"),
         *([Column("Project", flexible=True, min_width=7)] if is_global else []),
         Column("Document", flexible=True, min_width=8),
@@ -198,9 +222,11 @@ def _overview(view: RenderView, max_width: int, color: bool) -> list[str]:
     zone = view.option("zone")
     for index, record in enumerate(view.records):
         delta = record.test_delta
+        when = format_when(record.started_at, zone, date_only=record.date_only)
         rows.append(
             [
-                _cell(format_when(record.started_at, zone, date_only=record.date_only)),
+                *([_cell(record.short_id)] if with_id else []),
+                _cell(when if with_time else when[:10]),
                 *([_cell(_project(record, view.origin(index)))] if is_global else []),
                 _cell(_document(record)),
                 _cell(record.status.symbol, _STATUS_STYLE[record.status.value]),
@@ -208,9 +234,7 @@ def _overview(view: RenderView, max_width: int, color: bool) -> list[str]:
                 _cell(format_delta(delta), "31" if delta is not None and delta < 0 else None),
             ]
         )
-    count = len(view.records)
-    title = f"Phaser Analytics - Last {count} Execution{'' if count == 1 else 's'}"
-    return draw_box(Box(title, (), columns, rows), max_width=max_width, color=color)
+    return Box(title, (), columns, rows)
 
 
 def _detail_lines(
