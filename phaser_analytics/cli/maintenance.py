@@ -136,7 +136,7 @@ def clear(
             )
         if not click.confirm(f"Delete {len(doomed)} execution records?"):
             # The user's answer, not an error: nothing deleted, exit 0.
-            click.echo(f"Nothing was deleted. {_remaining(entries)}")
+            say(f"Nothing was deleted. {_remaining(entries)}")
             return
     removed = store.delete([e.execution_id for e in doomed], missing_ok=True)
     left = store.entries()
