@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 BUILTIN_TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_TEMPLATE = "report.md.j2"
+#: The page of ``export --format html``.
+DASHBOARD_TEMPLATE = "dashboard.html.j2"
 #: ``{% extends "default:report.md.j2" %}`` reaches the built-in template.
 BUILTIN_PREFIX = "default"
 PREFIX_DELIMITER = ":"
@@ -102,9 +104,10 @@ def template_search_path(
     return path
 
 
-def template_name(template_file: str | Path | None) -> str:
-    """The name to render: the ``--template`` file's, else the built-in report's."""
-    return Path(template_file).name if template_file is not None else DEFAULT_TEMPLATE
+def template_name(template_file: str | Path | None, default: str = DEFAULT_TEMPLATE) -> str:
+    """The name to render: the ``--template`` file's, else ``default`` (the built-in
+    report's, or :data:`DASHBOARD_TEMPLATE` for the HTML page)."""
+    return Path(template_file).name if template_file is not None else default
 
 
 @dataclass(frozen=True)
@@ -143,10 +146,11 @@ def explain(
     project_dir: str | Path | None,
     template_file: str | Path | None,
     plugin_dirs: Iterable[str | Path] = (),
+    default: str = DEFAULT_TEMPLATE,
 ) -> str:
     """Lines for ``--explain-templates``: which template is used, which were considered."""
     search_path = template_search_path(project_dir, template_file, plugin_dirs)
-    return resolve(template_name(template_file), search_path).explain()
+    return resolve(template_name(template_file, default), search_path).explain()
 
 
 def md_cell(value: Any) -> str:
@@ -301,16 +305,18 @@ def _loader(search_path: Iterable[Path], project_dir: str | Path | None = None) 
 
 
 def make_environment(
-    search_path: Iterable[Path], project_dir: str | Path | None = None
+    search_path: Iterable[Path], project_dir: str | Path | None = None, *, html: bool = False
 ) -> SandboxedEnvironment:
     """The sandboxed environment every report template renders in; the directories of
-    ``search_path`` inside ``project_dir``'s ``.phaser/templates/`` are confined to it."""
+    ``search_path`` inside ``project_dir``'s ``.phaser/templates/`` are confined to it.
+    ``html`` turns on autoescaping, for the dashboard page."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
     environment = SandboxedEnvironment(
         loader=_loader(search_path, project_dir),
-        autoescape=False,  # markdown, not HTML: escaping is the md_cell filter's job
+        # Markdown escapes with the md_cell filter; HTML escapes every value it shows.
+        autoescape=html,
         trim_blocks=True,
         lstrip_blocks=True,
         # A misspelt field in a team template is an error with a line number, not a blank.
@@ -410,6 +416,8 @@ def render_template(
     context: Mapping[str, Any],
     search_path: Iterable[Path],
     project_dir: str | Path | None = None,
+    *,
+    html: bool = False,
 ) -> str:
     """Render ``name`` from ``search_path``; any template failure is a
     :class:`TemplateRenderError` naming the template, the line and the cause.
@@ -419,7 +427,7 @@ def render_template(
     """
     from jinja2 import TemplateError
 
-    environment = make_environment(list(search_path), project_dir)
+    environment = make_environment(list(search_path), project_dir, html=html)
     seconds = render_seconds()
     try:
         with _alarm(seconds):

@@ -194,15 +194,16 @@ def make_view(
     )
 
 
-#: Formats whose output comes from a Jinja2 template, the ones --explain-templates explains.
-TEMPLATE_FORMATS = ("markdown",)
+#: Formats whose output comes from a Jinja2 template, the ones --explain-templates explains,
+#: with the name of each one's template when no --template is given.
+TEMPLATE_FORMATS = {"markdown": "report.md.j2", "html": "dashboard.html.j2"}
 
 
 def explain_templates_option(func: Any) -> Any:
     return click.option(
         "--explain-templates",
         is_flag=True,
-        help="--format markdown: print on stderr which template is used and every "
+        help="--format markdown or html: print on stderr which template is used and every "
         "directory searched for it; the output is unchanged.",
     )(func)
 
@@ -217,7 +218,10 @@ def _explain_templates(output_format: str, view: RenderView) -> None:
 
     err(
         templating.explain(
-            view.option("project_dir"), view.option("template"), view.option("template_dirs") or ()
+            view.option("project_dir"),
+            view.option("template"),
+            view.option("template_dirs") or (),
+            TEMPLATE_FORMATS[output_format],
         )
     )
 
@@ -252,6 +256,7 @@ def write_output(chunks: Iterable[str], output: Path | None) -> None:
 
     with open_output(output) as handle:
         _write_chunks(handle, chunks)
+
 
 
 def parse_rate(value: str) -> float:
@@ -485,9 +490,16 @@ def _gate(stats: AggregatedStats, ci_exit_code: bool, fail_under: float | None) 
 @status_option
 @click.option("--phases", is_flag=True, help="CSV: one row per phase instead of per execution.")
 @click.option(
+    "--by",
+    type=click.Choice(["day", "week", "month"], case_sensitive=False),
+    default="week",
+    show_default=True,
+    help="HTML: chart runs, durations, tests, tokens and cost per day, week or month.",
+)
+@click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Jinja2 template for --format markdown.",
+    help="Jinja2 template for --format markdown or html.",
 )
 @global_option
 @project_option
@@ -503,20 +515,28 @@ def export(
     until: Any,
     status: str,
     phases: bool,
+    by: str,
     template: Path | None,
     global_: bool,
     project: Path | None,
     zone: Any,
     explain_templates: bool,
 ) -> None:
-    """Export analytics data: every execution matching the filters, in full."""
+    """Export analytics data: every execution matching the filters, in full.
+
+    --format html writes a self-contained dashboard page (charts, tables, offline);
+    --format openmetrics writes Prometheus metrics for node_exporter's textfile collector.
+    """
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
     query = _query(None, since, until, status)
     renderer = app.host().renderer(output_format)
     streams = callable(getattr(renderer, "render_iter", None))
     selection = (select_streaming if streams else select)(project_dir, query, global_)
-    view = make_view(ctx, "export", selection, query, project_dir, phases=phases, template=template)
+    view = make_view(
+        ctx, "export", selection, query, project_dir,
+        phases=phases, template=template, by=by.lower(),
+    )  # fmt: skip
     if explain_templates:
         _explain_templates(output_format, view)
     write_output(render_chunks(renderer, view), output)
