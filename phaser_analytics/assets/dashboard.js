@@ -1,6 +1,6 @@
 /* phaser-analytics dashboard: draws the charts with uPlot from the page's JSON, and pages,
    sorts and filters the executions table. Everything it shows comes from
-   <script id="phaser-data">; the numbers are computed by phaser-analytics, not here. */
+   the JSON element #phaser-data; the numbers are computed by phaser-analytics, not here. */
 (function () {
   "use strict";
 
