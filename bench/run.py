@@ -1,7 +1,8 @@
 """Benchmark phaser-analytics at N executions against the targets of issue 6.
 
 Generates N synthetic reports (bench/synth.py), then measures in one run, side by side:
-the interpreter floor, show on stores of 10 and N, export (JSON, and CSV at N/10 and N),
+the interpreter floor, show on stores of 10 and N, export (JSON, CSV at N/10 and N, and
+the HTML dashboard at N, with the page's size),
 the bare markdown-it-py parse floor, bulk imports of N and N/10 and one import into the
 store of N. Every command runs in its own subprocess, reaped with ``os.wait4`` so its own
 peak memory (max RSS) is read. Prints each figure, each target's ratio with PASS/FAIL, and
@@ -142,6 +143,7 @@ class Figure:
     description: str
     runs: list[Run] = field(default_factory=list)
     reports: int | None = None  # reports imported or parsed, for a time per report
+    output_bytes: int | None = None  # the size of the file the command wrote, if any
 
     @property
     def seconds(self) -> float:
@@ -171,6 +173,7 @@ class Figure:
             "run_seconds": [run.seconds for run in self.runs],
             "reports": self.reports,
             "per_report_ms": self.per_report_ms,
+            "output_bytes": self.output_bytes,
         }
 
 
@@ -338,6 +341,16 @@ def export_spec(name: str, layout: Layout, store: str, fmt: str, count: int) -> 
     )
 
 
+def html_spec(name: str, layout: Layout, store: str, count: int) -> Spec:
+    project = layout.store(store)
+    out = layout.root / f"{name}.html"
+    return Spec(
+        name,
+        f"phaser analytics export --format html -o FILE of {count} executions",
+        lambda _: phaser("export", "--format", "html", "--project", project, "-o", out),
+    )
+
+
 def show_spec(name: str, layout: Layout, store: str, count: int) -> Spec:
     project = layout.store(store)
     return Spec(
@@ -398,6 +411,9 @@ def run_all(bench: Bench, layout: Layout) -> dict[str, Figure]:
         bench.measure(export_spec("export_csv_small", layout, "bulk_small", "csv", n_small))
     )
     figures.append(bench.measure(export_spec("export_csv_large", layout, "large", "csv", n)))
+    html = bench.measure(html_spec("export_html_large", layout, "large", n))
+    html.output_bytes = (layout.root / "export_html_large.html").stat().st_size
+    figures.append(html)
 
     log("one import into the large store")
     large = layout.store("large")
@@ -470,6 +486,7 @@ def targets(figures: dict[str, Figure]) -> list[Target]:
     """The issue's targets, from this run's figures."""
     export = figures["export_json_large"]
     csv_large, csv_small = figures["export_csv_large"], figures["export_csv_small"]
+    html = figures["export_html_large"]
     return [
         _ratio(figures, "show_large", "floor_startup", "show_large/floor_startup", 2.0),
         _ratio(figures, "show_large", "show_small", "show_large/show_small", 1.3),
@@ -484,6 +501,10 @@ def targets(figures: dict[str, Figure]) -> list[Target]:
         Target("export_csv_rss_flat",
                "export_csv_large / export_csv_small peak memory (flat in N: ≤ 1.2×)",
                csv_large.max_rss_mb / csv_small.max_rss_mb, 1.2, "x"),
+        Target("export_html_large_seconds", "export --format html of N, wall time",
+               html.seconds, 3.0, "s", html.cpu_seconds),
+        Target("export_html_large_size", "export --format html of N, the page's size",
+               (html.output_bytes or 0) / 1_000_000, 5.0, "MB"),
     ]  # fmt: skip
 
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from .metrics import failure_reasons, period_label, period_start, phases, zone_label
 from .models import AggregatedStats, ExecutionRecord, ExecutionStatus, PhaseStatus
-from .usage import model_usage
+from .usage import TOKEN_KINDS as USAGE_KINDS
+from .usage import ModelUsage, model_usage
 
 if TYPE_CHECKING:
     from .hookspecs import RenderView
@@ -165,24 +166,35 @@ class Chart:
 
 
 def _period_charts(
-    records: Sequence[ExecutionRecord], by: str, zone: tzinfo | None
+    records: Sequence[ExecutionRecord],
+    usages: Sequence[Sequence[ModelUsage]],
+    by: str,
+    zone: tzinfo | None,
 ) -> list[Chart]:
     groups: dict[Any, list[ExecutionRecord]] = defaultdict(list)
+    period_of: list[Any] = []
     for record in records:
-        if record.started_at is not None:
-            groups[period_start(record.started_at, by, zone)].append(record)
+        start = period_start(record.started_at, by, zone) if record.started_at else None
+        period_of.append(start)
+        if start is not None:
+            groups[start].append(record)
     starts = sorted(groups)
+    position = {start: i for i, start in enumerate(starts)}
     labels = [period_label(start, by) for start in starts]
     figures = [Figures.of(groups[start]) for start in starts]
-    models = sorted({u.model for r in records for u in model_usage(r)})
+    models = sorted({u.model for usage in usages for u in usage})
     tokens = {m: [0] * len(starts) for m in models}
     costs: dict[str, list[float | None]] = {m: [None] * len(starts) for m in models}
-    for i, start in enumerate(starts):
-        for record in groups[start]:
-            for usage in model_usage(record):
-                tokens[usage.model][i] += usage.total
-                if usage.cost_usd is not None:
-                    costs[usage.model][i] = round((costs[usage.model][i] or 0) + usage.cost_usd, 6)
+    for start, usage in zip(period_of, usages, strict=True):
+        if start is None:
+            continue
+        i = position[start]
+        for u in usage:
+            tokens[u.model][i] += u.total
+            if u.cost_usd is not None:
+                costs[u.model][i] = (costs[u.model][i] or 0) + u.cost_usd
+    for model in models:
+        costs[model] = [_usd(cost) for cost in costs[model]]
     per = f"per {by}"
     charts = [
         Chart("runs", f"Runs and success rate {per}", by.capitalize(), labels, [
@@ -249,11 +261,14 @@ def _reason_chart(records: Sequence[ExecutionRecord]) -> Chart | None:
 
 def charts(
     records: Sequence[ExecutionRecord], project_labels: Sequence[str], by: str,
-    zone: tzinfo | None,
+    zone: tzinfo | None, usages: Sequence[Sequence[ModelUsage]] | None = None,
 ) -> list[Chart]:
     """Every chart the dashboard draws, in page order; charts with nothing to show are
-    left out (no tokens, one project, no phases, no failure reasons)."""  # fmt: skip
-    found = _period_charts(records, by, zone)
+    left out (no tokens, one project, no phases, no failure reasons). ``usages`` are the
+    records' :func:`model_usage`, when known."""  # fmt: skip
+    if usages is None:
+        usages = [list(model_usage(record)) for record in records]
+    found = _period_charts(records, usages, by, zone)
     for extra in (_project_chart(records, project_labels), _phase_chart(records),
                   _reason_chart(records)):  # fmt: skip
         if extra is not None:
@@ -282,38 +297,51 @@ class Strings:
         return found
 
 
-def _number(value: float | None, digits: int = 3) -> float | int | None:
-    if value is None:
-        return None
-    rounded = round(value, digits)
-    return int(rounded) if float(rounded).is_integer() else rounded
+def _seconds(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _usd(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def executions(
-    records: Sequence[ExecutionRecord], project_labels: Sequence[str]
+    records: Sequence[ExecutionRecord],
+    project_labels: Sequence[str],
+    usages: Sequence[Sequence[ModelUsage]] | None = None,
 ) -> dict[str, Any]:
     """The executions, newest first, as compact rows plus each one's details: phases
     ``[number, title, status, error, Δ tests, seconds]``, failure reasons, and usage per
     model ``[model, input, output, cache_creation, cache_read, cost]``; texts are indexes
-    into ``strings``."""
+    into ``strings``. ``usages`` are the records' :func:`model_usage`, when known."""
     strings = Strings()
+    text = strings.__call__
+    status_codes, phase_codes = STATUS_CODES, PHASE_CODES
+    if usages is None:
+        usages = [list(model_usage(record)) for record in records]
     rows, details = [], []
-    for label, record in zip(project_labels, records, strict=True):
+    for label, record, usage in zip(project_labels, records, usages, strict=True):
         started = record.started_at
         rows.append([
-            record.execution_id, strings(record.audit_document), strings(label),
+            record.execution_id, text(record.audit_document), text(label),
             int(started.timestamp()) if started is not None else None,
-            STATUS_CODES[record.status], _number(record.duration_seconds, 0),
-            record.test_delta, record.total_tokens, _number(record.cost_usd, 6),
-            record.phases_completed, record.phases_planned, strings(record.branch),
+            status_codes[record.status], _seconds(record.duration_seconds),
+            record.test_delta, record.total_tokens, _usd(record.cost_usd),
+            record.phases_completed, record.phases_planned, text(record.branch),
         ])  # fmt: skip
+        phase_rows = []
+        for p in record.phases:
+            before, after = p.tests_before, p.tests_after
+            phase_rows.append([
+                p.phase_number, text(p.title), phase_codes[p.status], text(p.error_message),
+                after - before if before is not None and after is not None else None,
+                _seconds(p.duration_seconds),
+            ])  # fmt: skip
         details.append([
-            [[p.phase_number, strings(p.title), PHASE_CODES[p.status],
-              strings(p.error_message), p.test_delta, _number(p.duration_seconds, 0)]
-             for p in record.phases],
-            [strings(reason) for reason in record.failure_reasons],
-            [[strings(u.model), *(u.tokens.get(k) for k in ("input", "output", "cache_creation",
-              "cache_read")), _number(u.cost_usd, 6)] for u in model_usage(record)],
+            phase_rows,
+            [text(reason) for reason in record.failure_reasons],
+            [[text(u.model), *(u.tokens.get(k) for k in USAGE_KINDS), _usd(u.cost_usd)]
+             for u in usage],
         ])  # fmt: skip
     return {
         "columns": list(EXECUTION_COLUMNS),
@@ -334,12 +362,13 @@ def dashboard(
 ) -> dict[str, Any]:
     """Headline cards, charts and executions: everything the page shows. ``previous`` are
     the executions of ``window``, the period the headline compares with."""
+    usages = [list(model_usage(record)) for record in records]
     return {
         "by": by,
         "zone": zone_label(zone),
         "headline": headline(Figures.of(records), Figures.of(previous) if previous else None),
         "has_previous": bool(previous),
         "window": [w.isoformat(timespec="seconds") for w in window] if window else None,
-        "charts": charts(records, project_labels, by, zone),
-        "executions": executions(records, project_labels),
+        "charts": charts(records, project_labels, by, zone, usages),
+        "executions": executions(records, project_labels, usages),
     }

@@ -9,8 +9,7 @@ own ``## Token Usage`` table gives totals only, which count under the model
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .models import ExecutionRecord
@@ -20,8 +19,7 @@ TOKEN_KINDS = ("input", "output", "cache_creation", "cache_read")
 UNKNOWN_MODEL = "unknown"
 
 
-@dataclass(frozen=True)
-class ModelUsage:
+class ModelUsage(NamedTuple):
     model: str
     tokens: dict[str, int]
     """Counts by kind (:data:`TOKEN_KINDS`), only the kinds known."""

@@ -18,7 +18,7 @@ import pytest
 from storage_helpers import fill
 
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = ("markdown_it", "jinja2")
+HEAVY = ("markdown_it", "jinja2", "prometheus_client", "playwright")
 
 #: Runs the CLI like the ``phaser`` script and writes the loaded modules at exit (after
 #: click's ``sys.exit``) to the file named by $MODULES_OUT.
@@ -90,6 +90,36 @@ def test_show_verbose_imports_neither_markdown_it_nor_jinja2(tmp_path: Path, pro
     assert heavy_modules(loaded_modules(tmp_path, *args)) == []
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_export_of_data_formats_imports_no_heavy_module(
+    tmp_path: Path, project: Path, fmt: str
+) -> None:
+    fill(project, 3)
+    args = ("analytics", "export", "--format", fmt, "--project", str(project))
+    assert heavy_modules(loaded_modules(tmp_path, *args)) == []
+
+
+def test_openmetrics_imports_prometheus_client_and_nothing_else_heavy(
+    tmp_path: Path, project: Path
+) -> None:
+    fill(project, 3)
+    args = ("analytics", "export", "--format", "openmetrics", "--project", str(project))
+    modules = loaded_modules(tmp_path, *args)
+    assert "prometheus_client" in modules  # the wrapper sees it when it is used
+    assert heavy_modules(modules) == ["prometheus_client"] + sorted(
+        m for m in modules if m.startswith("prometheus_client.")
+    )
+
+
+def test_html_imports_jinja2_but_not_prometheus_client(tmp_path: Path, project: Path) -> None:
+    fill(project, 3)
+    out = tmp_path / "page.html"
+    args = ("analytics", "export", "--format", "html", "--project", str(project), "-o", str(out))
+    modules = loaded_modules(tmp_path, *args)
+    assert "jinja2" in modules
+    assert not {m.split(".")[0] for m in modules} & {"prometheus_client", "playwright"}
+
+
 @pytest.mark.slow
 def test_benchmark_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
@@ -110,13 +140,15 @@ def test_benchmark_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "export_json_large",
         "export_csv_small",
         "export_csv_large",
+        "export_html_large",
         "import_bulk",
         "import_bulk_small",
         "import_one_into_large",
     }
     for figure in data["figures"].values():
         assert figure["seconds"] > 0 and figure["max_rss_mb"] > 0
-    assert len(data["targets"]) == 8
+    assert len(data["targets"]) == 10
+    assert data["figures"]["export_html_large"]["output_bytes"] > 0
     assert all(isinstance(t["passed"], bool) for t in data["targets"].values())
     assert data["config"]["n"] == 20 and data["machine"]["python"]
     for name in data["targets"]:
