@@ -208,7 +208,111 @@ def test_without_prometheus_client_one_line_names_the_install(
     assert result.exit_code == 2 or result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines == [
-        "Error: --format openmetrics needs prometheus_client, which is not installed: "
-        "pip install prometheus-client"
+        "Error: --format openmetrics and prometheus need prometheus_client, which is not "
+        "installed: pip install prometheus-client"
     ]
     assert "Traceback" not in result.output
+
+
+# -- the classic text format, and a real node_exporter --------------------------------------
+
+
+def test_the_prometheus_format_has_the_same_samples_with_counter_types(
+    runner: CliRunner, project: Path, history: list
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families as classic
+
+    result = runner.invoke(cli, ["analytics", "export", "--format", "prometheus",
+                                 "--project", str(project)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "# EOF" not in result.output
+    families = {family.name: family for family in classic(result.output)}
+    assert families["phaser_executions"].type == "counter"
+    assert "# TYPE phaser_executions_total counter" in result.output
+    om = parse(export(runner, "--project", str(project)))
+    for name, family in om.items():
+        assert sorted((s.name, sorted(s.labels.items()), s.value) for s in family.samples) == (
+            sorted((s.name, sorted(s.labels.items()), s.value)
+                   for s in families[name].samples)  # fmt: skip
+        )
+
+
+def node_exporter() -> str:
+    from sysdeps import ensure_debian_package, find_binary
+
+    found = find_binary("prometheus-node-exporter")
+    if found is None:
+        why = ensure_debian_package("prometheus-node-exporter")
+        if why is not None:
+            pytest.skip(f"needs node_exporter: {why}")
+        found = find_binary("prometheus-node-exporter")
+        if found is None:
+            pytest.skip("prometheus-node-exporter installed, but not found on PATH")
+    return found
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scrape_textfile(directory: Path) -> str:
+    """What a real node_exporter (Debian's) serves with its textfile collector reading
+    ``directory``: the scrape, as text."""
+    import time
+    import urllib.request
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [node_exporter(), "--collector.disable-defaults", "--collector.textfile",
+         f"--collector.textfile.directory={directory}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    return r.read().decode("utf-8")
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("fmt", "counter_type"), [("prometheus", "counter"),
+                                                   ("openmetrics", "unknown")])  # fmt: skip
+def test_node_exporter_reads_the_textfile(
+    runner: CliRunner, project: Path, history: list, tmp_path: Path, fmt: str,
+    counter_type: str,
+) -> None:  # fmt: skip
+    from prometheus_client.parser import text_string_to_metric_families as classic
+
+    textfile_dir = tmp_path / "textfile"
+    textfile_dir.mkdir()
+    result = runner.invoke(cli, ["analytics", "export", "--format", fmt, "--project",
+                                 str(project), "-o", str(textfile_dir / "phaser.prom")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scraped = {family.name: family for family in classic(scrape_textfile(textfile_dir))}
+    errors = scraped["node_textfile_scrape_error"].samples
+    assert [s.value for s in errors] == [0]
+    # node_exporter keeps the classic format's types; OpenMetrics counters arrive untyped
+    # ("unknown" to prometheus_client's parser), under their sample name.
+    runs = scraped.get("phaser_executions") or scraped["phaser_executions_total"]
+    assert runs.type == counter_type
+    served = {s.labels["status"]: s.value for s in runs.samples}
+    assert served == {status.value: sum(1 for r in history if r.status is status)
+                      for status in ExecutionStatus}  # fmt: skip
+    tokens_family = scraped.get("phaser_tokens") or scraped["phaser_tokens_total"]
+    tokens = sum(s.value for s in tokens_family.samples)
+    assert tokens == sum(
+        counts[kind] for r in history for counts in (r.tokens_by_model or {}).values()
+        for kind in ("input", "output", "cache_creation", "cache_read")
+    )  # fmt: skip

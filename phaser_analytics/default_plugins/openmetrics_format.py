@@ -1,5 +1,12 @@
-"""The ``openmetrics`` renderer: the history as Prometheus metrics, in the OpenMetrics text
-format (ending in ``# EOF``), for node_exporter's textfile collector or a Pushgateway.
+"""The ``openmetrics`` and ``prometheus`` renderers: the history as Prometheus metrics, in
+the OpenMetrics text format (ending in ``# EOF``) or in Prometheus' classic text format, for
+node_exporter's textfile collector, a Pushgateway or any scraper.
+
+node_exporter's textfile collector (1.5, as Debian ships it) and the Pushgateway parse the
+classic format: they read an OpenMetrics file without error, but counters come through as
+``untyped`` (an OpenMetrics counter is typed under its name without ``_total``). So
+``--format prometheus`` is the one for them; ``--format openmetrics`` is for scrapers and
+tools that speak OpenMetrics.
 
 The text is written by ``prometheus_client`` (imported only when this format renders), so
 names, escaping and layout are the client library's. Names follow Prometheus conventions:
@@ -34,7 +41,7 @@ PREFIX = "phaser"
 #: Upper bounds (seconds) of the duration histogram's buckets: 1 min to 8 h, then +Inf.
 DURATION_BUCKETS = (60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0)
 INSTALL_HINT = (
-    "--format openmetrics needs prometheus_client, which is not installed: "
+    "--format openmetrics and prometheus need prometheus_client, which is not installed: "
     "pip install prometheus-client"
 )
 
@@ -179,11 +186,16 @@ class _Collector:
         return self._families
 
 
-def render_openmetrics(view: RenderView) -> str:
-    """The OpenMetrics text of ``view``, ending in ``# EOF``."""
+def render_metrics(view: RenderView, *, openmetrics: bool = True) -> str:
+    """The metrics of ``view`` in the OpenMetrics text format (ending in ``# EOF``), or
+    with ``openmetrics=False`` in Prometheus' classic text format (0.0.4)."""
     try:
         from prometheus_client import CollectorRegistry
-        from prometheus_client.openmetrics.exposition import generate_latest
+
+        if openmetrics:
+            from prometheus_client.openmetrics.exposition import generate_latest
+        else:
+            from prometheus_client.exposition import generate_latest
     except ImportError:
         raise AnalyticsError(INSTALL_HINT) from None
     registry = CollectorRegistry(auto_describe=False)
@@ -193,14 +205,28 @@ def render_openmetrics(view: RenderView) -> str:
 
 class OpenMetricsRenderer:
     name = "openmetrics"
-    help = "Prometheus metrics (OpenMetrics text) for node_exporter's textfile collector."
+    help = "Prometheus metrics in the OpenMetrics text format (ends with # EOF)."
     suffix = ".prom"
     commands = ("export",)
 
     def render(self, view: RenderView) -> str:
-        return render_openmetrics(view)
+        return render_metrics(view)
+
+
+class PrometheusTextRenderer:
+    """The same metrics in the classic text format, which node_exporter's textfile collector
+    and the Pushgateway read with their types (they read OpenMetrics counters as untyped)."""
+
+    name = "prometheus"
+    help = "The same metrics in Prometheus' classic text format (node_exporter, Pushgateway)."
+    suffix = ".prom"
+    commands = ("export",)
+
+    def render(self, view: RenderView) -> str:
+        return render_metrics(view, openmetrics=False)
 
 
 @hookimpl(trylast=True)
 def register_renderers(register: Callable[[Any], None]) -> None:
     register(OpenMetricsRenderer())
+    register(PrometheusTextRenderer())
