@@ -243,8 +243,7 @@ def _phase_chart(records: Sequence[ExecutionRecord]) -> Chart | None:
     return Chart(
         "phases", "Phase failure rates", "Phase",
         [f"{row['phase']}" for row in rows],
-        [Series("Failure rate", "rate", [row["failure_rate"] for row in rows], "bars"),
-         Series("Runs", "count", [row["runs"] for row in rows])],
+        [Series("Failure rate", "rate", [row["failure_rate"] for row in rows], "bars")],
         note="; ".join(f"{row['phase']}: {row['title']}" for row in rows),
     )  # fmt: skip
 

@@ -95,10 +95,13 @@
       incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       space: 60,
       values: function (u, splits) {
+        // As many characters as the space between two labels holds (about 7 px each).
+        var step = splits.length > 1 ? Math.abs(u.valToPos(splits[1], "x") - u.valToPos(splits[0], "x")) : u.bbox.width;
+        var room = Math.max(4, Math.floor(step / 7.5) - 1);
         return splits.map(function (v) {
           if (!Number.isInteger(v) || v < 0 || v >= n) return "";
           var label = spec.x[v];
-          return label.length > 16 ? label.slice(0, 15) + "…" : label;
+          return label.length > room ? label.slice(0, room - 1) + "…" : label;
         });
       }
     }];

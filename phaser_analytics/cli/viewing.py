@@ -524,8 +524,9 @@ def export(
 ) -> None:
     """Export analytics data: every execution matching the filters, in full.
 
-    --format html writes a self-contained dashboard page (charts, tables, offline);
-    --format openmetrics writes Prometheus metrics for node_exporter's textfile collector.
+    --format html writes a self-contained dashboard page (charts, tables, offline).
+    --format prometheus (or openmetrics) writes Prometheus metrics, e.g. for
+    node_exporter's textfile collector.
     """
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
