@@ -116,11 +116,12 @@ def comparison_window(
 
 
 def project_labels(view: RenderView) -> list[str]:
-    """The project each of the view's records belongs to: the view's project, or for
-    ``--global`` the registered project's name (its path when two projects share a name)."""
+    """The project each of the view's records belongs to. For ``--global``, the registered
+    project's name (its path when two projects share a name); in one project's store, the
+    project its report names (a store may hold several), else the store's project."""
     if view.project is not None:
-        name = view.project.get("name") or view.project.get("path") or "unknown"
-        return [str(name)] * len(view.records)
+        name = str(view.project.get("name") or view.project.get("path") or "unknown")
+        return [record.project_name or name for record in view.records]
     origins = [view.origin(i) or {} for i in range(len(view.records))]
     paths_of: dict[str, set[str]] = defaultdict(set)
     for origin in origins:

@@ -288,3 +288,22 @@ def test_as_a_real_process(project: Path, history: list, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"Exported to {out}\n"
     assert len(Page(out.read_text(encoding="utf-8")).data["executions"]["rows"]) == 60
+
+
+def test_a_store_holding_several_projects_shows_them_side_by_side(
+    runner: CliRunner, project: Path
+) -> None:
+    fill_varied(project, 5, name="Frontend")
+    from history import varied_record
+
+    from phaser_analytics.storage import Store
+
+    backend = [varied_record(project, 100 + i, name="Backend") for i in range(3)]
+    for record in backend:
+        record.base_commit = f"backend-{record.base_commit}"
+    Store(project, warn=lambda message: None).add(backend)
+    page = Page(export_html(runner, project))
+    projects = next(c for c in page.data["charts"] if c["id"] == "projects")
+    assert dict(zip(projects["x"], projects["series"][0]["values"], strict=True)) == {
+        "Frontend": 5, "Backend": 3,
+    }  # fmt: skip
