@@ -401,3 +401,30 @@ class TestGatesJudgeEveryMatch:
         result = run(runner, "show", "--until", "2024-12-07", "--format", "json",
                      "--project", seven)  # fmt: skip
         assert len(json.loads(result.stdout)["executions"]) == 7
+
+
+class TestNothingMatches:
+    """Issue 14 item 13: data that the filters exclude is not "no data"."""
+
+    def test_filters_that_match_nothing_say_so(self, runner, seven):
+        result = run(runner, "show", "--status", "partial", "--project", seven)
+        assert result.exit_code == 0
+        assert result.output.strip() == "No executions match --status partial."
+        assert "No analytics data found" not in result.output
+
+    def test_dates_that_match_nothing_name_the_dates(self, runner, seven):
+        result = run(runner, "show", "--since", "2025-01-01", "--tz", "UTC", "--project", seven)
+        assert result.stdout.strip() == "No executions match --since 2025-01-01 00:00."
+
+    def test_an_empty_store_still_invites_an_import(self, runner, project):
+        assert run(runner, "show", "--status", "failed", "--project", project).output.strip() == NO_DATA
+
+    def test_since_after_until_warns(self, runner, seven):
+        result = run(runner, "show", "--since", "2024-12-06", "--until", "2024-12-02",
+                     "--tz", "UTC", "--project", seven)  # fmt: skip
+        assert result.exit_code == 0
+        assert result.stderr.startswith(
+            "Warning: --since (2024-12-06T00:00+00:00) is after --until "
+            "(2024-12-02T23:59+00:00): no execution can match."
+        )
+        assert "No executions match" in result.stdout

@@ -176,6 +176,7 @@ def make_view(
     options.setdefault("zone", zone)
     options.setdefault("time_zone", zone_label(zone))
     options.setdefault("project_dir", project_dir)
+    options.setdefault("store_empty", selection.store_empty)
     options.setdefault("template_dirs", app.host().template_dirs())
     options.setdefault("width", terminal_width())
     options.setdefault("color", False)
@@ -298,6 +299,11 @@ output_option = click.option(
 def _query(
     limit: int | None, since: Any, until: Any, status: str | None, document: str | None = None
 ) -> AnalyticsQuery:
+    if since is not None and until is not None and since > until:
+        err(
+            f"Warning: --since ({since.isoformat(timespec='minutes')}) is after --until "
+            f"({until.isoformat(timespec='minutes')}): no execution can match."
+        )
     return AnalyticsQuery(
         limit=limit,
         since=since,

@@ -362,6 +362,23 @@ def _width_option(value: Any) -> int:
     return width if width > 0 else DEFAULT_WIDTH
 
 
+def no_match(view: RenderView) -> str:
+    """The line for a store with executions of which the filters keep none."""
+    query = view.query
+    zone = view.option("zone")
+    filters = []
+    if query.since is not None:
+        filters.append(f"--since {format_when(query.since, zone)}")
+    if query.until is not None:
+        filters.append(f"--until {format_when(query.until, zone)}")
+    if query.status is not None:
+        filters.append(f"--status {query.status.value}")
+    if query.document:
+        filters.append(f"--document {query.document}")
+    described = f" {', '.join(filters)}" if filters else " the filters"
+    return clean_text(f"No executions match{described}.")
+
+
 class TableRenderer:
     name = "table"
     help = "Framed terminal table with a summary line (--verbose: per-phase details)."
@@ -371,7 +388,8 @@ class TableRenderer:
         if view.breakdown is not None:
             return breakdowns.render_table(view)
         if not view.records:
-            return NO_DATA
+            # An empty store invites an import; filters that match nothing say so instead.
+            return NO_DATA if view.option("store_empty", True) else no_match(view)
         width = _width_option(view.option("width"))
         color = bool(view.option("color"))
         if view.option("verbose"):
