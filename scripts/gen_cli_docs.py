@@ -27,9 +27,14 @@ CLI disagree. For explanations and examples, see the [user guide](guide.md).
 `--format` lists the formats of the renderers installed with phaser-analytics; a plugin
 that adds a format adds it to these choices (see [writing a plugin](plugins.md)).
 
-Global options go before `analytics`: `phaser --debug analytics show` prints tracebacks
-instead of one-line errors (so does `PHASER_DEBUG=1`); `phaser --version` prints the
-version.
+`phaser-analytics` is the same commands without `phaser analytics` in front
+(`phaser-analytics show` is `phaser analytics show`): use it where Phaser's own `phaser`
+command is installed too.
+
+Options of the group go before the command: `phaser analytics --debug show` (or
+`phaser --debug analytics show`, or `PHASER_DEBUG=1`) prints tracebacks instead of
+one-line errors; `phaser analytics --version` prints the version; `--no-color` is
+accepted by the group and by every command.
 
 ## Exit status
 
@@ -37,7 +42,7 @@ version.
 |---|---|
 | 0 | success |
 | 1 | a CI gate failed (`--ci-exit-code`, `--fail-under`), a report failed to import, `doctor` found problems it did not repair, or an operation failed (storage, templates, plugins) |
-| 2 | usage error: an unknown option or value, a bad date (`Invalid date format. Use ISO format: YYYY-MM-DD`), `clear` without `--all`/`--before`, or `clear` without `--force` and no terminal to ask on |
+| 2 | usage error: an unknown option or value, a bad date (`Invalid date format. Use ISO format: YYYY-MM-DD`), `clear` without `--all`/`--before`/ids, or `clear` without `--force` and no terminal to ask on |
 | 70 | an internal error (a bug): rerun with `--debug` and report the traceback |
 
 Errors print one line on stderr, beginning `Error:`; warnings begin `Warning:`.

@@ -30,12 +30,20 @@ EXIT_INTERNAL = 70
 
 
 def _debug_enabled(ctx: click.Context) -> bool:
-    root = ctx.find_root()
-    return bool(root.params.get("debug")) or os.environ.get("PHASER_DEBUG") not in (None, "", "0")
+    """``--debug`` on ``phaser`` or on ``analytics`` (either may be the root: ``phaser-analytics``,
+    or a host CLI that mounts ``analytics``), or ``PHASER_DEBUG``."""
+    here: click.Context | None = ctx
+    while here is not None:
+        if here.params.get("debug") is True:
+            return True
+        here = here.parent
+    return os.environ.get("PHASER_DEBUG") not in (None, "", "0")
 
 
 class PhaserGroup(click.Group):
-    """The root group: turns our errors into one line and an exit status."""
+    """Turns our errors into one line and an exit status: the ``phaser`` root, and the
+    ``analytics`` group too, so that it behaves the same as ``phaser-analytics`` or mounted
+    into another click CLI."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -74,6 +82,7 @@ class AppContext:
     """What every analytics command shares."""
 
     debug: bool = False
+    no_color: bool = False
 
     def host(self) -> Any:
         from ..plugins import get_host
@@ -166,7 +175,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(PhaserGroup):
     """A group whose commands are imported when one of them is used.
 
     ``list_commands`` and the group's ``--help`` read :data:`COMMANDS`; ``get_command``
@@ -195,6 +204,7 @@ class LazyGroup(click.Group):
             module_name, attribute, _ = self._lazy[name]
             module = importlib.import_module(f"{__package__}.{module_name}")
             command = self._loaded[name] = getattr(module, attribute)
+            _add_no_color(command)
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -221,6 +231,26 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _no_color_given(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(AppContext).no_color = True
+
+
+def _add_no_color(command: click.Command) -> None:
+    """``--no-color`` on every command (``show`` has its own): one spelling everywhere."""
+    if any(param.name == "no_color" for param in command.params):
+        return
+    command.params.append(
+        click.Option(
+            ["--no-color"],
+            is_flag=True,
+            expose_value=False,
+            callback=_no_color_given,
+            help="Never colour the output (NO_COLOR works too).",
+        )
+    )
+
+
 def _short_help(summary: str, limit: int) -> str:
     """The short help click would make from ``summary`` (its public route to it)."""
     return click.Command(None, help=summary).get_short_help_str(limit)
@@ -231,21 +261,34 @@ def _short_help(summary: str, limit: int) -> str:
     lazy=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option(
+    "--no-color", is_flag=True, help="Never colour the output, whatever the command (NO_COLOR works too)."
+)
+@click.version_option(version=None, package_name="phaser-analytics", prog_name="phaser-analytics")
 @click.pass_context
-def analytics(ctx: click.Context) -> None:
+def analytics(ctx: click.Context, debug: bool, no_color: bool) -> None:
     """View and manage execution analytics.
 
     Import EXECUTION_REPORT.md files, then show, export, badge and gate CI on the history
     stored in the project's .phaser/analytics/.
     """
-    ctx.ensure_object(AppContext)
+    app = ctx.ensure_object(AppContext)
+    app.debug = app.debug or debug
+    app.no_color = app.no_color or no_color
     # Load plugins now, so a broken third-party plugin is reported once, up front.
-    ctx.obj.host()
+    app.host()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: ``phaser``."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="phaser")
+
+
+def analytics_main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: ``phaser-analytics``, the ``analytics`` commands without
+    the ``phaser`` in front (for when Phaser's own ``phaser`` command is installed)."""
+    analytics.main(args=list(argv) if argv is not None else None, prog_name="phaser-analytics")
 
 
 # -- shared option types and decorators -------------------------------------------------------

@@ -156,7 +156,11 @@ def terminal_width() -> int:
 
 
 def use_color(no_color: bool) -> bool:
-    if no_color or "NO_COLOR" in os.environ:
+    """Colour only on a terminal, never with ``--no-color`` (the command's or the
+    ``analytics`` group's) or ``NO_COLOR``."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    if no_color or (app is not None and app.no_color) or "NO_COLOR" in os.environ:
         return False
     return sys.stdout.isatty()
 

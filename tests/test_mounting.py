@@ -1,0 +1,119 @@
+"""``phaser-analytics`` and the mountable ``analytics`` group (issue 14 item 17), and the
+options every command shares (item 16: --version, --no-color, --debug)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from console import console_script
+
+from phaser_analytics.cli import analytics
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "EXECUTION_REPORT.md"
+
+
+def test_phaser_analytics_is_installed_and_runs_the_same_commands(project):
+    script = console_script("phaser-analytics")
+    assert script is not None, "no phaser-analytics console script in this environment"
+    done = subprocess.run([str(script), "import", str(EXAMPLE), "--project", str(project)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "✓ Imported: document-7-reverse.md" in done.stdout
+    shown = subprocess.run([str(script), "show", "--format", "json", "--project", str(project)],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert json.loads(shown.stdout)["stats"]["total_executions"] == 1
+    helped = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.stdout.startswith("Usage: phaser-analytics [OPTIONS] COMMAND")
+    bad = subprocess.run([str(script), "show", "--since", "soon", "--project", str(project)],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr == "Error: Invalid date format. Use ISO format: YYYY-MM-DD\n"
+
+
+@pytest.fixture
+def host_cli() -> click.Group:
+    """Someone else's CLI, with its own context object, that mounts our group."""
+
+    @click.group()
+    @click.pass_context
+    def tool(ctx: click.Context) -> None:
+        ctx.obj = {"theirs": True}
+
+    tool.add_command(analytics)
+    return tool
+
+
+def test_the_group_mounts_into_another_click_cli(host_cli, project):
+    runner = CliRunner()
+    imported = runner.invoke(host_cli, ["analytics", "import", str(EXAMPLE), "--project", str(project)])
+    assert imported.exit_code == 0, imported.output
+    shown = runner.invoke(host_cli, ["analytics", "show", "--format", "json", "--project", str(project)])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["executions"][0]["audit_document"] == "document-7-reverse.md"
+    listed = runner.invoke(host_cli, ["analytics", "--help"])
+    assert "import" in listed.output and "show" in listed.output
+
+
+def test_a_mounted_group_keeps_one_line_errors(host_cli, project):
+    result = CliRunner().invoke(host_cli, ["analytics", "show", "--since", "x", "--project", str(project)])
+    assert result.exit_code == 2
+    assert result.output == "Error: Invalid date format. Use ISO format: YYYY-MM-DD\n"
+    debug = CliRunner().invoke(host_cli, ["analytics", "--debug", "show", "--since", "x",
+                                          "--project", str(project)])  # fmt: skip
+    assert debug.exception is not None and "Invalid date" in str(debug.exception)
+
+
+def test_version_on_the_analytics_group():
+    from phaser_analytics.cli import cli
+
+    result = CliRunner().invoke(cli, ["analytics", "--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("phaser-analytics, version ")
+
+
+@pytest.mark.parametrize("where", ["group", "command"])
+@pytest.mark.parametrize("command", ["trends", "phases", "failures", "projects", "export", "badge", "doctor"])
+def test_no_color_is_accepted_by_every_command(project, where, command):
+    from phaser_analytics.cli import cli
+
+    args = ["analytics", "--no-color", command] if where == "group" else ["analytics", command, "--no-color"]
+    result = CliRunner().invoke(cli, [*args, "--project", str(project)] if command != "projects" else args)
+    assert "No such option" not in result.output
+    assert result.exit_code in (0, 1), result.output
+
+
+def _on_a_terminal(command: list[str], cwd: Path) -> bytes:
+    """Run ``command`` with stdout and stderr on a pseudo-terminal; its output."""
+    import os
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        os.chdir(cwd)
+        os.execvpe(command[0], command, env)
+    output = b""
+    try:
+        while chunk := os.read(fd, 4096):
+            output += chunk
+    except OSError:
+        pass  # the terminal closes when the command exits
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    return output
+
+
+def test_the_groups_no_color_turns_colour_off_on_a_terminal(project):
+    from console import phaser_command
+
+    base = phaser_command()
+    subprocess.run([*base, "analytics", "import", str(EXAMPLE)], cwd=project, check=True,
+                   capture_output=True, timeout=120)  # fmt: skip
+    assert b"\x1b[32m" in _on_a_terminal([*base, "analytics", "show"], project)
+    plain = _on_a_terminal([*base, "analytics", "--no-color", "show"], project)
+    assert b"document-7-reverse.md" in plain and b"\x1b[" not in plain
