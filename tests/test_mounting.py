@@ -117,3 +117,99 @@ def test_the_groups_no_color_turns_colour_off_on_a_terminal(project):
     assert b"\x1b[32m" in _on_a_terminal([*base, "analytics", "show"], project)
     plain = _on_a_terminal([*base, "analytics", "--no-color", "show"], project)
     assert b"document-7-reverse.md" in plain and b"\x1b[" not in plain
+
+
+# -- item 16: one way to ask for things ---------------------------------------------------------
+
+
+@pytest.fixture
+def imported(project):
+    from phaser_analytics.cli import cli
+
+    for day, document in (("04", "alpha.md"), ("05", "beta.md")):
+        report = project / "reports" / day / "EXECUTION_REPORT.md"
+        report.parent.mkdir(parents=True)
+        text = EXAMPLE.read_text(encoding="utf-8").replace("document-7-reverse.md", document)
+        if document == "beta.md":
+            text = text.replace("✅ All phases completed", "❌ Failed")
+        report.write_text(text.replace("2024-12-06T10:30:00Z", f"2024-12-{day}T10:30:00Z"))
+    result = CliRunner().invoke(cli, ["analytics", "import", str(project / "reports"), "-r",
+                                      "--project", str(project)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return project
+
+
+def _run(*args):
+    from phaser_analytics.cli import cli
+
+    return CliRunner().invoke(cli, ["analytics", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [("export", ["--format", "json"]), ("trends", ["--format", "json"]),
+     ("badge", ["--metric", "executions"])],
+)  # fmt: skip
+def test_document_filters_export_trends_and_badge(imported, command, extra):
+    result = _run(command, "--document", "alpha", *extra, "--project", imported)
+    assert result.exit_code == 0, result.output
+    if command == "export":
+        assert [e["audit_document"] for e in json.loads(result.stdout)["executions"]] == ["alpha.md"]
+    elif command == "trends":
+        assert sum(r["executions"] for r in json.loads(result.stdout)["breakdown"]["rows"]) == 1
+    else:
+        assert json.loads(result.stdout)["message"] == "1"
+
+
+@pytest.mark.parametrize(("name", "first"), [("out.csv", "execution_id,"), ("out.md", "# "),
+                                              ("out.json", "{")])  # fmt: skip
+def test_export_output_suffix_picks_the_format(imported, tmp_path, name, first):
+    target = tmp_path / name
+    assert _run("export", "-o", target, "--project", imported).exit_code == 0
+    assert target.read_text(encoding="utf-8").startswith(first)
+
+
+def test_an_explicit_format_beats_the_suffix(imported, tmp_path):
+    target = tmp_path / "out.csv"
+    assert _run("export", "-o", target, "--format", "json", "--project", imported).exit_code == 0
+    assert json.loads(target.read_text(encoding="utf-8"))["executions"]
+
+
+def test_badge_svg_from_the_suffix(imported, tmp_path):
+    target = tmp_path / "badge.svg"
+    assert _run("badge", "-o", target, "--project", imported).exit_code == 0
+    assert target.read_text(encoding="utf-8").startswith("<svg")
+
+
+def test_plugins_takes_format_json():
+    result = _run("plugins", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert any(p["name"] == "table" for p in json.loads(result.stdout)["plugins"])
+
+
+@pytest.mark.parametrize(
+    ("rate", "gate"),
+    [("80%", 0.8), ("80", 0.8), ("0.8", 0.8), ("1", 0.01), ("1%", 0.01), ("1.0", 1.0),
+     ("100", 1.0), ("99.5", 0.995), ("0", 0.0)],
+)  # fmt: skip
+def test_the_fail_under_rule(rate, gate):
+    from phaser_analytics.cli.viewing import parse_rate
+
+    assert parse_rate(rate) == pytest.approx(gate)
+
+
+def test_fail_under_1_is_one_percent_through_the_cli(imported):
+    # One of two succeeded: 50% is above 1 (1%) and below 1.0 (100%).
+    passed = _run("show", "--fail-under", "1", "--project", imported)
+    assert passed.exit_code == 0, passed.output
+    failed = _run("show", "--fail-under", "1.0", "--project", imported)
+    assert failed.exit_code == 1
+    assert "success rate 50% is below 100%" in failed.stderr
+
+
+def test_no_reports_found_has_the_error_prefix(project):
+    empty = project / "empty"
+    empty.mkdir()
+    result = _run("import", empty, "--project", project)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: No reports (")

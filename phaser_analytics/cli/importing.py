@@ -78,7 +78,7 @@ def import_cmd(
     if not paths:
         patterns = ", ".join(host.report_patterns())
         err(
-            f"No reports ({patterns}) found in {report_file}"
+            f"Error: No reports ({patterns}) found in {report_file}"
             + ("." if recursive else "; add --recursive to search its subdirectories.")
         )
         sys.exit(EXIT_FAILED)

@@ -431,6 +431,12 @@ def date_options(func: F) -> F:
     )(func)
 
 
+def document_option(func: F) -> F:
+    return click.option(
+        "--document", help="Only executions whose audit document name contains TEXT."
+    )(func)
+
+
 def status_option(func: F) -> F:
     return click.option(
         "--status",

@@ -18,6 +18,7 @@ from .main import (
     RendererChoice,
     command_zone,
     date_options,
+    document_option,
     err,
     global_option,
     project_option,
@@ -51,6 +52,7 @@ def aggregate_options(format_default: str | None = "table") -> Callable[[F], F]:
             show_default=format_default is not None,
             help="Output format.",
         )(func)
+        func = document_option(func)
         func = status_option(func)
         return date_options(func)
 
@@ -155,6 +157,7 @@ def trends(
     since: Any,
     until: Any,
     status: str,
+    document: str | None,
     output_format: str,
     zone: tzinfo | None,
     global_: bool,
@@ -166,7 +169,7 @@ def trends(
 
     project_dir = resolve_project(project)
     zone = command_zone(ctx)
-    query = _query(None, since, until, status)
+    query = _query(None, since, until, status, document)
     scope = select_scope(project_dir, query, global_)
     note_undated(scope.entries)
     breakdown = metrics.trends(scope.entries, by.lower(), zone)
@@ -181,6 +184,7 @@ def phases(
     since: Any,
     until: Any,
     status: str,
+    document: str | None,
     output_format: str,
     zone: tzinfo | None,
     global_: bool,
@@ -191,7 +195,7 @@ def phases(
 
     project_dir = resolve_project(project)
     zone = command_zone(ctx)
-    query = _query(None, since, until, status)
+    query = _query(None, since, until, status, document)
     scope = select_scope(project_dir, query, global_)
     records = scope.load()
     breakdown = metrics.phases(records, zone)
@@ -206,6 +210,7 @@ def failures(
     since: Any,
     until: Any,
     status: str,
+    document: str | None,
     output_format: str,
     zone: tzinfo | None,
     global_: bool,
@@ -217,7 +222,7 @@ def failures(
 
     project_dir = resolve_project(project)
     zone = command_zone(ctx)
-    query = _query(None, since, until, status)
+    query = _query(None, since, until, status, document)
     scope = select_scope(project_dir, query, global_)
     note_undated(scope.entries)
     records = scope.load()
@@ -227,7 +232,7 @@ def failures(
 
 def wants_statistics(params: dict[str, Any]) -> bool:
     """Whether ``projects`` was asked for statistics: a format, a filter, a zone, a project."""
-    asked = ("output_format", "since", "until", "zone", "project")
+    asked = ("output_format", "since", "until", "zone", "project", "document")
     return any(params.get(name) is not None for name in asked) or (
         params.get("status", "all") != "all" or bool(params.get("global_"))
     )
@@ -238,6 +243,7 @@ def project_statistics(
     since: Any,
     until: Any,
     status: str,
+    document: str | None,
     output_format: str | None,
     zone: tzinfo | None,
     global_: bool,
@@ -250,7 +256,7 @@ def project_statistics(
 
     project_dir = resolve_project(project)
     zone = command_zone(ctx)
-    query = _query(None, since, until, status)
+    query = _query(None, since, until, status, document)
     scope = select_scope(project_dir, query, global_ or project is None)
     breakdown = metrics.projects(scope.groups, zone)
     emit(ctx, "projects", scope, query, project_dir, breakdown, output_format or "table", zone)

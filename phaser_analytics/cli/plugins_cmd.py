@@ -10,14 +10,22 @@ from .main import AppContext
 
 
 @click.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="The same as --format json.")
 @click.pass_context
-def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
+def plugins_cmd(ctx: click.Context, output_format: str, as_json: bool) -> None:
     """List loaded plugins: distribution, version, hooks, dialects and renderers."""
     app: AppContext = ctx.obj
     host = app.host()
     plugins = host.describe()
-    if as_json:
+    if as_json or output_format.lower() == "json":
         payload = {
             "plugins": [p.to_dict() for p in plugins],
             "failed": [

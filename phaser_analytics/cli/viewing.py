@@ -24,6 +24,7 @@ from .main import (
     RendererChoice,
     command_zone,
     date_options,
+    document_option,
     err,
     global_option,
     project_option,
@@ -265,13 +266,20 @@ def write_output(chunks: Iterable[str], output: Path | None) -> None:
 
 
 def parse_rate(value: str) -> float:
-    """``0.8``, ``80%`` and ``80`` all mean 80 %."""
-    text = value.strip().rstrip("%").strip()
+    """``80%``, ``80`` and ``0.8`` all mean 80 %.
+
+    The rule: a value with ``%``, or a whole number (``80``, ``1``), is a percentage; a
+    number with a decimal point is a ratio when it is at most 1 (``0.8``, ``1.0``), a
+    percentage above (``99.5``). So ``1`` is 1 % and ``1.0`` is 100 %.
+    """
+    stripped = value.strip()
+    text = stripped.rstrip("%").strip()
     try:
         number = float(text)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a rate; use 0.8 or 80%.") from None
-    if value.strip().endswith("%") or number > 1:
+        raise click.BadParameter(f"'{value}' is not a rate; use 80% or 0.8.") from None
+    ratio = not stripped.endswith("%") and "." in text and number <= 1
+    if not ratio:
         number /= 100
     if not 0 <= number <= 1:
         raise click.BadParameter(f"'{value}' is outside 0–100%.")
@@ -294,10 +302,32 @@ output_option = click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout: a regular file atomically, keeping an "
+    help="Write to this file instead of stdout (without --format, the file's suffix picks "
+    "the format: .csv, .md, .json, .svg): a regular file atomically, keeping an "
     "existing file's mode (a new one gets the umask's), through a symlink to its target, "
     "directly to a device or pipe such as /dev/stdout.",
 )
+
+
+def format_for_output(ctx: click.Context, command: str, output: Path | None, chosen: str) -> str:
+    """``chosen``, or, when ``--format`` was not given on the command line, the format whose
+    renderer writes ``output``'s suffix (``-o out.csv`` is CSV, ``-o badge.svg`` an SVG).
+    Of several renderers with one suffix, the default (or configured) format wins."""
+    if output is None or _given(ctx, "output_format"):
+        return chosen
+    suffix = output.suffix.lower()
+    if not suffix:
+        return chosen
+    app: AppContext = ctx.obj
+    host = app.host()
+    matching = [
+        name
+        for name in host.renderer_names(command)
+        if str(getattr(host.renderer(name), "suffix", "")).lower() == suffix
+    ]
+    if chosen in matching:
+        return chosen  # the default (or configured) format writes this suffix anyway
+    return matching[0] if matching else chosen
 
 
 def _query(
@@ -334,7 +364,7 @@ DEFAULT_LAST = 5
 )
 @date_options
 @status_option
-@click.option("--document", help="Only executions whose audit document name contains TEXT.")
+@document_option
 @click.option(
     "--format",
     "output_format",
@@ -367,7 +397,8 @@ DEFAULT_LAST = 5
     "--fail-under",
     type=RateType(),
     metavar="RATE",
-    help="Exit 1 when the success rate is below RATE (0.8 or 80%).",
+    help="Exit 1 when the success rate of every matching execution is below RATE: 80% or "
+    "80 (a whole number is a percentage), or 0.8 (a ratio has a decimal point).",
 )
 @explain_templates_option
 @click.pass_context
@@ -498,6 +529,7 @@ def _gate(stats: AggregatedStats, ci_exit_code: bool, fail_under: float | None) 
 @output_option
 @date_options
 @status_option
+@document_option
 @click.option("--phases", is_flag=True, help="CSV: one row per phase instead of per execution.")
 @click.option(
     "--by",
@@ -524,6 +556,7 @@ def export(
     since: Any,
     until: Any,
     status: str,
+    document: str | None,
     phases: bool,
     by: str,
     template: Path | None,
@@ -540,7 +573,8 @@ def export(
     """
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
-    query = _query(None, since, until, status)
+    output_format = format_for_output(ctx, "export", output, output_format)
+    query = _query(None, since, until, status, document)
     renderer = app.host().renderer(output_format)
     streams = callable(getattr(renderer, "render_iter", None))
     selection = (select_streaming if streams else select)(project_dir, query, global_)
@@ -577,6 +611,7 @@ BADGE_METRICS = ("success-rate", "phase-success-rate", "executions", "avg-durati
 @click.option("--label", default="audits", show_default=True, help="The badge's label.")
 @output_option
 @date_options
+@document_option
 @global_option
 @project_option
 @zone_option
@@ -590,6 +625,7 @@ def badge(
     output: Path | None,
     since: Any,
     until: Any,
+    document: str | None,
     global_: bool,
     project: Path | None,
     zone: Any,
@@ -597,7 +633,8 @@ def badge(
     """Print badge data: shields.io endpoint JSON, or a standalone SVG."""
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
-    query = _query(None, since, until, None)
+    output_format = format_for_output(ctx, "badge", output, output_format)
+    query = _query(None, since, until, None, document)
     selection = select(project_dir, query, global_)
     renderer = app.host().renderer(output_format)
     view = make_view(ctx, "badge", selection, query, project_dir, metric=metric, label=label)
