@@ -53,9 +53,10 @@ COMMAND_KEYS: dict[str, dict[str, str | None]] = {
 #: Keys directly under ``"analytics"``, for every command that has them.
 SHARED_KEYS = ("template",)
 #: Keys under ``"analytics"`` read and checked by their own functions (with
-#: :func:`read_config_file`): ``pricing`` (model prices, :mod:`phaser_analytics.pricing`) and
-#: ``tz`` (the time zone of dates, :func:`configured_zone`).
-KEYS_READ_ELSEWHERE = ("pricing", "tz")
+#: :func:`read_config_file`): ``pricing`` (model prices, :mod:`phaser_analytics.pricing`),
+#: ``tz`` (the time zone of dates, :func:`configured_zone`) and ``notify`` (the webhook of
+#: :mod:`phaser_analytics.default_plugins.notifier`).
+KEYS_READ_ELSEWHERE = ("pricing", "tz", "notify")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

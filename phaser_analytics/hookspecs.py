@@ -161,3 +161,18 @@ def template_dirs() -> Iterable[str | Path]:
     They are searched after the user's ``--template``, the project's ``.phaser/templates/``
     and ``$PHASER_HOME/templates/``, and before the built-in templates.
     """
+
+
+@hookspec
+def record_stored(record: ExecutionRecord, store_info: dict[str, Any]) -> None:
+    """React to an execution just saved: post it to a webhook, a chat, a dashboard.
+
+    Called once for each execution an import (``import``, ``capture``, a spool drain) has
+    saved, new or replaced (``--force``), after its batch is committed; never for a report
+    already stored. ``store_info`` describes where and how it was saved: ``backend``
+    (``"json"``), ``location`` (the store), ``project_dir``, ``action`` (``"imported"`` or
+    ``"replaced"``) and ``origin`` (``"import"``, ``"capture"`` or ``"drain"``). The record
+    is stored already: an exception raised here is a one-line warning and never fails the
+    import, and an implementation should bound its own time (the built-in notifier posts
+    with a short timeout).
+    """

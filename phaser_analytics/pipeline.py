@@ -344,13 +344,20 @@ def load_report(
     host: PluginHost | None = None,
     enrich: bool = True,
     skip_plugins: Collection[str] = (),
+    prepare: Callable[[ExecutionRecord], None] | None = None,
 ) -> tuple[ExecutionRecord, list[str]]:
     """Parse and build one record, running the ``enrich_record`` hooks (but those of the
-    plugins in ``skip_plugins``); return it with its warnings."""
+    plugins in ``skip_plugins``); return it with its warnings.
+
+    ``prepare``, if given, sees the record before the hooks do (``capture`` sets the
+    session's token usage there, which the ``claude_tokens`` plugin then leaves alone).
+    """
     host = host or get_host()
     parsed = parse_report(report_path, dialect=dialect, host=host)
     record = build_record(parsed.data, report_path, project_dir or infer_project_dir(report_path))
     warnings = list(parsed.warnings)
+    if prepare is not None:
+        prepare(record)
     if enrich:
         warnings.extend(host.enrich(record, Path(report_path), skip_plugins))
     for key in parsed.transient:
@@ -416,6 +423,8 @@ def import_reports(
     on_report: Callable[[ReportOutcome], None] | None = None,
     warn: Callable[[str], None] | None = None,
     skip_plugins: Collection[str] = (),
+    prepare: Callable[[ExecutionRecord], None] | None = None,
+    origin: str = "import",
 ) -> ImportSummary:
     """Import many reports into one project's store.
 
@@ -424,10 +433,15 @@ def import_reports(
     index log; the index itself is written once, at the end (when the log has grown or the
     store is small). Each outcome is reported through ``on_report`` once it is settled:
     failures at once, the others when their batch is stored.
+
+    Every execution saved (imported or replaced) is handed to the ``record_stored`` hooks
+    once, after its batch is committed and before it is reported; ``origin`` says which
+    command imported it (``import``, ``capture``, ``drain``).
     """
     host = host or get_host()
     on_report = _ThenForget(on_report)
     store = Store(project_dir, **({"warn": warn} if warn is not None else {}))
+    where = store_info(store, Path(project_dir))
     summary = ImportSummary()
     pending: list[ReportOutcome] = []
 
@@ -439,6 +453,9 @@ def import_reports(
         for outcome, result in zip(pending, saved, strict=True):
             outcome.action = result.action
             outcome.existing_id = result.existing_id
+            if result.action in STORED_ACTIONS:
+                info = {**where, "action": result.action, "origin": origin}
+                host.stored(result.record, info, warn or _warn)
             if on_report:
                 on_report(outcome)
         pending.clear()
@@ -446,7 +463,12 @@ def import_reports(
     for path in paths:
         try:
             record, warnings = load_report(
-                path, project_dir, dialect=dialect, host=host, skip_plugins=skip_plugins
+                path,
+                project_dir,
+                dialect=dialect,
+                host=host,
+                skip_plugins=skip_plugins,
+                prepare=prepare,
             )
         except AnalyticsError as exc:
             outcome = ReportOutcome(path, "failed", error=_reason(exc))
@@ -469,6 +491,19 @@ def import_reports(
             warn=warn or _warn,
         )
     return summary
+
+
+#: The save outcomes that the ``record_stored`` hooks hear about.
+STORED_ACTIONS = ("imported", "replaced")
+
+
+def store_info(store: Store, project_dir: Path) -> dict[str, Any]:
+    """What the ``record_stored`` hooks are told about the store that saved a record."""
+    return {
+        "backend": "json",
+        "location": str(store.analytics_dir),
+        "project_dir": str(Path(project_dir).resolve()),
+    }
 
 
 @dataclass

@@ -523,6 +523,21 @@ class PluginHost:
                 )
         return warnings
 
+    def stored(
+        self, record: Any, store_info: dict[str, Any], warn: Callable[[str], None] = _stderr
+    ) -> None:
+        """Run every ``record_stored`` implementation for one saved execution; one that
+        raises is reported through ``warn`` in one line, and the others still run."""
+        for impl in self._impls("record_stored"):
+            try:
+                impl.function(record=record, store_info=store_info)
+            except Exception as exc:
+                dist = self.plugins[impl.plugin_name].distribution
+                warn(
+                    f"plugin '{impl.plugin_name}' ({dist}) failed after the execution was "
+                    f"stored: {type(exc).__name__}: {exc}"
+                )
+
     def template_dirs(self) -> list[Path]:
         dirs: list[Path] = []
         for result in self.pm.hook.template_dirs():

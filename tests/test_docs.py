@@ -28,6 +28,7 @@ def test_there_are_hooks():
         "register_renderers",
         "enrich_record",
         "template_dirs",
+        "record_stored",
     }
 
 

@@ -1,0 +1,216 @@
+"""Anomalies: executions whose duration, cost, tokens or test delta lie far outside the
+history they belong to, by a robust rule (median and MAD), and the robust statistics that
+``estimate`` shares.
+
+The rule (docs/insights.md explains it with examples):
+
+* The history of an execution is every *other* execution of the same audit document with a
+  value for the figure. When it holds fewer than :data:`MIN_HISTORY` values, the history is
+  every other execution of the project instead (labelled so); when that is too short as
+  well, the figure is not judged: nothing is ever flagged on too little history.
+* The usual spread is the median absolute deviation scaled to a standard deviation
+  (``1.4826 × MAD``), never below the figure's floor (:data:`FLOORS`, so that a history
+  of identical values does not make every small change an outlier).
+* A value is an anomaly when it lies more than :data:`THRESHOLD` spreads from the median
+  (Iglewicz and Hoaglin's modified z-score above 3.5); the usual range is
+  ``median ± THRESHOLD × spread``.
+
+Everything here reads plain attributes (``audit_document``, ``started_at``,
+``duration_seconds``, ``cost_usd``, ``total_tokens``, ``test_delta``), which both stored
+records and the store's index entries have, so anomalies are found without reading record
+files.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Values a history needs before anything is judged against it.
+MIN_HISTORY = 5
+#: How many spreads from the median make an anomaly (modified z-score, Iglewicz–Hoaglin).
+THRESHOLD = 3.5
+#: MAD × this estimates the standard deviation of normally distributed values.
+MAD_SCALE = 1.4826
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure of an execution."""
+
+    key: str  # the attribute read, and the name in JSON and CSV
+    label: str  # for people
+    kind: str  # a breakdown column kind: how to show values
+    floor: float  # the smallest spread: a change smaller than this is never unusual
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("duration_seconds", "duration", "duration", 60.0),
+    Figure("cost_usd", "cost", "cost", 0.05),
+    Figure("total_tokens", "tokens", "tokens", 1000.0),
+    Figure("test_delta", "test delta", "delta", 1.0),
+)
+FLOORS = {figure.key: figure.floor for figure in FIGURES}
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def figure_value(item: Any, key: str) -> float | None:
+    return number(getattr(item, key, None))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A robust summary of a history of values."""
+
+    count: int
+    median: float
+    spread: float  # 1.4826 × MAD, at least the figure's floor
+    low_quartile: float
+    high_quartile: float
+
+    def usual_range(self, threshold: float = THRESHOLD) -> tuple[float, float]:
+        return (self.median - threshold * self.spread, self.median + threshold * self.spread)
+
+    def score(self, value: float) -> float:
+        """How many spreads ``value`` lies from the median (signed)."""
+        return (value - self.median) / self.spread
+
+
+def robust_spread(values: Sequence[float], floor: float) -> Spread:
+    """Median, scaled MAD (at least ``floor``) and quartiles of ``values`` (not empty)."""
+    median = statistics.median(values)
+    mad = statistics.median(abs(v - median) for v in values)
+    if len(values) >= 2:
+        low, _, high = statistics.quantiles(values, n=4, method="inclusive")
+    else:
+        low = high = values[0]
+    return Spread(len(values), median, max(MAD_SCALE * mad, floor), low, high)
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One figure of one execution that lies outside its history's usual range."""
+
+    execution_id: str
+    audit_document: str | None
+    started_at: Any
+    figure: Figure
+    value: float
+    low: float
+    high: float
+    median: float
+    history: int  # how many values the history holds
+    scope: str  # "document" or "project"
+
+    @property
+    def direction(self) -> str:
+        return "above" if self.value > self.high else "below"
+
+    def history_text(self) -> str:
+        if self.scope == "document":
+            return f"{self.history} other runs of this document"
+        return f"{self.history} other runs of the project"
+
+    def reason(self) -> str:
+        """One line: ``duration 3h 02m is above the usual 40m 10s–1h 05m (12 other runs of
+        this document)``."""
+        from .formatting import format_cost, format_count, format_delta, format_duration
+
+        shown: Callable[[float], str] = {
+            "duration": format_duration,
+            "cost": format_cost,
+            "tokens": lambda v: format_count(round(v)),
+            "delta": lambda v: format_delta(round(v, 1)),
+        }[self.figure.kind]
+        return (
+            f"{self.figure.label} {shown(self.value)} is {self.direction} the usual "
+            f"{shown(self.low)} to {shown(self.high)} ({self.history_text()})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "figure": self.figure.key,
+            "value": self.value,
+            "usual_low": round(self.low, 6),
+            "usual_high": round(self.high, 6),
+            "median": round(self.median, 6),
+            "history": self.history,
+            "history_scope": self.scope,
+            "reason": self.reason(),
+        }
+
+
+def _clip(low: float, figure: Figure) -> float:
+    # Durations, costs and token counts are never negative; a test delta may be.
+    return low if figure.key == "test_delta" else max(low, 0.0)
+
+
+def judge(
+    item: Any, history: Iterable[Any], project: Iterable[Any], min_history: int = MIN_HISTORY
+) -> list[Anomaly]:
+    """The anomalies of ``item`` against ``history`` (the other runs of its document), or
+    ``project`` (the project's other runs) where the document's is too short."""
+    history = [h for h in history if h.execution_id != item.execution_id]
+    project = [p for p in project if p.execution_id != item.execution_id]
+    found: list[Anomaly] = []
+    for figure in FIGURES:
+        value = figure_value(item, figure.key)
+        if value is None:
+            continue
+        values, scope = _values(history, figure), "document"
+        if len(values) < min_history:
+            values, scope = _values(project, figure), "project"
+        if len(values) < min_history:
+            continue
+        spread = robust_spread(values, figure.floor)
+        low, high = spread.usual_range()
+        if abs(spread.score(value)) > THRESHOLD:
+            found.append(
+                Anomaly(
+                    execution_id=item.execution_id,
+                    audit_document=getattr(item, "audit_document", None),
+                    started_at=getattr(item, "started_at", None),
+                    figure=figure,
+                    value=value,
+                    low=_clip(low, figure),
+                    high=high,
+                    median=spread.median,
+                    history=len(values),
+                    scope=scope,
+                )
+            )
+    return found
+
+
+def _values(items: Iterable[Any], figure: Figure) -> list[float]:
+    return [v for v in (figure_value(i, figure.key) for i in items) if v is not None]
+
+
+def find_anomalies(
+    items: Iterable[Any], history: Sequence[Any], min_history: int = MIN_HISTORY
+) -> dict[str, list[Anomaly]]:
+    """Anomalies of each of ``items`` (by execution id; only those with any) judged
+    against ``history``, every execution of the project (``items`` may be among them)."""
+    by_document: dict[Any, list[Any]] = {}
+    for entry in history:
+        by_document.setdefault(getattr(entry, "audit_document", None), []).append(entry)
+    found: dict[str, list[Anomaly]] = {}
+    for item in items:
+        document = getattr(item, "audit_document", None)
+        same = by_document.get(document, []) if document else []
+        anomalies = judge(item, same, history, min_history)
+        if anomalies:
+            found[item.execution_id] = anomalies
+    return found
+
+
+def reasons(anomalies: dict[str, list[Anomaly]]) -> dict[str, list[str]]:
+    """Each execution's anomalies as one-line reasons, for renderers."""
+    return {key: [a.reason() for a in found] for key, found in anomalies.items()}
