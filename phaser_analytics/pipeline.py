@@ -12,6 +12,7 @@ import fnmatch
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,22 +77,31 @@ def _skip_dir(entry: os.DirEntry[str]) -> bool:
     return os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
 
 
+class DiscoveryTimeout(TimeoutError):
+    """:func:`discover` passed its deadline."""
+
+
 def discover(
     root: Path,
     patterns: Sequence[str],
     *,
     recursive: bool,
     warn: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> list[Path]:
     """Report files under ``root`` whose names match one of ``patterns``, sorted.
 
     Symlinked directories are followed once each: a link back up the tree is not a loop.
-    A directory that cannot be read is skipped with one ``warn`` each.
+    A directory that cannot be read is skipped with one ``warn`` each. With ``deadline``
+    (a :func:`time.monotonic` value), a walk still going then raises
+    :class:`DiscoveryTimeout` (``capture`` must finish within Claude Code's time limit).
     """
     found: list[Path] = []
     seen: set[str] = set()
     pending = [Path(root)]
     while pending:
+        if deadline is not None and time.monotonic() > deadline:
+            raise DiscoveryTimeout(f"the search of {root} took too long")
         directory = pending.pop()
         real = os.path.realpath(directory)
         if real in seen:

@@ -119,6 +119,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "badge",
         "Print badge data: shields.io endpoint JSON, or a standalone SVG.",
     ),
+    "capture": (
+        "capture_cmds",
+        "capture",
+        "Import the report of a Claude Code session that just ended (the SessionEnd hook).",
+    ),
     "clear": (
         "maintenance",
         "clear",
@@ -140,6 +145,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "failures",
         "Failure reasons grouped and counted, and executions per hour of day and per "
         "weekday (peak usage).",
+    ),
+    "hooks": (
+        "capture_cmds",
+        "hooks",
+        "Install, remove or show the Claude Code SessionEnd hook that runs `capture`.",
     ),
     "import": (
         "importing",
@@ -278,6 +288,23 @@ def analytics(ctx: click.Context, debug: bool, no_color: bool) -> None:
     app.no_color = app.no_color or no_color
     # Load plugins now, so a broken third-party plugin is reported once, up front.
     app.host()
+    if ctx.invoked_subcommand != "capture":
+        drain_spool()
+
+
+def drain_spool() -> None:
+    """Import the sessions a Claude Code hook left in the spool (docs/capture.md); one
+    line on stderr when there were any. Costs one directory listing when there are none."""
+    from ..capture import drain, pending
+
+    if not pending():
+        return
+    total = drain()
+    click.echo(
+        f"Imported {total.imported} execution(s) from Claude Code sessions captured "
+        f"earlier ({total.already} already imported, {total.failed} failed; see capture.log).",
+        err=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
