@@ -34,6 +34,17 @@ STDIN_WAIT_SECONDS = 0.5
 SEARCH_BUDGET_SECONDS = 0.25
 #: … and the import started by then, or the session is left in the spool.
 IMPORT_START_BUDGET_SECONDS = 0.5
+#: Scales both budgets (``PHASER_CAPTURE_BUDGET_SCALE=2`` on a slow machine, or where
+#: Claude Code is given a longer hook timeout).
+BUDGET_SCALE_ENV = "PHASER_CAPTURE_BUDGET_SCALE"
+
+
+def budget_scale() -> float:
+    try:
+        scale = float(os.environ.get(BUDGET_SCALE_ENV, "1"))
+    except ValueError:
+        return 1.0
+    return scale if 0 < scale < 1000 else 1.0
 #: How long a drain may search a project for the report.
 DRAIN_SEARCH_SECONDS = 10.0
 #: A report counts as written during the session when modified at most this long before
@@ -354,17 +365,16 @@ def capture(session: Session, started: float) -> Outcome:
 
     project_dir = project_root(session.cwd)
     began = transcript_start(session.transcript)
-    if began is None:
-        if session.transcript is not None:
-            log(
-                project_dir,
-                f"warning: transcript {session.transcript} not readable; "
-                "looking for reports of the last 24 hours, without session tokens",
-                session.session_id,
-            )
-        since = utcnow() - NO_TRANSCRIPT_WINDOW
+    since = began if began is not None else utcnow() - NO_TRANSCRIPT_WINDOW
+    if began is None and session.transcript is not None:
+        # Logged once a report is found (into the store the import creates): a session
+        # with no report is not worth a line.
+        note = (
+            f"warning: transcript {session.transcript} not readable; looked for reports "
+            "of the last 24 hours, imported without session tokens"
+        )
     else:
-        since = began
+        note = None
     entry = {
         "version": 1,
         "session": session.to_dict(),
@@ -376,7 +386,7 @@ def capture(session: Session, started: float) -> Outcome:
     }
     try:
         reports = new_reports(
-            project_dir, since, started + SEARCH_BUDGET_SECONDS, _patterns()
+            project_dir, since, started + SEARCH_BUDGET_SECONDS * budget_scale(), _patterns()
         )
     except DiscoveryTimeout:
         spool(entry)
@@ -388,11 +398,13 @@ def capture(session: Session, started: float) -> Outcome:
     # Written before the import, removed after it: a hook killed half-way leaves the
     # session for the next command, and importing it twice is harmless (identity).
     path = spool(entry)
-    if time.monotonic() - started > IMPORT_START_BUDGET_SECONDS:
+    if time.monotonic() - started > IMPORT_START_BUDGET_SECONDS * budget_scale():
         log(project_dir, "spooled: no time left to import", session.session_id)
         return Outcome(spooled=True, reports=len(reports))
     outcome = import_session(session, project_dir, reports, "capture")
     path.unlink(missing_ok=True)
+    if note:
+        log(project_dir, note, session.session_id)
     return outcome
 
 
