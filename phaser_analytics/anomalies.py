@@ -24,7 +24,7 @@ files.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,24 +114,31 @@ class Anomaly:
         return "above" if self.value > self.high else "below"
 
     def history_text(self) -> str:
+        """``12 runs of this document`` or ``40 runs of the project`` (the execution
+        itself is never among them)."""
         if self.scope == "document":
-            return f"{self.history} other runs of this document"
-        return f"{self.history} other runs of the project"
+            return f"{self.history} runs of this document"
+        return f"{self.history} runs of the project"
 
-    def reason(self) -> str:
-        """One line: ``duration 3h 02m is above the usual 40m 10s–1h 05m (12 other runs of
-        this document)``."""
+    def shown(self, value: float) -> str:
+        """``value`` as people read this figure."""
         from .formatting import format_cost, format_count, format_delta, format_duration
 
-        shown: Callable[[float], str] = {
-            "duration": format_duration,
-            "cost": format_cost,
-            "tokens": lambda v: format_count(round(v)),
-            "delta": lambda v: format_delta(round(v, 1)),
-        }[self.figure.kind]
+        if self.figure.kind == "duration":
+            return format_duration(value)
+        if self.figure.kind == "cost":
+            return format_cost(value)
+        if self.figure.kind == "tokens":
+            return format_count(round(value))
+        return format_delta(round(value, 1))
+
+    def reason(self) -> str:
+        """One line: ``duration 3h 02m is above the usual 40m 10s to 1h 05m (other 12 runs
+        of this document)``."""
         return (
-            f"{self.figure.label} {shown(self.value)} is {self.direction} the usual "
-            f"{shown(self.low)} to {shown(self.high)} ({self.history_text()})"
+            f"{self.figure.label} {self.shown(self.value)} is {self.direction} the usual "
+            f"{self.shown(self.low)} to {self.shown(self.high)} (other "
+            f"{self.history_text()})"
         )
 
     def to_dict(self) -> dict[str, Any]:

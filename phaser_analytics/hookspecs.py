@@ -46,7 +46,8 @@ class Dialect(Protocol):
 class Column:
     """One column of a :class:`Breakdown`: ``key`` into each row, ``title`` for people, and
     ``kind`` saying how to show the value (``text``, ``int``, ``rate``, ``duration``,
-    ``delta``, ``tokens``, ``cost``, ``datetime``, ``date``, ``sparkline``)."""
+    ``duration_delta``, ``delta``, ``tokens``, ``cost``, ``datetime``, ``date``,
+    ``sparkline``)."""
 
     key: str
     title: str

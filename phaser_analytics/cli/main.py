@@ -119,6 +119,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "badge",
         "Print badge data: shields.io endpoint JSON, or a standalone SVG.",
     ),
+    "anomalies": (
+        "insights",
+        "anomalies",
+        "Executions whose duration, cost, tokens or test delta lie far outside the history "
+        "of their audit document (or of the project): the figure, the usual range and the "
+        "history it rests on.",
+    ),
     "capture": (
         "capture_cmds",
         "capture",
@@ -129,11 +136,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "clear",
         "Clear analytics data (all of it, or executions before a date).",
     ),
+    "compare": (
+        "insights",
+        "compare",
+        "Compare two executions side by side: status, duration, phases, tests, lines, files, "
+        "tokens and cost, with the deltas (B − A).",
+    ),
     "doctor": (
         "maintenance",
         "doctor",
         "Check the analytics store: index against record files, corrupt records, leftovers "
         "of interrupted writes, the lock. Exits 1 while problems remain.",
+    ),
+    "estimate": (
+        "insights",
+        "estimate",
+        "Estimate an audit's duration, tokens and cost, with an interval, from the history.",
     ),
     "export": (
         "viewing",

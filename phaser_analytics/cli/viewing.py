@@ -400,6 +400,11 @@ DEFAULT_LAST = 5
     help="Exit 1 when the success rate of every matching execution is below RATE: 80% or "
     "80 (a whole number is a percentage), or 0.8 (a ratio has a decimal point).",
 )
+@click.option(
+    "--fail-on-anomaly",
+    is_flag=True,
+    help="Exit 1 when an execution shown is an anomaly (see `phaser analytics anomalies`).",
+)
 @explain_templates_option
 @click.pass_context
 @config_defaults("show")
@@ -421,12 +426,17 @@ def show(
     ci_exit_code: bool,
     ci_minimal: bool,
     fail_under: float | None,
+    fail_on_anomaly: bool,
     explain_templates: bool,
 ) -> None:
     """Show execution analytics: recent executions and their statistics.
 
-    With EXECUTION_ID (or a unique prefix of one), show that execution in full.
+    With EXECUTION_ID (or a unique prefix of one), show that execution in full. An
+    execution far outside its history is marked "!" and its reasons listed (JSON and CSV
+    carry them as "anomalies").
     """
+    from .insights import anomaly_reasons
+
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
     if ci_minimal:
@@ -452,6 +462,7 @@ def show(
         if ci_minimal:
             selection.stats = judged
     renderer = app.host().renderer(output_format)
+    flagged = anomaly_reasons(selection.records, selection.origins, project_dir)
     view = make_view(
         ctx,
         "show",
@@ -462,11 +473,42 @@ def show(
         color=use_color(no_color),
         template=template,
         ci_minimal=ci_minimal,
+        anomalies=flagged,
     )
     if explain_templates:
         _explain_templates(output_format, view)
     write_output(render_chunks(renderer, view), None)
     _gate(judged, ci_exit_code, fail_under)
+    if fail_on_anomaly:
+        _anomaly_gate(project_dir, query, global_, selection, flagged, execution_id is None)
+
+
+def _anomaly_gate(
+    project_dir: Path,
+    query: AnalyticsQuery,
+    global_: bool,
+    selection: Selection,
+    flagged: dict[str, list[str]],
+    filtered: bool,
+) -> None:
+    """``--fail-on-anomaly``: like the other gates, it judges every execution the filters
+    match (not only the last N shown), from the index; ``--global`` judges those shown."""
+    from .insights import anomaly_reasons, history
+
+    judged = len(selection.records)
+    if filtered and not global_ and query.limit is not None:
+        every = Store(project_dir, warn=lambda m: err(f"Warning: {m}")).select(
+            replace(query, limit=None)
+        )
+        judged = len(every)
+        flagged = anomaly_reasons(every, None, project_dir, history(project_dir))
+    if flagged:
+        count = sum(len(reasons) for reasons in flagged.values())
+        err(
+            f"CI gate: {len(flagged)} of the {judged} execution(s) judged are anomalies "
+            f"({count} figure(s))."
+        )
+        sys.exit(EXIT_FAILED)
 
 
 def _given(ctx: click.Context, name: str) -> bool:

@@ -35,10 +35,20 @@ if TYPE_CHECKING:
 #: Output document version of ``render_json``; bump the major on a breaking change.
 OUTPUT_SCHEMA_VERSION = "1.0"
 NO_ROWS = "No executions match."
-_NUMERIC = frozenset({"int", "rate", "duration", "delta", "tokens", "cost"})
+_NUMERIC = frozenset({"int", "rate", "duration", "duration_delta", "delta", "tokens", "cost"})
+
+
+def _duration_delta(seconds: Any) -> str:
+    """A change of duration: ``+5m 10s``, ``-1h 02m``, ``0``."""
+    if not seconds:
+        return format_duration(seconds) if seconds is None else "0"
+    return ("+" if seconds > 0 else "-") + format_duration(abs(seconds))
+
+
 _FORMATTERS: dict[str, Callable[[Any], str]] = {
     "rate": format_percent,
     "duration": format_duration,
+    "duration_delta": _duration_delta,
     "delta": format_delta,
     "tokens": format_count,
     "cost": format_cost,

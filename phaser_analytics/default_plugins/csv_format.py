@@ -131,6 +131,14 @@ def render_iter(view: RenderView) -> Iterator[str]:
     else:
         columns = execution_columns()
         rows = (execution_row(record) for record in view.records)
+        flagged = view.option("anomalies")
+        if flagged is not None:
+            # ``show`` judges each execution against its history (docs/insights.md).
+            columns.append("anomalies")
+            rows = (
+                {**row, "anomalies": "; ".join(flagged.get(row["execution_id"], ()))}
+                for row in rows
+            )
     yield _line(columns)
     for row in rows:
         yield "\n" + _line(cell(row.get(column)) for column in columns)

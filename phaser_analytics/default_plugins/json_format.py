@@ -106,10 +106,14 @@ def render_iter(view: RenderView) -> Iterator[str]:
     pad = " " * _INDENT
     yield "{\n" + ",\n".join(_members(_head(view))) + ",\n" + pad + '"executions": ['
     first = True
+    flagged = view.option("anomalies")
     for index, record in enumerate(view.records):
         data = record.to_dict()
         if (origin := view.origin(index)) is not None:
             data["project"] = dict(origin)
+        if flagged is not None:
+            # ``show`` judges each execution against its history (docs/insights.md).
+            data["anomalies"] = list(flagged.get(record.execution_id, ()))
         item = _dumps(data).replace("\n", "\n" + pad * 2)
         yield ("\n" if first else ",\n") + pad * 2 + item
         first = False

@@ -220,16 +220,18 @@ def _overview_box(view: RenderView, title: str, with_id: bool, with_time: bool) 
     ]
     rows = []
     zone = view.option("zone")
+    flagged = view.option("anomalies") or {}
     for index, record in enumerate(view.records):
         delta = record.test_delta
         when = format_when(record.started_at, zone, date_only=record.date_only)
+        mark = f" {ANOMALY_MARK}" if record.execution_id in flagged else ""
         rows.append(
             [
                 *([_cell(record.short_id)] if with_id else []),
                 _cell(when if with_time else when[:10]),
                 *([_cell(_project(record, view.origin(index)))] if is_global else []),
                 _cell(_document(record)),
-                _cell(record.status.symbol, _STATUS_STYLE[record.status.value]),
+                _cell(record.status.symbol + mark, _STATUS_STYLE[record.status.value]),
                 _cell(format_duration(record.duration_seconds)),
                 _cell(format_delta(delta), "31" if delta is not None and delta < 0 else None),
             ]
@@ -396,7 +398,26 @@ class TableRenderer:
             blocks = _details(view, width, color)
         else:
             blocks = [_overview(view, width, color)]
-        return "\n\n".join(["\n".join(block) for block in blocks] + [summary_line(view.stats)])
+        notes = anomaly_notes(view)
+        return "\n\n".join(
+            ["\n".join(block) for block in blocks] + [summary_line(view.stats), *notes]
+        )
+
+
+#: Marks the status of an execution flagged as an anomaly (``show``).
+ANOMALY_MARK = "!"
+
+
+def anomaly_notes(view: RenderView) -> list[str]:
+    """One block listing why each shown execution is flagged; none when none is."""
+    flagged = view.option("anomalies") or {}
+    lines = []
+    for record in view.records:
+        for reason in flagged.get(record.execution_id, ()):
+            lines.append(f"{ANOMALY_MARK} {record.short_id} {clean_text(reason)}")
+    if not lines:
+        return []
+    return ["Anomalies (phaser analytics anomalies):\n" + "\n".join(lines)]
 
 
 @hookimpl(trylast=True)

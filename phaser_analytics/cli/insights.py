@@ -1,0 +1,273 @@
+"""``compare``, ``anomalies`` and ``estimate``: what the history says about one execution
+or one audit, shown by any renderer through the view's breakdown (docs/insights.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import AnalyticsError
+from ..models import AnalyticsQuery
+from .main import (
+    EXIT_FAILED,
+    AppContext,
+    RendererChoice,
+    date_options,
+    err,
+    global_option,
+    project_option,
+    resolve_project,
+    status_option,
+)
+from .viewing import Selection, _query, make_view, write_output
+
+
+def _warn(message: str) -> None:
+    err(f"Warning: {message}")
+
+
+def _store(project_dir: Path) -> Any:
+    from ..storage import Store
+
+    return Store(project_dir, warn=_warn)
+
+
+def history(project_dir: Path) -> list[Any]:
+    """Every stored execution of the project, as index entries (newest first)."""
+    return _store(project_dir).entries()
+
+
+def anomaly_reasons(
+    records: Sequence[Any],
+    origins: Sequence[dict[str, Any]] | None,
+    project_dir: Path,
+    known: Sequence[Any] | None = None,
+) -> dict[str, list[str]]:
+    """``show``'s anomalies: each shown execution judged against its own project's history
+    (with ``--global``, the project each came from); ``known`` is the project's history
+    when the caller has read it already."""
+    from ..anomalies import find_anomalies, reasons
+
+    if not records:
+        return {}
+    if known is not None and origins is None:
+        return reasons(find_anomalies(records, known))
+    groups: dict[str, list[Any]] = {}
+    for index, record in enumerate(records):
+        where = origins[index]["path"] if origins is not None else str(project_dir)
+        groups.setdefault(where, []).append(record)
+    found: dict[str, list[str]] = {}
+    for where, members in groups.items():
+        found.update(reasons(find_anomalies(members, history(Path(where)))))
+    return found
+
+
+def format_option(func: Any) -> Any:
+    return click.option(
+        "--format",
+        "output_format",
+        type=RendererChoice("show"),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(func)
+
+
+def _emit(
+    ctx: click.Context,
+    command: str,
+    project_dir: Path,
+    breakdown: Any,
+    output_format: str,
+    records: Sequence[Any],
+    query: AnalyticsQuery | None = None,
+) -> None:
+    from ..query import compute_stats
+
+    app: AppContext = ctx.obj
+    query = query or AnalyticsQuery()
+    selection = Selection(
+        records=list(records),
+        stats=compute_stats(records),
+        project={"name": _project_name(project_dir, records), "path": str(project_dir)},
+    )
+    view = make_view(ctx, command, selection, query, project_dir)
+    view.breakdown = breakdown
+    write_output([app.host().renderer(output_format).render(view)], None)
+
+
+def _project_name(project_dir: Path, records: Sequence[Any]) -> str:
+    return next((r.project_name for r in records if r.project_name), project_dir.name)
+
+
+# -- compare --------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("first", required=False)
+@click.argument("second", required=False)
+@click.option(
+    "--last",
+    is_flag=True,
+    help="Compare the newest two runs of one audit document (the newest run's, or "
+    "--document's).",
+)
+@click.option("--document", help="With --last: the audit document whose name contains TEXT.")
+@format_option
+@project_option
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    first: str | None,
+    second: str | None,
+    last: bool,
+    document: str | None,
+    output_format: str,
+    project: Path | None,
+) -> None:
+    """Compare two executions side by side: status, duration, phases, tests, lines, files,
+    tokens and cost, with the deltas (B − A).
+
+    FIRST and SECOND are execution ids or unique prefixes (A and B); --last compares the
+    newest two runs of the same audit document, the older as A.
+    """
+    from ..comparison import compare as side_by_side
+
+    project_dir = resolve_project(project)
+    store = _store(project_dir)
+    if last:
+        if first or second:
+            raise click.UsageError("Give two execution ids or --last, not both.")
+        a, b = _last_two(store, document)
+    else:
+        if not (first and second):
+            raise click.UsageError("Give two execution ids (or unique prefixes), or --last.")
+        if document:
+            raise click.UsageError("--document goes with --last.")
+        a, b = store.load(first), store.load(second)
+    _emit(ctx, "compare", project_dir, side_by_side(a, b), output_format, [b, a])
+
+
+class CompareError(AnalyticsError):
+    exit_code = 1
+
+
+def _last_two(store: Any, document: str | None) -> tuple[Any, Any]:
+    entries = store.select(AnalyticsQuery(document=document)) if document else store.entries()
+    if not entries:
+        where = f" of a document matching '{document}'" if document else ""
+        raise CompareError(f"No executions{where} to compare.")
+    name = entries[0].audit_document
+    runs = [e for e in entries if e.audit_document == name]
+    if len(runs) < 2:
+        raise CompareError(
+            f"Only one run of {name or 'the newest execution'}; compare --last needs two."
+        )
+    newer, older = store.load_entries(runs[:2])
+    return older, newer
+
+
+# -- anomalies ------------------------------------------------------------------------------
+
+
+@click.command()
+@date_options
+@status_option
+@click.option("--document", help="Only executions whose audit document name contains TEXT.")
+@format_option
+@project_option
+@click.option(
+    "--fail-on-anomaly", is_flag=True, help="Exit 1 when an execution listed is an anomaly."
+)
+@click.pass_context
+def anomalies(
+    ctx: click.Context,
+    since: Any,
+    until: Any,
+    status: str,
+    document: str | None,
+    output_format: str,
+    project: Path | None,
+    fail_on_anomaly: bool,
+) -> None:
+    """Executions whose duration, cost, tokens or test delta lie far outside the history of
+    their audit document (or of the project): the figure, the usual range and the history
+    it rests on.
+    """
+    from ..anomalies import find_anomalies
+    from ..hookspecs import Breakdown, Column
+
+    project_dir = resolve_project(project)
+    query = _query(None, since, until, status, document)
+    from ..query import select_entries
+
+    every = history(project_dir)
+    chosen = select_entries(every, query)
+    found = find_anomalies(chosen, every)
+    rows = []
+    for entry in chosen:
+        for anomaly in found.get(entry.execution_id, ()):
+            usual = anomaly.shown(anomaly.low) + " to " + anomaly.shown(anomaly.high)
+            rows.append(
+                {
+                    "id": entry.execution_id.replace("-", "")[:8],
+                    "document": entry.audit_document,
+                    "figure_label": anomaly.figure.label,
+                    "value_text": anomaly.shown(anomaly.value),
+                    "usual": usual,
+                    "history_text": anomaly.history_text(),
+                    "execution_id": entry.execution_id,
+                    "started_at": entry.started_at,
+                    **anomaly.to_dict(),
+                }
+            )
+    flagged = len({r["execution_id"] for r in rows})
+    breakdown = Breakdown(
+        name="anomalies",
+        title=f"Anomalies: {flagged} of {len(chosen)} execution(s)",
+        columns=[
+            Column("id", "Id"),
+            Column("document", "Document"),
+            Column("figure_label", "Figure"),
+            Column("value_text", "Value"),
+            Column("usual", "Usual range"),
+            Column("history_text", "History"),
+        ],
+        rows=rows,
+    )
+    _emit(ctx, "anomalies", project_dir, breakdown, output_format, chosen, query)
+    if fail_on_anomaly and rows:
+        err(f"CI gate: {len(rows)} anomal{'y' if len(rows) == 1 else 'ies'} in the selection.")
+        raise SystemExit(EXIT_FAILED)
+
+
+# -- estimate -------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("target")
+@format_option
+@project_option
+@click.pass_context
+def estimate(ctx: click.Context, target: str, output_format: str, project: Path | None) -> None:
+    """Estimate an audit's duration, tokens and cost, with an interval, from the history.
+
+    TARGET is an audit document's name (as reports name it), or the path of an audit
+    document or report, whose phase count is read. The estimate rests on that document's
+    runs, else on runs of documents with a similar number of phases, and says how many.
+    """
+    from .. import estimates
+
+    project_dir = resolve_project(project)
+    every = history(project_dir)
+    path = Path(target)
+    if path.is_file():
+        chosen = estimates.target_from_path(path)
+    else:
+        chosen = estimates.target_from_name(target, every)
+    found, basis, runs = estimates.estimate(chosen, every)
+    breakdown = estimates.breakdown(chosen, found, basis)
+    _emit(ctx, "estimate", project_dir, breakdown, output_format, runs)
