@@ -81,17 +81,18 @@ def _rss_mb(ru_maxrss: int) -> float:
     return ru_maxrss / MB if sys.platform == "darwin" else ru_maxrss / 1024
 
 
-#: Runs argv[3:] with stdin from /dev/null, stdout to argv[1] and stderr to argv[2], reaps
+#: Runs argv[4:] with stdin from argv[1] (/dev/null unless a figure feeds its command),
+#: stdout to argv[2] and stderr to argv[3], reaps
 #: it with os.wait4 (the usage of that one child, where getrusage(RUSAGE_CHILDREN) gives
 #: the maximum over all children) and prints its time and usage as JSON. A child's max RSS
 #: starts at its parent's (the kernel keeps the parent's high-water mark across fork and
 #: exec), so commands are started from this small helper, never from the benchmark itself.
 LAUNCHER = """
 import json, os, sys, time
-out, err, *argv = sys.argv[1:]
+inp, out, err, *argv = sys.argv[1:]
 flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 actions = [
-    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+    (os.POSIX_SPAWN_OPEN, 0, inp, os.O_RDONLY, 0),
     (os.POSIX_SPAWN_OPEN, 1, out, flags, 0o644),
     (os.POSIX_SPAWN_OPEN, 2, err, flags, 0o644),
 ]
@@ -109,14 +110,21 @@ print(json.dumps({
 
 
 def run_measured(
-    command: Sequence[str], env: dict[str, str], cwd: Path, *, capture: bool = False
+    command: Sequence[str],
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    capture: bool = False,
+    stdin: Path | None = None,
 ) -> Run:
-    """Run ``command`` through :data:`LAUNCHER`; its stdout is kept only with ``capture``."""
+    """Run ``command`` through :data:`LAUNCHER`; its stdout is kept only with ``capture``,
+    its stdin read from ``stdin`` (default /dev/null)."""
     with tempfile.TemporaryDirectory(prefix="phaser-bench-run-") as scratch:
         out = Path(scratch) / "stdout" if capture else Path(os.devnull)
         err = Path(scratch) / "stderr"
         launched = subprocess.run(
-            [sys.executable, "-S", "-c", LAUNCHER, str(out), str(err), *command],
+            [sys.executable, "-S", "-c", LAUNCHER, str(stdin or os.devnull), str(out), str(err),
+             *command],  # fmt: skip
             capture_output=True,
             text=True,
             env=env,
@@ -191,6 +199,8 @@ class Spec:
     check: Callable[[Run, int], None] | None = None
     capture: bool = False
     reports: int | None = None
+    stdin: Path | None = None
+    env: dict[str, str] | None = None  # added to the bench's environment
 
 
 @dataclass
@@ -206,7 +216,10 @@ class Bench:
     def once(self, spec: Spec, number: int) -> Run:
         if spec.reset is not None:
             spec.reset()
-        run = run_measured(spec.command(number), self.env, self.workdir, capture=spec.capture)
+        env = {**self.env, **spec.env} if spec.env else self.env
+        run = run_measured(
+            spec.command(number), env, self.workdir, capture=spec.capture, stdin=spec.stdin
+        )
         if spec.check is not None:
             spec.check(run, number)
         return run
@@ -280,7 +293,8 @@ class Layout:
         paths = synth.write_reports(self.reports_small, range(self.n_small), seed)
         paths += synth.write_reports(self.reports / "r", range(self.n_small, self.n), seed)
         paths += synth.write_reports(self.tiny, range(self.n, self.n + SMALL_STORE), seed)
-        extra = range(self.n + SMALL_STORE, self.n + SMALL_STORE + repeat)
+        # One new report per run of import_one_into_large, and one per run of capture.
+        extra = range(self.n + SMALL_STORE, self.n + SMALL_STORE + 2 * repeat)
         paths += synth.write_reports(self.root / "extra", extra, seed)
         return sum(path.stat().st_size for path in paths)
 
@@ -427,7 +441,107 @@ def run_all(bench: Bench, layout: Layout) -> dict[str, Figure]:
             )
         )
     )
+    log("capture (the Claude Code SessionEnd hook) in the project of the large store")
+    figures += capture_figures(bench, layout)
     return {figure.name: figure for figure in figures}
+
+
+#: The capture project's source tree that the hook searches for a new report: directories
+#: and files per directory (a mid-sized repository: 3,000 files).
+CAPTURE_TREE = (150, 20)
+#: Assistant messages in the session's transcript (about 1 MB).
+CAPTURE_MESSAGES = 1000
+
+
+def capture_setup(layout: Layout) -> tuple[Path, Path]:
+    """Give the large store's project a source tree and a session transcript that began
+    now; return the project and the SessionEnd payload file."""
+    project = layout.store("large")
+    dirs, files = CAPTURE_TREE
+    for d in range(dirs):
+        folder = project / "src" / f"pkg{d // 10}" / f"mod{d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in range(files):
+            (folder / f"file{f}.py").write_text(f"# {d}/{f}\n", encoding="utf-8")
+    begun = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 5))
+    transcript = layout.root / "claude-home" / "projects" / "-bench" / "bench-session.jsonl"
+    transcript.parent.mkdir(parents=True, exist_ok=True)
+    padding = "x" * 800
+    with open(transcript, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps({"type": "user", "timestamp": begun, "cwd": str(project)}) + "\n")
+        for number in range(CAPTURE_MESSAGES):
+            line = {
+                "type": "assistant",
+                "timestamp": begun,
+                "requestId": f"req_{number}",
+                "cwd": str(project),
+                "message": {
+                    "id": f"msg_{number}",
+                    "model": "claude-sonnet-4-5",
+                    "content": [{"type": "text", "text": padding}],
+                    "usage": {"input_tokens": 10, "output_tokens": 100,
+                              "cache_read_input_tokens": 5000},
+                },
+            }  # fmt: skip
+            handle.write(json.dumps(line) + "\n")
+    payload = layout.root / "session-end.json"
+    payload.write_text(
+        json.dumps(
+            {
+                "session_id": "bench-session",
+                "transcript_path": str(transcript),
+                "cwd": str(project / "src"),
+                "hook_event_name": "SessionEnd",
+                "reason": "prompt_input_exit",
+            }
+        ),
+        encoding="utf-8",
+    )
+    return project, payload
+
+
+def capture_figures(bench: Bench, layout: Layout) -> list[Figure]:
+    """``capture`` with no new report, then with one new report each run, imported into
+    the store of N. The time budgets are lifted (a large scale) so that every run does the
+    whole import: the figure is what the hook costs, not when it gives up."""
+    project, payload = capture_setup(layout)
+    large_count = store_count(project)
+    unbounded = {"PHASER_CAPTURE_BUDGET_SCALE": "1000"}
+    report = project / synth.REPORT_NAME
+
+    def new_report(number: int) -> Callable[[], None]:
+        def reset() -> None:
+            shutil.copy(layout.extra_report(bench.repeat + number), report)
+
+        return reset
+
+    no_report = Spec(
+        "capture_no_report",
+        f"phaser analytics capture: a SessionEnd payload, no new report in a project of "
+        f"{CAPTURE_TREE[0] * CAPTURE_TREE[1]} files",
+        lambda _: phaser("capture"),
+        check=expect_store(project, lambda _: large_count),
+        stdin=payload,
+        env=unbounded,
+    )
+    figures = [bench.measure(no_report)]
+    one = Spec(
+        "capture_one_report",
+        f"phaser analytics capture: one new report, imported with the session's tokens "
+        f"({CAPTURE_MESSAGES} messages) into the store of {layout.n}",
+        lambda number: phaser("capture"),
+        check=expect_store(project, lambda number: large_count + number + 1),
+        stdin=payload,
+        env=unbounded,
+    )
+    # bench.measure runs reset before each run: a new report each time.
+    runs = Figure(one.name, one.description)
+    for number in range(bench.repeat):
+        one.reset = new_report(number)
+        runs.runs.append(bench.once(one, number))
+    bench._logged(runs)
+    figures.append(runs)
+    return figures
 
 
 # -- targets -------------------------------------------------------------------------------
@@ -498,6 +612,13 @@ def targets(figures: dict[str, Figure]) -> list[Target]:
                export.seconds, 4.0, "s", export.cpu_seconds),
         Target("export_json_large_rss", "export_json_large peak memory",
                export.max_rss_mb, 300.0, "MB"),
+        Target("capture_no_report_seconds", "capture_no_report wall time (Claude Code "
+               "kills a SessionEnd hook after about 1.5 s)",
+               figures["capture_no_report"].seconds, 0.3, "s",
+               figures["capture_no_report"].cpu_seconds),
+        Target("capture_one_report_seconds", "capture_one_report wall time",
+               figures["capture_one_report"].seconds, 1.0, "s",
+               figures["capture_one_report"].cpu_seconds),
         Target("export_csv_rss_flat",
                "export_csv_large / export_csv_small peak memory (flat in N: ≤ 1.2×)",
                csv_large.max_rss_mb / csv_small.max_rss_mb, 1.2, "x"),
@@ -658,7 +779,7 @@ def benchmark(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "long_seconds": args.long,
         "seed": args.seed,
         "workdir": str(root),
-        "reports_generated": args.n + SMALL_STORE + args.repeat,
+        "reports_generated": args.n + SMALL_STORE + 2 * args.repeat,
         "reports_mb": size / MB,
         "generate_seconds": time.perf_counter() - start,
     }

@@ -50,7 +50,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("duration_seconds", "duration", "duration", 60.0),
     Figure("cost_usd", "cost", "cost", 0.05),
     Figure("total_tokens", "tokens", "tokens", 1000.0),
-    Figure("test_delta", "test delta", "delta", 1.0),
+    Figure("test_delta", "test delta", "delta", 2.0),
 )
 FLOORS = {figure.key: figure.floor for figure in FIGURES}
 

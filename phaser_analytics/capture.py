@@ -44,7 +44,7 @@ def budget_scale() -> float:
         scale = float(os.environ.get(BUDGET_SCALE_ENV, "1"))
     except ValueError:
         return 1.0
-    return scale if 0 < scale < 1000 else 1.0
+    return scale if 0 < scale <= 1000 else 1.0
 #: How long a drain may search a project for the report.
 DRAIN_SEARCH_SECONDS = 10.0
 #: A report counts as written during the session when modified at most this long before

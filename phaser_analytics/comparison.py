@@ -117,9 +117,10 @@ def compare(a: ExecutionRecord, b: ExecutionRecord) -> Breakdown:
         _row("files changed", a.files_changed, b.files_changed, integer, delta),
         _row("commits", a.commit_count, b.commit_count, integer, delta),
     ]
+    tokens_delta = _signed(format_count)
     for kind in _TOKEN_KINDS:
         label = "tokens" if kind == "total" else f"tokens {kind.replace('_', ' ')}"
-        rows.append(_row(label, _tokens(a, kind), _tokens(b, kind), integer, delta))
+        rows.append(_row(label, _tokens(a, kind), _tokens(b, kind), integer, tokens_delta))
     rows.append(_row("cost", a.cost_usd, b.cost_usd, format_cost, _signed(format_cost)))
     return Breakdown(
         name="compare",

@@ -144,10 +144,12 @@ def test_benchmark_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "import_bulk",
         "import_bulk_small",
         "import_one_into_large",
+        "capture_no_report",
+        "capture_one_report",
     }
     for figure in data["figures"].values():
         assert figure["seconds"] > 0 and figure["max_rss_mb"] > 0
-    assert len(data["targets"]) == 10
+    assert len(data["targets"]) == 12
     assert data["figures"]["export_html_large"]["output_bytes"] > 0
     assert all(isinstance(t["passed"], bool) for t in data["targets"].values())
     assert data["config"]["n"] == 20 and data["machine"]["python"]
