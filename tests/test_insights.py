@@ -152,10 +152,18 @@ def test_show_fail_on_anomaly_gates_ci(runner, history):
     bad = runner.invoke(cli, ["analytics", "show", "--project", str(history), "--last", "20",
                               "--fail-on-anomaly"])
     assert bad.exit_code == 1
-    assert "CI gate: 2 execution(s) shown are anomalies (3 figure(s))." in bad.output
+    assert "CI gate: 2 of the 14 execution(s) judged are anomalies (3 figure(s))." in bad.output
     fine = runner.invoke(cli, ["analytics", "show", "--project", str(history), "--status",
                                "success", "--document", "document-7", "--fail-on-anomaly"])
     assert fine.exit_code == 0, fine.output
+
+
+def test_show_fail_on_anomaly_judges_every_match_not_only_those_shown(runner, history):
+    """Like the other gates: `--last 1` shows one clean run, the gate judges all 14."""
+    result = runner.invoke(cli, ["analytics", "show", "--project", str(history), "--last", "1",
+                                 "--status", "success", "--fail-on-anomaly"])
+    assert result.exit_code == 1
+    assert "CI gate: 1 of the 13 execution(s) judged are anomalies" in result.output
 
 
 def test_anomalies_fail_on_anomaly(runner, history):
