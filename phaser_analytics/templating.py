@@ -285,36 +285,95 @@ def _read_template_file(path: str, name: str) -> str:
         raise TemplateRenderError(f"Template {name} is not UTF-8 text.") from None
 
 
-def _loader(search_path: Iterable[Path], project_dir: str | Path | None = None) -> BaseLoader:
-    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+#: Prefixed to a name that a project template asks for (include, import, extends): such a
+#: name is looked up without the private directories (the ``--template`` file's, which may
+#: be a home directory full of files that are not templates). Never shown in messages.
+PROJECT_SCOPE = "\x00project\x00"
+
+
+def _public_name(name: str) -> str:
+    return name.replace(PROJECT_SCOPE, "")
+
+
+def _loader(
+    search_path: Iterable[Path],
+    project_dir: str | Path | None = None,
+    private_dirs: Iterable[Path] = (),
+) -> BaseLoader:
+    """The loader of the search path: ``default:`` names from the built-ins, the project's
+    directories confined, and names asked for by project templates looked up without
+    ``private_dirs``."""
+    from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PrefixLoader
 
     builtin = FileSystemLoader(str(BUILTIN_TEMPLATE_DIR))
     prefixed = PrefixLoader({BUILTIN_PREFIX: builtin}, delimiter=PREFIX_DELIMITER)
-    loaders: list[BaseLoader] = [prefixed]
+    everywhere: list[BaseLoader] = [prefixed]
+    for_project: list[BaseLoader] = [prefixed]
     confined = project_templates_dir(project_dir) if project_dir is not None else None
     root = confinement_root(project_dir) if project_dir is not None else None
+    private = {os.path.abspath(directory) for directory in private_dirs}
     for directory in search_path:
         absolute = Path(os.path.abspath(directory))
         if confined is not None and is_inside(absolute, confined):
-            loaders.append(_confined_loader(absolute, root))
+            loader = _confined_loader(absolute, root)
         else:
-            loaders.append(FileSystemLoader(str(directory)))
+            loader = FileSystemLoader(str(directory))
+            if str(absolute) in private:
+                everywhere.append(loader)
+                continue
+        everywhere.append(loader)
+        for_project.append(loader)
     # A name without the prefix makes PrefixLoader raise TemplateNotFound, and ChoiceLoader
     # moves on to the search path.
-    return ChoiceLoader(loaders)
+    full, scoped = ChoiceLoader(everywhere), ChoiceLoader(for_project)
+
+    class ScopedLoader(BaseLoader):
+        """Looks a :data:`PROJECT_SCOPE` name up without the private directories, and
+        remembers which names were read from the project (their includes get the scope,
+        :func:`make_environment`'s ``join_path``)."""
+
+        def __init__(self) -> None:
+            self.from_project: set[str] = set()
+
+        def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+            if template.startswith(PROJECT_SCOPE):
+                found = scoped.get_source(environment, template[len(PROJECT_SCOPE) :])
+            else:
+                found = full.get_source(environment, template)
+            filename = found[1]
+            if confined is not None and filename and is_inside(filename, confined):
+                self.from_project.add(template)
+            return found
+
+    return ScopedLoader()
 
 
 def make_environment(
-    search_path: Iterable[Path], project_dir: str | Path | None = None, *, html: bool = False
+    search_path: Iterable[Path],
+    project_dir: str | Path | None = None,
+    private_dirs: Iterable[Path] = (),
+    *,
+    html: bool = False,
 ) -> SandboxedEnvironment:
     """The sandboxed environment every report template renders in; the directories of
-    ``search_path`` inside ``project_dir``'s ``.phaser/templates/`` are confined to it.
-    ``html`` turns on autoescaping, for the dashboard page."""
+    ``search_path`` inside ``project_dir``'s ``.phaser/templates/`` are confined to it, and
+    a template from there cannot reach the templates of ``private_dirs``. ``html`` turns on
+    autoescaping, for the dashboard page."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    environment = SandboxedEnvironment(
-        loader=_loader(search_path, project_dir),
+    loader = _loader(search_path, project_dir, private_dirs)
+
+    class Environment(SandboxedEnvironment):
+        def join_path(self, template: str, parent: str) -> str:
+            """A name a project template asks for (or one asked for on its behalf) is
+            looked up in the project's scope."""
+            if parent.startswith(PROJECT_SCOPE) or parent in loader.from_project:
+                return template if template.startswith(PROJECT_SCOPE) else PROJECT_SCOPE + template
+            return template
+
+    environment = Environment(
+        loader=loader,
         # Markdown escapes with the md_cell filter; HTML escapes every value it shows.
         autoescape=html,
         trim_blocks=True,
@@ -346,14 +405,15 @@ def _render_error(name: str, exc: BaseException) -> TemplateRenderError:
     from jinja2 import TemplateNotFound
 
     if isinstance(exc, TemplateNotFound):
+        missing = _public_name(str(exc.name or name))
         return TemplateRenderError(
-            f"Template not found: {exc.name or name}. Check --template or .phaser/templates/."
+            f"Template not found: {missing}. Check --template or .phaser/templates/."
         )
     filename, line = _template_location(exc)
-    where = filename or name
+    where = _public_name(filename or name)
     if line is not None:
         where += f", line {line}"
-    message = str(exc) or type(exc).__name__
+    message = _public_name(str(exc) or type(exc).__name__)
     return TemplateRenderError(f"Template error in {where}: {message}")
 
 
@@ -416,18 +476,21 @@ def render_template(
     context: Mapping[str, Any],
     search_path: Iterable[Path],
     project_dir: str | Path | None = None,
+    private_dirs: Iterable[Path] = (),
     *,
     html: bool = False,
 ) -> str:
     """Render ``name`` from ``search_path``; any template failure is a
     :class:`TemplateRenderError` naming the template, the line and the cause.
 
-    Directories inside ``project_dir``'s ``.phaser/templates/`` are confined to it. The
-    render stops with an error after :func:`render_seconds` or :data:`RENDER_MAX_CHARS`.
+    Directories inside ``project_dir``'s ``.phaser/templates/`` are confined to it, and a
+    template read from there cannot include, import or extend a file of ``private_dirs``
+    (the ``--template`` file's directory). The render stops with an error after
+    :func:`render_seconds` or :data:`RENDER_MAX_CHARS`.
     """
     from jinja2 import TemplateError
 
-    environment = make_environment(list(search_path), project_dir, html=html)
+    environment = make_environment(list(search_path), project_dir, private_dirs, html=html)
     seconds = render_seconds()
     try:
         with _alarm(seconds):

@@ -231,6 +231,65 @@ class TestCommandLineTemplate:
         assert result.output.strip() == "PART"
 
 
+class TestProjectTemplatesReachedFromYours:
+    """A project template reached from your --template cannot include the files beside your
+    --template (your home directory, say): those are yours, not templates."""
+
+    @pytest.fixture
+    def mine(self, tmp_path: Path) -> Path:
+        directory = tmp_path / "home-of-the-user"
+        directory.mkdir()
+        (directory / ".bashrc").write_text(SECRET, encoding="utf-8")
+        (directory / "part.md.j2").write_text("MY PART", encoding="utf-8")
+        return directory
+
+    def test_include_from_the_project_does_not_reach_your_directory(self, runner, imported, mine):
+        (mine / "main.md.j2").write_text('{% include "team.md.j2" %}', encoding="utf-8")
+        (project_templates(imported) / "team.md.j2").write_text(
+            '{% include ".bashrc" %}', encoding="utf-8"
+        )
+        result = show_markdown(runner, imported, "--template", mine / "main.md.j2")
+        assert SECRET not in result.output
+        assert result.exit_code == 1
+        assert "Template not found: .bashrc" in result.output
+        assert "\x00" not in result.output
+
+    def test_extends_from_the_project_does_not_reach_your_directory(self, runner, imported, mine):
+        (mine / "main.md.j2").write_text('{% include "team.md.j2" %}', encoding="utf-8")
+        (project_templates(imported) / "team.md.j2").write_text(
+            '{% extends ".bashrc" %}', encoding="utf-8"
+        )
+        result = show_markdown(runner, imported, "--template", mine / "main.md.j2")
+        assert SECRET not in result.output
+        assert result.exit_code == 1
+
+    def test_your_template_still_includes_its_neighbours_and_the_projects(
+        self, runner, imported, mine
+    ):
+        (mine / "main.md.j2").write_text(
+            '{% include "part.md.j2" %}+{% include "team.md.j2" %}', encoding="utf-8"
+        )
+        templates = project_templates(imported)
+        (templates / "team.md.j2").write_text(
+            '{% include "sub.md.j2" %}{% import "default:_macros.md.j2" as m %}',
+            encoding="utf-8",
+        )
+        (templates / "sub.md.j2").write_text("TEAM", encoding="utf-8")
+        result = show_markdown(runner, imported, "--template", mine / "main.md.j2")
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == "MY PART+TEAM"
+
+    def test_a_project_template_extending_the_builtin_renders(self, runner, imported, mine):
+        (mine / "main.md.j2").write_text('{% include "team.md.j2" %}', encoding="utf-8")
+        (project_templates(imported) / "team.md.j2").write_text(
+            '{% extends "default:report.md.j2" %}{% block header %}# Team{% endblock %}',
+            encoding="utf-8",
+        )
+        result = show_markdown(runner, imported, "--template", mine / "main.md.j2")
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("# Team")
+
+
 # -- item 5: the sandbox, its version, its bounds ---------------------------------------------
 
 

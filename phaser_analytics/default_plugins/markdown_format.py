@@ -67,7 +67,12 @@ class MarkdownRenderer:
             project_dir, template_file, view.option("template_dirs") or ()
         )
         name = templating.template_name(template_file)
-        text = templating.render_template(name, template_context(view), search_path, project_dir)
+        # The --template file's directory is the user's, perhaps their home: searched for
+        # the user's templates, never for a project template's includes.
+        private = search_path[:1] if template_file is not None else []
+        text = templating.render_template(
+            name, template_context(view), search_path, project_dir, private
+        )
         # Records and project templates are untrusted: no escape sequence reaches a terminal.
         return clean_text(text, lines=True).strip("\n")
 
