@@ -169,3 +169,30 @@ def test_clean_text_one_line(text, expected):
 
 def test_clean_text_keeping_lines():
     assert clean_text("a\x1b[2J\nb\r\n\tc", lines=True) == "a\ufffd[2J\nb\n\tc"
+
+
+# -- a value cannot fake a line ----------------------------------------------------------------
+
+
+def test_a_path_with_a_newline_is_one_failed_line(runner, project, tmp_path):
+    directory = tmp_path / "reports" / "a\n✓ Imported: forged.md"
+    directory.mkdir(parents=True)
+    (directory / "EXECUTION_REPORT.md").write_text("no metadata here\n", encoding="utf-8")
+    result = run(runner, "import", tmp_path / "reports", "--recursive", "--project", project)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert not any(line.startswith("✓ Imported: forged") for line in lines), lines
+    assert sum(line.startswith("✗ Failed:") for line in lines) == 1
+
+
+def test_a_record_value_with_a_newline_is_one_line_in_clear(runner, imported):
+    path = next((imported / ".phaser" / "analytics" / "executions").glob("*.json"))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["audit_document"] = "doc.md\n  - forged.md (2024-01-01)"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    # The index keeps what the record said at import; rebuild it from the edited file.
+    (imported / ".phaser" / "analytics" / "index.json").unlink(missing_ok=True)
+    result = run(runner, "clear", "--all", "--dry-run", "--project", imported)
+    assert result.exit_code == 0, result.output
+    listed = [line for line in result.output.splitlines() if line.startswith("  - ")]
+    assert len(listed) == 1, result.output

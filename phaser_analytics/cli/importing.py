@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..formatting import clean_text
 from ..pipeline import ReportOutcome, import_reports, report_paths
 from .main import EXIT_FAILED, AppContext, err, project_option, resolve_project, say
 
@@ -19,18 +20,21 @@ PROGRESS_THRESHOLD = 5
 
 
 def _describe(outcome: ReportOutcome) -> str:
+    """One line per report; every value from the report or its path is cleaned to one line
+    (a name holding a line break must not forge a line of its own)."""
     record = outcome.record
     name = (record.audit_document or record.document_title or str(outcome.path)) if record else ""
+    name, path = clean_text(name), clean_text(outcome.path)
     if outcome.action == "imported":
         return f"✓ Imported: {name}"
     if outcome.action == "replaced":
         return f"✓ Replaced: {name} ({outcome.existing_id})"
     if outcome.action == "already":
         return (
-            f"Already imported: {name} ({outcome.path}) as {outcome.existing_id}; "
+            f"Already imported: {name} ({path}) as {outcome.existing_id}; "
             "use --force to replace it"
         )
-    return f"✗ Failed: {outcome.path} - {outcome.error}"
+    return f"✗ Failed: {path} - {clean_text(outcome.error)}"
 
 
 @contextmanager
@@ -94,7 +98,7 @@ def import_cmd(
             else:
                 say(line)
             for warning in outcome.warnings:
-                err(f"  Warning: {outcome.path}: {warning}")
+                err(f"  Warning: {clean_text(outcome.path)}: {clean_text(warning)}")
 
         summary = import_reports(
             paths,

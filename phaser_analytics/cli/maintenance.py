@@ -62,7 +62,7 @@ def _doomed(
 
 def _describe(entry: IndexEntry) -> str:
     day = format_date(entry.started_at) if entry.started_at else "unknown date"
-    return f"  - {entry.audit_document or entry.execution_id} ({day})"
+    return f"  - {clean_text(entry.audit_document or entry.execution_id)} ({day})"
 
 
 def _remaining(entries: Sequence[IndexEntry]) -> str:
@@ -248,7 +248,7 @@ def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -
     if prune:
         say(f"Removed {len(removed)} project(s) whose directory is gone.")
         for project in removed:
-            say(f"  - {project.name} ({project.path})")
+            say(f"  - {clean_text(project.name)} ({clean_text(project.path)})")
     if not projects:
         say(
             "No projects registered yet; 'phaser analytics import' registers the project "
