@@ -31,8 +31,7 @@ def _describe(outcome: ReportOutcome) -> str:
         return f"✓ Replaced: {name} ({outcome.existing_id})"
     if outcome.action == "already":
         return (
-            f"Already imported: {name} ({path}) as {outcome.existing_id}; "
-            "use --force to replace it"
+            f"Already imported: {name} ({path}) as {outcome.existing_id}; use --force to replace it"
         )
     return f"✗ Failed: {path} - {clean_text(outcome.error)}"
 
