@@ -104,6 +104,13 @@ def template_search_path(
     return path
 
 
+def private_dirs(search_path: list[Path], template_file: str | Path | None) -> list[Path]:
+    """The directories of :func:`template_search_path` that a project template may not
+    reach: the ``--template`` file's, which is the user's (perhaps their home), searched
+    for the user's templates only."""
+    return search_path[:1] if template_file is not None else []
+
+
 def template_name(template_file: str | Path | None, default: str = DEFAULT_TEMPLATE) -> str:
     """The name to render: the ``--template`` file's, else ``default`` (the built-in
     report's, or :data:`DASHBOARD_TEMPLATE` for the HTML page)."""

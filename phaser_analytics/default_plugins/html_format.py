@@ -155,8 +155,9 @@ class HtmlRenderer:
             project_dir, template_file, view.option("template_dirs") or ()
         )
         name = templating.template_name(template_file, templating.DASHBOARD_TEMPLATE)
+        private = templating.private_dirs(search_path, template_file)
         page = templating.render_template(
-            name, page_context(view), search_path, project_dir, html=True
+            name, page_context(view), search_path, project_dir, private, html=True
         )
         # Records and project templates are untrusted: no escape sequence reaches a terminal.
         return clean_text(page, lines=True)

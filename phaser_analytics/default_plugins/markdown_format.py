@@ -67,9 +67,7 @@ class MarkdownRenderer:
             project_dir, template_file, view.option("template_dirs") or ()
         )
         name = templating.template_name(template_file)
-        # The --template file's directory is the user's, perhaps their home: searched for
-        # the user's templates, never for a project template's includes.
-        private = search_path[:1] if template_file is not None else []
+        private = templating.private_dirs(search_path, template_file)
         text = templating.render_template(
             name, template_context(view), search_path, project_dir, private
         )
