@@ -254,6 +254,25 @@ class TestProjectTemplatesReachedFromYours:
         assert "Template not found: .bashrc" in result.output
         assert "\x00" not in result.output
 
+    def test_the_html_dashboard_keeps_the_same_rule(self, runner, imported, mine):
+        (mine / "main.html.j2").write_text('{% include "team.md.j2" %}', encoding="utf-8")
+        (project_templates(imported) / "team.md.j2").write_text(
+            '{% include ".bashrc" %}', encoding="utf-8"
+        )
+        result = run(
+            runner,
+            "export",
+            "--format",
+            "html",
+            "--project",
+            imported,
+            "--template",
+            mine / "main.html.j2",
+        )
+        assert SECRET not in result.output
+        assert result.exit_code == 1
+        assert "Template not found: .bashrc" in result.output
+
     def test_extends_from_the_project_does_not_reach_your_directory(self, runner, imported, mine):
         (mine / "main.md.j2").write_text('{% include "team.md.j2" %}', encoding="utf-8")
         (project_templates(imported) / "team.md.j2").write_text(
