@@ -54,9 +54,10 @@ COMMAND_KEYS: dict[str, dict[str, str | None]] = {
 SHARED_KEYS = ("template",)
 #: Keys under ``"analytics"`` read and checked by their own functions (with
 #: :func:`read_config_file`): ``pricing`` (model prices, :mod:`phaser_analytics.pricing`),
-#: ``tz`` (the time zone of dates, :func:`configured_zone`) and ``notify`` (the webhook of
-#: :mod:`phaser_analytics.default_plugins.notifier`).
-KEYS_READ_ELSEWHERE = ("pricing", "tz", "notify")
+#: ``tz`` (the time zone of dates, :func:`configured_zone`), ``notify`` (the webhook of
+#: :mod:`phaser_analytics.default_plugins.notifier`) and ``store`` (the store URL,
+#: :func:`store_setting`).
+KEYS_READ_ELSEWHERE = ("pricing", "tz", "notify", "store")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -145,6 +146,23 @@ def file_settings(
             settings[key] = _checked(Setting(value, path, dotted), key, base, project)
         result[command] = settings
     return result
+
+
+def store_setting(project_dir: Path) -> tuple[str, Path, bool] | None:
+    """``analytics.store``: ``(url, config file, trusted)`` from the project's config, else
+    the user's (``trusted``: from ``$PHASER_HOME``), else ``None``."""
+    files = config_files(project_dir)
+    for (path, _base), trusted in zip(reversed(files), (False, True), strict=True):
+        value = read_config_file(path).get("store")
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                f"Config file {path}: '{SECTION}.store' must be a store URL or path, "
+                f"not {json.dumps(value)}."
+            )
+        return value.strip(), path, trusted
+    return None
 
 
 def settings_for(project_dir: Path, command: str) -> dict[str, Setting]:

@@ -177,3 +177,15 @@ def record_stored(record: ExecutionRecord, store_info: dict[str, Any]) -> None:
     import, and an implementation should bound its own time (the built-in notifier posts
     with a short timeout).
     """
+
+
+@hookspec
+def register_stores(register: Callable[..., None]) -> None:
+    """Call ``register(scheme, opener)`` for each store URL scheme this plugin provides.
+
+    Called once, when plugins load. ``opener(url, *, project_dir, warn)`` returns an object
+    implementing :class:`phaser_analytics.stores.base.Store` for a URL of that scheme
+    (``project_dir`` is the project the command runs in, ``warn`` takes one-line
+    warnings). The built-in ``file`` (JSON) and ``sqlite`` stores register through this
+    hook. Two plugins registering one scheme is an error naming both distributions.
+    """

@@ -64,6 +64,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     dialects: list[str] = field(default_factory=list)
     renderers: list[str] = field(default_factory=list)
+    stores: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,7 @@ class PluginInfo:
             "hooks": list(self.hooks),
             "dialects": list(self.dialects),
             "renderers": list(self.renderers),
+            "stores": list(self.stores),
         }
 
 
@@ -267,6 +269,8 @@ class PluginHost:
         self.failures: list[FailedPlugin] = []
         self._dialects: dict[str, Dialect] = {}
         self.renderers: dict[str, Renderer] = {}
+        #: Store URL scheme → opener (``register_stores``).
+        self.stores: dict[str, Callable[..., Any]] = {}
         self._owners: dict[tuple[str, str], str] = {}
         self._finished = False
         #: Every plugin's name, in the order it was loaded (deferred ones included).
@@ -366,6 +370,8 @@ class PluginHost:
         self._check_hooks()
         for impl in self._impls("register_renderers"):
             impl.function(register=self._registrar("renderer", self.renderers, impl.plugin_name))
+        for impl in self._impls("register_stores"):
+            impl.function(register=self._store_registrar(impl.plugin_name))
         self._finished = True
         if not self._deferred:
             self._register_dialects()
@@ -446,7 +452,20 @@ class PluginHost:
                 )
             self._owners[(kind, name)] = plugin_name
             registry[name] = item
-            (info.dialects if kind == "dialect" else info.renderers).append(name)
+            if kind == "store":
+                info.stores.append(name)
+            else:
+                (info.dialects if kind == "dialect" else info.renderers).append(name)
+
+        return register
+
+    def _store_registrar(self, plugin_name: str) -> Callable[[str, Callable[..., Any]], None]:
+        register_one = self._registrar("store", self.stores, plugin_name)
+
+        def register(scheme: str, opener: Callable[..., Any]) -> None:
+            named = _Named(str(scheme).lower() if scheme else "", opener)
+            register_one(named)
+            self.stores[named.name] = opener
 
         return register
 
@@ -552,6 +571,16 @@ class PluginHost:
 def _dist_name(ep: Any) -> str:
     dist = getattr(ep, "dist", None)
     return dist.name if dist is not None and dist.name else "unknown"
+
+
+class _Named:
+    """A registered store scheme, shaped for :meth:`PluginHost._registrar`."""
+
+    __slots__ = ("name", "opener")
+
+    def __init__(self, name: str, opener: Callable[..., Any]) -> None:
+        self.name = name
+        self.opener = opener
 
 
 def _dist_version(ep: Any) -> str | None:

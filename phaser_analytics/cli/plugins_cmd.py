@@ -44,5 +44,7 @@ def plugins_cmd(ctx: click.Context, output_format: str, as_json: bool) -> None:
             click.echo(f"  dialects:  {', '.join(info.dialects)}")
         if info.renderers:
             click.echo(f"  renderers: {', '.join(info.renderers)}")
+        if info.stores:
+            click.echo(f"  stores: {', '.join(info.stores)}")
     for failure in host.failures:
         click.echo(f"{failure.name} (failed) — {failure.distribution}: {failure.error}")

@@ -1,0 +1,1 @@
+"""Stores: the interface (:mod:`.base`) and its backends, one module each (docs/storage.md)."""

@@ -1,0 +1,380 @@
+"""The store interface: what every part of the program outside ``stores/`` knows of storage.
+
+A store is chosen by a URL (docs/storage.md): a directory path or ``file:///abs/dir`` for
+the spec's JSON files, ``sqlite:///abs/path.db`` or ``sqlite:relative.db`` for SQLite, and
+whatever scheme a plugin registers through the ``register_stores(register)`` hook. No URL
+means the JSON store in ``{project}/.phaser/analytics/``.
+
+Every backend implements :class:`Store`: seven methods and ``close``. Each backend passes
+tests/test_store_conformance.py, which is parametrised over the backends.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..errors import ExecutionNotFoundError, StorageError
+from ..models import ExecutionStatus
+
+if TYPE_CHECKING:
+    from ..models import AnalyticsQuery, ExecutionRecord
+
+Warn = Callable[[str], None]
+
+#: Prefixes shorter than this never select an execution, as with git's short SHAs.
+MIN_PREFIX_LENGTH = 4
+MAX_ID_LENGTH = 128
+_VALID_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def stderr_warning(message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr)
+
+
+def is_valid_execution_id(value: object) -> bool:
+    """True for an id that is safe as part of a file name: letters, digits, ``-`` and ``_``,
+    starting with a letter or digit (so never empty, ``..`` or a path)."""
+    return (
+        isinstance(value, str)
+        and len(value) <= MAX_ID_LENGTH
+        and _VALID_ID.fullmatch(value) is not None
+    )
+
+
+# -- what stores hand out ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Entry:
+    """What a store keeps of an execution to filter, sort and aggregate without reading the
+    whole record: the attributes :meth:`AggregatedStats.compute` and
+    :meth:`AnalyticsQuery.matches` read, and ``ref``, the backend's own handle on the record
+    (the JSON store's file name; ``None`` where the backend needs none)."""
+
+    execution_id: str
+    audit_document: str | None
+    document_title: str | None
+    project_name: str | None
+    project_path: str | None
+    branch: str | None
+    base_commit: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    status: ExecutionStatus
+    duration_seconds: float | None
+    test_delta: int | None
+    phases_planned: int | None
+    phases_completed: int | None
+    total_tokens: int | None
+    cost_usd: float | None
+    ref: str | None = None
+
+    @property
+    def identity(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """(project path, document, start, base commit): one execution, however imported."""
+        from ..models import datetime_to_json
+
+        return (
+            self.project_path,
+            self.audit_document,
+            datetime_to_json(self.started_at),
+            self.base_commit,
+        )
+
+    @classmethod
+    def of(cls, record: ExecutionRecord, ref: str | None = None) -> Entry:
+        """The entry of ``record``: every field is a field or property of the same name."""
+        values = {name: getattr(record, name) for name in ENTRY_FIELDS}
+        return cls(ref=ref, **values)
+
+
+#: The entry's fields that come from the record (all but ``ref``), in order.
+ENTRY_FIELDS = tuple(name for name in Entry.__dataclass_fields__ if name != "ref")
+
+
+def _sort_key(item: Any) -> tuple[bool, float, str]:
+    started = item.started_at
+    return (started is not None, started.timestamp() if started else 0.0, item.execution_id)
+
+
+def sort_newest_first(items: Iterable[Any]) -> list[Any]:
+    """Newest start first; executions with an unknown start last, then by id descending.
+    Every backend's :meth:`Store.find` yields entries in this order."""
+    return sorted(items, key=_sort_key, reverse=True)
+
+
+@dataclass
+class SaveOutcome:
+    """What :meth:`Store.save` did with one record: ``action`` is ``"imported"``,
+    ``"replaced"`` or ``"already"``; ``execution_id`` is the id stored (for ``"already"``
+    and ``"replaced"``, the id the execution already had); ``location`` is where it is
+    (the JSON store's record file), when the backend has such a thing."""
+
+    action: str
+    execution_id: str
+    location: str | None = None
+    #: A problem that did not stop the save (say, a cache that could not be written).
+    warning: str | None = None
+
+
+@dataclass
+class ProjectCount:
+    name: str | None
+    path: str | None
+    count: int
+
+
+@dataclass
+class StoreInfo:
+    """What ``store info`` prints. ``location`` never holds a password."""
+
+    backend: str
+    location: str
+    count: int
+    projects: list[ProjectCount] = field(default_factory=list)
+    schema_version: str = ""
+    #: Whether one store may hold several projects' executions (``find(project=…)``
+    #: filters then); a JSON store holds one project's and ignores ``project``.
+    multi_project: bool = False
+
+    def project_name(self, path: str | None = None) -> str | None:
+        """The name of the project at ``path`` (of the largest project for ``None``)."""
+        chosen = [p for p in self.projects if path is None or p.path == path]
+        chosen.sort(key=lambda p: p.count, reverse=True)
+        return next((p.name for p in chosen if p.name), None)
+
+    def count_for(self, path: str | None) -> int:
+        if path is None or not self.multi_project:
+            return self.count
+        return sum(p.count for p in self.projects if p.path == path)
+
+
+@dataclass
+class Finding:
+    """One thing :meth:`Store.check` found: ``level`` is ``"ok"``, ``"note"`` (worth
+    knowing, not wrong) or ``"problem"``; ``repaired`` says it was put right."""
+
+    check: str
+    message: str
+    level: str = "problem"
+
+    @property
+    def problem(self) -> bool:
+        return self.level == "problem"
+
+
+# -- the interface ---------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One store of execution records. Every method may raise :class:`StorageError` (an
+    ``AnalyticsError``: one line for the user) and nothing else for a problem of the store
+    (unreadable, locked, full disk, bad URL)."""
+
+    #: The URL the store was opened with, password removed (safe to print).
+    url: str
+
+    def find(
+        self, query: AnalyticsQuery | None = None, *, project: str | None = None
+    ) -> Iterator[Entry]:
+        """Entries matching ``query`` newest first (:func:`sort_newest_first`), at most
+        ``query.limit``; lazy, so ``show --last 5`` builds five. ``project`` (a project
+        path as records carry it) keeps that project's only, in a store that holds
+        several; ``None`` is every project."""
+        ...
+
+    def read(self, entries: Iterable[Entry]) -> Iterator[ExecutionRecord]:
+        """The full records of ``entries``, in their order. A record that vanished since is
+        skipped; one that cannot be loaded is set aside (quarantined) with one warning and
+        skipped."""
+        ...
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        """The execution with this id or unique prefix (at least :data:`MIN_PREFIX_LENGTH`
+        characters, case-insensitive, dashes optional). ``ExecutionNotFoundError`` if none
+        (and for anything that could not be an id: empty, ``..``, a path);
+        ``StorageError`` naming the candidates if the prefix is ambiguous."""
+        ...
+
+    def info(self) -> StoreInfo:
+        """Backend, location, count, projects and schema version."""
+        ...
+
+    def save(
+        self, records: Sequence[ExecutionRecord], *, replace: bool = False
+    ) -> list[SaveOutcome]:
+        """Store ``records`` in one transaction: all or (a full disk, a permission error:
+        ``StoreWriteError``) none. Idempotent by identity: an execution already stored (the
+        same identity, or the same id) is ``"already"``, unless ``replace``, which replaces
+        it and keeps its stored id (the record's ``execution_id`` is set to it). One
+        outcome per record, in order; records repeated within the batch count once."""
+        ...
+
+    def delete(self, execution_ids: Iterable[str], *, missing_ok: bool = False) -> list[Entry]:
+        """Delete executions by id or unique prefix, in one transaction; return the entries
+        removed. An id that matches nothing raises ``ExecutionNotFoundError`` before
+        anything is deleted, unless ``missing_ok``."""
+        ...
+
+    def check(self, *, repair: bool = False) -> list[Finding]:
+        """What ``doctor`` prints: findings about the store, after repairing what can be
+        repaired when ``repair``. Never raises for damage it can describe."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and locks; the store is not used afterwards."""
+        ...
+
+
+# -- ids ---------------------------------------------------------------------------------------
+
+
+def resolve_id(execution_id: str, entries: Iterable[Entry]) -> Entry:
+    """The entry of a full id or unique prefix among ``entries`` (as :meth:`Store.get`
+    describes); for backends that resolve in Python."""
+    if not is_valid_execution_id(execution_id):
+        raise ExecutionNotFoundError(execution_id)
+    wanted = execution_id.lower()
+    compact = wanted.replace("-", "")
+    matches = []
+    for entry in entries:
+        lowered = entry.execution_id.lower()
+        if lowered == wanted:
+            return entry
+        if lowered.startswith(wanted) or lowered.replace("-", "").startswith(compact):
+            matches.append(entry)
+    return pick_match(execution_id, matches)
+
+
+def pick_match(execution_id: str, matches: Sequence[Entry]) -> Entry:
+    """The one entry a prefix matched; the not-found, too-short and ambiguous errors."""
+    if not matches:
+        raise ExecutionNotFoundError(execution_id)
+    if len(execution_id.replace("-", "")) < MIN_PREFIX_LENGTH:
+        raise StorageError(
+            f"Execution id prefix '{execution_id}' is too short; give at least "
+            f"{MIN_PREFIX_LENGTH} characters."
+        )
+    if len(matches) > 1:
+        shown = sort_newest_first(matches)[:10]
+        described = "; ".join(
+            f"{e.execution_id} ({e.audit_document or '?'}, "
+            f"{e.started_at.date().isoformat() if e.started_at else 'unknown date'})"
+            for e in shown
+        )
+        more = f" and {len(matches) - len(shown)} more" if len(matches) > len(shown) else ""
+        raise StorageError(
+            f"Execution id '{execution_id}' is ambiguous; it matches {described}{more}. "
+            "Give more characters."
+        )
+    return matches[0]
+
+
+# -- URLs ----------------------------------------------------------------------------------------
+
+#: ``opener(url, *, project_dir, warn) -> Store``: what ``register_stores`` registers.
+Opener = Callable[..., Store]
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of a store URL: ``file`` for a plain path (and a Windows drive letter)."""
+    match = _SCHEME.match(url)
+    if match is None or len(match.group(1)) == 1:
+        return "file"
+    return match.group(1).lower()
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (``postgresql://u:pw@h/db``)."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
+def store_url_from_config(project_dir: Path) -> str | None:
+    """``analytics.store`` from the project's config, else the global one (``None``).
+
+    The project's config is untrusted (a cloned repository): a URL from it may only name a
+    store inside the project, so a relative path or ``sqlite:relative.db`` (resolved
+    against the project), never an absolute path, ``..`` or another scheme.
+    """
+    from ..config import store_setting
+
+    setting = store_setting(project_dir)
+    if setting is None:
+        return None
+    value, source, trusted = setting
+    if trusted:
+        return value
+    return _confined(value, project_dir, source)
+
+
+def _confined(value: str, project_dir: Path, source: Path) -> str:
+    scheme = url_scheme(value)
+    body = value[len(scheme) + 1 :] if scheme == "sqlite" else value
+    if scheme not in ("file", "sqlite") or value.startswith("file:") or body.startswith("/"):
+        raise StorageError(
+            f"{source}: analytics.store must be a path inside the project in a project's "
+            f"config (got {value!r}); set other stores with --store or PHASER_STORE."
+        )
+    root = project_dir.resolve()
+    target = (root / body).resolve()
+    if target != root and root not in target.parents:
+        raise StorageError(
+            f"{source}: analytics.store {value!r} leaves the project; refusing to use it."
+        )
+    return f"sqlite:///{target}" if scheme == "sqlite" else str(target)
+
+
+def resolve_store_url(explicit: str | None, project_dir: Path) -> str | None:
+    """The store URL in force: ``--store``, else ``PHASER_STORE``, else config
+    ``analytics.store`` (project beats global); ``None`` for the default JSON store."""
+    import os
+
+    if explicit:
+        return explicit
+    env = os.environ.get("PHASER_STORE")
+    if env:
+        return env
+    return store_url_from_config(project_dir)
+
+
+def open_store(
+    url: str | None = None,
+    *,
+    project_dir: Path | None = None,
+    warn: Warn = stderr_warning,
+    host: Any = None,
+) -> Store:
+    """Open the store ``url`` names (``None``: the JSON store of ``project_dir``).
+
+    The scheme's opener comes from the plugins' ``register_stores`` hooks (the built-ins
+    register ``file`` and ``sqlite`` through it). An unknown scheme is a one-line
+    ``StorageError`` listing the schemes installed.
+    """
+    if url is None:
+        if project_dir is None:
+            raise StorageError("No store: give a store URL or a project directory.")
+        from .json_files import JsonStore
+
+        return JsonStore.for_project(Path(project_dir), warn=warn)
+    if host is None:
+        from ..plugins import get_host
+
+        host = get_host()
+    scheme = url_scheme(url)
+    openers: dict[str, Opener] = host.stores
+    opener = openers.get(scheme)
+    if opener is None:
+        known = ", ".join(sorted(openers)) or "none"
+        raise StorageError(
+            f"Unknown store scheme '{scheme}' in {redact(url)}; installed schemes: {known}."
+        )
+    return opener(url, project_dir=project_dir, warn=warn)

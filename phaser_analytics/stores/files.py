@@ -1,0 +1,171 @@
+"""Safe files: atomic writes, the advisory lock, and reads that refuse symbolic links.
+
+Used by the JSON store and the project registry. A file is created only by ``mkstemp`` (or
+``O_CREAT|O_EXCL|O_NOFOLLOW``) in the directory it belongs to and renamed over its target,
+so a reader sees the old file or the new, never half of one, and a symbolic link planted
+where a file of ours should be is replaced, never written through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCK_TIMEOUT_SECONDS = 30.0
+TEMP_SUFFIX = ".tmp"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+_file_mode: int | None = None
+
+
+def new_file_mode() -> int:
+    """The mode an ordinary new file gets (0o666 less the umask): ``mkstemp`` makes files
+    only their owner can read, and a record must read like any other file of the project."""
+    global _file_mode
+    if _file_mode is None:
+        mask = os.umask(0)
+        os.umask(mask)
+        _file_mode = 0o666 & ~mask
+    return _file_mode
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames in ``directory`` durable; a no-op where directories cannot be opened."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        os.fsync(fd)
+    os.close(fd)
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def stage_file(path: Path, data: bytes, *, sync: bool = True) -> Path:
+    """Write ``data`` to a new temporary file beside ``path`` (``mkstemp``: created with
+    ``O_EXCL``, never through a link); return its path. Its name starts with a dot and ends
+    in ``.tmp``, so nothing reads it as a record."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if sync:
+                os.fsync(handle.fileno())
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), new_file_mode())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temporary file, fsync, rename, directory fsync.
+    A symbolic link at ``path`` is replaced by the file, not followed."""
+    tmp = stage_file(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_bytes_nofollow(path: Path) -> bytes:
+    """The bytes of ``path``, refusing a symbolic link (``OSError`` ``ELOOP``) and anything
+    that is not a regular file (``OSError`` ``EINVAL``): a FIFO would block, a device never
+    end."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def hold_lock(path: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if need be, never through a
+    symbolic link) for the block: ``flock`` where the system has it, else the filelock
+    library. The operating system releases the lock of a process that dies. Raises
+    ``TimeoutError`` when another process holds it for ``timeout`` seconds and ``OSError``
+    when the lock file cannot be opened."""
+    fd = _flock(path, timeout)
+    if fd is None:
+        import filelock
+
+        lock = filelock.FileLock(str(path), timeout=timeout)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise TimeoutError(errno.EAGAIN, f"{path} is locked by another process") from None
+        try:
+            yield
+        finally:
+            lock.release()
+        return
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+_CONTENDED = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES})
+_POLL_SECONDS = 0.05
+
+
+def _flock(path: Path, timeout: float) -> int | None:
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _CLOEXEC | _NOFOLLOW, new_file_mode())
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except OSError as exc:
+                if exc.errno == errno.ENOSYS:
+                    os.close(fd)
+                    return None
+                if exc.errno not in _CONTENDED:
+                    raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(errno.EAGAIN, f"{path} is locked by another process")
+            time.sleep(min(_POLL_SECONDS, remaining))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
