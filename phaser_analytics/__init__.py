@@ -57,7 +57,7 @@ if TYPE_CHECKING:
         query_executions,
     )
     from .rendering import format_csv, format_json, format_markdown, format_table
-    from .storage import (
+    from .stores import (
         delete_execution,
         ensure_analytics_dir,
         get_analytics_dir,
@@ -128,7 +128,7 @@ _ORIGINS: dict[str, tuple[str, str]] = {
         for name in ("format_csv", "format_json", "format_markdown", "format_table")
     },
     **{
-        name: (".storage", name)
+        name: (".stores", name)
         for name in (
             "delete_execution",
             "ensure_analytics_dir",

@@ -19,7 +19,7 @@ from typing import Any
 from .hookspecs import Breakdown, Column
 from .models import AggregatedStats, ExecutionRecord, ExecutionStatus, PhaseStatus
 from .query import compute_phase_failure_rates, failed_phases
-from .storage import sort_newest_first
+from .stores.base import sort_newest_first
 
 PERIODS = ("day", "week", "month")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

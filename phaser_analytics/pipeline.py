@@ -13,7 +13,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from .errors import AnalyticsError, ReportNotFoundError, ReportParseError
 from .models import ExecutionRecord, ExecutionStatus, InvalidRecord, bound_numbers, utcnow
 from .plugins import PluginHost, get_host
 from .registry import register_project
-from .storage import Store
 
 #: Directories discovery never enters: version control, our own store, dependencies,
 #: virtual environments and tool caches.
@@ -435,22 +434,30 @@ def import_reports(
     skip_plugins: Collection[str] = (),
     prepare: Callable[[ExecutionRecord], None] | None = None,
     origin: str = "import",
+    store: Any = None,
+    jobs: int | None = 1,
 ) -> ImportSummary:
-    """Import many reports into one project's store.
+    """Import many reports into one store (``store``, else the one in force for
+    ``project_dir``).
 
     One bad report never stops the batch: it becomes a ``failed`` outcome. Records are
-    stored in batches under the store's lock, each batch's index rows appended to the
-    index log; the index itself is written once, at the end (when the log has grown or the
-    store is small). Each outcome is reported through ``on_report`` once it is settled:
-    failures at once, the others when their batch is stored.
+    saved in batches of :data:`_SAVE_BATCH`, one transaction each. Each outcome is reported
+    through ``on_report`` once it is settled: failures at once, the others when their batch
+    is stored. ``jobs`` > 1 parses in that many worker processes while this process alone
+    writes (``None``: one per core, when there are enough reports to pay for the workers);
+    the records are the same either way.
 
     Every execution saved (imported or replaced) is handed to the ``record_stored`` hooks
     once, after its batch is committed and before it is reported; ``origin`` says which
     command imported it (``import``, ``capture``, ``drain``).
     """
+    from .query import project_key, project_store
+
     host = host or get_host()
     on_report = _ThenForget(on_report)
-    store = Store(project_dir, **({"warn": warn} if warn is not None else {}))
+    own_store = store is None
+    if store is None:
+        store = project_store(project_dir, **({"warn": warn} if warn is not None else {}))
     where = store_info(store, Path(project_dir))
     summary = ImportSummary()
     pending: list[ReportOutcome] = []
@@ -459,47 +466,45 @@ def import_reports(
         if not pending:
             return
         records = [o.record for o in pending if o.record is not None]
-        saved = store.add(records, force=force, compact=False)
+        saved = store.save(records, replace=force)
         for outcome, result in zip(pending, saved, strict=True):
             outcome.action = result.action
-            outcome.existing_id = result.existing_id
-            if result.action in STORED_ACTIONS:
+            outcome.existing_id = result.execution_id
+            if result.action in STORED_ACTIONS and outcome.record is not None:
                 info = {**where, "action": result.action, "origin": origin}
-                host.stored(result.record, info, warn or _warn)
+                host.stored(outcome.record, info, warn or _warn)
             if on_report:
                 on_report(outcome)
         pending.clear()
 
-    for path in paths:
-        try:
-            record, warnings = load_report(
-                path,
-                project_dir,
-                dialect=dialect,
-                host=host,
-                skip_plugins=skip_plugins,
-                prepare=prepare,
-            )
-        except AnalyticsError as exc:
-            outcome = ReportOutcome(path, "failed", error=_reason(exc))
+    paths = list(paths)
+    try:
+        parsed = _parse_all(paths, project_dir, dialect, host, skip_plugins, prepare, jobs)
+        for path, record, warnings, error in parsed:
+            if record is None:
+                outcome = ReportOutcome(path, "failed", error=error)
+                summary.outcomes.append(outcome)
+                if on_report:
+                    on_report(outcome)
+                continue
+            outcome = ReportOutcome(path, "pending", record=record, warnings=warnings)
             summary.outcomes.append(outcome)
-            if on_report:
-                on_report(outcome)
-            continue
-        outcome = ReportOutcome(path, "pending", record=record, warnings=warnings)
-        summary.outcomes.append(outcome)
-        pending.append(outcome)
-        if len(pending) >= _SAVE_BATCH:
-            flush()
-    flush()
-    if summary.imported:
-        store.compact()
-        register_project(
-            Path(project_dir),
-            store.project_name() or Path(project_dir).resolve().name,
-            store.count(),
-            warn=warn or _warn,
-        )
+            pending.append(outcome)
+            if len(pending) >= _SAVE_BATCH:
+                flush()
+        flush()
+        if summary.imported:
+            key = project_key(project_dir, store)
+            info = store.info()
+            register_project(
+                Path(project_dir),
+                info.project_name(key) or Path(project_dir).resolve().name,
+                info.count_for(key),
+                warn=warn or _warn,
+            )
+    finally:
+        if own_store:
+            store.close()
     return summary
 
 
@@ -507,13 +512,80 @@ def import_reports(
 STORED_ACTIONS = ("imported", "replaced")
 
 
-def store_info(store: Store, project_dir: Path) -> dict[str, Any]:
+def store_info(store: Any, project_dir: Path) -> dict[str, Any]:
     """What the ``record_stored`` hooks are told about the store that saved a record."""
     return {
-        "backend": "json",
-        "location": str(store.analytics_dir),
+        "backend": getattr(store, "backend", "unknown"),
+        "location": store.url,
         "project_dir": str(Path(project_dir).resolve()),
     }
+
+
+#: Below this many reports one process parses them all: starting workers costs more.
+PARALLEL_FROM = 64
+
+_Parsed = tuple[Path, "ExecutionRecord | None", list[str], "str | None"]
+
+
+def _parse_one(
+    path: Path,
+    project_dir: Path,
+    dialect: str | None,
+    host: PluginHost,
+    skip_plugins: Collection[str],
+    prepare: Callable[[ExecutionRecord], None] | None,
+) -> _Parsed:
+    try:
+        record, warnings = load_report(
+            path,
+            project_dir,
+            dialect=dialect,
+            host=host,
+            skip_plugins=skip_plugins,
+            prepare=prepare,
+        )
+    except AnalyticsError as exc:
+        return path, None, [], _reason(exc)
+    return path, record, warnings, None
+
+
+#: What a worker process parses with: set before the workers are forked.
+_worker_args: tuple[Any, ...] = ()
+
+
+def _parse_in_worker(path: Path) -> _Parsed:
+    return _parse_one(path, *_worker_args)
+
+
+def _parse_all(
+    paths: list[Path],
+    project_dir: Path,
+    dialect: str | None,
+    host: PluginHost,
+    skip_plugins: Collection[str],
+    prepare: Callable[[ExecutionRecord], None] | None,
+    jobs: int | None,
+) -> Iterator[_Parsed]:
+    """Each report parsed, in order: here, or in ``jobs`` worker processes (forked, so they
+    share the plugins already loaded)."""
+    import multiprocessing
+
+    if jobs is None:
+        jobs = (os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
+    methods = multiprocessing.get_all_start_methods()
+    if jobs <= 1 or len(paths) < 2 or "fork" not in methods:
+        for path in paths:
+            yield _parse_one(path, project_dir, dialect, host, skip_plugins, prepare)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _worker_args
+    host.dialects  # noqa: B018 - load the deferred built-ins once, before forking
+    _worker_args = (project_dir, dialect, host, tuple(skip_plugins), prepare)
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(64, len(paths) // (jobs * 8) or 1))
+    with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
+        yield from pool.map(_parse_in_worker, paths, chunksize=chunk)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .models import (
     ExecutionStatus,
     PhaseStatus,
 )
-from .storage import IndexEntry, Store, sort_newest_first
+from .stores.base import Entry, Store, open_store, resolve_store_url, sort_newest_first
 
 if TYPE_CHECKING:
     # Imported where --global needs it: show of one project never reads the registry.
@@ -29,20 +29,46 @@ def _stderr(message: str) -> None:
     print(f"Warning: {message}", file=sys.stderr)
 
 
-def select_entries(entries: Iterable[IndexEntry], query: AnalyticsQuery) -> list[IndexEntry]:
+def select_entries(entries: Iterable[Entry], query: AnalyticsQuery) -> list[Entry]:
     """Entries matching ``query``, newest first, at most ``query.limit`` of them.
 
-    For a store's entries, :meth:`Store.select` returns the same, building only the entries
+    For a store's entries, :meth:`Store.find` returns the same, building only the entries
     it reaches.
     """
     matching = sort_newest_first(e for e in entries if query.matches(e))
     return matching[: query.limit] if query.limit is not None else matching
 
 
+def project_store(
+    project_dir: Path, url: str | None = None, *, warn: Callable[[str], None] = _stderr
+) -> Store:
+    """The store in force for ``project_dir``: ``url`` (``--store``), else ``PHASER_STORE``,
+    else config ``analytics.store``, else the project's JSON store."""
+    return open_store(resolve_store_url(url, project_dir), project_dir=project_dir, warn=warn)
+
+
+def project_key(project_dir: Path, store: Store | None = None) -> str:
+    """How a store that holds several projects knows ``project_dir``: the project path its
+    records carry. That is the project's resolved path, unless its reports state another
+    (a report written on another machine): then, when exactly one project in ``store`` has
+    the directory's name, that project's path."""
+    path = str(Path(project_dir).resolve())
+    if store is None:
+        return path
+    info = store.info()
+    if not info.multi_project or any(p.path == path for p in info.projects):
+        return path
+    named = [p for p in info.projects if p.name == Path(path).name and p.path]
+    return named[0].path if len(named) == 1 and named[0].path else path
+
+
 def query_executions(project_dir: Path, query: AnalyticsQuery) -> list[ExecutionRecord]:
     """Execution records matching ``query``, sorted by date descending."""
-    store = Store(project_dir)
-    return store.load_entries(store.select(query))
+    store = project_store(project_dir)
+    try:
+        return list(store.read(store.find(query, project=project_key(project_dir, store))))
+    finally:
+        store.close()
 
 
 def compute_stats(records: Iterable[Any]) -> AggregatedStats:
@@ -109,34 +135,60 @@ def get_failed_phases(project_dir: Path) -> list[tuple[int, str, int]]:
 class GlobalSelection:
     """Executions across projects, each with the project it came from."""
 
-    items: list[tuple[ProjectEntry, IndexEntry]] = field(default_factory=list)
+    items: list[tuple[ProjectEntry, Entry]] = field(default_factory=list)
     projects: list[ProjectEntry] = field(default_factory=list)
     missing: list[ProjectEntry] = field(default_factory=list)
     unreadable: list[ProjectEntry] = field(default_factory=list)
 
     @property
-    def entries(self) -> list[IndexEntry]:
+    def entries(self) -> list[Entry]:
         return [entry for _, entry in self.items]
+
+    #: The one store that holds every project, when one is in force (else each
+    #: registered project's own store is opened).
+    store: Store | None = None
 
     def load(self) -> list[tuple[ProjectEntry, ExecutionRecord]]:
         loaded = []
         stores: dict[str, Store] = {}
         for project, entry in self.items:
-            store = stores.setdefault(project.path, Store(Path(project.path)))
-            for record in store.load_entries([entry]):
+            store = self.store or stores.get(project.path)
+            if store is None:
+                store = stores[project.path] = open_store(None, project_dir=Path(project.path))
+            for record in store.read([entry]):
                 loaded.append((project, record))
         return loaded
 
 
 def select_global(
-    query: AnalyticsQuery, *, warn: Callable[[str], None] = _stderr
+    query: AnalyticsQuery,
+    *,
+    warn: Callable[[str], None] = _stderr,
+    store: Store | None = None,
 ) -> GlobalSelection:
-    """Select executions of every registered project; a vanished or unreadable project is
-    reported once and skipped."""
-    from .registry import load_projects
+    """Select executions of every project: of every project in ``store`` when it holds
+    several (one query), else of every registered project's own store; a vanished or
+    unreadable project is reported once and skipped."""
+    from .registry import ProjectEntry, load_projects
 
-    selection = GlobalSelection()
-    pairs: list[tuple[ProjectEntry, IndexEntry]] = []
+    selection = GlobalSelection(store=store)
+    if store is not None:
+        info = store.info()
+        by_path = {
+            p.path: ProjectEntry(p.name or Path(p.path or "").name, p.path or "", None, p.count)
+            for p in info.projects
+        }
+        selection.projects = list(by_path.values())
+        for entry in store.find(query):
+            project = by_path.get(entry.project_path)
+            if project is None:
+                project = by_path[entry.project_path] = ProjectEntry(
+                    entry.project_name or "", entry.project_path or "", None, 0
+                )
+                selection.projects.append(project)
+            selection.items.append((project, entry))
+        return selection
+    pairs: list[tuple[ProjectEntry, Entry]] = []
     for project in load_projects():
         if not project.exists():
             selection.missing.append(project)
@@ -145,9 +197,8 @@ def select_global(
                 "(run 'phaser analytics projects --prune' to forget it)."
             )
             continue
-        store = Store(Path(project.path), warn=warn)
         try:
-            entries = store.entries()
+            entries = list(open_store(None, project_dir=Path(project.path), warn=warn).find())
         except (StorageError, OSError) as exc:
             # One unreadable project must not hide every other one.
             selection.unreadable.append(project)
@@ -168,7 +219,7 @@ class _Tagged:
 
     __slots__ = ("entry", "project")
 
-    def __init__(self, project: ProjectEntry, entry: IndexEntry) -> None:
+    def __init__(self, project: ProjectEntry, entry: Entry) -> None:
         self.project = project
         self.entry = entry
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import StorageError
 from .models import datetime_from_json, datetime_to_json, utcnow
-from .storage import LOCK_TIMEOUT_SECONDS, atomic_write_text, hold_lock
+from .stores.files import LOCK_TIMEOUT_SECONDS, atomic_write_text, hold_lock
 
 REGISTRY_SCHEMA_VERSION = "1.0"
 

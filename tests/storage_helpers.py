@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from phaser_analytics.models import ExecutionRecord, ExecutionStatus
-from phaser_analytics.storage import Store
+from phaser_analytics.stores.json_files import JsonStore, is_record_name
 
 UTC = timezone.utc
 DAY0 = datetime(2024, 12, 1, 9, 0, tzinfo=UTC)
@@ -56,36 +56,28 @@ def no_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "fsync", lambda fd: None)
 
 
+def json_store(project: Path, warn: Any = None) -> JsonStore:
+    return JsonStore.for_project(project, warn=warn or (lambda message: None))
+
+
 def fill(project: Path, count: int, **extra: Any) -> list[ExecutionRecord]:
     records = [make_record(project, hours=i, **extra) for i in range(count)]
-    Store(project, warn=lambda message: None).add(records)
+    json_store(project).save(records)
     return records
 
 
 def record_names(project: Path) -> list[str]:
-    return Store(project).record_files()
+    """The record files in the project's store, read without the store's code."""
+    executions = project / ".phaser" / "analytics" / "executions"
+    if not executions.is_dir():
+        return []
+    return sorted(p.name for p in executions.iterdir() if is_record_name(p.name) and p.is_file())
 
 
 def index_on_disk(project: Path) -> dict[str, Any]:
-    """index.json as a plain document: its rows as objects keyed by ``columns``, and the
-    lines of index.log that extend it applied (rows added or replaced by id, files
-    removed), read without the store's code."""
+    """index.json as a plain document (spec §4.3: executions are objects)."""
     analytics = project / ".phaser" / "analytics"
-    data = json.loads((analytics / "index.json").read_text(encoding="utf-8"))
-    rows = {
-        row[0].lower(): dict(zip(data["columns"], row, strict=True)) for row in data["executions"]
-    }
-    log = analytics / "index.log"
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    for line in map(json.loads, lines):
-        if line["base"] != data["generation"]:
-            continue
-        rows = {k: e for k, e in rows.items() if e["filename"] not in line["remove"]}
-        rows.update(
-            {row[0].lower(): dict(zip(data["columns"], row, strict=True)) for row in line["add"]}
-        )
-    data["executions"] = list(rows.values())
-    return data
+    return json.loads((analytics / "index.json").read_text(encoding="utf-8"))
 
 
 def index_filenames(project: Path) -> list[str]:
@@ -94,11 +86,11 @@ def index_filenames(project: Path) -> list[str]:
 
 def assert_consistent(project: Path) -> None:
     """The index on disk lists exactly the record files, and each file reads."""
-    store = Store(project, warn=lambda message: None)
-    state = store.read_index()
-    assert state.problem is None, state.reason
+    warnings = Warnings()
+    store = json_store(project, warnings)
     assert index_filenames(project) == record_names(project)
-    assert len(store.load_entries(store.entries())) == len(record_names(project))
+    assert len(list(store.read(store.find()))) == len(record_names(project))
+    assert warnings == [], warnings
 
 
 class Warnings(list):

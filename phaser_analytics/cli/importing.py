@@ -11,7 +11,16 @@ import click
 
 from ..formatting import clean_text
 from ..pipeline import ReportOutcome, import_reports, report_paths
-from .main import EXIT_FAILED, AppContext, err, project_option, resolve_project, say
+from .main import (
+    EXIT_FAILED,
+    AppContext,
+    err,
+    open_command_store,
+    project_option,
+    resolve_project,
+    say,
+    store_option,
+)
 
 #: The built-in plugin that ``--no-tokens`` turns off (its entry-point name).
 TOKENS_PLUGIN = "claude_tokens"
@@ -56,7 +65,17 @@ def _progress(total: int) -> Iterator[click.termui.ProgressBar | None]:
     is_flag=True,
     help="Do not read token usage and cost (Claude Code transcripts, ## Token Usage).",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Parse reports in N worker processes while one process stores them (0: one per "
+    "core when there are many reports).",
+)
 @project_option
+@store_option
 @click.pass_context
 def import_cmd(
     ctx: click.Context,
@@ -65,6 +84,7 @@ def import_cmd(
     force: bool,
     dialect: str | None,
     no_tokens: bool,
+    jobs: int,
     project: Path | None,
 ) -> None:
     """Import execution data from EXECUTION_REPORT.md files.
@@ -86,6 +106,7 @@ def import_cmd(
         )
         sys.exit(EXIT_FAILED)
 
+    store = open_command_store(project_dir)
     with _progress(len(paths)) as bar:
 
         def on_report(outcome: ReportOutcome) -> None:
@@ -108,7 +129,10 @@ def import_cmd(
             on_report=on_report,
             warn=lambda m: err(f"Warning: {m}"),
             skip_plugins={TOKENS_PLUGIN} if no_tokens else (),
+            store=store,
+            jobs=jobs or None,
         )
+    store.close()
 
     parts = [f"Imported {summary.imported} execution(s)"]
     if summary.already:

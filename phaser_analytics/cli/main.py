@@ -83,6 +83,8 @@ class AppContext:
 
     debug: bool = False
     no_color: bool = False
+    #: ``--store URL`` (before the subcommand or with it), if given.
+    store: str | None = None
 
     def host(self) -> Any:
         from ..plugins import get_host
@@ -194,6 +196,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "show",
         "Show execution analytics: recent executions and their statistics.",
     ),
+    "store": (
+        "store_cmds",
+        "store",
+        "Which store is in use (store info), and copying between stores (store migrate).",
+    ),
     "trends": (
         "metrics_cmds",
         "trends",
@@ -284,6 +291,26 @@ def _short_help(summary: str, limit: int) -> str:
     return click.Command(None, help=summary).get_short_help_str(limit)
 
 
+def _set_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(AppContext).store = value
+
+
+def store_option(func: F) -> F:
+    """``--store URL``: the store to use (docs/storage.md). Given before the subcommand or
+    with it; either way it lands in :attr:`AppContext.store`."""
+    return click.option(
+        "--store",
+        metavar="URL",
+        expose_value=False,
+        is_eager=True,
+        callback=_set_store,
+        help="The store to use: a directory, file:///abs/dir, sqlite:///abs/path.db or "
+        "sqlite:relative.db (default: PHASER_STORE, else config analytics.store, else the "
+        "project's .phaser/analytics/).",
+    )(func)
+
+
 @cli.group(
     cls=LazyGroup,
     lazy=COMMANDS,
@@ -294,6 +321,7 @@ def _short_help(summary: str, limit: int) -> str:
     "--no-color", is_flag=True, help="Never colour the output, whatever the command (NO_COLOR works too)."
 )
 @click.version_option(version=None, package_name="phaser-analytics", prog_name="phaser-analytics")
+@store_option
 @click.pass_context
 def analytics(ctx: click.Context, debug: bool, no_color: bool) -> None:
     """View and manage execution analytics.
@@ -511,6 +539,37 @@ def say(message: str) -> None:
     """A line for people on stdout (import's ✓ lines, clear's lists, doctor's findings),
     cleaned like :func:`err`. Rendered output goes through the renderers instead."""
     click.echo(clean_text(message, lines=True))
+
+
+def warn(message: str) -> None:
+    err(f"Warning: {message}")
+
+
+def store_url(project_dir: Path) -> str | None:
+    """The store URL in force for this command (``None``: the project's JSON store)."""
+    from ..stores.base import resolve_store_url
+
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    return resolve_store_url(app.store if app else None, project_dir)
+
+
+def open_command_store(project_dir: Path) -> Any:
+    """The store this command uses for ``project_dir`` (:class:`~..stores.base.Store`)."""
+    from ..stores.base import open_store
+
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    host = app.host() if app is not None else None
+    return open_store(store_url(project_dir), project_dir=project_dir, warn=warn, host=host)
+
+
+def global_store(project_dir: Path) -> Any:
+    """For ``--global``: the store named by a URL (every project in it, one query), else
+    ``None``: every registered project's own JSON store."""
+    if store_url(project_dir) is None:
+        return None
+    return open_command_store(project_dir)
 
 
 def stdout_is_terminal() -> bool:

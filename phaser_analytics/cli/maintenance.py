@@ -14,16 +14,19 @@ import click
 from ..errors import AnalyticsError
 from ..formatting import clean_text, format_date, format_datetime, pad_to_width
 from ..registry import ProjectEntry, load_projects, prune_projects, update_execution_count
-from ..storage import Finding, IndexEntry, Store
+from ..query import project_key
+from ..stores.base import Entry, Finding, resolve_id
 from .main import (
     EXIT_FAILED,
     EXIT_USAGE,
     DateBound,
     err,
+    open_command_store,
     project_option,
     resolve_project,
     say,
     zone_option,
+    store_option,
 )
 from .metrics_cmds import aggregate_options, project_statistics, wants_statistics
 
@@ -50,8 +53,8 @@ def can_prompt() -> bool:
 
 
 def _doomed(
-    entries: Sequence[IndexEntry], before: datetime | None, clear_all: bool
-) -> list[IndexEntry]:
+    entries: Sequence[Entry], before: datetime | None, clear_all: bool
+) -> list[Entry]:
     """What ``clear`` deletes: everything, or what started before ``before`` (an execution
     whose start is unknown is never "before" anything, so it is kept)."""
     if clear_all:
@@ -60,12 +63,12 @@ def _doomed(
     return [e for e in entries if e.started_at is not None and e.started_at < before]
 
 
-def _describe(entry: IndexEntry) -> str:
+def _describe(entry: Entry) -> str:
     day = format_date(entry.started_at) if entry.started_at else "unknown date"
     return f"  - {clean_text(entry.audit_document or entry.execution_id)} ({day})"
 
 
-def _remaining(entries: Sequence[IndexEntry]) -> str:
+def _remaining(entries: Sequence[Entry]) -> str:
     """``"3 remaining (2024-12-01 to 2024-12-03)."``"""
     starts = [e.started_at for e in entries if e.started_at is not None]
     if not starts:
@@ -86,6 +89,7 @@ def _remaining(entries: Sequence[IndexEntry]) -> str:
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; change nothing.")
 @project_option
 @zone_option
+@store_option
 def clear(
     execution_ids: tuple[str, ...],
     before: datetime | None,
@@ -107,11 +111,12 @@ def clear(
     if len(chosen) > 1:
         raise click.UsageError(f"{' and '.join(chosen)} cannot be used together.")
     project_dir = resolve_project(project)
-    store = Store(project_dir, warn=_warn)
-    entries = store.entries()
+    store = open_command_store(project_dir)
+    key = project_key(project_dir, store)
+    entries = list(store.find(project=key))
     if execution_ids:
         # Every id is resolved before anything is deleted: one unknown id, nothing deleted.
-        found = {store.resolve(given).execution_id for given in execution_ids}
+        found = {resolve_id(given, entries).execution_id for given in execution_ids}
         doomed = [e for e in entries if e.execution_id in found]
     else:
         doomed = _doomed(entries, before, clear_all)
@@ -139,7 +144,7 @@ def clear(
             say(f"Nothing was deleted. {_remaining(entries)}")
             return
     removed = store.delete([e.execution_id for e in doomed], missing_ok=True)
-    left = store.entries()
+    left = list(store.find(project=key))
     update_execution_count(project_dir, len(left), warn=_warn)
     say(f"Deleted {len(removed)} execution records. {_remaining(left)}")
 
@@ -162,18 +167,19 @@ def _report(findings: Sequence[Finding]) -> None:
     "remove leftover temporary files.",
 )
 @project_option
+@store_option
 def doctor(repair: bool, project: Path | None) -> None:
     """Check the analytics store: index against record files, corrupt records, leftovers
     of interrupted writes, the lock. Exits 1 while problems remain."""
-    store = Store(resolve_project(project), warn=_warn)
-    say(f"Checking {store.analytics_dir}")
-    if repair and store.analytics_dir.is_dir():
-        done = store.repair()
-        for line in done:
-            say(f"  repaired: {line}")
-        if not done:
-            say("  nothing needed repairing")
-    findings = store.diagnose()
+    store = open_command_store(resolve_project(project))
+    say(f"Checking {store.url}")
+    findings = store.check(repair=repair)
+    repaired = [f for f in findings if f.check == "repair"]
+    for finding in repaired:
+        say(f"  repaired: {finding.message}")
+    if repair and not repaired:
+        say("  nothing needed repairing")
+    findings = [f for f in findings if f.check != "repair"]
     _report(findings)
     problems = [f for f in findings if f.problem]
     if not problems:

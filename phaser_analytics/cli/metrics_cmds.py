@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..query import compute_stats, select_entries, select_global
-from ..storage import Store
+from ..query import compute_stats, select_global
 from .main import (
     AppContext,
     RendererChoice,
@@ -25,6 +24,7 @@ from .main import (
     resolve_project,
     status_option,
     zone_option,
+    store_option,
 )
 from .viewing import Selection, _query, make_view, write_output
 
@@ -41,6 +41,7 @@ def aggregate_options(format_default: str | None = "table") -> Callable[[F], F]:
     tell an explicit ``--format`` from none."""
 
     def decorate(func: F) -> F:
+        func = store_option(func)
         func = project_option(func)
         func = global_option(func)
         func = zone_option(func)
@@ -79,7 +80,9 @@ def select_scope(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Sco
     from ..metrics import ProjectGroup
 
     if global_:
-        chosen = select_global(query, warn=_warn)
+        from .main import global_store
+
+        chosen = select_global(query, warn=_warn, store=global_store(project_dir))
         groups = {p.path: ProjectGroup(p.name, p.path) for p in chosen.projects}
         for project, entry in chosen.items:
             groups[project.path].items.append(entry)
@@ -90,16 +93,19 @@ def select_scope(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Sco
             projects=[p.to_dict() for p in chosen.projects],
             load=lambda: [record for _, record in chosen.load()],
         )
-    store = Store(project_dir, warn=_warn)
-    every = store.entries()
-    entries = select_entries(every, query)
-    name = next((e.project_name for e in every if e.project_name), project_dir.name)
+    from ..query import project_key
+    from .main import open_command_store
+
+    store = open_command_store(project_dir)
+    key = project_key(project_dir, store)
+    entries = list(store.find(query, project=key))
+    name = store.info().project_name(key) or project_dir.name
     return Scope(
         entries=entries,
         groups=[ProjectGroup(name, str(project_dir), list(entries))],
         project={"name": name, "path": str(project_dir)},
         projects=[],
-        load=lambda: store.load_entries(entries),
+        load=lambda: list(store.read(entries)),
     )
 
 

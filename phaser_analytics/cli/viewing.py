@@ -16,8 +16,8 @@ from ..config import config_defaults, view_options
 from ..errors import AnalyticsError, StorageError
 from ..hookspecs import RenderView
 from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
-from ..query import compute_stats, select_global
-from ..storage import IndexEntry, Store
+from ..query import compute_stats, project_key, select_global
+from ..stores.base import Entry, Store
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -27,10 +27,14 @@ from .main import (
     document_option,
     err,
     global_option,
+    global_store,
+    open_command_store,
     project_option,
     resolve_project,
     status_option,
     zone_option,
+    store_option,
+    warn,
 )
 
 
@@ -45,10 +49,10 @@ class Selection:
 
 
 def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
-    """Records and stats for ``query``: stats come from the index entries, and only the
-    selected records are read from disk."""
+    """Records and stats for ``query``: stats come from the store's entries, and only the
+    selected records are read."""
     if global_:
-        chosen = select_global(query, warn=lambda m: err(f"Warning: {m}"))
+        chosen = select_global(query, warn=warn, store=global_store(project_dir))
         pairs = chosen.load()
         return Selection(
             records=[record for _, record in pairs],
@@ -58,30 +62,31 @@ def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection
             projects=[p.to_dict() for p in chosen.projects],
             store_empty=not chosen.items and not any(p.execution_count for p in chosen.projects),
         )
-    store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
-    # Only the entries the query keeps are built: `show --last 5` reads five index rows.
-    entries = store.select(query)
+    store = open_command_store(project_dir)
+    key = project_key(project_dir, store)
+    # Only the entries the query keeps are built: `show --last 5` reads five.
+    entries = list(store.find(query, project=key))
+    info = store.info()
     return Selection(
-        records=store.load_entries(entries),
+        records=list(store.read(entries)),
         stats=compute_stats(entries),
-        project={"name": store.project_name() or project_dir.name, "path": str(project_dir)},
-        store_empty=not store.count(),
+        project={"name": info.project_name(key) or project_dir.name, "path": str(project_dir)},
+        store_empty=not info.count_for(key),
     )
 
 
 class LazyRecords(Sequence[ExecutionRecord]):
-    """The records of index ``entries``, read from the store one at a time as they are
-    iterated, so a renderer that streams (``render_iter``) holds one record at a time:
-    ``export`` of ten thousand executions needs the memory of one.
+    """The records of ``entries``, read from the store one at a time as they are iterated,
+    so a renderer that streams (``render_iter``) holds one record at a time: ``export`` of
+    ten thousand executions needs the memory of one.
 
-    Vanished or unreadable records are skipped, as :meth:`Store.load_entries` skips them.
-    Iterating reads the files again each time; ``len``, indexing and ``bool`` read them
-    all once and keep them, so a renderer that needs them all still gets a sequence.
-    ``entries`` may be any iterable that can be iterated again (a list, or a view that
-    streams the entries from the index).
+    Vanished or unreadable records are skipped, as :meth:`Store.read` skips them. Iterating
+    reads them again each time; ``len``, indexing and ``bool`` read them all once and keep
+    them, so a renderer that needs them all still gets a sequence. ``entries`` may be any
+    iterable that can be iterated again.
     """
 
-    def __init__(self, store: Store, entries: Iterable[IndexEntry]) -> None:
+    def __init__(self, store: Store, entries: Iterable[Entry]) -> None:
         self._store = store
         self._entries = entries
         self._loaded: list[ExecutionRecord] | None = None
@@ -90,12 +95,11 @@ class LazyRecords(Sequence[ExecutionRecord]):
         if self._loaded is not None:
             yield from self._loaded
             return
-        for entry in self._entries:
-            yield from self._store.load_entries([entry])
+        yield from self._store.read(self._entries)
 
     def _all(self) -> list[ExecutionRecord]:
         if self._loaded is None:
-            self._loaded = self._store.load_entries(list(self._entries))
+            self._loaded = list(self._store.read(self._entries))
         return self._loaded
 
     def __len__(self) -> int:
@@ -114,38 +118,21 @@ class LazyRecords(Sequence[ExecutionRecord]):
         return bool(self._all())
 
 
-class _Selected:
-    """The entries of ``query``, streamed from the store's index at each iteration
-    (:meth:`Store.iter_select`): neither the index's rows nor the entries are kept."""
-
-    def __init__(self, store: Store, query: AnalyticsQuery) -> None:
-        self.store = store
-        self.query = query
-
-    def __iter__(self) -> Iterator[IndexEntry]:
-        return self.store.iter_select(self.query)
-
-
 def select_streaming(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
-    """:func:`select` for a renderer that streams: a project's selected entries are read
-    from the index twice, once for the stats and once as the renderer goes, and its records
-    are a :class:`LazyRecords`, so memory does not grow with the number of executions
-    (``--global`` selections are :func:`select`'s)."""
+    """:func:`select` for a renderer that streams: the records are a :class:`LazyRecords`,
+    so memory holds the entries but one record at a time (``--global`` selections are
+    :func:`select`'s)."""
     if global_:
         return select(project_dir, query, global_)
-    store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
-    entries = _Selected(store, query)
-    try:
-        stats = compute_stats(entries)
-    except StorageError:
-        # A damaged row: iter_select has rebuilt the index, with a warning, and nothing
-        # is written yet, so the rebuilt index is read as select() would read it.
-        stats = compute_stats(entries)
+    store = open_command_store(project_dir)
+    key = project_key(project_dir, store)
+    entries = list(store.find(query, project=key))
+    info = store.info()
     return Selection(
         records=LazyRecords(store, entries),
-        stats=stats,
-        project={"name": store.project_name() or project_dir.name, "path": str(project_dir)},
-        store_empty=not store.count(),
+        stats=compute_stats(entries),
+        project={"name": info.project_name(key) or project_dir.name, "path": str(project_dir)},
+        store_empty=not info.count_for(key),
     )
 
 
@@ -377,6 +364,7 @@ DEFAULT_LAST = 5
 @global_option
 @project_option
 @zone_option
+@store_option
 @click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -446,7 +434,7 @@ def show(
     query = _query(limit, since, until, status, document)
     gated = ci_exit_code or ci_minimal or fail_under is not None
     if execution_id is not None:
-        record = Store(project_dir, warn=lambda m: err(f"Warning: {m}")).load(execution_id)
+        record = open_command_store(project_dir).get(execution_id)
         selection = Selection(
             records=[record],
             stats=compute_stats([record]),
@@ -588,6 +576,7 @@ def _gate(stats: AggregatedStats, ci_exit_code: bool, fail_under: float | None) 
 @global_option
 @project_option
 @zone_option
+@store_option
 @explain_templates_option
 @click.pass_context
 @config_defaults("export")
@@ -657,6 +646,7 @@ BADGE_METRICS = ("success-rate", "phase-success-rate", "executions", "avg-durati
 @global_option
 @project_option
 @zone_option
+@store_option
 @click.pass_context
 @config_defaults("badge")
 def badge(

@@ -1,0 +1,136 @@
+"""``store info`` and ``store migrate``: which store is in use, and moving between stores."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .main import (
+    EXIT_FAILED,
+    AppContext,
+    err,
+    open_command_store,
+    project_option,
+    resolve_project,
+    say,
+    store_option,
+    warn,
+)
+
+#: Executions copied per transaction of the target store.
+MIGRATE_BATCH = 500
+
+
+@click.group("store")
+def store() -> None:
+    """Which store is in use (store info), and copying between stores (store migrate)."""
+
+
+@store.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@project_option
+@store_option
+def info_cmd(as_json: bool, project: Path | None) -> None:
+    """Print the store's backend, location, count, projects and schema version."""
+    opened = open_command_store(resolve_project(project))
+    try:
+        info = opened.info()
+    finally:
+        opened.close()
+    if as_json:
+        payload = {
+            "backend": info.backend,
+            "location": info.location,
+            "count": info.count,
+            "schema_version": info.schema_version,
+            "projects": [{"name": p.name, "path": p.path, "count": p.count} for p in info.projects],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    say(f"Backend:        {info.backend}")
+    say(f"Location:       {info.location}")
+    say(f"Schema version: {info.schema_version}")
+    say(f"Executions:     {info.count}")
+    say(f"Projects:       {len(info.projects)}")
+    for project_count in info.projects:
+        name = project_count.name or "-"
+        path = project_count.path or "-"
+        say(f"  {name}  {path}  ({project_count.count})")
+
+
+@store.command("migrate")
+@click.option("--to", "to_url", required=True, metavar="URL", help="The store to copy into.")
+@click.option(
+    "--from",
+    "from_url",
+    metavar="URL",
+    help="The store to copy from (default: the store in use: --store, PHASER_STORE, config "
+    "analytics.store, else the project's).",
+)
+@project_option
+@store_option
+@click.pass_context
+def migrate_cmd(ctx: click.Context, to_url: str, from_url: str | None, project: Path | None) -> None:
+    """Copy every execution into another store, then verify it holds them all.
+
+    Idempotent and resumable: executions the target already holds (by identity) are left
+    as they are, so running it again after an interruption copies only the rest.
+    """
+    from ..stores.base import open_store
+
+    project_dir = resolve_project(project)
+    app: AppContext = ctx.obj
+    source = (
+        open_store(from_url, project_dir=project_dir, warn=warn, host=app.host())
+        if from_url
+        else open_command_store(project_dir)
+    )
+    target = open_store(to_url, project_dir=project_dir, warn=warn, host=app.host())
+    if source.url == target.url:
+        raise click.UsageError("--to names the store being copied from.")
+    try:
+        copied, already = _copy(source, target)
+        wanted = {entry.identity for entry in source.find()}
+        held = {entry.identity for entry in target.find()}
+    finally:
+        source.close()
+        target.close()
+    missing = wanted - held
+    say(
+        f"Copied {copied} execution(s) from {source.url} to {target.url}"
+        + (f"; {already} were already there." if already else ".")
+    )
+    if missing:
+        err(
+            f"Verification failed: {len(missing)} of the {len(wanted)} executions are not in "
+            f"{target.url}. Run the command again."
+        )
+        sys.exit(EXIT_FAILED)
+    say(f"Verified: {target.url} holds all {len(wanted)} execution(s) of {source.url}.")
+
+
+def _copy(source: Any, target: Any) -> tuple[int, int]:
+    copied = already = 0
+    batch: list[Any] = []
+
+    def flush() -> None:
+        nonlocal copied, already
+        if not batch:
+            return
+        for outcome in target.save(list(source.read(batch))):
+            if outcome.action == "already":
+                already += 1
+            else:
+                copied += 1
+        batch.clear()
+
+    for entry in source.find():
+        batch.append(entry)
+        if len(batch) >= MIGRATE_BATCH:
+            flush()
+    flush()
+    return copied, already

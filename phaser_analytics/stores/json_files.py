@@ -1,0 +1,950 @@
+"""The JSON store of spec §4: one file per execution, and an ``index.json`` that is a cache.
+
+Layout (docs/storage.md)::
+
+    {project}/.phaser/analytics/
+        index.json              spec §4.3: the executions as objects, and the stats
+        executions/{timestamp}-{short_id}.json
+        quarantine/             record files that could not be loaded, moved aside
+        .lock                   the writers' lock file
+
+The record files are the truth. The index is trusted only while it names exactly the record
+files in ``executions/`` (a listing costs milliseconds); missing, stale, corrupt or of
+another schema, it is rebuilt from the record files with one warning (and written, when the
+store is writable). Writers take ``.lock``; every file is written to a ``mkstemp`` file in its
+directory and renamed into place.
+
+A cloned repository's store is untrusted input (docs/storage.md, "Threat model"): only a
+plain record name inside ``executions/`` is ever opened, moved or deleted; a record file that
+is a symbolic link is not ours and is left alone; directories that lead out of the project
+are refused; record files of a newer schema are left in place and never rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ExecutionNotFoundError, StorageError, StoreWriteError
+from ..models import (
+    AggregatedStats,
+    ExecutionRecord,
+    ExecutionStatus,
+    datetime_from_json,
+    datetime_to_json,
+    utcnow,
+)
+from .base import (
+    ENTRY_FIELDS,
+    Entry,
+    Finding,
+    ProjectCount,
+    SaveOutcome,
+    StoreInfo,
+    Warn,
+    is_valid_execution_id,
+    pick_match,
+    resolve_id,
+    sort_newest_first,
+    stderr_warning,
+)
+from .files import (
+    LOCK_TIMEOUT_SECONDS,
+    atomic_write_bytes,
+    fsync_dir,
+    hold_lock,
+    is_temp_name,
+    read_bytes_nofollow,
+    stage_file,
+    sync_files,
+)
+
+if TYPE_CHECKING:
+    from ..models import AnalyticsQuery
+
+#: 3.0: the spec's §4.3 shape (executions as objects), with more fields per execution.
+#: 2.0 (rows under ``columns``, with index.log and index.stamp) and the 1.x indexes of
+#: earlier versions are rebuilt from the record files, once.
+INDEX_SCHEMA_VERSION = "3.0"
+#: Record files of this schema major version are read; another is a newer version's.
+READABLE_RECORD_MAJOR = "1"
+INDEX_NAME = "index.json"
+LOCK_NAME = ".lock"
+#: Files of the store before 3.0, removed when the index is next written.
+OLD_FILES = ("index.log", "index.stamp", ".journal")
+#: ``{timestamp}-{short_id}.json`` (spec §4.2): the only names ever opened, moved or removed.
+RECORD_NAME = re.compile(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-[A-Za-z0-9_]{1,128}\.json")
+#: The index's fields of an execution: the spec's first, then ours.
+_SPEC_FIELDS = ("execution_id", "filename", "audit_document", "started_at", "status",
+                "duration_seconds", "test_delta")  # fmt: skip
+INDEX_FIELDS = (*_SPEC_FIELDS, *(name for name in ENTRY_FIELDS if name not in _SPEC_FIELDS))
+
+
+def is_record_name(name: str) -> bool:
+    return RECORD_NAME.fullmatch(name) is not None
+
+
+def record_filename(record: ExecutionRecord, *, long: bool = False) -> str:
+    """``{timestamp}-{short_id}.json`` (spec §4.2), the timestamp being the UTC start;
+    ``long`` uses the whole id, for the rare record whose short name is taken."""
+    moment = record.started_at or record.imported_at
+    stamp = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S")
+    suffix = record.execution_id.replace("-", "") if long else record.short_id
+    return f"{stamp}-{suffix}.json"
+
+
+class UnreadableRecord(Exception):
+    """A record file that is not a record: bad JSON, a bad field, an invalid id."""
+
+
+class NewerRecord(Exception):
+    """A record file of a schema this version does not know (a newer phaser-analytics)."""
+
+    def __init__(self, reason: str, data: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.data = data
+
+
+def parse_record(data: bytes) -> ExecutionRecord:
+    """A record from a record file's bytes; :class:`UnreadableRecord` or
+    :class:`NewerRecord` if it is not one this version reads."""
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UnreadableRecord(f"not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise UnreadableRecord("not a JSON object")
+    version = document.get("schema_version")
+    if not isinstance(version, str) or not version:
+        raise UnreadableRecord("no schema_version")
+    if version.split(".")[0] != READABLE_RECORD_MAJOR:
+        raise NewerRecord(f"schema_version {version!r}", document)
+    try:
+        record = ExecutionRecord.from_dict(document)
+    except Exception as exc:  # whatever validation raises: the record is not loadable
+        raise UnreadableRecord(f"{type(exc).__name__}: {exc}") from exc
+    if not is_valid_execution_id(record.execution_id):
+        raise UnreadableRecord(f"invalid execution_id {record.execution_id!r}")
+    return record
+
+
+def _row(record: ExecutionRecord, filename: str) -> dict[str, Any]:
+    """The index's object for ``record`` (JSON values, :data:`INDEX_FIELDS` order)."""
+    row: dict[str, Any] = {}
+    for name in INDEX_FIELDS:
+        if name == "filename":
+            row[name] = filename
+        else:
+            row[name] = getattr(record, name)
+    row["started_at"] = datetime_to_json(record.started_at)
+    row["completed_at"] = datetime_to_json(record.completed_at)
+    row["status"] = ExecutionStatus(record.status).value
+    return row
+
+
+def _entry(row: dict[str, Any]) -> Entry:
+    values = {name: row.get(name) for name in ENTRY_FIELDS}
+    values["started_at"] = datetime_from_json(row.get("started_at"))
+    values["completed_at"] = datetime_from_json(row.get("completed_at"))
+    values["status"] = ExecutionStatus(row["status"])
+    return Entry(ref=row["filename"], **values)
+
+
+def _identity(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row.get("project_path"), row.get("audit_document"), row.get("started_at"),
+            row.get("base_commit"))  # fmt: skip
+
+
+def _row_sort_key(row: dict[str, Any]) -> tuple[bool, float, str]:
+    started = datetime_from_json(row.get("started_at"))
+    return (started is not None, started.timestamp() if started else 0.0, row["execution_id"])
+
+
+class _BadIndex(ValueError):
+    """The index cannot be trusted; the message says why (for the warning)."""
+
+
+def _check_rows(document: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows and newer-record notes of an index document; :class:`_BadIndex` if it is
+    not one this version wrote."""
+    if not isinstance(document, dict):
+        raise _BadIndex("is corrupt")
+    version = document.get("schema_version")
+    if version != INDEX_SCHEMA_VERSION:
+        older = " (an older phaser-analytics)" if version in ("1.0", "1.1", "2.0") else ""
+        raise _BadIndex(f"has schema {version!r}{older}")
+    rows, newer = document.get("executions"), document.get("newer_records", [])
+    if not isinstance(rows, list) or not isinstance(newer, list):
+        raise _BadIndex("is corrupt")
+    for row in rows:
+        if (
+            not isinstance(row, dict)
+            or not is_valid_execution_id(row.get("execution_id"))
+            or not isinstance(row.get("filename"), str)
+            or row.get("status") not in _STATUSES
+        ):
+            raise _BadIndex("is corrupt")
+        if not is_record_name(row["filename"]):
+            raise _BadIndex(f"names a file that is not a record file ({row['filename']!r})")
+    for note in newer:
+        if not isinstance(note, dict) or not is_record_name(str(note.get("filename"))):
+            raise _BadIndex("is corrupt")
+    if document.get("execution_count") != len(rows):
+        raise _BadIndex("is corrupt (its execution_count disagrees with its executions)")
+    return rows, newer
+
+
+_STATUSES = frozenset(status.value for status in ExecutionStatus)
+
+
+@dataclass
+class _State:
+    """The store as the index describes it: rows newest first, and what they map."""
+
+    rows: list[dict[str, Any]]
+    newer: list[dict[str, Any]] = field(default_factory=list)
+    #: (st_ino, st_mtime_ns, st_size) of the index this state was read from or written as.
+    signature: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.by_id = {row["execution_id"].lower(): row for row in self.rows}
+        self.by_identity: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in reversed(self.rows):
+            self.by_identity.setdefault(_identity(row), row)
+        self.names = {row["filename"] for row in self.rows} | {n["filename"] for n in self.newer}
+        self.newer_identities = {
+            tuple(n["identity"]): n for n in self.newer if isinstance(n.get("identity"), list)
+        }
+
+    def entries(self) -> Iterator[Entry]:
+        return (_entry(row) for row in self.rows)
+
+
+@dataclass
+class _Scan:
+    """The record files read one by one (a rebuild, ``doctor``)."""
+
+    records: dict[str, ExecutionRecord] = field(default_factory=dict)
+    corrupt: dict[str, str] = field(default_factory=dict)
+    newer: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duplicates: dict[str, str] = field(default_factory=dict)  # name → the kept name
+    foreign: list[str] = field(default_factory=list)  # not ours: left alone
+
+
+class JsonStore:
+    """One project's store of spec §4 JSON files (implements :class:`.base.Store`)."""
+
+    backend = "json"
+
+    def __init__(self, root: Path, *, url: str, confine: Path, warn: Warn = stderr_warning):
+        self.root = Path(root)
+        self.url = url
+        self.confine = confine
+        self.warn = warn
+        self.executions_dir = self.root / "executions"
+        self.quarantine_dir = self.root / "quarantine"
+        self.index_path = self.root / INDEX_NAME
+        self.lock_path = self.root / LOCK_NAME
+        self._state: _State | None = None
+        self._locked = 0
+        self._checked_dirs = False
+
+    @classmethod
+    def for_project(cls, project_dir: Path, *, warn: Warn = stderr_warning) -> JsonStore:
+        """The default store: ``{project}/.phaser/analytics``."""
+        root = Path(project_dir) / ".phaser" / "analytics"
+        return cls(root, url=str(root), confine=Path(project_dir), warn=warn)
+
+    @classmethod
+    def from_url(cls, url: str, *, warn: Warn = stderr_warning) -> JsonStore:
+        """A store at a path or ``file:///abs/dir`` the user named (trusted: it may be
+        anywhere, but its subdirectories may not lead out of it)."""
+        path = url[len("file://") :] if url.startswith("file://") else url
+        if url.startswith("file:") and not url.startswith("file://"):
+            path = url[len("file:") :]
+        root = Path(path).expanduser()
+        return cls(root, url=url, confine=root, warn=warn)
+
+    # -- the directories ------------------------------------------------------------------
+
+    def _check_dirs(self) -> None:
+        """Refuse a store whose directories are symbolic links that leave the project."""
+        if self._checked_dirs:
+            return
+        base = os.path.realpath(self.confine)
+        for directory in (self.root.parent, self.root, self.executions_dir, self.quarantine_dir):
+            if directory == self.root.parent and self.confine == self.root:
+                continue
+            if not os.path.islink(directory):
+                continue
+            target = os.path.realpath(directory)
+            if target != base and not target.startswith(base.rstrip(os.sep) + os.sep):
+                raise StorageError(
+                    f"The analytics store's directory {directory} is a symbolic link to "
+                    f"{target}, outside {self.confine}; refusing to use it."
+                )
+        self._checked_dirs = True
+
+    def _record_names(self) -> tuple[list[str], list[str]]:
+        """(record files, other entries) in ``executions/``: a record file is a regular
+        file (not a link) with a record's name; anything else is not ours."""
+        records, foreign = [], []
+        try:
+            with os.scandir(self.executions_dir) as it:
+                for item in it:
+                    if is_temp_name(item.name):
+                        continue
+                    if is_record_name(item.name) and item.is_file(follow_symlinks=False):
+                        records.append(item.name)
+                    else:
+                        foreign.append(item.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return [], []
+        except OSError as exc:
+            raise StorageError(
+                f"Cannot read analytics directory: {self.executions_dir} ({exc.strerror})"
+            ) from exc
+        return records, foreign
+
+    # -- locking --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _lock(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+        """The writers' lock (re-entrant). ``StoreWriteError`` when the store cannot be
+        written, ``StorageError`` when another process holds it too long."""
+        if self._locked:
+            self._locked += 1
+            try:
+                yield
+            finally:
+                self._locked -= 1
+            return
+        self._check_dirs()
+        try:
+            self.executions_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreWriteError(self.root) from exc
+        try:
+            lock = hold_lock(self.lock_path, timeout)
+            lock.__enter__()
+        except TimeoutError:
+            raise StorageError(
+                f"Another phaser analytics command is writing to {self.root}; waited "
+                f"{timeout:g}s for it. Try again when it has finished."
+            ) from None
+        except OSError as exc:
+            raise StoreWriteError(self.root) from exc
+        self._locked = 1
+        try:
+            yield
+        finally:
+            self._locked = 0
+            lock.__exit__(None, None, None)
+
+    @contextlib.contextmanager
+    def _lock_if_writable(self) -> Iterator[bool]:
+        """The lock when the store can be written; else nothing (a read-only store is still
+        read, never healed)."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self._lock())
+            except StoreWriteError:
+                yield False
+            else:
+                yield True
+
+    # -- the index ------------------------------------------------------------------------
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.lstat(self.index_path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _read_index(self, names: list[str]) -> _State:
+        """The index, checked against the record files ``names``; :class:`_BadIndex`."""
+        signature = self._signature()
+        if self._state is not None and signature == self._state.signature:
+            state = self._state
+        else:
+            try:
+                data = read_bytes_nofollow(self.index_path)
+            except FileNotFoundError:
+                raise _BadIndex("is missing") from None
+            except OSError as exc:
+                raise _BadIndex(f"cannot be read ({exc.strerror})") from None
+            try:
+                document = json.loads(data)
+            except (ValueError, RecursionError):
+                raise _BadIndex("is corrupt") from None
+            rows, newer = _check_rows(document)
+            state = _State(rows, newer, signature)
+        if state.names != set(names) or len(state.by_id) != len(state.rows):
+            raise _BadIndex("is out of step with the record files")
+        return state
+
+    def _current(self) -> _State:
+        """The trusted index: read, or rebuilt (and written, when the store is writable)."""
+        self._check_dirs()
+        names, _ = self._record_names()
+        if not names and not self.index_path.exists() and not self._locked:
+            return _State([])
+        try:
+            self._state = self._read_index(names)
+            return self._state
+        except _BadIndex as bad:
+            reason = str(bad)
+        with self._lock_if_writable() as writable:
+            if writable:  # another writer may have healed it while we waited
+                names, _ = self._record_names()
+                try:
+                    self._state = self._read_index(names)
+                    return self._state
+                except _BadIndex as bad:
+                    reason = str(bad)
+            if names or reason != "is missing":
+                where = "" if writable else " (in memory: the store is read-only)"
+                self.warn(
+                    f"the analytics index {self.index_path} {reason}; rebuilt from the "
+                    f"{len(names)} record file(s){where}."
+                )
+            scan = self._scan(quarantine=writable)
+            state = self._state_of(scan)
+            if writable:
+                self._write_index(state)
+            self._state = state
+            return state
+
+    def _state_of(self, scan: _Scan) -> _State:
+        rows = [_row(record, name) for name, record in scan.records.items()]
+        rows.sort(key=_row_sort_key, reverse=True)
+        newer = [_newer_note(name, data) for name, data in sorted(scan.newer.items())]
+        return _State(rows, newer)
+
+    def _index_bytes(self, state: _State) -> bytes:
+        name = next((r["project_name"] for r in state.rows if r.get("project_name")), None)
+        stats = AggregatedStats.compute(state.entries()).to_dict()
+        head = {
+            "schema_version": INDEX_SCHEMA_VERSION,
+            "project_name": name or self.confine.resolve().name,
+            "updated_at": datetime_to_json(utcnow()),
+            "execution_count": len(state.rows),
+        }
+        encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+        lines = [encode(head)[:-1] + ', "executions": [']
+        lines.append(",\n".join(encode(row) for row in state.rows))
+        tail = {"stats": stats, "newer_records": state.newer}
+        lines.append("], " + encode(tail)[1:])
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+    def _write_index(self, state: _State) -> None:
+        """Write ``index.json`` for ``state`` (under the lock), removing the files of the
+        pre-3.0 index. ``OSError`` if it cannot be written."""
+        atomic_write_bytes(self.index_path, self._index_bytes(state))
+        state.signature = self._signature()
+        for name in OLD_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.root / name)  # unlinking a link never touches its target
+
+    def _forget_index(self) -> None:
+        """Remove an index that could not be rewritten, so the next command rebuilds it."""
+        self._state = None
+        with contextlib.suppress(OSError):
+            os.unlink(self.index_path)
+
+    # -- reading record files -------------------------------------------------------------
+
+    def _scan(self, *, quarantine: bool, report: bool = True) -> _Scan:
+        scan = _Scan()
+        names, scan.foreign = self._record_names()
+        for name in names:
+            try:
+                scan.records[name] = parse_record(read_bytes_nofollow(self.executions_dir / name))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.EINVAL):  # a link or not a file: not ours
+                    scan.foreign.append(name)
+                else:
+                    scan.corrupt[name] = exc.strerror or str(exc)
+            except UnreadableRecord as exc:
+                scan.corrupt[name] = str(exc)
+            except NewerRecord as exc:
+                scan.newer[name] = exc.data
+        by_id: dict[str, list[str]] = {}
+        for name, record in scan.records.items():
+            by_id.setdefault(record.execution_id.lower(), []).append(name)
+        for same in by_id.values():
+            same.sort(key=lambda n: (scan.records[n].imported_at, n), reverse=True)
+            for name in same[1:]:
+                scan.duplicates[name] = same[0]
+                del scan.records[name]
+        warn = self.warn if report else _silent
+        for name, data in scan.newer.items():
+            warn(
+                f"record file {name} has schema_version {data.get('schema_version')!r}, "
+                "written by a newer phaser-analytics; it is left in place and not shown."
+            )
+        for name, reason in scan.corrupt.items():
+            warn(f"record file {name} is unreadable ({reason}); {self._set_aside(name, quarantine)}.")
+        for name, kept in scan.duplicates.items():
+            where = self._set_aside(name, quarantine)
+            warn(f"record file {name} repeats the execution id of {kept}; {where}.")
+        return scan
+
+    def _set_aside(self, name: str, move: bool) -> str:
+        """Move a record file into ``quarantine/`` when ``move``; say where it is. Only a
+        regular file with a record's name in ``executions/`` is ever moved."""
+        source = self.executions_dir / name
+        if not is_record_name(name) or not source.is_file() or source.is_symlink():
+            return "left in place (it is not a record file this store wrote)"
+        if not move:
+            return "left in place (the store is not writable)"
+        try:
+            self.quarantine_dir.mkdir(exist_ok=True)
+            self._checked_dirs = False
+            self._check_dirs()
+            target = self.quarantine_dir / name
+            counter = 1
+            while os.path.lexists(target):
+                target = self.quarantine_dir / f"{name}.{counter}"
+                counter += 1
+            os.rename(source, target)
+        except OSError as exc:
+            return f"left in place (it cannot be moved: {exc.strerror})"
+        return f"moved to {target}"
+
+    def _load(self, entry: Entry) -> ExecutionRecord | None:
+        name = entry.ref or ""
+        if not is_record_name(name):
+            return None
+        try:
+            record = parse_record(read_bytes_nofollow(self.executions_dir / name))
+        except FileNotFoundError:
+            self._state = None
+            return None
+        except (OSError, UnreadableRecord) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self._drop_unreadable(name, reason)
+            return None
+        except NewerRecord as exc:
+            self.warn(
+                f"record file {name} has been replaced by one of {exc}, written by a newer "
+                "phaser-analytics; it is left in place and not shown."
+            )
+            self._state = None
+            return None
+        return record
+
+    def _drop_unreadable(self, name: str, reason: str) -> None:
+        """A record file found unreadable while reading: set it aside, drop its row."""
+        with self._lock_if_writable() as writable:
+            where = self._set_aside(name, writable)
+            self.warn(f"record file {name} is unreadable ({reason}); {where}.")
+            if writable and where.startswith("moved") and self._state is not None:
+                rows = [r for r in self._state.rows if r["filename"] != name]
+                state = _State(rows, self._state.newer)
+                try:
+                    self._write_index(state)
+                    self._state = state
+                except OSError:
+                    self._forget_index()
+            else:
+                self._state = None
+
+    # -- the interface --------------------------------------------------------------------
+
+    def find(
+        self, query: AnalyticsQuery | None = None, *, project: str | None = None
+    ) -> Iterator[Entry]:
+        """Entries newest first (the index's order); ``project`` is ignored: a JSON store
+        holds one project's executions."""
+        state = self._current()
+        return _matching(state.entries(), query)
+
+    def read(self, entries: Iterable[Entry]) -> Iterator[ExecutionRecord]:
+        for entry in entries:
+            record = self._load(entry)
+            if record is not None:
+                yield record
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        if not is_valid_execution_id(execution_id):
+            raise ExecutionNotFoundError(execution_id)
+        entry = resolve_id(execution_id, self._current().entries())
+        record = self._load(entry)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        return record
+
+    def info(self) -> StoreInfo:
+        state = self._current()
+        name = next((r["project_name"] for r in state.rows if r.get("project_name")), None)
+        project = ProjectCount(name or self.confine.resolve().name, str(self.confine), len(state.rows))
+        return StoreInfo(
+            backend=self.backend,
+            location=str(self.root),
+            count=len(state.rows),
+            projects=[project] if state.rows else [],
+            schema_version=INDEX_SCHEMA_VERSION,
+        )
+
+    def save(
+        self, records: Sequence[ExecutionRecord], *, replace: bool = False
+    ) -> list[SaveOutcome]:
+        records = list(records)
+        for record in records:
+            if not is_valid_execution_id(record.execution_id):
+                raise StorageError(
+                    f"Cannot store an execution with the id {record.execution_id!r}: an id "
+                    "is letters, digits, '-' and '_'."
+                )
+        if not records:
+            return []
+        with self._lock():
+            state = self._current()
+            rows = {row["execution_id"].lower(): row for row in state.rows}
+            by_identity = dict(state.by_identity)
+            owners = {row["filename"].lower(): row["execution_id"].lower() for row in state.rows}
+            for note in state.newer:
+                owners[note["filename"].lower()] = ""  # a newer version's: never ours
+            outcomes: list[SaveOutcome] = []
+            writes: list[tuple[Path, bytes]] = []
+            stale: list[str] = []
+            for record in records:
+                identity = record.identity
+                if identity in state.newer_identities:
+                    note = state.newer_identities[identity]
+                    self.warn(
+                        f"{note['filename']} holds this execution as a newer "
+                        "phaser-analytics wrote it; it is left as it is."
+                    )
+                    outcomes.append(SaveOutcome("already", str(note.get("execution_id") or "")))
+                    continue
+                existing = by_identity.get(identity) or rows.get(record.execution_id.lower())
+                if existing is not None and not replace:
+                    outcomes.append(SaveOutcome("already", existing["execution_id"]))
+                    continue
+                if existing is not None:
+                    record.execution_id = existing["execution_id"]
+                    del rows[existing["execution_id"].lower()]
+                    owners.pop(existing["filename"].lower(), None)
+                    by_identity.pop(_identity(existing), None)
+                name = _free_name(record, owners)
+                if existing is not None and existing["filename"] != name:
+                    stale.append(existing["filename"])
+                row = _row(record, name)
+                rows[record.execution_id.lower()] = row
+                by_identity[identity] = row
+                owners[name.lower()] = record.execution_id.lower()
+                data = (json.dumps(record.to_dict(), indent=2) + "\n").encode("utf-8")
+                writes = [w for w in writes if w[0].name != name]
+                writes.append((self.executions_dir / name, data))
+                action = "replaced" if existing is not None else "imported"
+                where = str(self.executions_dir / name)
+                outcomes.append(SaveOutcome(action, record.execution_id, where))
+            if not writes:
+                return outcomes
+            self._commit(writes, stale)
+            new_rows = sorted(rows.values(), key=_row_sort_key, reverse=True)
+            self._finish(_State(new_rows, state.newer), outcomes)
+        return outcomes
+
+    def _commit(self, writes: list[tuple[Path, bytes]], removals: list[str]) -> None:
+        """Stage every record file, make them durable, rename them into place, remove the
+        replaced ones. A failure before the last rename puts everything back."""
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for target, data in writes:
+                staged.append((stage_file(target, data, sync=False), target))
+            sync_files([tmp for tmp, _ in staged])
+        except OSError as exc:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise StoreWriteError(self.root) from exc
+        if any(os.path.lexists(target) for _, target in staged):
+            # A replaced record keeps its name, so a crash from here on would leave an index
+            # naming the right files with the old content: let the next command rebuild it.
+            self._forget_index()
+        done: list[tuple[Path, bytes | None]] = []
+        try:
+            for tmp, target in staged:
+                previous = None
+                if os.path.lexists(target):
+                    previous = read_bytes_nofollow(target)
+                os.replace(tmp, target)
+                done.append((target, previous))
+        except OSError as exc:
+            for target, previous in reversed(done):
+                with contextlib.suppress(OSError):
+                    if previous is None:
+                        os.unlink(target)
+                    else:
+                        atomic_write_bytes(target, previous)
+            for tmp, _ in staged[len(done) :]:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise StoreWriteError(self.root) from exc
+        for name in removals:
+            if is_record_name(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.executions_dir / name)
+        fsync_dir(self.executions_dir)
+
+    def _finish(self, state: _State, outcomes: list[SaveOutcome] | None = None) -> None:
+        """Write the index of ``state`` after the record files changed. If it cannot be
+        written the record files stand: say so, and leave no stale index behind."""
+        try:
+            self._write_index(state)
+        except OSError as exc:
+            self._forget_index()
+            message = (
+                f"the record files are stored, but the index {self.index_path} could not be "
+                f"written ({exc.strerror or exc}); the next command rebuilds it from them."
+            )
+            self.warn(message)
+            for outcome in outcomes or []:
+                outcome.warning = message
+            return
+        self._state = state
+
+    def delete(self, execution_ids: Iterable[str], *, missing_ok: bool = False) -> list[Entry]:
+        wanted = list(execution_ids)
+        if not missing_ok:
+            for execution_id in wanted:
+                if not is_valid_execution_id(execution_id):
+                    raise ExecutionNotFoundError(execution_id)
+        if not self.executions_dir.is_dir():
+            if wanted and not missing_ok:
+                raise ExecutionNotFoundError(wanted[0])
+            return []
+        with self._lock():
+            state = self._current()
+            entries = list(state.entries())
+            targets: dict[str, Entry] = {}
+            for execution_id in wanted:
+                try:
+                    entry = resolve_id(execution_id, entries)
+                except ExecutionNotFoundError:
+                    if missing_ok:
+                        continue
+                    raise
+                targets[entry.execution_id] = entry
+            if not targets:
+                return []
+            removed: list[Entry] = []
+            try:
+                for entry in targets.values():
+                    if entry.ref and is_record_name(entry.ref):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(self.executions_dir / entry.ref)
+                    removed.append(entry)
+            finally:
+                gone = {e.execution_id for e in removed}
+                rows = [r for r in state.rows if r["execution_id"] not in gone]
+                fsync_dir(self.executions_dir)
+                self._finish(_State(rows, state.newer))
+        return removed
+
+    def check(self, *, repair: bool = False) -> list[Finding]:
+        if not self.root.is_dir():
+            return [Finding("store", f"no analytics store at {self.root}", "note")]
+        self._check_dirs()
+        with contextlib.ExitStack() as stack:
+            lock = self._try_lock(stack, 5.0)
+            locked = lock.level == "ok"
+            done: list[Finding] = []
+            if repair and locked:
+                done = self._repair()
+            return [lock, *done, *self._findings(locked)]
+
+    def _try_lock(self, stack: contextlib.ExitStack, timeout: float) -> Finding:
+        try:
+            stack.enter_context(self._lock(timeout))
+        except StoreWriteError:
+            return Finding("lock", f"cannot take the lock: {self.root} is read-only")
+        except StorageError:
+            return Finding(
+                "lock",
+                f"another process has held the lock for over {timeout:g}s "
+                "(if no phaser command is running, it is stuck)",
+            )
+        return Finding("lock", "the lock is free", "ok")
+
+    def _temp_files(self) -> list[Path]:
+        found: list[Path] = []
+        for directory in (self.root, self.executions_dir):
+            with contextlib.suppress(OSError), os.scandir(directory) as it:
+                found += [
+                    Path(e.path) for e in it if is_temp_name(e.name) and not e.is_symlink()
+                ]
+        return sorted(found)
+
+    def _repair(self) -> list[Finding]:
+        done = []
+        for path in self._temp_files():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                done.append(Finding("repair", f"removed the temporary file {path.name}", "ok"))
+        names, _ = self._record_names()
+        try:
+            self._read_index(names)
+            rebuild = False
+        except _BadIndex:
+            rebuild = True
+        scan = self._scan(quarantine=True, report=False)
+        for name in [*scan.corrupt, *scan.duplicates]:
+            if not (self.executions_dir / name).exists():
+                done.append(Finding("repair", f"moved {name} to quarantine/", "ok"))
+        old = [n for n in OLD_FILES if os.path.lexists(self.root / n)]
+        if rebuild or scan.corrupt or scan.duplicates or old:
+            state = self._state_of(scan)
+            try:
+                self._write_index(state)
+                self._state = state
+                done.append(
+                    Finding("repair", f"rebuilt the index ({len(state.rows)} executions)", "ok")
+                )
+            except OSError as exc:
+                done.append(Finding("repair", f"cannot write the index ({exc.strerror})"))
+        return done
+
+    def _findings(self, locked: bool) -> list[Finding]:
+        findings: list[Finding] = []
+        scan = self._scan(quarantine=False, report=False)
+        names, _ = self._record_names()
+        try:
+            state = self._read_index(names)
+            findings.append(
+                Finding("index", f"the index agrees with the {len(state.rows)} record file(s)", "ok")
+            )
+            differing = [
+                n for n, r in scan.records.items()
+                if n in {row["filename"] for row in state.rows}
+                and state.by_id.get(r.execution_id.lower()) != _row(r, n)
+            ]  # fmt: skip
+            if differing:
+                findings[-1] = Finding(
+                    "index",
+                    f"{len(differing)} index entries disagree with their record file: "
+                    f"{_names(differing)}",
+                )
+        except _BadIndex as bad:
+            findings.append(Finding("index", f"the index {bad}"))
+        findings += [Finding("record", f"corrupt record file {n}: {r}") for n, r in scan.corrupt.items()]
+        findings += [
+            Finding("record", f"{n} repeats the execution id of {k}")
+            for n, k in scan.duplicates.items()
+        ]
+        findings += [
+            Finding("record", f"{n} has schema_version {d.get('schema_version')!r} (a newer "
+                    "phaser-analytics); left in place", "note")
+            for n, d in scan.newer.items()
+        ]  # fmt: skip
+        if scan.foreign:
+            findings.append(
+                Finding(
+                    "record",
+                    f"{len(scan.foreign)} entries in executions/ are not record files this "
+                    f"store wrote; left alone: {_names(sorted(scan.foreign))}",
+                    "note",
+                )
+            )
+        old = [n for n in OLD_FILES if os.path.lexists(self.root / n)]
+        if old:
+            findings.append(Finding("index", f"files of an older index remain: {', '.join(old)}"))
+        temps = self._temp_files()
+        if temps:
+            message = f"{len(temps)} leftover temporary file(s): {_names(temps)}"
+            findings.append(Finding("temp", message, "problem" if locked else "note"))
+        with contextlib.suppress(OSError):
+            quarantined = [p for p in self.quarantine_dir.iterdir() if p.is_file()]
+            if quarantined:
+                findings.append(
+                    Finding(
+                        "quarantine",
+                        f"{len(quarantined)} file(s) in {self.quarantine_dir}: inspect them, "
+                        "then delete them, or fix them and move them back into executions/",
+                        "note",
+                    )
+                )
+        return findings
+
+    def close(self) -> None:
+        self._state = None
+
+
+def _free_name(record: ExecutionRecord, owners: dict[str, str]) -> str:
+    """The record's short file name, unless another execution (or a newer version's file)
+    owns it: then the whole id."""
+    mine = record.execution_id.lower()
+    for name in (record_filename(record), record_filename(record, long=True)):
+        if owners.get(name.lower(), mine) == mine:
+            return name
+    raise StorageError(f"Cannot name the record file of execution {record.execution_id}.")
+
+
+def _newer_note(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What the index keeps of a newer version's record: enough never to overwrite it."""
+    identity = [data.get(k) for k in ("project_path", "audit_document", "started_at", "base_commit")]
+    plain = all(v is None or isinstance(v, str) for v in identity)
+    if plain and isinstance(data.get("started_at"), str):
+        with contextlib.suppress(ValueError, TypeError):
+            identity[2] = datetime_to_json(datetime_from_json(data["started_at"]))
+    execution_id = data.get("execution_id")
+    return {
+        "filename": name,
+        "execution_id": execution_id if is_valid_execution_id(execution_id) else None,
+        "schema_version": str(data.get("schema_version")),
+        "identity": identity if plain else None,
+    }
+
+
+def _matching(entries: Iterable[Entry], query: AnalyticsQuery | None) -> Iterator[Entry]:
+    """The entries (newest first) matching ``query``, up to its limit; the walk stops at the
+    first that started before ``since`` (every later one did too)."""
+    if query is None:
+        yield from entries
+        return
+    if query.limit is not None and query.limit <= 0:
+        return
+    found = 0
+    for entry in entries:
+        if query.since is not None and (entry.started_at is None or entry.started_at < query.since):
+            return
+        if query.matches(entry):
+            yield entry
+            found += 1
+            if query.limit is not None and found >= query.limit:
+                return
+
+
+def _silent(message: str) -> None:
+    """A warn callback for callers that report findings themselves."""
+
+
+def _names(items: Sequence[Any], shown: int = 5) -> str:
+    names = [getattr(item, "name", str(item)) for item in items]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+__all__ = [
+    "INDEX_SCHEMA_VERSION",
+    "JsonStore",
+    "is_record_name",
+    "parse_record",
+    "pick_match",
+    "record_filename",
+    "sort_newest_first",
+]

@@ -1,0 +1,489 @@
+"""The SQLite store (stdlib ``sqlite3``): one database file, many projects.
+
+Each execution is one row: the full record as JSON, plus indexed columns for what queries
+filter and sort on (the :class:`.base.Entry` fields). The execution's identity is UNIQUE, and
+so is its id (case-insensitively). WAL mode lets readers read while a writer writes; a busy
+timeout replaces a hand-made lock. The schema is built by small migrations applied in order
+and recorded in the ``_migrations`` table, as simonw/llm's ``llm/migrations.py`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ExecutionNotFoundError, StorageError
+from ..models import ExecutionRecord, ExecutionStatus, datetime_from_json, datetime_to_json, utcnow
+from .base import (
+    ENTRY_FIELDS,
+    Entry,
+    Finding,
+    ProjectCount,
+    SaveOutcome,
+    StoreInfo,
+    Warn,
+    is_valid_execution_id,
+    pick_match,
+    redact,
+    stderr_warning,
+)
+
+if TYPE_CHECKING:
+    from ..models import AnalyticsQuery
+
+BUSY_TIMEOUT_SECONDS = 30.0
+#: Rows fetched at a time by :meth:`SqliteStore.find` and read by :meth:`SqliteStore.read`.
+_CHUNK = 500
+
+# -- migrations -----------------------------------------------------------------------------
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(function: Migration) -> Migration:
+    """Add ``function`` to the migrations, in the order they are defined. A migration is
+    never edited once released: a change of schema is a new one."""
+    MIGRATIONS.append(function)
+    return function
+
+
+@migration
+def m001_executions(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE executions (
+            execution_id TEXT NOT NULL,
+            identity TEXT NOT NULL UNIQUE,
+            audit_document TEXT,
+            document_title TEXT,
+            project_name TEXT,
+            project_path TEXT,
+            branch TEXT,
+            base_commit TEXT,
+            started_at TEXT,
+            started_ts REAL,
+            completed_at TEXT,
+            status TEXT NOT NULL,
+            duration_seconds REAL,
+            test_delta INTEGER,
+            phases_planned INTEGER,
+            phases_completed INTEGER,
+            total_tokens INTEGER,
+            cost_usd REAL,
+            record TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE UNIQUE INDEX executions_id ON executions (lower(execution_id))")
+    db.execute("CREATE INDEX executions_newest ON executions (started_ts DESC, execution_id DESC)")
+    db.execute(
+        "CREATE INDEX executions_project ON executions "
+        "(project_path, started_ts DESC, execution_id DESC)"
+    )
+
+
+@migration
+def m002_quarantine(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE quarantine (
+            execution_id TEXT,
+            record TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            moved_at TEXT NOT NULL
+        )
+        """
+    )
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the migrations the database has not had, each in its own transaction; return
+    the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for function in MIGRATIONS:
+        if function.__name__ in done:
+            continue
+        with _transaction(db):
+            if _applied(db, function.__name__):  # another process got there first
+                continue
+            function(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (function.__name__, datetime_to_json(utcnow())),
+            )
+        applied.append(function.__name__)
+    return applied
+
+
+def _applied(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone() is not None
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` (the write lock, waited for up to the busy timeout) … COMMIT;
+    ROLLBACK on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+# -- rows -------------------------------------------------------------------------------------
+
+_COLUMNS = ", ".join(ENTRY_FIELDS)
+_SELECT = f"SELECT {_COLUMNS} FROM executions"
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    values = dict(zip(ENTRY_FIELDS, row, strict=True))
+    values["started_at"] = datetime_from_json(values["started_at"])
+    values["completed_at"] = datetime_from_json(values["completed_at"])
+    values["status"] = ExecutionStatus(values["status"])
+    return Entry(**values)
+
+
+def _columns(record: ExecutionRecord) -> dict[str, Any]:
+    values = {name: getattr(record, name) for name in ENTRY_FIELDS}
+    values["started_at"] = datetime_to_json(record.started_at)
+    values["completed_at"] = datetime_to_json(record.completed_at)
+    values["status"] = ExecutionStatus(record.status).value
+    values["started_ts"] = record.started_at.timestamp() if record.started_at else None
+    values["identity"] = json.dumps(record.identity)
+    values["record"] = json.dumps(record.to_dict(), ensure_ascii=False)
+    return values
+
+
+_INSERT_NAMES = (*ENTRY_FIELDS, "started_ts", "identity", "record")
+_INSERT = (
+    f"INSERT INTO executions ({', '.join(_INSERT_NAMES)}) "
+    f"VALUES ({', '.join(':' + n for n in _INSERT_NAMES)})"
+)
+_UPDATE = (
+    f"UPDATE executions SET {', '.join(f'{n} = :{n}' for n in _INSERT_NAMES)} "
+    "WHERE lower(execution_id) = lower(:execution_id)"
+)
+
+
+def path_of(url: str) -> Path:
+    """``sqlite:///abs/path.db`` → ``/abs/path.db``; ``sqlite:relative.db`` → relative."""
+    body = url[len("sqlite:") :]
+    if body.startswith("//"):
+        body = body[2:]
+        if not body.startswith("/"):
+            raise StorageError(
+                f"Bad SQLite store URL {redact(url)}: use sqlite:///absolute/path.db or "
+                "sqlite:relative/path.db."
+            )
+    if not body:
+        raise StorageError(f"Bad SQLite store URL {redact(url)}: it names no file.")
+    return Path(body).expanduser()
+
+
+class SqliteStore:
+    """A store in one SQLite database (implements :class:`.base.Store`)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path, *, url: str | None = None, warn: Warn = stderr_warning):
+        self.path = Path(path)
+        self.url = redact(url or f"sqlite:///{self.path}")
+        self.warn = warn
+        self._db: sqlite3.Connection | None = None
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, project_dir: Path | None = None, warn: Warn = stderr_warning
+    ) -> SqliteStore:
+        return cls(path_of(url), url=url, warn=warn)
+
+    # -- the connection -----------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                db = sqlite3.connect(
+                    self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+                )
+                db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+                migrate(db)
+            except sqlite3.Error as exc:
+                raise self._error(exc, "open") from exc
+            self._db = db
+        return self._db
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> StorageError:
+        return StorageError(f"Cannot {doing} the SQLite store {self.path}: {exc}.")
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._error(exc, doing) from exc
+
+    # -- the interface ------------------------------------------------------------------
+
+    def find(
+        self, query: AnalyticsQuery | None = None, *, project: str | None = None
+    ) -> Iterator[Entry]:
+        where, params = [], []
+        if project is not None:
+            where.append("project_path = ?")
+            params.append(project)
+        limit = None
+        if query is not None:
+            if query.since is not None:
+                where.append("started_ts >= ?")
+                params.append(query.since.timestamp())
+            if query.until is not None:
+                where.append("started_ts <= ?")
+                params.append(query.until.timestamp())
+            if query.status is not None:
+                where.append("status = ?")
+                params.append(ExecutionStatus(query.status).value)
+            if query.document is not None:
+                where.append("instr(coalesce(audit_document, ''), ?) > 0")
+                params.append(query.document)
+            limit = query.limit
+            if limit is not None and limit <= 0:
+                return iter(())
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY started_ts DESC, execution_id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._rows(sql, params)
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[Entry]:
+        with self._errors("read"):
+            cursor = self.db.execute(sql, params)
+            rows = cursor.fetchmany(_CHUNK)
+        while rows:
+            for row in rows:
+                yield _entry(row)
+            with self._errors("read"):
+                rows = cursor.fetchmany(_CHUNK)
+
+    def read(self, entries: Iterable[Entry]) -> Iterator[ExecutionRecord]:
+        chunk: list[Entry] = []
+        for entry in entries:
+            chunk.append(entry)
+            if len(chunk) >= _CHUNK:
+                yield from self._read_chunk(chunk)
+                chunk = []
+        yield from self._read_chunk(chunk)
+
+    def _read_chunk(self, entries: list[Entry]) -> Iterator[ExecutionRecord]:
+        if not entries:
+            return
+        keys = [e.execution_id.lower() for e in entries]
+        marks = ", ".join("?" * len(keys))
+        with self._errors("read"):
+            found = dict(
+                self.db.execute(
+                    "SELECT lower(execution_id), record FROM executions "
+                    f"WHERE lower(execution_id) IN ({marks})",
+                    keys,
+                ).fetchall()
+            )
+        for key in keys:
+            text = found.get(key)
+            if text is None:
+                continue
+            record = self._load(key, text)
+            if record is not None:
+                yield record
+
+    def _load(self, key: str, text: str) -> ExecutionRecord | None:
+        """The record of a row; a row that does not load is quarantined, with one warning."""
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            return ExecutionRecord.from_dict(data)
+        except Exception as exc:  # whatever validation raises: the record is not loadable
+            reason = f"{type(exc).__name__}: {exc}"
+            self._quarantine(key, text, reason)
+            self.warn(
+                f"execution {key} in {self.path} cannot be loaded ({reason}); moved to the "
+                "quarantine table."
+            )
+            return None
+
+    def _quarantine(self, key: str, text: str, reason: str) -> None:
+        with contextlib.suppress(sqlite3.Error), _transaction(self.db):
+            self.db.execute(
+                "INSERT INTO quarantine (execution_id, record, reason, moved_at) "
+                "VALUES (?, ?, ?, ?)",
+                (key, text, reason, datetime_to_json(utcnow())),
+            )
+            self.db.execute("DELETE FROM executions WHERE lower(execution_id) = ?", (key,))
+
+    def _resolve(self, execution_id: str) -> Entry:
+        if not is_valid_execution_id(execution_id):
+            raise ExecutionNotFoundError(execution_id)
+        wanted = execution_id.lower()
+        with self._errors("read"):
+            exact = self.db.execute(
+                _SELECT + " WHERE lower(execution_id) = ?", (wanted,)
+            ).fetchone()
+            if exact is not None:
+                return _entry(exact)
+            escaped = wanted.replace("_", "\\_")
+            compact = escaped.replace("-", "")
+            rows = self.db.execute(
+                _SELECT + " WHERE lower(execution_id) LIKE ? ESCAPE '\\' "
+                "OR replace(lower(execution_id), '-', '') LIKE ? ESCAPE '\\' LIMIT 11",
+                (escaped + "%", compact + "%"),
+            ).fetchall()
+        return pick_match(execution_id, [_entry(row) for row in rows])
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        entry = self._resolve(execution_id)
+        for record in self.read([entry]):
+            return record
+        raise ExecutionNotFoundError(execution_id)
+
+    def info(self) -> StoreInfo:
+        with self._errors("read"):
+            rows = self.db.execute(
+                "SELECT project_path, max(project_name), count(*) FROM executions "
+                "GROUP BY project_path ORDER BY project_path"
+            ).fetchall()
+            names = [r[0] for r in self.db.execute("SELECT name FROM _migrations")]
+        projects = [ProjectCount(name, path, count) for path, name, count in rows]
+        known = [m.__name__ for m in MIGRATIONS]
+        version = next((n for n in reversed(known) if n in names), "")
+        return StoreInfo(
+            backend=self.backend,
+            location=self.url,
+            count=sum(p.count for p in projects),
+            projects=projects,
+            schema_version=version,
+            multi_project=True,
+        )
+
+    def save(
+        self, records: Sequence[ExecutionRecord], *, replace: bool = False
+    ) -> list[SaveOutcome]:
+        records = list(records)
+        for record in records:
+            if not is_valid_execution_id(record.execution_id):
+                raise StorageError(
+                    f"Cannot store an execution with the id {record.execution_id!r}: an id "
+                    "is letters, digits, '-' and '_'."
+                )
+        if not records:
+            return []
+        outcomes = []
+        with self._errors("write to"), _transaction(self.db):
+            for record in records:
+                values = _columns(record)
+                existing = self.db.execute(
+                    "SELECT execution_id FROM executions WHERE identity = ?",
+                    (values["identity"],),
+                ).fetchone() or self.db.execute(
+                    "SELECT execution_id FROM executions WHERE lower(execution_id) = ?",
+                    (record.execution_id.lower(),),
+                ).fetchone()
+                if existing is None:
+                    self.db.execute(_INSERT, values)
+                    outcomes.append(SaveOutcome("imported", record.execution_id, self.url))
+                    continue
+                if not replace:
+                    outcomes.append(SaveOutcome("already", existing[0], self.url))
+                    continue
+                record.execution_id = existing[0]
+                values = _columns(record)
+                self.db.execute(
+                    "DELETE FROM executions WHERE identity = ? AND lower(execution_id) != ?",
+                    (values["identity"], record.execution_id.lower()),
+                )
+                self.db.execute(_UPDATE, values)
+                outcomes.append(SaveOutcome("replaced", record.execution_id, self.url))
+        return outcomes
+
+    def delete(self, execution_ids: Iterable[str], *, missing_ok: bool = False) -> list[Entry]:
+        targets: dict[str, Entry] = {}
+        for execution_id in execution_ids:
+            try:
+                entry = self._resolve(execution_id)
+            except ExecutionNotFoundError:
+                if missing_ok:
+                    continue
+                raise
+            targets[entry.execution_id.lower()] = entry
+        if targets:
+            with self._errors("write to"), _transaction(self.db):
+                self.db.executemany(
+                    "DELETE FROM executions WHERE lower(execution_id) = ?",
+                    [(key,) for key in targets],
+                )
+        return list(targets.values())
+
+    def check(self, *, repair: bool = False) -> list[Finding]:
+        findings: list[Finding] = []
+        try:
+            db = self.db
+            result = db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.Error as exc:
+            return [Finding("database", f"{self.path} cannot be checked: {exc}")]
+        except StorageError as exc:
+            return [Finding("database", str(exc))]
+        if result != "ok":
+            findings.append(Finding("database", f"the database is damaged: {result}"))
+        else:
+            findings.append(Finding("database", "the database passes SQLite's checks", "ok"))
+        names = {r[0] for r in db.execute("SELECT name FROM _migrations")}
+        unknown = sorted(names - {m.__name__ for m in MIGRATIONS})
+        if unknown:
+            findings.append(
+                Finding(
+                    "schema",
+                    f"migrations of a newer phaser-analytics: {', '.join(unknown)}",
+                    "note",
+                )
+            )
+        bad = []
+        for key, text in db.execute("SELECT lower(execution_id), record FROM executions"):
+            try:
+                data = json.loads(text)
+                ExecutionRecord.from_dict(data)
+            except Exception as exc:
+                bad.append((key, text, f"{type(exc).__name__}: {exc}"))
+        for key, text, reason in bad:
+            if repair:
+                self._quarantine(key, text, reason)
+                findings.append(Finding("repair", f"moved {key} to the quarantine table", "ok"))
+            else:
+                findings.append(Finding("record", f"execution {key} cannot be loaded: {reason}"))
+        count = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+        if count:
+            findings.append(
+                Finding(
+                    "quarantine",
+                    f"{count} record(s) in the quarantine table: inspect them with sqlite3",
+                    "note",
+                )
+            )
+        return findings
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
