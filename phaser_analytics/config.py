@@ -153,6 +153,8 @@ def store_setting(project_dir: Path) -> tuple[str, Path, bool] | None:
     the user's (``trusted``: from ``$PHASER_HOME``), else ``None``."""
     files = config_files(project_dir)
     for (path, _base), trusted in zip(reversed(files), (False, True), strict=True):
+        if not path.is_file():  # an unusable $PHASER_HOME only warns elsewhere
+            continue
         value = read_config_file(path).get("store")
         if value is None:
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from phaser_analytics.cli import analytics, cli
@@ -60,7 +61,12 @@ def _help(args: list[str]) -> str:
 
 def render() -> str:
     sections = [HEADER]
-    commands = [["analytics"]] + [["analytics", name] for name in sorted(analytics.commands)]
+    commands = [["analytics"]]
+    for name in sorted(analytics.commands):
+        commands.append(["analytics", name])
+        command = analytics.commands[name]
+        if isinstance(command, click.Group):  # ``store info``, ``store migrate``
+            commands += [["analytics", name, sub] for sub in sorted(command.commands)]
     for args in commands:
         sections.append(f"## phaser {' '.join(args)}\n\n```\n{_help(args)}\n```\n")
     return "\n".join(sections)

@@ -57,7 +57,7 @@ def no_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def json_store(project: Path, warn: Any = None) -> JsonStore:
-    return JsonStore.for_project(project, warn=warn or (lambda message: None))
+    return JsonStore.for_project(project, warn=warn if warn is not None else (lambda m: None))
 
 
 def fill(project: Path, count: int, **extra: Any) -> list[ExecutionRecord]:

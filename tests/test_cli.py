@@ -110,8 +110,7 @@ class TestCLI:
 
     def test_show_one_execution_by_prefix(self, runner, imported):
         index = json.loads((imported / ".phaser/analytics/index.json").read_text())
-        # The index keeps each execution as a row of values under "columns".
-        execution_id = index["executions"][0][index["columns"].index("execution_id")]
+        execution_id = index["executions"][0]["execution_id"]
         result = run(runner, "show", execution_id[:8], "--project", imported)
         assert result.exit_code == 0, result.output
         assert "Reverse Audit Specification" in result.output

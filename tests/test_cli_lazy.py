@@ -39,8 +39,18 @@ def _real_commands() -> dict[str, click.Command]:
     found: dict[str, click.Command] = {}
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(f"phaser_analytics.cli.{module_name}")
-        for value in vars(module).values():
-            if isinstance(value, click.Command) and value.callback.__module__ == module.__name__:
+        commands = [
+            value
+            for value in vars(module).values()
+            if isinstance(value, click.Command) and value.callback.__module__ == module.__name__
+        ]
+        # A group's subcommands (``store info``) are not commands of ``analytics``.
+        nested = {
+            id(sub) for group in commands if isinstance(group, click.Group)
+            for sub in group.commands.values()
+        }  # fmt: skip
+        for value in commands:
+            if id(value) not in nested:
                 assert value.name is not None
                 found[value.name] = value
     # A group's own subcommands (``hooks install``) are not the analytics group's.

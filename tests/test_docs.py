@@ -29,6 +29,7 @@ def test_there_are_hooks():
         "enrich_record",
         "template_dirs",
         "record_stored",
+        "register_stores",
     }
 
 

@@ -4,17 +4,18 @@ from the store as it reaches them, so memory stays flat however many executions.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from storage_helpers import fill, no_fsync  # noqa: F401 (a fixture)
 
-from phaser_analytics.cli import cli
+from phaser_analytics.cli import cli, viewing
 from phaser_analytics.cli.viewing import LazyRecords
-from phaser_analytics.models import ExecutionRecord
-from phaser_analytics.storage import IndexEntry, Store
+from phaser_analytics.stores.base import Entry
+from phaser_analytics.stores.json_files import JsonStore
+from storage_helpers import json_store
 
 pytestmark = pytest.mark.usefixtures("no_fsync")
 
@@ -30,10 +31,10 @@ def _executions_dir(project: Path) -> Path:
 
 
 def test_lazy_records_are_the_loaded_records(store_of_six: Path):
-    store = Store(store_of_six)
-    entries = store.entries()
+    store = json_store(store_of_six)
+    entries = list(store.find())
     lazy = LazyRecords(store, entries)
-    expected = store.load_entries(entries)
+    expected = list(store.read(entries))
     assert list(lazy) == expected
     assert list(lazy) == expected  # iterated again: read again
     assert len(lazy) == 6 and lazy[0] == expected[0] and lazy[-2:] == expected[-2:]
@@ -41,23 +42,23 @@ def test_lazy_records_are_the_loaded_records(store_of_six: Path):
 
 
 def test_lazy_records_take_any_iterable_that_iterates_again(store_of_six: Path):
-    store = Store(store_of_six)
-    entries = store.entries()
+    store = json_store(store_of_six)
+    entries = list(store.find())
 
-    class Streamed:  # what a view streaming the index's rows would be
-        def __iter__(self) -> Iterator[IndexEntry]:
+    class Streamed:
+        def __iter__(self) -> Iterator[Entry]:
             return iter(entries)
 
     lazy = LazyRecords(store, Streamed())
-    assert list(lazy) == list(lazy) == store.load_entries(entries)
+    assert list(lazy) == list(lazy) == list(store.read(entries))
     assert len(lazy) == 6
 
 
 def test_lazy_records_skip_what_cannot_be_read(store_of_six: Path, capsys):
-    store = Store(store_of_six, warn=lambda m: print(m))
-    entries = store.entries()
-    (_executions_dir(store_of_six) / entries[1].filename).write_text("{not json")
-    (_executions_dir(store_of_six) / entries[3].filename).unlink()
+    store = json_store(store_of_six, warn=lambda m: print(m))
+    entries = list(store.find())
+    (_executions_dir(store_of_six) / entries[1].ref).write_text("{not json")
+    (_executions_dir(store_of_six) / entries[3].ref).unlink()
     records = list(LazyRecords(store, entries))
     assert [r.execution_id for r in records] == [
         e.execution_id for i, e in enumerate(entries) if i not in (1, 3)
@@ -66,17 +67,23 @@ def test_lazy_records_skip_what_cannot_be_read(store_of_six: Path, capsys):
 
 
 @pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many records each call of Store.load_entries reads."""
-    counts: list[int] = []
-    real = Store.load_entries
+def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``read`` for each record read from the store, ``chunk`` for each piece of output."""
+    seen: list[str] = []
+    real_load, real_chunks = JsonStore._load, viewing.render_chunks
 
-    def counting(self: Store, entries: Sequence[IndexEntry]) -> list[ExecutionRecord]:
-        counts.append(len(entries))
-        return real(self, entries)
+    def load(self: JsonStore, entry: Entry) -> object:
+        seen.append("read")
+        return real_load(self, entry)
 
-    monkeypatch.setattr(Store, "load_entries", counting)
-    return counts
+    def chunks(renderer: object, view: object) -> Iterator[str]:
+        for chunk in real_chunks(renderer, view):
+            seen.append("chunk")
+            yield chunk
+
+    monkeypatch.setattr(JsonStore, "_load", load)
+    monkeypatch.setattr(viewing, "render_chunks", chunks)
+    return seen
 
 
 def _export(project: Path, fmt: str) -> str:
@@ -87,38 +94,30 @@ def _export(project: Path, fmt: str) -> str:
     return result.output
 
 
-def test_export_reads_each_record_as_the_renderer_reaches_it(store_of_six: Path, reads):
-    assert len(json.loads(_export(store_of_six, "json"))["executions"]) == 6
-    assert reads == [1] * 6  # one record at a time, never the whole list
-    reads.clear()
-    assert len(_export(store_of_six, "csv").splitlines()) == 7
-    assert reads == [1] * 6
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_export_reads_each_record_as_the_renderer_reaches_it(
+    store_of_six: Path, events: list[str], fmt: str
+):
+    _export(store_of_six, fmt)
+    assert events.count("read") == 6
+    first_chunk = events.index("chunk")
+    assert events[:first_chunk].count("read") < 6  # output began before the last read
+    assert "chunk" in events[events.index("read") + 1 :]
 
 
-def test_a_renderer_without_render_iter_gets_the_records_read_at_once(store_of_six: Path, reads):
+def test_a_renderer_without_render_iter_gets_the_records_read_at_once(
+    store_of_six: Path, events: list[str]
+):
     assert "document-5.md" in _export(store_of_six, "markdown")
-    assert reads == [6]
-
-
-def test_export_streams_the_index_too(store_of_six: Path, monkeypatch: pytest.MonkeyPatch):
-    def whole_list(self: Store, query: object) -> list[IndexEntry]:
-        raise AssertionError("export built the list of every selected entry")
-
-    monkeypatch.setattr(Store, "select", whole_list)
-    document = json.loads(_export(store_of_six, "json"))
-    assert len(document["executions"]) == 6
-    assert document["stats"]["total_executions"] == 6
-    assert [e["audit_document"] for e in document["executions"]] == [
-        f"document-{n}.md" for n in range(5, -1, -1)
-    ]
+    assert events == ["read"] * 6 + ["chunk"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "markdown"])
-def test_a_damaged_index_row_is_rebuilt_and_the_export_goes_on(store_of_six: Path, fmt: str):
+def test_a_damaged_index_is_rebuilt_and_the_export_goes_on(store_of_six: Path, fmt: str):
     index = next(store_of_six.rglob("index.json"))
     lines = index.read_text(encoding="utf-8").split("\n")
-    row = next(i for i, line in enumerate(lines) if line.startswith('["'))
-    lines[row] = '["damaged",'
+    row = next(i for i, line in enumerate(lines) if line.startswith('{"execution_id"'))
+    lines[row] = '{"damaged",'
     index.write_text("\n".join(lines), encoding="utf-8")
     result = CliRunner().invoke(
         cli, ["analytics", "export", "--format", fmt, "--project", str(store_of_six)]

@@ -15,7 +15,7 @@ import pytest
 from phaser_analytics import ExecutionRecord, PhaseRecord, PhaseStatus, import_execution_report
 from phaser_analytics.default_plugins import git_timing
 from phaser_analytics.pipeline import import_reports
-from phaser_analytics.storage import Store
+from storage_helpers import json_store
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
 
@@ -176,8 +176,8 @@ def test_an_import_starts_one_git_process_per_repository(repo, git_calls, tmp_pa
     )  # fmt: skip
     assert summary.imported == 12
     assert [call[:2] for call in git_calls] == [["git", "cat-file"], ["git", "cat-file"]]
-    store = Store(project)
-    records = {Path(r.report_path).parent.name: r for r in store.load_entries(store.entries())}
+    store = json_store(project)
+    records = {Path(r.report_path).parent.name: r for r in list(store.read(store.find()))}
     assert records["run1"].phases[0].completed_at == START + timedelta(minutes=25)
     assert records["run2"].phases[1].completed_at == START + timedelta(minutes=10)
     assert records["run3"].phases[0].completed_at is None  # other holds none of the commits

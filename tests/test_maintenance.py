@@ -14,6 +14,7 @@ from storage_helpers import (
     DAY0,
     assert_consistent,
     fill,
+    json_store,
     make_record,
     record_names,
     run_cli_unprivileged,
@@ -23,7 +24,8 @@ from storage_helpers import (
 from storage_helpers import no_fsync as no_fsync  # a fixture, used through pytestmark
 
 from phaser_analytics.cli import cli, maintenance
-from phaser_analytics.storage import Store, get_analytics_dir, record_filename
+from phaser_analytics.stores import get_analytics_dir
+from phaser_analytics.stores.json_files import record_filename
 
 pytestmark = pytest.mark.usefixtures("no_fsync")
 
@@ -45,12 +47,12 @@ def _invoke(project: Path, *args: str, input: str | None = None) -> Result:
 @pytest.fixture
 def three_days(project: Path) -> Path:
     """Executions at 09:00 UTC on 1, 2 and 3 December 2024."""
-    Store(project).add([make_record(project, hours=24 * day) for day in range(3)])
+    json_store(project).save([make_record(project, hours=24 * day) for day in range(3)])
     return project
 
 
 def _days(project: Path) -> list[str]:
-    return sorted(e.started_at.date().isoformat() for e in Store(project).entries())
+    return sorted(e.started_at.date().isoformat() for e in list(json_store(project).find()))
 
 
 # -- clear --------------------------------------------------------------------------------------
@@ -80,9 +82,9 @@ def test_before_a_moment_is_exact(three_days: Path) -> None:
 
 
 def test_before_keeps_executions_whose_start_is_unknown(project: Path) -> None:
-    Store(project).add([make_record(project), make_record(project, started_at=None)])
+    json_store(project).save([make_record(project), make_record(project, started_at=None)])
     _invoke(project, "clear", "--before", "2030-01-01", "--force")
-    assert [e.started_at for e in Store(project).entries()] == [None]
+    assert [e.started_at for e in list(json_store(project).find())] == [None]
 
 
 def test_before_with_a_bad_date_says_how(project: Path) -> None:
@@ -194,9 +196,9 @@ def test_clear_on_a_project_without_a_store(project: Path) -> None:
 def test_clear_relative_date(project: Path) -> None:
     old = make_record(project, started_at=DAY0)
     recent = make_record(project, started_at=None, document="recent.md")
-    Store(project).add([old, recent])
+    json_store(project).save([old, recent])
     _invoke(project, "clear", "--before", "30d", "--force")
-    assert [e.audit_document for e in Store(project).entries()] == ["recent.md"]
+    assert [e.audit_document for e in list(json_store(project).find())] == ["recent.md"]
 
 
 # -- doctor -------------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ def _damage(project: Path, kind: str) -> None:
         ("unindexed", "1 record file(s) not in the index"),
         ("vanished", "1 index entries without a record file"),
         ("edited", "1 index entries disagree with their record file"),
-        ("journal", "an earlier write was interrupted"),
+        ("journal", "an interrupted write remain: .journal"),
         ("temp", "1 leftover temporary file(s): .x.json.abcd.tmp"),
         ("duplicate", "repeats the execution id of"),
         ("index", "the index is corrupt"),
@@ -295,7 +297,7 @@ def test_doctor_notes_a_newer_schema_without_failing(project: Path) -> None:
     record["schema_version"] = "2.0"
     path = get_analytics_dir(project) / "executions" / "2024-12-02T00-00-00-future00.json"
     path.write_text(json.dumps(record))
-    Store(project, warn=lambda m: None).entries()  # any command records it as skipped
+    list(json_store(project, warn=lambda m: None).find())  # any command records it as skipped
     result = _doctor(project)
     assert result.exit_code == 0, result.output
     assert "· 2024-12-02T00-00-00-future00.json has schema_version '2.0'" in result.output
@@ -306,15 +308,17 @@ def test_doctor_reports_a_held_lock(project: Path) -> None:
     code = f"""
 import sys
 from pathlib import Path
-from phaser_analytics.storage import Store
-with Store(Path({str(project)!r})).lock():
+from phaser_analytics.stores.files import hold_lock
+with hold_lock(Path({str(project)!r}) / ".phaser" / "analytics" / ".lock"):
     print("locked", flush=True)
     sys.stdin.read()
 """
     holder = run_python(code, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        findings = Store(project).diagnose(lock_timeout=0.1)
+        store = json_store(project)
+        store.check_lock_timeout = 0.1
+        findings = store.check()
     finally:
         holder.communicate("", timeout=60)
     assert findings[0].problem
@@ -344,8 +348,9 @@ def test_clear_heals_a_stale_index_first(project: Path) -> None:
     _damage(project, "vanished")  # the oldest record file, behind the index's back
     result = _invoke(project, "clear", "--before", "2024-12-01T11:00Z", "--force")
     assert result.exit_code == 0, result.output
-    assert result.output.count("Warning: analytics index is out of step") == 1
+    assert result.output.count("Warning: analytics index") == 1
+    assert "is out of step with the record files" in result.output
     assert "Deleted 1 execution records. 2 remaining" in result.output
-    kept = {e.execution_id for e in Store(project).entries()}
+    kept = {e.execution_id for e in list(json_store(project).find())}
     assert kept == {r.execution_id for r in records if r.started_at >= DAY0 + timedelta(hours=2)}
     assert_consistent(project)

@@ -155,10 +155,10 @@ def test_compute_duration_trend_oldest_first_and_skips_unknown(populated):
 
 
 def test_compute_stats_from_index_equals_from_records(populated):
-    from phaser_analytics.storage import Store
+    from storage_helpers import json_store
 
     records = query_executions(populated, AnalyticsQuery())
-    assert compute_stats(Store(populated).entries()) == compute_stats(records)
+    assert compute_stats(list(json_store(populated).find())) == compute_stats(records)
 
 
 def test_get_global_executions_across_projects(tmp_path):
@@ -180,21 +180,21 @@ def test_get_global_executions_across_projects(tmp_path):
 def test_global_skips_an_unreadable_project(tmp_path, monkeypatch):
     from phaser_analytics import StorageError
     from phaser_analytics.query import select_global
-    from phaser_analytics.storage import Store
+    from phaser_analytics.stores.json_files import JsonStore
 
     good, bad = tmp_path / "good", tmp_path / "bad"
     for index, path in enumerate((good, bad)):
         path.mkdir()
         save_execution(_record(index, ExecutionStatus.SUCCESS, f"{path.name}.md"), path)
         register_project(path, path.name, 1)
-    real_entries = Store.entries
+    real_find = JsonStore.find
 
-    def entries(self):
-        if self.project_dir.name == "bad":
+    def find(self, *args, **kwargs):
+        if self.confine.name == "bad":
             raise StorageError("the lock is held")
-        return real_entries(self)
+        return real_find(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "entries", entries)
+    monkeypatch.setattr(JsonStore, "find", find)
     warnings = []
     selection = select_global(AnalyticsQuery(), warn=warnings.append)
     assert [e.audit_document for e in selection.entries] == ["good.md"]

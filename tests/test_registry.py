@@ -25,7 +25,7 @@ from phaser_analytics.registry import (
     register_project,
     registry_path,
 )
-from phaser_analytics.storage import Store
+from storage_helpers import json_store
 
 pytestmark = pytest.mark.usefixtures("no_fsync")
 
@@ -35,7 +35,7 @@ def _project(root: Path, name: str, count: int) -> Path:
     path = root / name
     path.mkdir()
     records = [make_record(path, hours=i, project_name=name) for i in range(count)]
-    Store(path).add(records)
+    json_store(path).save(records)
     register_project(path, name, count)
     return path
 
@@ -167,7 +167,7 @@ def test_clear_refreshes_the_registered_count(three: dict[str, Path]) -> None:
 
 
 def test_clear_does_not_register_an_unregistered_project(project: Path) -> None:
-    Store(project).add([make_record(project)])
+    json_store(project).save([make_record(project)])
     _invoke("clear", "--all", "--force", "--project", str(project))
     assert load_projects() == []
 
@@ -193,7 +193,7 @@ def test_unusable_phaser_home_warns_and_the_import_succeeds(
     assert result.exit_code == 0, result.output
     assert "could not update the project registry" in result.stderr
     assert "the import itself succeeded" in result.stderr
-    assert len(Store(project).entries()) == 1
+    assert len(list(json_store(project).find())) == 1
 
 
 def test_read_only_phaser_home_warns_and_the_import_succeeds(
@@ -211,7 +211,7 @@ def test_read_only_phaser_home_warns_and_the_import_succeeds(
     assert result.returncode == 0, result.stderr
     assert "could not update the project registry" in result.stderr
     assert "Permission denied" in result.stderr
-    assert len(Store(project).entries()) == 1
+    assert len(list(json_store(project).find())) == 1
     assert not (isolated_home / "projects.json").exists()
 
 

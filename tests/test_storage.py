@@ -12,6 +12,7 @@ import pytest
 from storage_helpers import (
     assert_consistent,
     fill,
+    json_store,
     index_filenames,
     make_record,
     record_names,
@@ -29,16 +30,12 @@ from phaser_analytics import (
     update_index,
 )
 from phaser_analytics.errors import ExecutionNotFoundError, StorageError
-from phaser_analytics.storage import INDEX_SCHEMA_VERSION, Store, record_filename
+from phaser_analytics.stores.json_files import INDEX_SCHEMA_VERSION, record_filename
 
 
 def _index(project: Path) -> dict:
     """index.json, its rows as objects (the file holds them as rows under ``columns``)."""
-    data = json.loads((get_analytics_dir(project) / "index.json").read_text())
-    data["executions"] = [
-        dict(zip(data["columns"], row, strict=True)) for row in data["executions"]
-    ]
-    return data
+    return json.loads((get_analytics_dir(project) / "index.json").read_text())
 
 
 class TestStorage:
@@ -122,19 +119,19 @@ class TestAdd:
     def test_same_identity_is_already_imported(self, project: Path) -> None:
         first = make_record(project)
         twin = make_record(project)  # same identity, new id
-        store = Store(project)
-        store.add([first])
-        outcome = store.add([twin])[0]
+        store = json_store(project)
+        store.save([first])
+        outcome = store.save([twin])[0]
         assert outcome.action == "already"
-        assert outcome.existing_id == first.execution_id
-        assert outcome.path is None
+        assert outcome.execution_id == first.execution_id
+        assert outcome.location is None
         assert len(record_names(project)) == 1
 
     def test_force_replaces_and_keeps_the_stored_id(self, project: Path) -> None:
         first = make_record(project, status=ExecutionStatus.FAILED)
-        Store(project).add([first])
+        json_store(project).save([first])
         newer = make_record(project, status=ExecutionStatus.SUCCESS)
-        outcome = Store(project).add([newer], force=True)[0]
+        outcome = json_store(project).save([newer], replace=True)[0]
         assert outcome.action == "replaced"
         assert newer.execution_id == first.execution_id
         assert load_execution(first.execution_id, project).status is ExecutionStatus.SUCCESS
@@ -150,15 +147,15 @@ class TestAdd:
         assert_consistent(project)
 
     def test_identity_fields(self, project: Path) -> None:
-        store = Store(project)
-        store.add([make_record(project)])
+        store = json_store(project)
+        store.save([make_record(project)])
         different = [
             make_record(project, document="other.md"),
             make_record(project, base_commit="zzz"),
             make_record(project, hours=1, base_commit="c0"),
             make_record("/elsewhere"),
         ]
-        assert [o.action for o in store.add(different)] == ["imported"] * 4
+        assert [o.action for o in store.save(different)] == ["imported"] * 4
 
     def test_a_batch_is_one_index_write(self, project: Path) -> None:
         fill(project, 20)
@@ -169,7 +166,7 @@ class TestAdd:
     def test_invalid_ids_are_refused_before_writing(self, project: Path, bad_id: str) -> None:
         record = make_record(project, execution_id=bad_id)
         with pytest.raises(StorageError, match="Cannot store an execution"):
-            Store(project).add([make_record(project, hours=5), record])
+            json_store(project).save([make_record(project, hours=5), record])
         assert record_names(project) == []
         assert not list(project.parent.glob("*.json"))
 
@@ -178,7 +175,7 @@ class TestAdd:
         two = make_record(
             project, execution_id="abcd1234-0000-0000-0000-000000000002", base_commit="x"
         )
-        Store(project).add([one, two])
+        json_store(project).save([one, two])
         names = record_names(project)
         assert len(names) == 2
         assert "2024-12-01T09-00-00-abcd1234000000000000000000000002.json" in names
@@ -210,7 +207,7 @@ class TestAdd:
 class TestQueries:
     def test_entries_newest_first(self, project: Path) -> None:
         fill(project, 4)
-        starts = [e.started_at for e in Store(project).entries()]
+        starts = [e.started_at for e in list(json_store(project).find())]
         assert starts == sorted(starts, reverse=True)
 
     def test_index_stats_match_records(self, project: Path) -> None:
@@ -224,12 +221,12 @@ class TestQueries:
 
     def test_load_entries_in_order(self, project: Path) -> None:
         records = fill(project, 3)
-        store = Store(project)
-        loaded = store.load_entries(store.entries())
+        store = json_store(project)
+        loaded = list(store.read(store.find()))
         assert [r.execution_id for r in loaded] == [r.execution_id for r in reversed(records)]
 
     def test_empty_project_reads_as_empty_without_creating_anything(self, project: Path) -> None:
-        assert Store(project).entries() == []
+        assert list(json_store(project).find()) == []
         assert not (project / ".phaser").exists()
 
     def test_record_of_schema_1_0_still_loads(self, project: Path) -> None:
@@ -246,7 +243,7 @@ class TestQueries:
 
 def test_delete_many_at_once(project: Path) -> None:
     records = fill(project, 10)
-    removed = Store(project).delete([r.execution_id for r in records[:7]])
+    removed = json_store(project).delete([r.execution_id for r in records[:7]])
     assert len(removed) == 7
     assert len(record_names(project)) == 3
     assert_consistent(project)
@@ -254,7 +251,7 @@ def test_delete_many_at_once(project: Path) -> None:
 
 def test_delete_missing_ok_skips_what_is_gone(project: Path) -> None:
     records = fill(project, 2)
-    removed = Store(project).delete(
+    removed = json_store(project).delete(
         [records[0].execution_id, ExecutionRecord.generate_id()], missing_ok=True
     )
     assert [e.execution_id for e in removed] == [records[0].execution_id]

@@ -23,7 +23,7 @@ from phaser_analytics.cli import cli
 from phaser_analytics.default_plugins import claude_tokens
 from phaser_analytics.pipeline import load_report
 from phaser_analytics.pricing import BUNDLED_PRICES, Price, PriceBook, cost_usd, model_key
-from phaser_analytics.storage import Store
+from storage_helpers import json_store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude"
 PROJECT_PATH = "/work/audits/demo-app"
@@ -497,9 +497,9 @@ def test_import_no_tokens(runner, transcripts: Path, reports: Path, flags, total
         cli, ["analytics", "import", str(report), "--project", str(reports), *flags]
     )
     assert result.exit_code == 0, result.output
-    (entry,) = Store(reports).entries()
+    (entry,) = list(json_store(reports).find())
     assert entry.total_tokens == total
-    (record,) = Store(reports).load_entries([entry])
+    (record,) = json_store(reports).read([entry])
     assert record.cost_usd == (MEASURED_COST if total else None)
 
 

@@ -15,13 +15,13 @@ from ..hookspecs import hookimpl
 def open_json(url: str, *, project_dir: Path | None = None, warn: Any = None) -> Any:
     from ..stores.json_files import JsonStore
 
-    return JsonStore.from_url(url, **({"warn": warn} if warn else {}))
+    return JsonStore.from_url(url, **({"warn": warn} if warn is not None else {}))
 
 
 def open_sqlite(url: str, *, project_dir: Path | None = None, warn: Any = None) -> Any:
     from ..stores.sqlite import SqliteStore
 
-    return SqliteStore.from_url(url, project_dir=project_dir, **({"warn": warn} if warn else {}))
+    return SqliteStore.from_url(url, project_dir=project_dir, **({"warn": warn} if warn is not None else {}))
 
 
 @hookimpl

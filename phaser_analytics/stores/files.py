@@ -148,7 +148,14 @@ def _flock(path: Path, timeout: float) -> int | None:
         import fcntl
     except ImportError:
         return None
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | _CLOEXEC | _NOFOLLOW, new_file_mode())
+    flags = os.O_RDWR | os.O_CREAT | _CLOEXEC | _NOFOLLOW
+    try:
+        fd = os.open(path, flags, new_file_mode())
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        os.unlink(path)  # a symbolic link planted as the lock: remove the link, not its target
+        fd = os.open(path, flags | os.O_EXCL, new_file_mode())
     deadline = time.monotonic() + timeout
     try:
         while True:

@@ -61,6 +61,7 @@ from .files import (
     atomic_write_bytes,
     fsync_dir,
     hold_lock,
+    TEMP_SUFFIX,
     is_temp_name,
     read_bytes_nofollow,
     stage_file,
@@ -179,8 +180,7 @@ def _check_rows(document: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any
         raise _BadIndex("is corrupt")
     version = document.get("schema_version")
     if version != INDEX_SCHEMA_VERSION:
-        older = " (an older phaser-analytics)" if version in ("1.0", "1.1", "2.0") else ""
-        raise _BadIndex(f"has schema {version!r}{older}")
+        raise _BadIndex(f"has schema {version!r}")
     rows, newer = document.get("executions"), document.get("newer_records", [])
     if not isinstance(rows, list) or not isinstance(newer, list):
         raise _BadIndex("is corrupt")
@@ -198,7 +198,7 @@ def _check_rows(document: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any
         if not isinstance(note, dict) or not is_record_name(str(note.get("filename"))):
             raise _BadIndex("is corrupt")
     if document.get("execution_count") != len(rows):
-        raise _BadIndex("is corrupt (its execution_count disagrees with its executions)")
+        raise _BadIndex("is corrupt")
     return rows, newer
 
 
@@ -243,6 +243,8 @@ class JsonStore:
     """One project's store of spec §4 JSON files (implements :class:`.base.Store`)."""
 
     backend = "json"
+    #: How long ``check`` waits for the lock before reporting it held.
+    check_lock_timeout = 5.0
 
     def __init__(self, root: Path, *, url: str, confine: Path, warn: Warn = stderr_warning):
         self.root = Path(root)
@@ -390,6 +392,8 @@ class JsonStore:
             state = _State(rows, newer, signature)
         if state.names != set(names) or len(state.by_id) != len(state.rows):
             raise _BadIndex("is out of step with the record files")
+        if os.path.lexists(self.root / ".journal"):  # left by a write of a version before 3.0
+            raise _BadIndex("may be out of step after an interrupted write")
         return state
 
     def _current(self) -> _State:
@@ -412,15 +416,15 @@ class JsonStore:
                 except _BadIndex as bad:
                     reason = str(bad)
             if names or reason != "is missing":
-                where = "" if writable else " (in memory: the store is read-only)"
-                self.warn(
-                    f"the analytics index {self.index_path} {reason}; rebuilt from the "
-                    f"{len(names)} record file(s){where}."
-                )
+                where = "" if writable else " (in memory only: the store is read-only)"
+                self.warn(f"analytics index {reason}; rebuilt it from the record files{where}.")
             scan = self._scan(quarantine=writable)
             state = self._state_of(scan)
             if writable:
-                self._write_index(state)
+                try:
+                    self._write_index(state)
+                except OSError as exc:
+                    self.warn(f"the rebuilt index cannot be written ({exc.strerror or exc}).")
             self._state = state
             return state
 
@@ -454,6 +458,17 @@ class JsonStore:
         for name in OLD_FILES:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.root / name)  # unlinking a link never touches its target
+
+    def _index_aside(self) -> Path | None:
+        """Rename ``index.json`` to a temporary name (no space needed); return it."""
+        aside = self.root / f".{INDEX_NAME}.{os.getpid()}.aside{TEMP_SUFFIX}"
+        try:
+            os.rename(self.index_path, aside)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreWriteError(self.root) from exc
+        return aside
 
     def _forget_index(self) -> None:
         """Remove an index that could not be rewritten, so the next command rebuilds it."""
@@ -634,6 +649,9 @@ class JsonStore:
                 if existing is not None and not replace:
                     outcomes.append(SaveOutcome("already", existing["execution_id"]))
                     continue
+                if existing is not None and self._newer_on_disk(existing["filename"]):
+                    outcomes.append(SaveOutcome("already", existing["execution_id"]))
+                    continue
                 if existing is not None:
                     record.execution_id = existing["execution_id"]
                     del rows[existing["execution_id"].lower()]
@@ -659,6 +677,21 @@ class JsonStore:
             self._finish(_State(new_rows, state.newer), outcomes)
         return outcomes
 
+    def _newer_on_disk(self, name: str) -> bool:
+        """Whether the record file ``name`` is now of a newer schema (rewritten by a newer
+        version since the index was written): it is then never replaced, and said so."""
+        try:
+            parse_record(read_bytes_nofollow(self.executions_dir / name))
+        except NewerRecord as exc:
+            self.warn(
+                f"record file {name} has {exc}, written by a newer phaser-analytics; it is "
+                "left as it is."
+            )
+            return True
+        except (OSError, UnreadableRecord):
+            return False
+        return False
+
     def _commit(self, writes: list[tuple[Path, bytes]], removals: list[str]) -> None:
         """Stage every record file, make them durable, rename them into place, remove the
         replaced ones. A failure before the last rename puts everything back."""
@@ -672,10 +705,10 @@ class JsonStore:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
             raise StoreWriteError(self.root) from exc
-        if any(os.path.lexists(target) for _, target in staged):
-            # A replaced record keeps its name, so a crash from here on would leave an index
-            # naming the right files with the old content: let the next command rebuild it.
-            self._forget_index()
+        # A replaced record keeps its name, so a crash during the renames would leave an
+        # index naming the right files with the old content: the index steps aside until
+        # the new one is written (a crash leaves none, and the next command rebuilds it).
+        aside = self._index_aside() if any(t.exists() for _, t in staged) else None
         done: list[tuple[Path, bytes | None]] = []
         try:
             for tmp, target in staged:
@@ -694,7 +727,13 @@ class JsonStore:
             for tmp, _ in staged[len(done) :]:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+            if aside is not None:
+                with contextlib.suppress(OSError):
+                    os.rename(aside, self.index_path)
             raise StoreWriteError(self.root) from exc
+        if aside is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(aside)
         for name in removals:
             if is_record_name(name):
                 with contextlib.suppress(FileNotFoundError):
@@ -708,6 +747,8 @@ class JsonStore:
             self._write_index(state)
         except OSError as exc:
             self._forget_index()
+            state.signature = None  # what this process knows stands for the missing index
+            self._state = state
             message = (
                 f"the record files are stored, but the index {self.index_path} could not be "
                 f"written ({exc.strerror or exc}); the next command rebuilds it from them."
@@ -742,18 +783,24 @@ class JsonStore:
                 targets[entry.execution_id] = entry
             if not targets:
                 return []
-            removed: list[Entry] = []
+            gone = set(targets)
+            state = _State([r for r in state.rows if r["execution_id"] not in gone], state.newer)
+            # The index first: a full disk stops here with nothing changed, and a crash
+            # before the files are gone only brings them back (the index is rebuilt).
+            try:
+                self._write_index(state)
+            except OSError as exc:
+                raise StoreWriteError(self.root) from exc
+            self._state = state
             try:
                 for entry in targets.values():
                     if entry.ref and is_record_name(entry.ref):
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(self.executions_dir / entry.ref)
-                    removed.append(entry)
-            finally:
-                gone = {e.execution_id for e in removed}
-                rows = [r for r in state.rows if r["execution_id"] not in gone]
-                fsync_dir(self.executions_dir)
-                self._finish(_State(rows, state.newer))
+            except OSError as exc:
+                raise StoreWriteError(self.root) from exc
+            fsync_dir(self.executions_dir)
+            removed = list(targets.values())
         return removed
 
     def check(self, *, repair: bool = False) -> list[Finding]:
@@ -761,7 +808,7 @@ class JsonStore:
             return [Finding("store", f"no analytics store at {self.root}", "note")]
         self._check_dirs()
         with contextlib.ExitStack() as stack:
-            lock = self._try_lock(stack, 5.0)
+            lock = self._try_lock(stack, self.check_lock_timeout)
             locked = lock.level == "ok"
             done: list[Finding] = []
             if repair and locked:
@@ -798,17 +845,16 @@ class JsonStore:
                 done.append(Finding("repair", f"removed the temporary file {path.name}", "ok"))
         names, _ = self._record_names()
         try:
-            self._read_index(names)
-            rebuild = False
+            current: _State | None = self._read_index(names)
         except _BadIndex:
-            rebuild = True
+            current = None
         scan = self._scan(quarantine=True, report=False)
         for name in [*scan.corrupt, *scan.duplicates]:
             if not (self.executions_dir / name).exists():
                 done.append(Finding("repair", f"moved {name} to quarantine/", "ok"))
+        state = self._state_of(scan)
         old = [n for n in OLD_FILES if os.path.lexists(self.root / n)]
-        if rebuild or scan.corrupt or scan.duplicates or old:
-            state = self._state_of(scan)
+        if current is None or current.rows != state.rows or current.newer != state.newer or old:
             try:
                 self._write_index(state)
                 self._state = state
@@ -820,28 +866,11 @@ class JsonStore:
         return done
 
     def _findings(self, locked: bool) -> list[Finding]:
-        findings: list[Finding] = []
         scan = self._scan(quarantine=False, report=False)
-        names, _ = self._record_names()
-        try:
-            state = self._read_index(names)
-            findings.append(
-                Finding("index", f"the index agrees with the {len(state.rows)} record file(s)", "ok")
-            )
-            differing = [
-                n for n, r in scan.records.items()
-                if n in {row["filename"] for row in state.rows}
-                and state.by_id.get(r.execution_id.lower()) != _row(r, n)
-            ]  # fmt: skip
-            if differing:
-                findings[-1] = Finding(
-                    "index",
-                    f"{len(differing)} index entries disagree with their record file: "
-                    f"{_names(differing)}",
-                )
-        except _BadIndex as bad:
-            findings.append(Finding("index", f"the index {bad}"))
-        findings += [Finding("record", f"corrupt record file {n}: {r}") for n, r in scan.corrupt.items()]
+        findings = self._index_findings(scan)
+        findings += [
+            Finding("record", f"corrupt record file {n}: {r}") for n, r in scan.corrupt.items()
+        ]
         findings += [
             Finding("record", f"{n} repeats the execution id of {k}")
             for n, k in scan.duplicates.items()
@@ -862,7 +891,10 @@ class JsonStore:
             )
         old = [n for n in OLD_FILES if os.path.lexists(self.root / n)]
         if old:
-            findings.append(Finding("index", f"files of an older index remain: {', '.join(old)}"))
+            findings.append(
+                Finding("index", f"files of an older index or an interrupted write remain: "
+                        f"{', '.join(old)}")
+            )  # fmt: skip
         temps = self._temp_files()
         if temps:
             message = f"{len(temps)} leftover temporary file(s): {_names(temps)}"
@@ -878,6 +910,46 @@ class JsonStore:
                         "note",
                     )
                 )
+        return findings
+
+    def _index_findings(self, scan: _Scan) -> list[Finding]:
+        """The index against what the record files hold (``scan``)."""
+        try:
+            data = read_bytes_nofollow(self.index_path)
+            rows, newer = _check_rows(json.loads(data))
+        except FileNotFoundError:
+            if not scan.records and not scan.corrupt and not scan.newer:
+                return [Finding("index", "no executions yet", "ok")]
+            return [Finding("index", "the index is missing")]
+        except (OSError, ValueError, RecursionError):
+            return [Finding("index", "the index is corrupt")]
+        except _BadIndex as bad:
+            return [Finding("index", f"the index {bad}")]
+        indexed = {row["filename"]: row for row in rows}
+        expected = self._state_of(scan)
+        wanted = {row["filename"]: row for row in expected.rows}
+        findings = []
+        unindexed = sorted(set(wanted) - set(indexed))
+        if unindexed:
+            findings.append(
+                Finding("index", f"{len(unindexed)} record file(s) not in the index: "
+                        f"{_names(unindexed)}")
+            )  # fmt: skip
+        vanished = sorted(set(indexed) - set(wanted))
+        if vanished:
+            findings.append(
+                Finding("index", f"{len(vanished)} index entries without a record file: "
+                        f"{_names(vanished)}")
+            )  # fmt: skip
+        differing = sorted(n for n in set(wanted) & set(indexed) if wanted[n] != indexed[n])
+        if differing:
+            findings.append(
+                Finding("index", f"{len(differing)} index entries disagree with their record "
+                        f"file: {_names(differing)}")
+            )  # fmt: skip
+        if not findings:
+            message = f"the index agrees with the {len(indexed)} record file(s)"
+            findings.append(Finding("index", message, "ok"))
         return findings
 
     def close(self) -> None:

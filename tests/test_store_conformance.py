@@ -1,0 +1,518 @@
+"""One suite, every backend (tests/store_backends.py): what the store interface promises.
+
+Each test runs once per backend; the CLI is driven with ``--store URL`` (nothing for the
+default JSON store), the Python API through :func:`open_store`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from store_backends import BACKENDS, Backend
+from storage_helpers import DAY0, REPO, Warnings, make_record
+
+from phaser_analytics.cli import cli
+from phaser_analytics.errors import ExecutionNotFoundError, StorageError
+from phaser_analytics.models import (
+    AnalyticsQuery,
+    ExecutionRecord,
+    ExecutionStatus,
+    PhaseRecord,
+    PhaseStatus,
+)
+from phaser_analytics.query import select_entries
+from phaser_analytics.stores.base import Entry, Store, open_store, sort_newest_first
+
+#: A guard against a hung child, not a measurement.
+DEADLINE_SECONDS = 120
+
+
+@pytest.fixture(params=BACKENDS, ids=str)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return request.param
+
+
+@pytest.fixture
+def url(backend: Backend, tmp_path: Path, project: Path) -> str | None:
+    return backend.make_url(tmp_path, project)
+
+
+@pytest.fixture
+def warnings() -> Warnings:
+    return Warnings()
+
+
+@pytest.fixture
+def store(url: str | None, project: Path, warnings: Warnings) -> Iterator[Store]:
+    opened = open_store(url, project_dir=project, warn=warnings)
+    yield opened
+    opened.close()
+
+
+def cli_args(url: str | None, *args: str) -> list[str]:
+    return ["analytics", *(["--store", url] if url else []), *args]
+
+
+def invoke(url: str | None, project: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, [*cli_args(url, *args), "--project", str(project)])
+
+
+def full_record(project: Path) -> ExecutionRecord:
+    """A record with every field set, unicode and nested values included."""
+    return make_record(
+        project,
+        document="dokument-7-ümlaut ✓.md",
+        document_title="Document 7: «Reverse»",
+        branch="audit/x",
+        phaser_version="1.7.0",
+        status=ExecutionStatus.PARTIAL,
+        final_commit="ffff",
+        commit_count=7,
+        files_changed=12,
+        phases=[
+            PhaseRecord(
+                phase_number=36,
+                title="Spec",
+                status=PhaseStatus.COMPLETED,
+                commit_sha="b2c3",
+                completed_at=DAY0,
+                duration_seconds=12.5,
+                tests_before=1,
+                tests_after=2,
+                error_message="none",
+                retry_count=1,
+            )
+        ],
+        report_path="/r/EXECUTION_REPORT.md",
+        date_only=False,
+        reported_test_delta=9,
+        tag="v1",
+        lines_added=10,
+        lines_removed=3,
+        failure_reasons=["flaky", "timeout"],
+        tokens={"input": 1, "output": 2, "cache_creation": 3, "cache_read": 4, "total": 10},
+        tokens_by_model={"claude": {"input": 1, "total": 1}},
+        cost_usd=1.25,
+        extra={"custom": {"nested": [1, 2]}},
+    )
+
+
+# -- round trip, identity, replace ---------------------------------------------------------
+
+
+def test_every_field_round_trips(store: Store, project: Path) -> None:
+    record = full_record(project)
+    expected = record.to_dict()
+    [outcome] = store.save([record])
+    assert outcome.action == "imported"
+    assert store.get(record.execution_id).to_dict() == expected
+    [entry] = store.find()
+    assert entry == Entry.of(record, entry.ref)
+    assert [r.to_dict() for r in store.read([entry])] == [expected]
+
+
+def test_same_identity_is_already_there(store: Store, project: Path) -> None:
+    first = make_record(project)
+    twin = make_record(project)  # the same identity, another id
+    assert store.save([first])[0].action == "imported"
+    outcome = store.save([twin])[0]
+    assert (outcome.action, outcome.execution_id) == ("already", first.execution_id)
+    assert len(list(store.find())) == 1
+
+
+def test_replace_keeps_the_stored_id(store: Store, project: Path) -> None:
+    first = make_record(project, status=ExecutionStatus.FAILED)
+    store.save([first])
+    newer = make_record(project, status=ExecutionStatus.SUCCESS)
+    outcome = store.save([newer], replace=True)[0]
+    assert (outcome.action, outcome.execution_id) == ("replaced", first.execution_id)
+    assert newer.execution_id == first.execution_id
+    assert store.get(first.execution_id).status is ExecutionStatus.SUCCESS
+    assert [e.status for e in store.find()] == [ExecutionStatus.SUCCESS]
+
+
+def test_same_id_is_the_same_execution(store: Store, project: Path) -> None:
+    record = make_record(project)
+    store.save([record])
+    moved = make_record(project, hours=30, execution_id=record.execution_id)
+    assert store.save([moved])[0].action == "already"
+    assert store.save([moved], replace=True)[0].action == "replaced"
+    [entry] = store.find()
+    assert entry.started_at == moved.started_at
+
+
+def test_a_batch_repeating_an_execution_stores_it_once(store: Store, project: Path) -> None:
+    outcomes = store.save([make_record(project), make_record(project), make_record(project, hours=1)])
+    assert [o.action for o in outcomes] == ["imported", "already", "imported"]
+    assert len(list(store.find())) == 2
+
+
+def test_identity_fields(store: Store, project: Path) -> None:
+    store.save([make_record(project)])
+    different = [
+        make_record(project, document="other.md"),
+        make_record(project, base_commit="zzz"),
+        make_record(project, hours=1, base_commit="c0"),
+        make_record(project.parent / "elsewhere"),
+    ]
+    assert [o.action for o in store.save(different)] == ["imported"] * 4
+
+
+@pytest.mark.parametrize("bad_id", ["", "..", "../x", "a/b", "a\\b", ".hidden", "x" * 200])
+def test_invalid_ids_are_refused_before_writing(store: Store, project: Path, bad_id: str) -> None:
+    with pytest.raises(StorageError, match="Cannot store an execution"):
+        store.save([make_record(project, hours=5), make_record(project, execution_id=bad_id)])
+    assert list(store.find()) == []
+
+
+# -- ids -------------------------------------------------------------------------------------
+
+
+def _ided(project: Path, *ids: str) -> list[ExecutionRecord]:
+    return [make_record(project, hours=i, execution_id=x) for i, x in enumerate(ids)]
+
+
+def test_prefixes_resolve_like_git(store: Store, project: Path) -> None:
+    store.save(_ided(project, "abcd1234-0000-4000-8000-000000000001", "abcd9999-0000-4000-8000-0"))
+    assert store.get("abcd1").execution_id.startswith("abcd1234")
+    assert store.get("ABCD12").execution_id.startswith("abcd1234")
+    assert store.get("abcd12340000").execution_id.startswith("abcd1234")  # dashes optional
+    with pytest.raises(StorageError, match="ambiguous.*abcd9999.*abcd1234"):
+        store.get("abcd")
+    with pytest.raises(StorageError, match="too short"):
+        store.get("ab")
+    with pytest.raises(ExecutionNotFoundError, match="Execution not found: ffff0000"):
+        store.get("ffff0000")
+
+
+@pytest.mark.parametrize("bad", ["", "..", "../../etc/passwd", "a/b", "/etc/passwd", "%", "_"])
+def test_path_traversal_ids_are_not_found(store: Store, project: Path, bad: str) -> None:
+    store.save([make_record(project, execution_id="abcd1234-0000-4000-8000-000000000001")])
+    with pytest.raises(ExecutionNotFoundError):
+        store.get(bad)
+    with pytest.raises(ExecutionNotFoundError):
+        store.delete([bad])
+    assert len(list(store.find())) == 1
+
+
+def test_like_wildcards_in_a_prefix_match_nothing_extra(store: Store, project: Path) -> None:
+    store.save(_ided(project, "abcd1234-0000-4000-8000-000000000001"))
+    with pytest.raises(ExecutionNotFoundError):
+        store.get("ab_d")
+
+
+# -- find ------------------------------------------------------------------------------------
+
+
+def _mixed(project: Path) -> list[ExecutionRecord]:
+    statuses = [ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.PARTIAL]
+    records = [
+        make_record(project, hours=h, status=statuses[h % 3], document=f"doc-{h % 4}.md")
+        for h in range(12)
+    ]
+    records.append(make_record(project, hours=99, started_at=None, completed_at=None))
+    records.append(make_record(project, hours=98, started_at=None, completed_at=None))
+    return records
+
+
+QUERIES = [
+    AnalyticsQuery(),
+    AnalyticsQuery(limit=3),
+    AnalyticsQuery(limit=0),
+    AnalyticsQuery(status=ExecutionStatus.FAILED),
+    AnalyticsQuery(document="doc-1"),
+    AnalyticsQuery(document=""),
+    AnalyticsQuery(since=DAY0 + timedelta(hours=4)),
+    AnalyticsQuery(until=DAY0 + timedelta(hours=4)),
+    AnalyticsQuery(since=DAY0 + timedelta(hours=2), until=DAY0 + timedelta(hours=8), limit=2),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: json.dumps(q.to_dict()))
+def test_find_is_the_query_over_every_entry(
+    store: Store, project: Path, query: AnalyticsQuery
+) -> None:
+    records = _mixed(project)
+    store.save(records)
+    expected = select_entries([Entry.of(r) for r in records], query)
+    found = list(store.find(query))
+    assert [e.execution_id for e in found] == [e.execution_id for e in expected]
+
+
+def test_find_is_newest_first_with_unknown_starts_last(store: Store, project: Path) -> None:
+    records = _mixed(project)
+    store.save(list(reversed(records)))
+    found = list(store.find())
+    assert [e.execution_id for e in found] == [
+        r.execution_id for r in sort_newest_first(records)
+    ]
+    assert found[-1].started_at is None and found[-2].started_at is None
+
+
+def test_find_of_a_project(backend: Backend, store: Store, project: Path) -> None:
+    other = project.parent / "other"
+    store.save([make_record(project), make_record(other, hours=1)])
+    mine = list(store.find(project=str(project)))
+    if backend.multi_project:
+        assert [e.project_path for e in mine] == [str(project)]
+        assert store.info().multi_project
+    else:
+        assert len(mine) == 2  # one store, one project: the argument is ignored
+    assert len(list(store.find())) == 2
+
+
+def test_info(store: Store, project: Path, backend: Backend) -> None:
+    store.save([make_record(project, hours=i) for i in range(3)])
+    info = store.info()
+    assert info.backend == backend.name
+    assert info.count == 3
+    assert info.schema_version
+    assert sum(p.count for p in info.projects) == 3
+    assert info.project_name() == "Demo"
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+
+def test_delete_by_prefix_and_missing(store: Store, project: Path) -> None:
+    records = _ided(project, "abcd1234-0000-4000-8000-000000000001", "bcde2345-0000-4000-8000-1")
+    store.save(records)
+    with pytest.raises(ExecutionNotFoundError):
+        store.delete(["abcd1234", "ffff0000"])  # nothing deleted: one was not found
+    assert len(list(store.find())) == 2
+    removed = store.delete(["abcd1234", "ffff0000"], missing_ok=True)
+    assert [e.execution_id for e in removed] == [records[0].execution_id]
+    assert [e.execution_id for e in store.find()] == [records[1].execution_id]
+    with pytest.raises(ExecutionNotFoundError):
+        store.get(records[0].execution_id)
+
+
+# -- corrupt data ----------------------------------------------------------------------------
+
+
+def test_a_record_that_does_not_load_is_set_aside_once(
+    backend: Backend, url: str | None, store: Store, project: Path, warnings: Warnings
+) -> None:
+    records = [make_record(project, hours=i) for i in range(3)]
+    store.save(records)
+    backend.corrupt(url, project, records[1].execution_id)
+    loaded = list(store.read(store.find()))
+    assert [r.execution_id for r in loaded] == [records[2].execution_id, records[0].execution_id]
+    assert len(warnings) == 1, warnings
+    assert records[1].execution_id.lower()[:8] in warnings[0].lower()
+    warnings.clear()
+    fresh = open_store(url, project_dir=project, warn=warnings)
+    assert len(list(fresh.read(fresh.find()))) == 2
+    assert warnings == []  # set aside: not found, not warned about, again
+
+
+def test_commands_survive_a_record_that_does_not_load(
+    backend: Backend, url: str | None, store: Store, project: Path
+) -> None:
+    records = [make_record(project, hours=i) for i in range(3)]
+    store.save(records)
+    store.close()
+    backend.corrupt(url, project, records[0].execution_id)
+    assert invoke(url, project, "doctor").exit_code == 1
+    repaired = invoke(url, project, "doctor", "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    for args in (["show"], ["export", "--format", "json"], ["trends"], ["failures"], ["phases"]):
+        result = invoke(url, project, *args)
+        assert result.exit_code == 0, (args, result.output)
+    shown = invoke(url, project, "show", "--format", "json")
+    assert len(json.loads(shown.stdout)["executions"]) == 2
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_import_into_the_store(url: str | None, project: Path, example_report: Path) -> None:
+    result = invoke(url, project, "import", str(example_report))
+    assert result.exit_code == 0, result.output
+    again = invoke(url, project, "import", str(example_report))
+    assert "Already imported" in again.output
+    forced = invoke(url, project, "import", "--force", str(example_report))
+    assert "Replaced" in forced.output
+    info = invoke(url, project, "store", "info", "--json")
+    assert json.loads(info.stdout)["count"] == 1
+    shown = invoke(url, project, "show", "--format", "json", "--global")
+    assert len(json.loads(shown.stdout)["executions"]) == 1
+
+
+def test_store_option_is_accepted_after_the_command(url: str | None, project: Path) -> None:
+    given = url or str(project / ".phaser" / "analytics")  # the default store, by its path
+    open_store(url, project_dir=project).save([make_record(project)])
+    result = CliRunner().invoke(
+        cli, ["analytics", "store", "info", "--json", "--store", given, "--project", str(project)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["location"] in (given, given.replace("sqlite:///", "/"))
+    assert json.loads(result.stdout)["count"] == 1
+
+
+def test_clear_before_dry_run_and_all(store: Store, url: str | None, project: Path) -> None:
+    store.save([make_record(project, hours=24 * i) for i in range(4)])  # Dec 1..4
+    store.close()
+    dry = invoke(url, project, "clear", "--before", "2024-12-03", "--dry-run")
+    assert dry.exit_code == 0 and "Would delete 2" in dry.output
+    assert "2 remaining" in dry.output
+    assert len(list(open_store(url, project_dir=project).find())) == 4
+    before = invoke(url, project, "clear", "--before", "2024-12-03", "--force")
+    assert "Deleted 2" in before.output, before.output
+    assert len(list(open_store(url, project_dir=project).find())) == 2
+    cleared = invoke(url, project, "clear", "--all", "--force")
+    assert "Deleted 2" in cleared.output
+    assert list(open_store(url, project_dir=project).find()) == []
+
+
+def test_doctor_on_a_healthy_store(store: Store, url: str | None, project: Path) -> None:
+    store.save([make_record(project)])
+    store.close()
+    result = invoke(url, project, "doctor")
+    assert result.exit_code == 0, result.output
+    assert "No problems found." in result.output
+
+
+def test_migrate_both_ways_is_idempotent(
+    store: Store, url: str | None, project: Path, tmp_path: Path
+) -> None:
+    records = [full_record(project), *(make_record(project, hours=i) for i in range(1, 6))]
+    store.save(records)
+    store.close()
+    target = f"sqlite:///{tmp_path / 'copy.db'}" if url is None else str(tmp_path / "copy-json")
+    first = invoke(url, project, "store", "migrate", "--to", target)
+    assert first.exit_code == 0, first.output
+    assert "Copied 6" in first.output and "holds all 6" in first.output
+    second = invoke(url, project, "store", "migrate", "--to", target)
+    assert "Copied 0" in second.output and "6 were already there" in second.output
+    copy = open_store(target, project_dir=project)
+    assert {r.execution_id: r.to_dict() for r in copy.read(copy.find())} == {
+        r.execution_id: r.to_dict() for r in records
+    }
+
+
+def test_migrate_resumes_after_an_interruption(
+    store: Store, url: str | None, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phaser_analytics.cli import store_cmds
+
+    store.save([make_record(project, hours=i) for i in range(7)])
+    store.close()
+    target = f"sqlite:///{tmp_path / 'copy.db'}" if url is None else str(tmp_path / "copy-json")
+    monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 3)
+    real_copy = store_cmds._copy
+    calls = {"n": 0}
+
+    def interrupted(source: Any, target_store: Any) -> Any:
+        real_save = target_store.save
+
+        def save(records: Any, **options: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt  # killed between the first and second batch
+            return real_save(records, **options)
+
+        target_store.save = save
+        return real_copy(source, target_store)
+
+    monkeypatch.setattr(store_cmds, "_copy", interrupted)
+    assert invoke(url, project, "store", "migrate", "--to", target).exit_code != 0
+    monkeypatch.setattr(store_cmds, "_copy", real_copy)
+    resumed = invoke(url, project, "store", "migrate", "--to", target)
+    assert "Copied 4" in resumed.output and "3 were already there" in resumed.output
+    copy = open_store(target, project_dir=project)
+    assert len(list(copy.find())) == 7
+
+
+# -- processes -------------------------------------------------------------------------------
+
+PRELUDE = f"""
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from storage_helpers import make_record
+from phaser_analytics.stores import save_execution
+from phaser_analytics.stores.base import open_store
+"""
+
+
+def _python(code: str, url: str | None, **kwargs: Any) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("PHASER_STORE", None)
+    if url:
+        env["PHASER_STORE"] = url
+    return subprocess.Popen([sys.executable, "-c", code], env=env, text=True, **kwargs)
+
+
+@pytest.mark.slow
+def test_eight_processes_of_25_saves_store_exactly_200(url: str | None, project: Path) -> None:
+    go = project.parent / "go"
+    code = PRELUDE + f"""
+while not Path({str(go)!r}).exists():
+    time.sleep(0.01)
+project = Path({str(project)!r})
+worker = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+for i in range(25):
+    save_execution(make_record(project, hours=i, document="w%s-%d.md" % (os.getpid(), i)), project)
+"""
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    writers = [_python(code, url, **pipes) for _ in range(8)]
+    go.touch()
+    for writer in writers:
+        _, err = writer.communicate(timeout=DEADLINE_SECONDS)
+        assert writer.returncode == 0, err
+    opened = open_store(url, project_dir=project)
+    entries = list(opened.find())
+    assert len(entries) == 200 == opened.info().count
+    assert len({e.audit_document for e in entries}) == 200
+    assert len(list(opened.read(entries))) == 200
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_bulk_import_leaves_a_working_store(
+    url: str | None, project: Path
+) -> None:
+    code = PRELUDE + f"""
+project = Path({str(project)!r})
+store = open_store({url!r}, project_dir=project)
+n = 0
+while True:
+    store.save([make_record(project, hours=n + i) for i in range(25)])
+    n += 25
+    print(n, flush=True)
+"""
+    process = _python(code, url, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while int(process.stdout.readline() or 0) < 100:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline
+    time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=DEADLINE_SECONDS)
+    for args in (
+        ["show", "--format", "json", "--last", "100000"],
+        ["export", "--format", "json"],
+        ["trends"],
+        ["doctor", "--repair"],  # a killed writer may leave temporary files to clear
+        ["doctor"],
+    ):
+        result = invoke(url, project, *args)
+        assert result.exit_code == 0, (args, result.output)
+    opened = open_store(url, project_dir=project)
+    entries = list(opened.find())
+    assert len(entries) % 25 == 0 and len(entries) >= 100  # whole batches only
+    assert opened.info().count == len(entries) == len(list(opened.read(entries)))
+    shown = invoke(url, project, "show", "--format", "json", "--last", "100000")
+    assert len(json.loads(shown.stdout)["executions"]) == len(entries)
