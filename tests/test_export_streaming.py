@@ -3,19 +3,17 @@ from the store as it reaches them, so memory stays flat however many executions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from storage_helpers import fill, no_fsync  # noqa: F401 (a fixture)
+from storage_helpers import fill, json_store, no_fsync  # noqa: F401 (a fixture)
 
 from phaser_analytics.cli import cli, viewing
 from phaser_analytics.cli.viewing import LazyRecords
 from phaser_analytics.stores.base import Entry
 from phaser_analytics.stores.json_files import JsonStore
-from storage_helpers import json_store
 
 pytestmark = pytest.mark.usefixtures("no_fsync")
 

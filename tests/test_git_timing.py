@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storage_helpers import json_store
 
 from phaser_analytics import ExecutionRecord, PhaseRecord, PhaseStatus, import_execution_report
 from phaser_analytics.default_plugins import git_timing
 from phaser_analytics.pipeline import import_reports
-from storage_helpers import json_store
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
 

@@ -244,7 +244,8 @@ def test_index_file_names_outside_executions_are_never_touched(
 ) -> None:
     """Item 1: a row naming another file is ignored and the index rebuilt, one warning."""
     records = fill(project, 2)
-    name = str(victim) if how == "absolute" else os.path.relpath(victim, _analytics(project) / "executions")
+    executions = _analytics(project) / "executions"
+    name = str(victim) if how == "absolute" else os.path.relpath(victim, executions)
     _poison_index(project, name)
     shown = _invoke(project, "show", records[1].execution_id)
     assert shown.exit_code == 0, shown.output

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from storage_helpers import (
+    json_store,
     make_record,
     run_cli_unprivileged,
     run_python,
@@ -25,7 +26,6 @@ from phaser_analytics.registry import (
     register_project,
     registry_path,
 )
-from storage_helpers import json_store
 
 pytestmark = pytest.mark.usefixtures("no_fsync")
 

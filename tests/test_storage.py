@@ -12,8 +12,8 @@ import pytest
 from storage_helpers import (
     assert_consistent,
     fill,
-    json_store,
     index_filenames,
+    json_store,
     make_record,
     record_names,
 )

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from store_backends import BACKENDS, Backend
 from storage_helpers import DAY0, REPO, Warnings, make_record
+from store_backends import BACKENDS, Backend
 
 from phaser_analytics.cli import cli
 from phaser_analytics.errors import ExecutionNotFoundError, StorageError
@@ -153,7 +153,8 @@ def test_same_id_is_the_same_execution(store: Store, project: Path) -> None:
 
 
 def test_a_batch_repeating_an_execution_stores_it_once(store: Store, project: Path) -> None:
-    outcomes = store.save([make_record(project), make_record(project), make_record(project, hours=1)])
+    batch = [make_record(project), make_record(project), make_record(project, hours=1)]
+    outcomes = store.save(batch)
     assert [o.action for o in outcomes] == ["imported", "already", "imported"]
     assert len(list(store.find())) == 2
 
@@ -188,7 +189,7 @@ def test_prefixes_resolve_like_git(store: Store, project: Path) -> None:
     assert store.get("abcd1").execution_id.startswith("abcd1234")
     assert store.get("ABCD12").execution_id.startswith("abcd1234")
     assert store.get("abcd12340000").execution_id.startswith("abcd1234")  # dashes optional
-    with pytest.raises(StorageError, match="ambiguous.*abcd9999.*abcd1234"):
+    with pytest.raises(StorageError, match=r"ambiguous.*abcd9999.*abcd1234"):
         store.get("abcd")
     with pytest.raises(StorageError, match="too short"):
         store.get("ab")
@@ -254,9 +255,7 @@ def test_find_is_newest_first_with_unknown_starts_last(store: Store, project: Pa
     records = _mixed(project)
     store.save(list(reversed(records)))
     found = list(store.find())
-    assert [e.execution_id for e in found] == [
-        r.execution_id for r in sort_newest_first(records)
-    ]
+    assert [e.execution_id for e in found] == [r.execution_id for r in sort_newest_first(records)]
     assert found[-1].started_at is None and found[-2].started_at is None
 
 
@@ -458,7 +457,9 @@ def _python(code: str, url: str | None, **kwargs: Any) -> subprocess.Popen[str]:
 @pytest.mark.slow
 def test_eight_processes_of_25_saves_store_exactly_200(url: str | None, project: Path) -> None:
     go = project.parent / "go"
-    code = PRELUDE + f"""
+    code = (
+        PRELUDE
+        + f"""
 while not Path({str(go)!r}).exists():
     time.sleep(0.01)
 project = Path({str(project)!r})
@@ -466,6 +467,7 @@ worker = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 for i in range(25):
     save_execution(make_record(project, hours=i, document="w%s-%d.md" % (os.getpid(), i)), project)
 """
+    )
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     writers = [_python(code, url, **pipes) for _ in range(8)]
     go.touch()
@@ -483,7 +485,9 @@ for i in range(25):
 def test_sigkill_during_a_bulk_import_leaves_a_working_store(
     url: str | None, project: Path
 ) -> None:
-    code = PRELUDE + f"""
+    code = (
+        PRELUDE
+        + f"""
 project = Path({str(project)!r})
 store = open_store({url!r}, project_dir=project)
 n = 0
@@ -492,6 +496,7 @@ while True:
     n += 25
     print(n, flush=True)
 """
+    )
     process = _python(code, url, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
     deadline = time.monotonic() + DEADLINE_SECONDS

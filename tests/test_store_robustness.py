@@ -29,14 +29,14 @@ from storage_helpers import (
 from phaser_analytics.cli import cli
 from phaser_analytics.errors import ExecutionNotFoundError, StorageError, StoreWriteError
 from phaser_analytics.stores import get_analytics_dir
-from phaser_analytics.stores.json_files import INDEX_SCHEMA_VERSION, record_filename
+from phaser_analytics.stores.json_files import INDEX_SCHEMA_VERSION, JsonStore, record_filename
 
 
 def _analytics(project: Path) -> Path:
     return get_analytics_dir(project)
 
 
-def _store(project: Path) -> tuple[Store, Warnings]:
+def _store(project: Path) -> tuple[JsonStore, Warnings]:
     warnings = Warnings()
     return json_store(project, warn=warnings), warnings
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storage_helpers import json_store
 
 from phaser_analytics import ExecutionRecord, hookimpl, parse_execution_report, pricing
 from phaser_analytics.cli import cli
 from phaser_analytics.default_plugins import claude_tokens
 from phaser_analytics.pipeline import load_report
 from phaser_analytics.pricing import BUNDLED_PRICES, Price, PriceBook, cost_usd, model_key
-from storage_helpers import json_store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude"
 PROJECT_PATH = "/work/audits/demo-app"

@@ -74,7 +74,9 @@ def info_cmd(as_json: bool, project: Path | None) -> None:
 @project_option
 @store_option
 @click.pass_context
-def migrate_cmd(ctx: click.Context, to_url: str, from_url: str | None, project: Path | None) -> None:
+def migrate_cmd(
+    ctx: click.Context, to_url: str, from_url: str | None, project: Path | None
+) -> None:
     """Copy every execution into another store, then verify it holds them all.
 
     Idempotent and resumable: executions the target already holds (by identity) are left

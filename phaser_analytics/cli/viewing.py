@@ -13,7 +13,6 @@ from typing import Any, TextIO, overload
 import click
 
 from ..config import config_defaults, view_options
-from ..errors import AnalyticsError, StorageError
 from ..hookspecs import RenderView
 from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
 from ..query import compute_stats, project_key, select_global
@@ -511,9 +510,11 @@ def judged_stats(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Agg
     """The stats of every execution ``query`` matches, from the index alone (no record is
     read): what the CI gates judge."""
     if global_:
-        return compute_stats(select_global(query, warn=lambda m: err(f"Warning: {m}")).entries)
-    store = Store(project_dir, warn=lambda m: err(f"Warning: {m}"))
-    return compute_stats(store.select(query))
+        return compute_stats(
+            select_global(query, warn=warn, store=global_store(project_dir)).entries
+        )
+    store = open_command_store(project_dir)
+    return compute_stats(store.find(query, project=project_key(project_dir, store)))
 
 
 def _judged(stats: AggregatedStats) -> str:

@@ -21,7 +21,8 @@ def open_json(url: str, *, project_dir: Path | None = None, warn: Any = None) ->
 def open_sqlite(url: str, *, project_dir: Path | None = None, warn: Any = None) -> Any:
     from ..stores.sqlite import SqliteStore
 
-    return SqliteStore.from_url(url, project_dir=project_dir, **({"warn": warn} if warn is not None else {}))
+    options = {"warn": warn} if warn is not None else {}
+    return SqliteStore.from_url(url, project_dir=project_dir, **options)
 
 
 @hookimpl

@@ -58,10 +58,10 @@ from .base import (
 )
 from .files import (
     LOCK_TIMEOUT_SECONDS,
+    TEMP_SUFFIX,
     atomic_write_bytes,
     fsync_dir,
     hold_lock,
-    TEMP_SUFFIX,
     is_temp_name,
     read_bytes_nofollow,
     stage_file,
@@ -510,7 +510,8 @@ class JsonStore:
                 "written by a newer phaser-analytics; it is left in place and not shown."
             )
         for name, reason in scan.corrupt.items():
-            warn(f"record file {name} is unreadable ({reason}); {self._set_aside(name, quarantine)}.")
+            where = self._set_aside(name, quarantine)
+            warn(f"record file {name} is unreadable ({reason}); {where}.")
         for name, kept in scan.duplicates.items():
             where = self._set_aside(name, quarantine)
             warn(f"record file {name} repeats the execution id of {kept}; {where}.")
@@ -604,7 +605,8 @@ class JsonStore:
     def info(self) -> StoreInfo:
         state = self._current()
         name = next((r["project_name"] for r in state.rows if r.get("project_name")), None)
-        project = ProjectCount(name or self.confine.resolve().name, str(self.confine), len(state.rows))
+        name = name or self.confine.resolve().name
+        project = ProjectCount(name, str(self.confine), len(state.rows))
         return StoreInfo(
             backend=self.backend,
             location=str(self.root),
@@ -832,9 +834,7 @@ class JsonStore:
         found: list[Path] = []
         for directory in (self.root, self.executions_dir):
             with contextlib.suppress(OSError), os.scandir(directory) as it:
-                found += [
-                    Path(e.path) for e in it if is_temp_name(e.name) and not e.is_symlink()
-                ]
+                found += [Path(e.path) for e in it if is_temp_name(e.name) and not e.is_symlink()]
         return sorted(found)
 
     def _repair(self) -> list[Finding]:
@@ -916,7 +916,7 @@ class JsonStore:
         """The index against what the record files hold (``scan``)."""
         try:
             data = read_bytes_nofollow(self.index_path)
-            rows, newer = _check_rows(json.loads(data))
+            rows, _ = _check_rows(json.loads(data))
         except FileNotFoundError:
             if not scan.records and not scan.corrupt and not scan.newer:
                 return [Finding("index", "no executions yet", "ok")]
@@ -968,7 +968,8 @@ def _free_name(record: ExecutionRecord, owners: dict[str, str]) -> str:
 
 def _newer_note(name: str, data: dict[str, Any]) -> dict[str, Any]:
     """What the index keeps of a newer version's record: enough never to overwrite it."""
-    identity = [data.get(k) for k in ("project_path", "audit_document", "started_at", "base_commit")]
+    keys = ("project_path", "audit_document", "started_at", "base_commit")
+    identity = [data.get(k) for k in keys]
     plain = all(v is None or isinstance(v, str) for v in identity)
     if plain and isinstance(data.get("started_at"), str):
         with contextlib.suppress(ValueError, TypeError):

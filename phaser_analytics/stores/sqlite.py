@@ -215,9 +215,7 @@ class SqliteStore:
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             try:
-                db = sqlite3.connect(
-                    self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
-                )
+                db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
                 db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
@@ -394,13 +392,16 @@ class SqliteStore:
         with self._errors("write to"), _transaction(self.db):
             for record in records:
                 values = _columns(record)
-                existing = self.db.execute(
-                    "SELECT execution_id FROM executions WHERE identity = ?",
-                    (values["identity"],),
-                ).fetchone() or self.db.execute(
-                    "SELECT execution_id FROM executions WHERE lower(execution_id) = ?",
-                    (record.execution_id.lower(),),
-                ).fetchone()
+                existing = (
+                    self.db.execute(
+                        "SELECT execution_id FROM executions WHERE identity = ?",
+                        (values["identity"],),
+                    ).fetchone()
+                    or self.db.execute(
+                        "SELECT execution_id FROM executions WHERE lower(execution_id) = ?",
+                        (record.execution_id.lower(),),
+                    ).fetchone()
+                )
                 if existing is None:
                     self.db.execute(_INSERT, values)
                     outcomes.append(SaveOutcome("imported", record.execution_id, self.url))
