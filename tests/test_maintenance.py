@@ -137,7 +137,7 @@ def test_with_a_terminal_it_asks(three_days: Path, monkeypatch: pytest.MonkeyPat
 
 
 def _ids(project: Path) -> list[str]:
-    return [e.execution_id for e in Store(project).entries()]  # newest first
+    return [e.execution_id for e in json_store(project).find()]  # newest first
 
 
 def test_show_lists_the_short_ids_that_clear_takes(three_days: Path) -> None:

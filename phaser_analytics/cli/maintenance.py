@@ -25,10 +25,11 @@ from .main import (
     project_option,
     resolve_project,
     say,
-    zone_option,
     store_option,
+    zone_option,
 )
 from .metrics_cmds import aggregate_options, project_statistics, wants_statistics
+
 
 class UnconfirmedError(AnalyticsError):
     """A deletion that needs a yes, with nobody to ask (no terminal on stdin)."""

@@ -23,8 +23,8 @@ from .main import (
     project_option,
     resolve_project,
     status_option,
-    zone_option,
     store_option,
+    zone_option,
 )
 from .viewing import Selection, _query, make_view, write_output
 

@@ -31,9 +31,9 @@ from .main import (
     project_option,
     resolve_project,
     status_option,
-    zone_option,
     store_option,
     warn,
+    zone_option,
 )
 
 
