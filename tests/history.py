@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from storage_helpers import make_record
+from storage_helpers import json_store, make_record
 
 from phaser_analytics.models import ExecutionRecord, ExecutionStatus, PhaseRecord, PhaseStatus
-from phaser_analytics.storage import Store
 
 STATUSES = (ExecutionStatus.SUCCESS, ExecutionStatus.SUCCESS, ExecutionStatus.PARTIAL,
             ExecutionStatus.FAILED)  # fmt: skip
@@ -70,5 +69,5 @@ def varied_record(project: Path | str, i: int, *, name: str = "Demo") -> Executi
 
 def fill_varied(project: Path, count: int, *, name: str = "Demo") -> list[ExecutionRecord]:
     records = [varied_record(project, i, name=name) for i in range(count)]
-    Store(project, warn=lambda message: None).add(records)
+    json_store(project).save(records)
     return records

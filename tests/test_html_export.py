@@ -296,12 +296,12 @@ def test_a_store_holding_several_projects_shows_them_side_by_side(
     fill_varied(project, 5, name="Frontend")
     from history import varied_record
 
-    from phaser_analytics.storage import Store
+    from storage_helpers import json_store
 
     backend = [varied_record(project, 100 + i, name="Backend") for i in range(3)]
     for record in backend:
         record.base_commit = f"backend-{record.base_commit}"
-    Store(project, warn=lambda message: None).add(backend)
+    json_store(project).save(backend)
     page = Page(export_html(runner, project))
     projects = next(c for c in page.data["charts"] if c["id"] == "projects")
     assert dict(zip(projects["x"], projects["series"][0]["values"], strict=True)) == {
