@@ -292,7 +292,7 @@ def spool_file(session_id: str) -> Path:
 
 def spool(entry: dict[str, Any]) -> Path:
     """Write (or rewrite) the spool entry of a session, atomically."""
-    from .storage import atomic_write_text
+    from .stores.files import atomic_write_text
 
     path = spool_file(entry["session"]["session_id"])
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -210,7 +210,7 @@ def write_settings(settings: SettingsFile, new_text: str) -> Path | None:
     """Back the old file up to ``<name>.bak``, then write ``new_text`` atomically, keeping
     the old file's permissions. A symbolic link (a dotfiles repository's) is written
     through, to its target. Returns the backup's path (``None`` when there was no file)."""
-    from .storage import atomic_write_text
+    from .stores.files import atomic_write_text
 
     target = settings.path.resolve() if settings.path.is_symlink() else settings.path
     target.parent.mkdir(parents=True, exist_ok=True)

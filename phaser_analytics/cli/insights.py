@@ -17,10 +17,10 @@ from .main import (
     RendererChoice,
     date_options,
     err,
-    global_option,
     project_option,
     resolve_project,
     status_option,
+    store_option,
 )
 from .viewing import Selection, _query, make_view, write_output
 
@@ -30,14 +30,17 @@ def _warn(message: str) -> None:
 
 
 def _store(project_dir: Path) -> Any:
-    from ..storage import Store
+    from .main import open_command_store
 
-    return Store(project_dir, warn=_warn)
+    return open_command_store(project_dir)
 
 
 def history(project_dir: Path) -> list[Any]:
-    """Every stored execution of the project, as index entries (newest first)."""
-    return _store(project_dir).entries()
+    """Every stored execution of the project, as entries (newest first)."""
+    from ..query import project_key
+
+    store = _store(project_dir)
+    return list(store.find(project=project_key(project_dir, store)))
 
 
 def anomaly_reasons(
@@ -118,6 +121,7 @@ def _project_name(project_dir: Path, records: Sequence[Any]) -> str:
 @click.option("--document", help="With --last: the audit document whose name contains TEXT.")
 @format_option
 @project_option
+@store_option
 @click.pass_context
 def compare(
     ctx: click.Context,
@@ -147,7 +151,7 @@ def compare(
             raise click.UsageError("Give two execution ids (or unique prefixes), or --last.")
         if document:
             raise click.UsageError("--document goes with --last.")
-        a, b = store.load(first), store.load(second)
+        a, b = store.get(first), store.get(second)
     _emit(ctx, "compare", project_dir, side_by_side(a, b), output_format, [b, a])
 
 
@@ -156,7 +160,7 @@ class CompareError(AnalyticsError):
 
 
 def _last_two(store: Any, document: str | None) -> tuple[Any, Any]:
-    entries = store.select(AnalyticsQuery(document=document)) if document else store.entries()
+    entries = list(store.find(AnalyticsQuery(document=document) if document else None))
     if not entries:
         where = f" of a document matching '{document}'" if document else ""
         raise CompareError(f"No executions{where} to compare.")
@@ -166,7 +170,7 @@ def _last_two(store: Any, document: str | None) -> tuple[Any, Any]:
         raise CompareError(
             f"Only one run of {name or 'the newest execution'}; compare --last needs two."
         )
-    newer, older = store.load_entries(runs[:2])
+    newer, older = store.read(runs[:2])
     return older, newer
 
 
@@ -179,6 +183,7 @@ def _last_two(store: Any, document: str | None) -> tuple[Any, Any]:
 @click.option("--document", help="Only executions whose audit document name contains TEXT.")
 @format_option
 @project_option
+@store_option
 @click.option(
     "--fail-on-anomaly", is_flag=True, help="Exit 1 when an execution listed is an anomaly."
 )
@@ -251,6 +256,7 @@ def anomalies(
 @click.argument("target")
 @format_option
 @project_option
+@store_option
 @click.pass_context
 def estimate(ctx: click.Context, target: str, output_format: str, project: Path | None) -> None:
     """Estimate an audit's duration, tokens and cost, with an interval, from the history.

@@ -484,9 +484,9 @@ def _anomaly_gate(
 
     judged = len(selection.records)
     if filtered and not global_ and query.limit is not None:
-        every = Store(project_dir, warn=lambda m: err(f"Warning: {m}")).select(
-            replace(query, limit=None)
-        )
+        store = open_command_store(project_dir)
+        unlimited = replace(query, limit=None)
+        every = list(store.find(unlimited, project=project_key(project_dir, store)))
         judged = len(every)
         flagged = anomaly_reasons(every, None, project_dir, history(project_dir))
     if flagged:

@@ -132,9 +132,10 @@ def events_for(record: Any, project_dir: Path, when: list[str]) -> dict[str, lis
 
 
 def _history(project_dir: Path) -> list[Any]:
-    from phaser_analytics.storage import Store
+    from phaser_analytics.query import project_key, project_store
 
-    return Store(project_dir, warn=_warn).entries()
+    store = project_store(project_dir, warn=_warn)
+    return list(store.find(project=project_key(project_dir, store)))
 
 
 def previous_run(record: Any, history: list[Any]) -> Any | None:

@@ -19,11 +19,11 @@ from phaser_analytics.formatting import (
     display_width,
     format_cost,
     format_count,
-    format_when,
     format_delta,
     format_duration,
     format_percent,
     format_timestamp,
+    format_when,
     truncate_to_width,
 )
 from phaser_analytics.hookspecs import hookimpl
