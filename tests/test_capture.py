@@ -418,3 +418,55 @@ def test_a_hook_killed_mid_import_leaves_the_session_spooled(session, monkeypatc
         capturing.capture(capturing.parse_payload(json.dumps(session["payload"]).encode()), 1e12)
     (entry,) = capturing.pending()
     assert json.loads(entry.read_text())["reports"] == [str(project / "EXECUTION_REPORT.md")]
+
+
+@pytest.mark.parametrize(
+    ("command", "ours"),
+    [
+        ("phaser analytics capture", True),
+        ("/home/me/.venv/bin/phaser analytics capture", True),
+        ("'/opt/my tools/bin/phaser' analytics capture", True),
+        ("phaser-analytics capture", True),
+        ("/usr/bin/python3 -m phaser_analytics analytics capture", True),
+        ("phaser analytics show", False),
+        ("~/bin/capture-notes.sh", False),
+        ("myphaser analytics capture", False),
+    ],
+)
+def test_our_hook_is_recognised_by_its_command(command, ours):
+    from phaser_analytics.claude_settings import is_ours
+
+    assert is_ours(command) is ours
+
+
+def test_status_counts_the_spooled_sessions(runner, session, monkeypatch):
+    project = session["project"]
+    write_report(project, project_path=str(project))
+    monkeypatch.setattr(capturing, "IMPORT_START_BUDGET_SECONDS", -1.0)
+    runner.invoke(cli, ["analytics", "capture"], input=json.dumps(session["payload"]))
+    result = runner.invoke(cli, ["analytics", "hooks", "status"], catch_exceptions=False)
+    # hooks status is a command like any other: it drains the spool first, then reports.
+    assert "Imported 1 execution(s) from Claude Code sessions captured earlier" in result.output
+    assert "wait in the spool" not in result.output
+    assert len(stored(project)) == 1
+
+
+def test_a_spooled_session_that_keeps_failing_is_dropped_with_a_log_line(session, monkeypatch):
+    project = session["project"]
+    write_report(project, project_path=str(project))
+    monkeypatch.setattr(capturing, "IMPORT_START_BUDGET_SECONDS", -1.0)
+    capturing.capture(capturing.parse_payload(json.dumps(session["payload"]).encode()), 0.0)
+    (entry,) = capturing.pending()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(capturing, "import_session", broken)
+    for attempt in range(1, capturing.MAX_ATTEMPTS + 1):
+        assert capturing.drain().failed == 1
+        left = capturing.pending()
+        if attempt < capturing.MAX_ATTEMPTS:
+            assert json.loads(left[0].read_text())["attempts"] == attempt
+    assert capturing.pending() == []
+    lines = capture_log(project) + capture_log_home()
+    assert any("gave up on a spooled session (disk full)" in line for line in lines)
