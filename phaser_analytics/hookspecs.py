@@ -172,7 +172,9 @@ def record_stored(record: ExecutionRecord, store_info: dict[str, Any]) -> None:
     saved, new or replaced (``--force``), after its batch is committed; never for a report
     already stored. ``store_info`` describes where and how it was saved: ``backend``
     (``"json"``), ``location`` (the store), ``project_dir``, ``action`` (``"imported"`` or
-    ``"replaced"``) and ``origin`` (``"import"``, ``"capture"`` or ``"drain"``). The record
+    ``"replaced"``), ``origin`` (``"import"``, ``"capture"`` or ``"drain"``) and
+    ``import_id`` (the same for every record of one import, so an implementation can
+    read what it needs once per import). The record
     is stored already: an exception raised here is a one-line warning and never fails the
     import, and an implementation should bound its own time (the built-in notifier posts
     with a short timeout).

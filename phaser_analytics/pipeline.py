@@ -13,6 +13,7 @@ import os
 import stat
 import sys
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -458,7 +459,7 @@ def import_reports(
     own_store = store is None
     if store is None:
         store = project_store(project_dir, **({"warn": warn} if warn is not None else {}))
-    where = store_info(store, Path(project_dir))
+    where = {**store_info(store, Path(project_dir)), "import_id": uuid.uuid4().hex}
     summary = ImportSummary()
     pending: list[ReportOutcome] = []
 

@@ -7,7 +7,7 @@ import json
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -56,7 +56,10 @@ def test_record_stored_is_called_once_per_saved_execution(runner, project):
         "project_dir": str(project.resolve()),
         "action": "imported",
         "origin": "import",
+        "import_id": info["import_id"],
     }
+    assert len(info["import_id"]) == 32
+    assert len({c[1]["import_id"] for c in spy.calls}) == 1  # one import
     spy.calls.clear()
     invoke(runner, "import", "-r", reports, "--project", str(project))
     assert spy.calls == []  # already imported: nothing saved, nothing announced
@@ -134,6 +137,9 @@ def webhook(request):
 
 
 def configure(settings: dict, where: Path | None = None) -> None:
+    """The notifier's config; the histories here are of 2024, so of any age unless the
+    test says otherwise."""
+    settings = {"max_age_days": 0, **settings} if "webhook" in settings else settings
     home = Path(os.environ["PHASER_HOME"])
     path = (where or home) / "config.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -235,3 +241,21 @@ def test_a_bad_notify_config_is_one_warning(runner, project, settings, problem):
     result = import_one(runner, project, status="failed", failed_phase=1)
     assert result.exit_code == 0 and "Imported 1 execution(s)." in result.output
     assert problem in result.output and "'analytics.notify'" in result.output
+
+
+def test_old_runs_are_not_announced_and_posts_are_capped(runner, project, webhook):
+    hook = webhook()
+    configure({"webhook": hook.url, "when": ["failed"], "timeout": 5, "max_age_days": 7,
+               "max_posts": 2})
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    runs = [dict(status="failed", failed_phase=1, started=now - timedelta(days=30))]
+    runs += [
+        dict(status="failed", failed_phase=1, started=now - timedelta(hours=h)) for h in (5, 4, 3)
+    ]
+    for number, figures in enumerate(runs):
+        write_report(project / "h" / str(number), **figures)
+    result = invoke(runner, "import", "-r", str(project / "h"), "--project", str(project))
+    assert "Imported 4 execution(s)." in result.output
+    # The 30-day-old run is a backfill; of the three recent ones, two are posted.
+    assert hook.requests == 2
+    assert "notify: more than 2 alerts in one import; the others are not posted." in result.output

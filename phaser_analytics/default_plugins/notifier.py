@@ -5,13 +5,15 @@ Configured in ``$PHASER_HOME/config.json`` only::
 
     {"analytics": {"notify": {"webhook": "https://hooks.slack.com/services/…",
                               "when": ["failed", "regression", "anomaly"],
-                              "timeout": 2}}}
+                              "timeout": 2, "max_age_days": 7, "max_posts": 10}}}
 
 A project's own ``.phaser/config.json`` cannot set a webhook: a cloned repository is a
 stranger's input, and a webhook there would send your history to the stranger. ``when``
 defaults to all three events; ``timeout`` (seconds, default 2) bounds the whole post, its
-one retry included, so an import is never slowed by more than that. A post that fails is
-one warning; the import has already succeeded.
+one retry included, so an import is never slowed by more than that per post. Only
+executions that started in the last ``max_age_days`` (0: any) are announced, at most
+``max_posts`` per import: a backfill of old reports pages nobody. A post that fails is one
+warning; the import has already succeeded.
 
 This module is imported by every command (it is a plugin), so it imports nothing heavy at
 module level.
@@ -29,6 +31,10 @@ from phaser_analytics.hookspecs import hookimpl
 EVENTS = ("failed", "regression", "anomaly")
 DEFAULT_TIMEOUT = 2.0
 MAX_TIMEOUT = 30.0
+#: Only executions that started this recently are announced (a backfill is not news).
+DEFAULT_MAX_AGE_DAYS = 7
+#: At most this many posts per import.
+DEFAULT_MAX_POSTS = 10
 CONFIG_KEY = "notify"
 _STATUS_RANK = {"failed": 0, "partial": 1, "success": 2}
 
@@ -41,18 +47,67 @@ def _warn(message: str) -> None:
     print(f"Warning: {message}", file=sys.stderr)
 
 
+class _Import:
+    """What one import needs once: the settings, the project's history, the posts made."""
+
+    def __init__(self, import_id: Any, project_dir: str | None) -> None:
+        self.import_id = import_id
+        self.settings = notify_settings(project_dir)
+        self.history: list[Any] | None = None
+        self.posts = 0
+        self.capped = False
+
+    def history_with(self, record: Any, project_dir: Path) -> list[Any]:
+        """The project's executions, read once per import; the records this import saves
+        are added as they come."""
+        if self.history is None:
+            self.history = _history(project_dir)
+        if all(e.execution_id != record.execution_id for e in self.history):
+            self.history.append(record)
+        return self.history
+
+
+_current: _Import | None = None
+
+
 @hookimpl(trylast=True)
 def record_stored(record: Any, store_info: dict[str, Any]) -> None:
-    settings = notify_settings(store_info.get("project_dir"))
-    if settings is None:
+    global _current
+    import_id = store_info.get("import_id")
+    if _current is None or import_id is None or _current.import_id != import_id:
+        _current = _Import(import_id, store_info.get("project_dir"))
+    state = _current
+    settings = state.settings
+    if settings is None or not recent(record, settings["max_age_days"]):
         return
-    events = events_for(record, Path(store_info["project_dir"]), settings["when"])
+    project_dir = Path(store_info["project_dir"])
+    events = events_for(record, project_dir, settings["when"], state)
     if not events:
         return
-    body = message(record, events)
-    error = post(settings["webhook"], body, settings["timeout"])
+    if state.posts >= settings["max_posts"]:
+        if not state.capped:
+            state.capped = True
+            _warn(
+                f"notify: more than {settings['max_posts']} alerts in one import; "
+                "the others are not posted."
+            )
+        return
+    state.posts += 1
+    error = post(settings["webhook"], message(record, events), settings["timeout"])
     if error is not None:
         _warn(f"notify: could not post to the webhook ({error}); the execution is stored.")
+
+
+def recent(record: Any, max_age_days: float) -> bool:
+    """Whether ``record`` started within ``max_age_days`` (0: any age). Importing a year of
+    old reports must not page anyone."""
+    if not max_age_days:
+        return True
+    if record.started_at is None:
+        return False
+    from datetime import datetime, timedelta, timezone
+
+    return record.started_at >= datetime.now(timezone.utc) - timedelta(days=max_age_days)
 
 
 # -- configuration ------------------------------------------------------------------------
@@ -87,10 +142,11 @@ def notify_settings(project_dir: str | None) -> dict[str, Any] | None:
 def check_settings(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise NotifyConfigError("must be an object with a 'webhook' URL")
-    unknown = set(value) - {"webhook", "when", "timeout"}
+    known = ("webhook", "when", "timeout", "max_age_days", "max_posts")
+    unknown = set(value) - set(known)
     if unknown:
         raise NotifyConfigError(
-            f"has unknown key '{sorted(unknown)[0]}' (known: webhook, when, timeout)"
+            f"has unknown key '{sorted(unknown)[0]}' (known: {', '.join(known)})"
         )
     webhook = value.get("webhook")
     if not isinstance(webhook, str) or not webhook.lower().startswith(("http://", "https://")):
@@ -105,19 +161,33 @@ def check_settings(value: Any) -> dict[str, Any]:
         raise NotifyConfigError("'timeout' must be a number of seconds")
     if not 0 < timeout <= MAX_TIMEOUT:
         raise NotifyConfigError(f"'timeout' must be above 0 and at most {MAX_TIMEOUT:g} seconds")
-    return {"webhook": webhook, "when": list(when), "timeout": float(timeout)}
+    max_age = value.get("max_age_days", DEFAULT_MAX_AGE_DAYS)
+    if isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age < 0:
+        raise NotifyConfigError("'max_age_days' must be a number of days (0: any age)")
+    max_posts = value.get("max_posts", DEFAULT_MAX_POSTS)
+    if isinstance(max_posts, bool) or not isinstance(max_posts, int) or max_posts < 1:
+        raise NotifyConfigError("'max_posts' must be a whole number of at least 1")
+    return {
+        "webhook": webhook,
+        "when": list(when),
+        "timeout": float(timeout),
+        "max_age_days": max_age,
+        "max_posts": max_posts,
+    }
 
 
 # -- events -------------------------------------------------------------------------------
 
 
-def events_for(record: Any, project_dir: Path, when: list[str]) -> dict[str, list[str]]:
+def events_for(
+    record: Any, project_dir: Path, when: list[str], state: _Import | None = None
+) -> dict[str, list[str]]:
     """The configured events ``record`` raises, each with its reasons."""
     events: dict[str, list[str]] = {}
     if "failed" in when and record.status.value == "failed":
         events["failed"] = list(record.failure_reasons) or ["the execution failed"]
     if "regression" in when or "anomaly" in when:
-        history = _history(project_dir)
+        history = state.history_with(record, project_dir) if state else _history(project_dir)
         if "regression" in when:
             why = regression(record, history)
             if why:
