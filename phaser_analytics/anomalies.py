@@ -4,12 +4,15 @@ history they belong to, by a robust rule (median and MAD), and the robust statis
 
 The rule (docs/insights.md explains it with examples):
 
-* The history of an execution is every *other* execution of the same audit document with a
-  value for the figure. When it holds fewer than :data:`MIN_HISTORY` values, the history is
-  every other execution of the project instead (labelled so); when that is too short as
-  well, the figure is not judged: nothing is ever flagged on too little history.
+* The history of an execution is the executions of its project that started before it,
+  the :data:`HISTORY_LIMIT` most recent of them: of those, the ones of the same audit
+  document that have a value for the figure; when they are fewer than
+  :data:`MIN_HISTORY`, all of them (labelled "of the project"); when those are too few as
+  well, the figure is not judged: nothing is ever flagged on too little history. An
+  execution without a start time is judged against the most recent executions that have
+  one.
 * The usual spread is the median absolute deviation scaled to a standard deviation
-  (``1.4826 × MAD``), never below the figure's floor (:data:`FLOORS`, so that a history
+  (``1.4826 × MAD``), never below the figure's floor (:data:`FIGURES`, so that a history
   of identical values does not make every small change an outlier).
 * A value is an anomaly when it lies more than :data:`THRESHOLD` spreads from the median
   (Iglewicz and Hoaglin's modified z-score above 3.5); the usual range is
@@ -23,6 +26,7 @@ files.
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +34,9 @@ from typing import Any
 
 #: Values a history needs before anything is judged against it.
 MIN_HISTORY = 5
+#: The most recent executions before a run that make its history: recent runs say more
+#: about the next one than last year's, and ``show`` reads no more of the store than this.
+HISTORY_LIMIT = 200
 #: How many spreads from the median make an anomaly (modified z-score, Iglewicz–Hoaglin).
 THRESHOLD = 3.5
 #: MAD × this estimates the standard deviation of normally distributed values.
@@ -162,8 +169,8 @@ def _clip(low: float, figure: Figure) -> float:
 def judge(
     item: Any, history: Iterable[Any], project: Iterable[Any], min_history: int = MIN_HISTORY
 ) -> list[Anomaly]:
-    """The anomalies of ``item`` against ``history`` (the other runs of its document), or
-    ``project`` (the project's other runs) where the document's is too short."""
+    """The anomalies of ``item`` against ``history`` (earlier runs of its document), or
+    ``project`` (the project's earlier runs) where the document's is too short."""
     history = [h for h in history if h.execution_id != item.execution_id]
     project = [p for p in project if p.execution_id != item.execution_id]
     found: list[Anomaly] = []
@@ -200,22 +207,51 @@ def _values(items: Iterable[Any], figure: Figure) -> list[float]:
     return [v for v in (figure_value(i, figure.key) for i in items) if v is not None]
 
 
+class _Timeline:
+    """Executions ordered by start, to take "the most recent ones before" quickly."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        dated = [i for i in items if getattr(i, "started_at", None) is not None]
+        dated.sort(key=lambda i: i.started_at)
+        self.items = dated
+        self.starts = [i.started_at for i in dated]
+
+    def before(self, item: Any, limit: int) -> list[Any]:
+        start = getattr(item, "started_at", None)
+        end = len(self.items) if start is None else bisect.bisect_left(self.starts, start)
+        return self.items[max(0, end - limit - 1) : end + (1 if start is None else 0)]
+
+
 def find_anomalies(
-    items: Iterable[Any], history: Sequence[Any], min_history: int = MIN_HISTORY
+    items: Iterable[Any],
+    history: Sequence[Any],
+    min_history: int = MIN_HISTORY,
+    limit: int = HISTORY_LIMIT,
 ) -> dict[str, list[Anomaly]]:
     """Anomalies of each of ``items`` (by execution id; only those with any) judged
-    against ``history``, every execution of the project (``items`` may be among them)."""
+    against ``history``, the project's executions (``items`` may be among them): each
+    against the ``limit`` most recent that started before it."""
+    project = _Timeline(history)
     by_document: dict[Any, list[Any]] = {}
-    for entry in history:
+    for entry in project.items:
         by_document.setdefault(getattr(entry, "audit_document", None), []).append(entry)
+    documents = {name: _Timeline(entries) for name, entries in by_document.items()}
     found: dict[str, list[Anomaly]] = {}
     for item in items:
+        earlier = _without(project.before(item, limit), item, limit)
         document = getattr(item, "audit_document", None)
-        same = by_document.get(document, []) if document else []
-        anomalies = judge(item, same, history, min_history)
+        timeline = documents.get(document) if document else None
+        same = _without(timeline.before(item, limit), item, limit) if timeline else []
+        anomalies = judge(item, same, earlier, min_history)
         if anomalies:
             found[item.execution_id] = anomalies
     return found
+
+
+def _without(items: list[Any], item: Any, limit: int) -> list[Any]:
+    """``items`` but ``item`` itself, the ``limit`` most recent."""
+    kept = [i for i in items if i.execution_id != item.execution_id]
+    return kept[-limit:]
 
 
 def reasons(anomalies: dict[str, list[Anomaly]]) -> dict[str, list[str]]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from phaser_analytics.anomalies import MIN_HISTORY, find_anomalies, robust_spread
 from phaser_analytics.cli.main import cli
-from report_factory import write_history, write_report
+from report_factory import DAY0, write_history, write_report
 
 #: Durations (minutes) of ten normal runs: median 60, MAD 2 → usual 60 ± 3.5 × 2.97 min,
 #: floored at one minute of spread.
@@ -49,10 +50,12 @@ def history(runner, project):
 
 
 class Run:
+    """What the rule reads of an execution: the ``number``-th day's run."""
+
     def __init__(self, number, document="d.md", **figures):
         self.execution_id = f"id-{number}"
         self.audit_document = document
-        self.started_at = None
+        self.started_at = DAY0 + timedelta(days=number)
         for key in ("duration_seconds", "cost_usd", "total_tokens", "test_delta"):
             setattr(self, key, figures.get(key))
 
@@ -65,14 +68,25 @@ def test_the_spread_is_the_scaled_mad_never_below_the_floor():
 
 def test_an_outlier_is_flagged_and_a_normal_spread_is_not():
     runs = [Run(i, duration_seconds=m * 60) for i, m in enumerate(NORMAL)]
-    slow = Run(99, duration_seconds=400 * 60)
     usual = Run(98, duration_seconds=66 * 60)
+    slow = Run(99, duration_seconds=400 * 60)
     found = find_anomalies([slow, usual, *runs], [*runs, slow, usual])
     assert set(found) == {"id-99"}
     (anomaly,) = found["id-99"]
     assert anomaly.figure.key == "duration_seconds" and anomaly.scope == "document"
-    assert anomaly.history == 11  # the ten and the usual one, never itself
+    assert anomaly.history == 11  # the ten and the usual one before it, never itself
     assert anomaly.low < 60 * 60 < anomaly.high < 400 * 60
+
+
+def test_the_history_is_what_came_before_at_most_the_limit():
+    """An outlier early on is judged by the runs before it (too few: not judged), and a run
+    by at most the `limit` most recent runs before it."""
+    early = Run(0, duration_seconds=900 * 60)
+    runs = [early, *(Run(i, duration_seconds=60 * 60) for i in range(1, 12))]
+    assert find_anomalies([early], runs) == {}
+    late = Run(50, duration_seconds=400 * 60)
+    (anomaly,) = find_anomalies([late], [*runs, late], limit=6)["id-50"]
+    assert anomaly.history == 6
 
 
 def test_nothing_is_flagged_on_too_little_history():
@@ -83,6 +97,7 @@ def test_nothing_is_flagged_on_too_little_history():
 
 def test_a_short_document_history_falls_back_to_the_project():
     project = [Run(i, document="big.md", total_tokens=100_000 + i * 1000) for i in range(8)]
+    project.append(Run(100, document="big.md", total_tokens=100_000))  # later: not history
     new = Run(99, document="new.md", total_tokens=2_000_000)
     (anomaly,) = find_anomalies([new], [*project, new])["id-99"]
     assert anomaly.scope == "project" and anomaly.history == 8

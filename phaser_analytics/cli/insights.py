@@ -50,8 +50,10 @@ def anomaly_reasons(
     known: Sequence[Any] | None = None,
 ) -> dict[str, list[str]]:
     """``show``'s anomalies: each shown execution judged against its own project's history
-    (with ``--global``, the project each came from); ``known`` is the project's history
-    when the caller has read it already."""
+    (with ``--global``, the project each came from). ``known`` is the project's history
+    when the caller has read it already; otherwise only the part the rule needs is read
+    (:func:`history_before`), so ``show`` stays as quick on a long history as on a short
+    one."""
     from ..anomalies import find_anomalies, reasons
 
     if not records:
@@ -64,8 +66,36 @@ def anomaly_reasons(
         groups.setdefault(where, []).append(record)
     found: dict[str, list[str]] = {}
     for where, members in groups.items():
-        found.update(reasons(find_anomalies(members, history(Path(where)))))
+        found.update(reasons(find_anomalies(members, history_before(Path(where), members))))
     return found
+
+
+def history_before(project_dir: Path, records: Sequence[Any]) -> list[Any]:
+    """The project's executions that the anomaly rule needs to judge ``records``: for each,
+    the :data:`~phaser_analytics.anomalies.HISTORY_LIMIT` most recent that started
+    before it, read newest first from the index and no further."""
+    from ..anomalies import HISTORY_LIMIT
+
+    store = _store(project_dir)
+    dated = sorted(
+        (r for r in records if r.started_at is not None), key=lambda r: r.started_at,
+        reverse=True,
+    )  # fmt: skip
+    if len(dated) < len(records):  # an undated one is judged against the newest
+        return store.select(AnalyticsQuery(limit=HISTORY_LIMIT + len(records)))
+    pool: dict[str, Any] = {}
+    for record in dated:
+        before = sum(
+            1 for e in pool.values()
+            if e.started_at is not None and e.started_at < record.started_at
+        )  # fmt: skip
+        if before >= HISTORY_LIMIT:
+            continue
+        window = store.select(
+            AnalyticsQuery(until=record.started_at, limit=HISTORY_LIMIT + len(dated) + 1)
+        )
+        pool.update((e.execution_id, e) for e in window)
+    return list(pool.values())
 
 
 def format_option(func: Any) -> Any:
