@@ -75,14 +75,16 @@ def history_before(project_dir: Path, records: Sequence[Any]) -> list[Any]:
     the :data:`~phaser_analytics.anomalies.HISTORY_LIMIT` most recent that started
     before it, read newest first from the index and no further."""
     from ..anomalies import HISTORY_LIMIT
+    from ..query import project_key
 
     store = _store(project_dir)
+    key = project_key(project_dir, store)
     dated = sorted(
         (r for r in records if r.started_at is not None), key=lambda r: r.started_at,
         reverse=True,
     )  # fmt: skip
     if len(dated) < len(records):  # an undated one is judged against the newest
-        return store.select(AnalyticsQuery(limit=HISTORY_LIMIT + len(records)))
+        return list(store.find(AnalyticsQuery(limit=HISTORY_LIMIT + len(records)), project=key))
     pool: dict[str, Any] = {}
     for record in dated:
         before = sum(
@@ -91,8 +93,9 @@ def history_before(project_dir: Path, records: Sequence[Any]) -> list[Any]:
         )  # fmt: skip
         if before >= HISTORY_LIMIT:
             continue
-        window = store.select(
-            AnalyticsQuery(until=record.started_at, limit=HISTORY_LIMIT + len(dated) + 1)
+        window = store.find(
+            AnalyticsQuery(until=record.started_at, limit=HISTORY_LIMIT + len(dated) + 1),
+            project=key,
         )
         pool.update((e.execution_id, e) for e in window)
     return list(pool.values())
