@@ -7,6 +7,7 @@ dialects (parse) and the ``enrich_record`` implementations (record).
 from __future__ import annotations
 
 import codecs
+import contextvars
 import dataclasses
 import fnmatch
 import os
@@ -297,6 +298,20 @@ def parse_report(
 # -- record -------------------------------------------------------------------------------
 
 
+#: The project a record is being imported into, while the ``enrich_record`` hooks run.
+_IMPORT_PROJECT: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "phaser_analytics_import_project", default=None
+)
+
+
+def import_project_dir() -> Path | None:
+    """The project directory the record being enriched is imported into (``--project``, or
+    the one found from the working directory or the report), for ``enrich_record``
+    implementations: its ``.phaser/config.json`` is the one that applies, wherever the
+    report lives. ``None`` outside an import."""
+    return _IMPORT_PROJECT.get()
+
+
 def infer_project_dir(report_path: Path) -> Path:
     """The nearest ancestor of the report holding ``.phaser`` or ``.git``, else its folder."""
     start = Path(report_path).resolve().parent
@@ -364,12 +379,17 @@ def load_report(
     """
     host = host or get_host()
     parsed = parse_report(report_path, dialect=dialect, host=host)
-    record = build_record(parsed.data, report_path, project_dir or infer_project_dir(report_path))
+    target = project_dir or infer_project_dir(report_path)
+    record = build_record(parsed.data, report_path, target)
     warnings = list(parsed.warnings)
     if prepare is not None:
         prepare(record)
     if enrich:
-        warnings.extend(host.enrich(record, Path(report_path), skip_plugins))
+        token = _IMPORT_PROJECT.set(Path(target))
+        try:
+            warnings.extend(host.enrich(record, Path(report_path), skip_plugins))
+        finally:
+            _IMPORT_PROJECT.reset(token)
     for key in parsed.transient:
         record.extra.pop(key, None)
     warnings.extend(bound_numbers(record))

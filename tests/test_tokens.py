@@ -521,3 +521,28 @@ def test_a_pricing_section_does_not_upset_the_other_commands(runner, project: Pa
     )
     result = runner.invoke(cli, ["analytics", "show", "--project", str(project)])
     assert result.exit_code == 0, result.output
+
+
+def test_import_prices_with_the_target_projects_config(
+    transcripts: Path, tmp_path: Path, runner
+) -> None:
+    """Issue 14 item 6: `import --project P report.md` with the report elsewhere (here in a
+    directory with a .phaser/ config of its own) prices with P's config."""
+    elsewhere = tmp_path / "downloads"
+    (elsewhere / ".phaser").mkdir(parents=True)
+    shutil.copytree(FIXTURES / "reports" / "unpriced", elsewhere / "unpriced")
+    cheap = {"input": 100, "output": 100, "cache_write": 0, "cache_read": 0}
+    (elsewhere / ".phaser" / "config.json").write_text(
+        json.dumps({"analytics": {"pricing": {"opus-9-9": {**cheap, "input": 1}}}})
+    )
+    target = tmp_path / "target"
+    (target / ".phaser").mkdir(parents=True)
+    (target / ".phaser" / "config.json").write_text(
+        json.dumps({"analytics": {"pricing": {"opus-9-9": cheap}}})
+    )
+    report = elsewhere / "unpriced" / "EXECUTION_REPORT.md"
+    result = runner.invoke(cli, ["analytics", "import", str(report), "--project", str(target)])
+    assert result.exit_code == 0, result.output
+    exported = runner.invoke(cli, ["analytics", "export", "--project", str(target)])
+    execution = json.loads(exported.stdout)["executions"][0]
+    assert execution["tokens_by_model"][UNPRICED]["cost_usd"] == 0.002  # P's $100/M, not $1/M

@@ -288,6 +288,13 @@ def price_book(record: ExecutionRecord, source: Path | None) -> PriceBook:
 
 
 def _project_dir(record: ExecutionRecord, source: Path | None) -> Path | None:
+    """Whose config prices the tokens: the project the record is imported into (wherever
+    the report lives), else the record's project, else the report's."""
+    from phaser_analytics.pipeline import import_project_dir
+
+    importing = import_project_dir()
+    if importing is not None:
+        return importing
     if record.project_path and Path(record.project_path).is_dir():
         return Path(record.project_path)
     if source is not None:
