@@ -546,3 +546,42 @@ def test_import_prices_with_the_target_projects_config(
     exported = runner.invoke(cli, ["analytics", "export", "--project", str(target)])
     execution = json.loads(exported.stdout)["executions"][0]
     assert execution["tokens_by_model"][UNPRICED]["cost_usd"] == 0.002  # P's $100/M, not $1/M
+
+
+def _assistant_line(message_id: str, request_id: str, tokens: int, at: str) -> str:
+    return json.dumps({
+        "type": "assistant", "cwd": "/work/audits/demo-app", "isSidechain": True,
+        "requestId": request_id, "timestamp": at,
+        "message": {"id": message_id, "role": "assistant", "model": "claude-opus-4-5-20251101",
+                    "usage": {"input_tokens": tokens, "output_tokens": tokens,
+                              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}},
+    })  # fmt: skip
+
+
+def test_sub_agent_transcripts_count_once_each_message(
+    tmp_path: Path, reports: Path, monkeypatch: pytest.MonkeyPatch, runner
+) -> None:
+    """Issue 14 item 5: `<slug>/<session>/subagents/*.jsonl` are part of the run; a message
+    seen in two files (same message id and request id) counts once."""
+    root = tmp_path / "claude"
+    shutil.copytree(FIXTURES / "projects", root / "projects")
+    subagents = root / "projects" / "-work-audits-demo-app" / "11111111-aaaa" / "subagents"
+    subagents.mkdir(parents=True)
+    (subagents / "agent-1.jsonl").write_text(
+        _assistant_line("msg_sub1", "req_sub1", 1000, "2025-06-01T10:20:00.000Z") + "\n"
+        + _assistant_line("msg_sub2", "req_sub2", 10, "2025-06-01T10:21:00.000Z") + "\n",
+        encoding="utf-8",
+    )
+    (subagents / "agent-2.jsonl").write_text(  # repeats agent-1's second message
+        _assistant_line("msg_sub2", "req_sub2", 10, "2025-06-01T10:21:00.000Z") + "\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
+    report = reports / "reports" / "measured" / "EXECUTION_REPORT.md"
+    result = runner.invoke(cli, ["analytics", "import", str(report), "--project", str(reports)])
+    assert result.exit_code == 0, result.output
+    exported = runner.invoke(cli, ["analytics", "export", "--project", str(reports)])
+    tokens = json.loads(exported.stdout)["executions"][0]["tokens"]
+    assert tokens["input"] == MEASURED_TOKENS["input"] + 1010
+    assert tokens["output"] == MEASURED_TOKENS["output"] + 1010
+    assert tokens["total"] == MEASURED_TOKENS["total"] + 2020

@@ -85,7 +85,11 @@ def project_slug(project_path: str) -> str:
 
 
 def transcript_files(root: Path, project_path: str) -> list[Path]:
-    return sorted((root / "projects" / project_slug(project_path)).glob("*.jsonl"))
+    """The project's session transcripts, ``<slug>/<session-id>.jsonl``, then its sessions'
+    sub-agent transcripts, ``<slug>/<session-id>/subagents/*.jsonl``: a sub-agent's tokens
+    are part of the run."""
+    slug = root / "projects" / project_slug(project_path)
+    return sorted(slug.glob("*.jsonl")) + sorted(slug.glob("*/subagents/*.jsonl"))
 
 
 @dataclass(frozen=True)
