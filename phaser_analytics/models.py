@@ -424,10 +424,13 @@ class ExecutionRecord:
 
     @property
     def duration_seconds(self) -> float | None:
-        """Seconds from start to completion; ``None`` when either is unknown or a bare date."""
+        """Seconds from start to completion; ``None`` when either is unknown or a bare date,
+        or when the completion is before the start (a wrong time must not spread into
+        averages as a negative duration)."""
         if self.started_at is None or self.completed_at is None or self.date_only:
             return None
-        return (self.completed_at - self.started_at).total_seconds()
+        seconds = (self.completed_at - self.started_at).total_seconds()
+        return seconds if seconds >= 0 else None
 
     @property
     def test_delta(self) -> int | None:

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AnalyticsError, ReportNotFoundError, ReportParseError
-from .models import ExecutionRecord, ExecutionStatus, InvalidRecord, bound_numbers, utcnow
+from .models import (
+    ExecutionRecord,
+    ExecutionStatus,
+    InvalidRecord,
+    bound_numbers,
+    datetime_to_json,
+    utcnow,
+)
 from .plugins import PluginHost, get_host
 from .registry import register_project
 
@@ -393,8 +400,21 @@ def load_report(
     for key in parsed.transient:
         record.extra.pop(key, None)
     warnings.extend(bound_numbers(record))
+    warnings.extend(check_times(record))
     _check_storable(record)
     return record, warnings
+
+
+def check_times(record: ExecutionRecord) -> list[str]:
+    """A warning when the report's Completed is before its Started: both are kept as the
+    report states them, and the record has no duration."""
+    start, end = record.started_at, record.completed_at
+    if start is None or end is None or record.date_only or end >= start:
+        return []
+    return [
+        f"Completed ({datetime_to_json(end)}) is before Started ({datetime_to_json(start)}); "
+        "no duration is stored"
+    ]
 
 
 def _check_storable(record: ExecutionRecord) -> None:

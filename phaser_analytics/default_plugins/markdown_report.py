@@ -707,6 +707,38 @@ def _without_separators(text: str) -> str:
     return _SEPARATOR.sub("", text)
 
 
+def test_count_readings(value: str) -> list[int]:
+    """Every way to read a ``Baseline``/``Final`` value as a count, best first: a stated
+    ``N total``, the sum of pytest outcomes, then each number outside parentheses in order
+    (``108 tests (test_bridge.py), 499 total`` → 499, 108)."""
+    text = _without_separators(value)
+    readings: list[int] = []
+    if total := _TOTAL.search(text):
+        readings.append(int(total.group(1) or total.group(2)))
+    outcomes = [int(count) for count, _ in _OUTCOME.findall(text)]
+    if outcomes:
+        readings.append(sum(outcomes))
+    readings.extend(int(number) for number in re.findall(r"\d+", _PARENTHESES.sub(" ", text)))
+    return list(dict.fromkeys(readings))
+
+
+def agreeing_counts(
+    baseline: str, final: str, delta: int
+) -> tuple[int, int] | None:
+    """The readings of ``baseline`` and ``final`` whose difference is the stated ``delta``,
+    the best-ranked pair first; ``None`` when no reading agrees."""
+    pairs = [
+        (rank_b + rank_f, b, f)
+        for rank_b, b in enumerate(test_count_readings(baseline))
+        for rank_f, f in enumerate(test_count_readings(final))
+        if f - b == delta
+    ]
+    if not pairs:
+        return None
+    _, b, f = min(pairs)
+    return b, f
+
+
 def read_test_count(value: str) -> tuple[int, Fields] | None:
     """A test count, and notes worth keeping, from a ``Baseline``/``Final`` value.
 
@@ -766,9 +798,17 @@ def read_test_results(section: Section, md: MarkdownIt) -> tuple[Fields, Warning
             fields["reported_test_delta"] = delta
     if {"baseline_tests", "final_tests", "reported_test_delta"} <= fields.keys():
         computed = fields["final_tests"] - fields["baseline_tests"]
-        if computed != fields["reported_test_delta"]:
+        stated = fields["reported_test_delta"]
+        agreeing = agreeing_counts(
+            labelled["baseline"].value, labelled["final"].value, stated
+        ) if computed != stated else None  # fmt: skip
+        if agreeing is not None:
+            # "108 tests (test_bridge.py), 499 total" after "88 tests", Delta +20: the
+            # reading that makes the three figures agree is the one the report means.
+            fields["baseline_tests"], fields["final_tests"] = agreeing
+        elif computed != stated:
             warnings.append(
-                f"Test Results: stated Delta {fields['reported_test_delta']:+d} on line "
+                f"Test Results: stated Delta {stated:+d} on line "
                 f"{labelled['delta'].line} differs from Final - Baseline = {computed:+d}; "
                 "keeping the stated figures"
             )
