@@ -320,12 +320,11 @@ def import_project_dir() -> Path | None:
 
 
 def infer_project_dir(report_path: Path) -> Path:
-    """The nearest ancestor of the report holding ``.phaser`` or ``.git``, else its folder."""
-    start = Path(report_path).resolve().parent
-    for candidate in (start, *start.parents):
-        if (candidate / ".phaser").is_dir() or (candidate / ".git").exists():
-            return candidate
-    return start
+    """The project of a report imported without a project directory: the one rule of
+    :func:`phaser_analytics.project_root.find_project_root`, from the report's folder."""
+    from .project_root import find_project_root
+
+    return find_project_root(Path(report_path).resolve().parent)
 
 
 def build_record(

@@ -471,13 +471,11 @@ def command_zone(ctx: click.Context) -> Any:
 
 
 def find_project_dir(start: Path | None = None) -> Path:
-    """The nearest directory from ``start`` (the working directory) upwards that holds a
-    ``.phaser`` directory; ``start`` itself when none does."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / ".phaser").is_dir():
-            return candidate
-    return here
+    """The project for ``start`` (the working directory): see
+    :func:`phaser_analytics.project_root.find_project_root`."""
+    from ..project_root import find_project_root
+
+    return find_project_root(start)
 
 
 def project_option(func: F) -> F:
@@ -486,7 +484,7 @@ def project_option(func: F) -> F:
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         is_eager=True,  # read before the dates, whose zone the project's config may set
         help="Project directory (default: the nearest directory with a .phaser/ upwards "
-        "from here, else here).",
+        "from here, else the root of the git work tree, else here).",
     )(func)
 
 
