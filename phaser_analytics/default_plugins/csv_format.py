@@ -21,7 +21,7 @@ from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import ExecutionRecord, PhaseRecord, PhaseStatus, datetime_to_json
 
 if TYPE_CHECKING:
-    from phaser_analytics.hookspecs import RenderView
+    from phaser_analytics.hookspecs import Breakdown, RenderView
 
 SPEC_COLUMNS = (
     "execution_id",
@@ -144,6 +144,26 @@ def render_iter(view: RenderView) -> Iterator[str]:
         yield "\n" + _line(cell(row.get(column)) for column in columns)
 
 
+# -- breakdowns (trends, projects, phases, failures) ---------------------------------
+
+
+def _breakdown_block(breakdown: Breakdown) -> str:
+    keys = breakdowns.row_keys(breakdown)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(keys)
+    for row in breakdown.rows:
+        writer.writerow([cell(breakdowns.data_value(row.get(key))) for key in keys])
+    return buffer.getvalue().rstrip("\n")
+
+
+def render_breakdown(view: RenderView) -> str:
+    """One CSV block per breakdown, header row first, blocks separated by a blank line;
+    cells are the csv renderer's (numbers as numbers, formulas defused)."""
+    assert view.breakdown is not None
+    return "\n\n".join(_breakdown_block(b) for b in breakdowns.all_breakdowns(view.breakdown))
+
+
 class CsvRenderer:
     name = "csv"
     help = "CSV for spreadsheets: one row per execution (--phases: one per phase)."
@@ -151,12 +171,12 @@ class CsvRenderer:
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:
-            return breakdowns.render_csv(view)
+            return render_breakdown(view)
         return "".join(render_iter(view))
 
     def render_iter(self, view: RenderView) -> Iterator[str]:
         if view.breakdown is not None:
-            return iter([breakdowns.render_csv(view)])
+            return iter([render_breakdown(view)])
         return render_iter(view)
 
 

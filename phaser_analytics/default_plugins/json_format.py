@@ -27,7 +27,7 @@ from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import AggregatedStats, datetime_to_json, utcnow
 
 if TYPE_CHECKING:
-    from phaser_analytics.hookspecs import RenderView
+    from phaser_analytics.hookspecs import Breakdown, RenderView
 
 #: Version of the document this renderer writes; bump the major on a breaking change.
 OUTPUT_SCHEMA_VERSION = "1.0"
@@ -121,6 +121,38 @@ def render_iter(view: RenderView) -> Iterator[str]:
     yield "\n}"
 
 
+# -- breakdowns (trends, projects, phases, failures) ---------------------------------
+
+
+def breakdown_dict(breakdown: Breakdown) -> dict[str, Any]:
+    return {
+        "name": breakdown.name,
+        "title": breakdown.title,
+        "columns": [{"key": c.key, "title": c.title, "kind": c.kind} for c in breakdown.columns],
+        "rows": [{k: breakdowns.data_value(v) for k, v in row.items()} for row in breakdown.rows],
+        "sections": [breakdown_dict(section) for section in breakdown.sections],
+    }
+
+
+def render_breakdown(view: RenderView) -> str:
+    """``{schema_version, command, query, project | projects, time_zone, breakdown, stats,
+    generated_at}``; every row keeps all its keys, shown columns or not."""
+    assert view.breakdown is not None
+    document: dict[str, Any] = {
+        "schema_version": OUTPUT_SCHEMA_VERSION,
+        "command": view.command,
+        "query": view.query.to_dict(),
+        "project": dict(view.project) if view.project is not None else None,
+    }
+    if view.project is None:
+        document["projects"] = list(view.projects)
+    document["time_zone"] = view.option("time_zone")
+    document["breakdown"] = breakdown_dict(view.breakdown)
+    document["stats"] = view.stats.to_dict()
+    document["generated_at"] = datetime_to_json(view.generated_at or utcnow())
+    return json_safe(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
+
 class JsonRenderer:
     name = "json"
     help = "JSON document: query, project, executions, stats (--ci-minimal: counts only)."
@@ -128,12 +160,12 @@ class JsonRenderer:
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:
-            return breakdowns.render_json(view)
+            return render_breakdown(view)
         return "".join(render_iter(view))
 
     def render_iter(self, view: RenderView) -> Iterator[str]:
         if view.breakdown is not None:
-            return iter([breakdowns.render_json(view)])
+            return iter([render_breakdown(view)])
         return render_iter(view)
 
 

@@ -7,7 +7,7 @@ view's options ``project_dir``, ``template`` (the ``--template`` file) and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
@@ -16,7 +16,7 @@ from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import datetime_to_json, utcnow
 
 if TYPE_CHECKING:
-    from phaser_analytics.hookspecs import RenderView
+    from phaser_analytics.hookspecs import Breakdown, Column, RenderView
     from phaser_analytics.models import ExecutionRecord
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -51,6 +51,37 @@ def template_context(view: RenderView) -> dict[str, Any]:
     }
 
 
+# -- breakdowns (trends, projects, phases, failures) ---------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _md_table(breakdown: Breakdown) -> str:
+    columns: Sequence[Column] = breakdown.columns
+    lines = [f"## {_md_cell(breakdown.title)}", ""]
+    if not breakdown.rows:
+        return "\n".join([*lines, breakdowns.NO_ROWS])
+    lines.append("| " + " | ".join(_md_cell(c.title) or " " for c in columns) + " |")
+    lines.append(
+        "|" + "|".join("---:" if c.kind in breakdowns.NUMERIC else "---" for c in columns) + "|"
+    )
+    for row in breakdown.rows:
+        cells = [_md_cell(breakdowns.show_value(row.get(c.key), c.kind)) for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_breakdown(view: RenderView) -> str:
+    """A ``#`` heading naming the command and the project, then one table per breakdown."""
+    assert view.breakdown is not None
+    where = view.project["name"] if view.project else "all projects"
+    heading = f"# Phaser Analytics: {view.command} ({_md_cell(str(where))})"
+    tables = [_md_table(b) for b in breakdowns.all_breakdowns(view.breakdown)]
+    return "\n\n".join([heading, *tables])
+
+
 class MarkdownRenderer:
     name = "markdown"
     help = "Markdown report from a Jinja2 template (--template, .phaser/templates/)."
@@ -58,7 +89,7 @@ class MarkdownRenderer:
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:
-            return breakdowns.render_markdown(view)
+            return render_breakdown(view)
         from phaser_analytics import templating
 
         template_file = view.option("template")

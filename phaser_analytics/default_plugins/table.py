@@ -29,7 +29,7 @@ from phaser_analytics.formatting import (
 from phaser_analytics.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from phaser_analytics.hookspecs import RenderView
+    from phaser_analytics.hookspecs import Breakdown, RenderView
     from phaser_analytics.models import AggregatedStats, ExecutionRecord, PhaseRecord
 
 NO_DATA = "No analytics data found. Run 'phaser analytics import EXECUTION_REPORT.md' to import."
@@ -381,6 +381,39 @@ def no_match(view: RenderView) -> str:
     return clean_text(f"No executions match{described}.")
 
 
+# -- breakdowns (trends, projects, phases, failures) ---------------------------------
+
+
+def _breakdown_box(breakdown: Breakdown, width: int) -> list[str]:
+    columns = [
+        Column(
+            column.title,
+            align="right" if column.kind in breakdowns.NUMERIC else "left",
+            flexible=column.kind == "text",
+            min_width=min(len(column.title), 8) or 1,
+        )
+        for column in breakdown.columns
+    ]
+    rows = [
+        [Cell(breakdowns.show_value(row.get(c.key), c.kind)) for c in breakdown.columns]
+        for row in breakdown.rows
+    ]
+    lines = [] if rows else [Cell(breakdowns.NO_ROWS)]
+    box = Box(breakdown.title, lines, columns if rows else [], rows)
+    return draw_box(box, max_width=width)
+
+
+def render_breakdown(view: RenderView) -> str:
+    """Framed tables in the table renderer's rounded style, then its summary line."""
+    assert view.breakdown is not None
+    width = view.option("width")
+    width = width if isinstance(width, int) and width > 0 else DEFAULT_WIDTH
+    blocks = [
+        "\n".join(_breakdown_box(b, width)) for b in breakdowns.all_breakdowns(view.breakdown)
+    ]
+    return "\n\n".join([*blocks, summary_line(view.stats)])
+
+
 class TableRenderer:
     name = "table"
     help = "Framed terminal table with a summary line (--verbose: per-phase details)."
@@ -388,7 +421,7 @@ class TableRenderer:
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:
-            return breakdowns.render_table(view)
+            return render_breakdown(view)
         if not view.records:
             # An empty store invites an import; filters that match nothing say so instead.
             return NO_DATA if view.option("store_empty", True) else no_match(view)
