@@ -22,21 +22,17 @@ lie inside the project's ``.phaser/templates/`` (docs/templates.md).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import AnalyticsError
 
 CONFIG_NAME = "config.json"
 SECTION = "analytics"
-#: Where :func:`apply_config_defaults` leaves the options for the render view.
-VIEW_OPTIONS_KEY = "phaser_analytics.config_view_options"
 
 #: For each command, its config keys and the parameter each sets (``None``: not a command
 #: line option; it goes to the render view's options under the key's name).
@@ -58,8 +54,6 @@ SHARED_KEYS = ("template",)
 #: :mod:`phaser_analytics.default_plugins.notifier`) and ``store`` (the store URL,
 #: :func:`store_setting`).
 KEYS_READ_ELSEWHERE = ("pricing", "tz", "notify", "store")
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ConfigError(AnalyticsError):
@@ -254,66 +248,10 @@ def _checked_thresholds(setting: Setting) -> list[list[Any]]:
     return sorted(pairs, key=lambda pair: pair[0], reverse=True)
 
 
-# -- applying them to a command ---------------------------------------------------------------
-
-
-def apply_config_defaults(
-    ctx: Any, project_dir: Path, command: str, params: dict[str, Any]
-) -> dict[str, Any]:
-    """Set in ``params`` each parameter the user left at its default and the config sets;
-    return (and keep in ``ctx.meta``) the configured options that are not parameters.
-
-    A value is checked by the parameter's own type, so a format no renderer offers is an
-    error naming the file and key.
-    """
-    import click
-    from click.core import ParameterSource
-
-    view_options: dict[str, Any] = {}
-    by_name = {param.name: param for param in ctx.command.params}
-    for key, setting in settings_for(project_dir, command).items():
-        name = COMMAND_KEYS[command][key]
-        if name is None:
-            view_options[key] = setting.value
-            continue
-        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
-            continue
-        param = by_name[name]
-        try:
-            params[name] = param.type.convert(setting.value, param, ctx)
-        except click.BadParameter as exc:
-            raise setting.error(f"is invalid: {exc.message.rstrip('.')}") from None
-        ctx.params[name] = params[name]
-    ctx.meta[VIEW_OPTIONS_KEY] = view_options
-    return view_options
-
-
-def view_options(ctx: Any) -> dict[str, Any]:
-    """The configured render-view options :func:`apply_config_defaults` found."""
-    return dict(ctx.meta.get(VIEW_OPTIONS_KEY, {}))
-
-
-def config_defaults(command: str) -> Callable[[F], F]:
-    """Decorate a command (under ``@click.pass_context``) so that configured defaults fill
-    the parameters the user did not give, before the command's body reads them."""
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(ctx: Any, *args: Any, **kwargs: Any) -> Any:
-            from .cli.main import resolve_project
-
-            apply_config_defaults(ctx, resolve_project(kwargs.get("project")), command, kwargs)
-            return func(ctx, *args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
 def configured_zone(project_dir: Path) -> Any:
     """The time zone ``analytics.tz`` sets (the project's over the user's); ``None`` (the
     machine's local time) when neither does or it says ``"local"``."""
-    from .metrics import UnknownTimeZoneError, resolve_zone
+    from .dates import UnknownTimeZoneError, resolve_zone
 
     chosen: Setting | None = None
     for path, _ in config_files(project_dir):

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from .metrics import failure_reasons, period_label, period_start, phases, zone_label
+from .dates import zone_label
+from .metrics import failure_reasons, period_label, period_start, phases
 from .models import AggregatedStats, ExecutionRecord, ExecutionStatus, PhaseStatus
 from .usage import TOKEN_KINDS as USAGE_KINDS
 from .usage import ModelUsage, model_usage

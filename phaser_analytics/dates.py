@@ -130,3 +130,30 @@ def _parse(
     if day is not None:
         return _day_end(day, zone) if end_of_day else _day_start(day, zone)
     return _parse_datetime(text, zone)
+
+
+# -- time zones ---------------------------------------------------------------------------
+
+
+class UnknownTimeZoneError(ValueError):
+    """``--tz`` names no zone this machine knows."""
+
+
+def resolve_zone(name: str | None) -> tzinfo | None:
+    """The zone called ``name`` (an IANA name such as ``Europe/Berlin``, or ``UTC``);
+    ``None`` or ``local`` is the machine's own zone, returned as ``None``."""
+    if name is None or name.strip().lower() == "local":
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UnknownTimeZoneError(name) from None
+
+
+def zone_label(zone: tzinfo | None) -> str:
+    """How outputs name the zone: ``Europe/Berlin``, or ``local time, CET``."""
+    if zone is not None:
+        return str(zone)
+    return f"local time, {datetime.now().astimezone().tzname()}"

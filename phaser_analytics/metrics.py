@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+from .dates import zone_label
 from .hookspecs import Breakdown, Column
 from .models import AggregatedStats, ExecutionRecord, ExecutionStatus, PhaseStatus
 from .query import compute_phase_failure_rates, failed_phases
@@ -29,31 +30,7 @@ BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
 BAR_WIDTH = 20
 
 
-# -- time zones ---------------------------------------------------------------------------
-
-
-class UnknownTimeZoneError(ValueError):
-    """``--tz`` names no zone this machine knows."""
-
-
-def resolve_zone(name: str | None) -> tzinfo | None:
-    """The zone called ``name`` (an IANA name such as ``Europe/Berlin``, or ``UTC``);
-    ``None`` or ``local`` is the machine's own zone, returned as ``None``."""
-    if name is None or name.strip().lower() == "local":
-        return None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UnknownTimeZoneError(name) from None
-
-
-def zone_label(zone: tzinfo | None) -> str:
-    """How outputs name the zone: ``Europe/Berlin``, or ``local time, CET``."""
-    if zone is not None:
-        return str(zone)
-    return f"local time, {datetime.now().astimezone().tzname()}"
+# -- periods ------------------------------------------------------------------------------
 
 
 def in_zone(moment: datetime | None, zone: tzinfo | None) -> datetime | None:

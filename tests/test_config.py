@@ -13,13 +13,13 @@ from storage_helpers import fill
 from storage_helpers import no_fsync as no_fsync  # a fixture, used through pytestmark
 
 from phaser_analytics.cli import cli
+from phaser_analytics.cli.configured import apply_config_defaults
 from phaser_analytics.cli.viewing import badge
 from phaser_analytics.config import (
     COMMAND_KEYS,
     KEYS_READ_ELSEWHERE,
     SHARED_KEYS,
     ConfigError,
-    apply_config_defaults,
     settings_for,
 )
 

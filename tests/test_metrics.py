@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from phaser_analytics import ExecutionRecord, ExecutionStatus, PhaseRecord, PhaseStatus, metrics
+from phaser_analytics import ExecutionRecord, ExecutionStatus, PhaseRecord, PhaseStatus, dates, metrics
 
 UTC = timezone.utc
 TOKYO = ZoneInfo("Asia/Tokyo")  # UTC+9 all year
@@ -64,17 +64,17 @@ def _by(breakdown, key: str) -> dict:
 
 
 def test_resolve_zone() -> None:
-    assert metrics.resolve_zone(None) is None
-    assert metrics.resolve_zone("local") is None
-    assert metrics.resolve_zone("Asia/Tokyo") == TOKYO
-    assert metrics.resolve_zone("UTC").utcoffset(None) == timedelta(0)
-    with pytest.raises(metrics.UnknownTimeZoneError):
-        metrics.resolve_zone("Mars/Olympus_Mons")
+    assert dates.resolve_zone(None) is None
+    assert dates.resolve_zone("local") is None
+    assert dates.resolve_zone("Asia/Tokyo") == TOKYO
+    assert dates.resolve_zone("UTC").utcoffset(None) == timedelta(0)
+    with pytest.raises(dates.UnknownTimeZoneError):
+        dates.resolve_zone("Mars/Olympus_Mons")
 
 
 def test_zone_label_names_the_zone_or_says_local() -> None:
-    assert metrics.zone_label(TOKYO) == "Asia/Tokyo"
-    assert metrics.zone_label(None).startswith("local time, ")
+    assert dates.zone_label(TOKYO) == "Asia/Tokyo"
+    assert dates.zone_label(None).startswith("local time, ")
 
 
 @pytest.fixture

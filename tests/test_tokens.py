@@ -21,7 +21,7 @@ from storage_helpers import json_store
 
 from phaser_analytics import ExecutionRecord, hookimpl, parse_execution_report, pricing
 from phaser_analytics.cli import cli
-from phaser_analytics.default_plugins import claude_tokens
+from phaser_analytics.default_plugins import claude_tokens, markdown_report
 from phaser_analytics.pipeline import load_report
 from phaser_analytics.pricing import BUNDLED_PRICES, Price, PriceBook, cost_usd, model_key
 
@@ -244,33 +244,33 @@ def test_the_dialect_hands_the_table_over_and_the_file_is_not_read_again(
     monkeypatch.setattr(claude_tokens, "report_token_usage", read_again.append)
     for name in ("reported", "unpriced"):  # a table, and none
         record = _load(reports, name)
-        assert claude_tokens.REPORT_TOKEN_TABLES not in record.extra
+        assert markdown_report.REPORT_TOKEN_TABLES not in record.extra
     assert record.tokens is None
     assert _load(reports, "reported").cost_usd == 1.23
     assert read_again == []
 
 
 def test_the_dialect_gives_the_token_usage_tables_in_report_order():
-    from phaser_analytics.default_plugins.markdown_report import parse_report_text
+    parse_report_text = markdown_report.parse_report_text
 
     text = (FIXTURES / "reports" / "reported" / "EXECUTION_REPORT.md").read_text(encoding="utf-8")
     text += "\n## Tokens\n\n| Input | 1k |\n|---|---|\n| Output | 2 |\n"
-    tables = parse_report_text(text)[claude_tokens.REPORT_TOKEN_TABLES]
+    tables = parse_report_text(text)[markdown_report.REPORT_TOKEN_TABLES]
     assert [rows[:2] for rows in tables] == [
         [("Kind", "Count"), ("Input tokens", "12,345")],  # the fenced table is no table
         [("Input", "1k"), ("Output", "2")],
     ]
     assert claude_tokens.usage_from_tables(tables)["tokens"]["total"] == 70134
-    assert claude_tokens.REPORT_TOKEN_TABLES not in parse_execution_report(text)
+    assert markdown_report.REPORT_TOKEN_TABLES not in parse_execution_report(text)
     no_table = text.replace("## Token Usage", "## Usage").replace("## Tokens", "## Usage")
-    assert claude_tokens.REPORT_TOKEN_TABLES not in parse_report_text(no_table)
+    assert markdown_report.REPORT_TOKEN_TABLES not in parse_report_text(no_table)
 
 
 @pytest.mark.parametrize("skip", [(), ("claude_tokens",)])
 def test_the_handed_over_tables_never_reach_the_record(reports: Path, skip: tuple[str, ...]):
     report = reports / "reports" / "reported" / "EXECUTION_REPORT.md"
     record, _ = load_report(report, reports, skip_plugins=skip)
-    assert claude_tokens.REPORT_TOKEN_TABLES not in record.extra
+    assert markdown_report.REPORT_TOKEN_TABLES not in record.extra
     assert record.total_tokens == (None if skip else 70134)
 
 

@@ -22,7 +22,7 @@ from .main import (
     status_option,
     store_option,
 )
-from .viewing import Selection, _query, make_view, write_output
+from .viewing import Selection, _query, history, make_view, write_output
 
 
 def _warn(message: str) -> None:
@@ -33,72 +33,6 @@ def _store(project_dir: Path) -> Any:
     from .main import open_command_store
 
     return open_command_store(project_dir)
-
-
-def history(project_dir: Path) -> list[Any]:
-    """Every stored execution of the project, as entries (newest first)."""
-    from ..query import project_key
-
-    store = _store(project_dir)
-    return list(store.find(project=project_key(project_dir, store)))
-
-
-def anomaly_reasons(
-    records: Sequence[Any],
-    origins: Sequence[dict[str, Any]] | None,
-    project_dir: Path,
-    known: Sequence[Any] | None = None,
-) -> dict[str, list[str]]:
-    """``show``'s anomalies: each shown execution judged against its own project's history
-    (with ``--global``, the project each came from). ``known`` is the project's history
-    when the caller has read it already; otherwise only the part the rule needs is read
-    (:func:`history_before`), so ``show`` stays as quick on a long history as on a short
-    one."""
-    from ..anomalies import find_anomalies, reasons
-
-    if not records:
-        return {}
-    if known is not None and origins is None:
-        return reasons(find_anomalies(records, known))
-    groups: dict[str, list[Any]] = {}
-    for index, record in enumerate(records):
-        where = origins[index]["path"] if origins is not None else str(project_dir)
-        groups.setdefault(where, []).append(record)
-    found: dict[str, list[str]] = {}
-    for where, members in groups.items():
-        found.update(reasons(find_anomalies(members, history_before(Path(where), members))))
-    return found
-
-
-def history_before(project_dir: Path, records: Sequence[Any]) -> list[Any]:
-    """The project's executions that the anomaly rule needs to judge ``records``: for each,
-    the :data:`~phaser_analytics.anomalies.HISTORY_LIMIT` most recent that started
-    before it, read newest first from the index and no further."""
-    from ..anomalies import HISTORY_LIMIT
-    from ..query import project_key
-
-    store = _store(project_dir)
-    key = project_key(project_dir, store)
-    dated = sorted(
-        (r for r in records if r.started_at is not None), key=lambda r: r.started_at,
-        reverse=True,
-    )  # fmt: skip
-    if len(dated) < len(records):  # an undated one is judged against the newest
-        return list(store.find(AnalyticsQuery(limit=HISTORY_LIMIT + len(records)), project=key))
-    pool: dict[str, Any] = {}
-    for record in dated:
-        before = sum(
-            1 for e in pool.values()
-            if e.started_at is not None and e.started_at < record.started_at
-        )  # fmt: skip
-        if before >= HISTORY_LIMIT:
-            continue
-        window = store.find(
-            AnalyticsQuery(until=record.started_at, limit=HISTORY_LIMIT + len(dated) + 1),
-            project=key,
-        )
-        pool.update((e.execution_id, e) for e in window)
-    return list(pool.values())
 
 
 def format_option(func: Any) -> Any:

@@ -420,7 +420,7 @@ class ZoneType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
-        from ..metrics import UnknownTimeZoneError, resolve_zone
+        from ..dates import UnknownTimeZoneError, resolve_zone
 
         try:
             return resolve_zone(value)

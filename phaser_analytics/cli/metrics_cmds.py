@@ -121,7 +121,7 @@ def emit(
     records: list[ExecutionRecord] | None = None,
 ) -> None:
     """Render ``breakdown`` with the chosen renderer and print it."""
-    from ..metrics import zone_label
+    from ..dates import zone_label
 
     app: AppContext = ctx.obj
     selection = Selection(

@@ -12,11 +12,11 @@ from typing import Any, TextIO, overload
 
 import click
 
-from ..config import config_defaults, view_options
 from ..hookspecs import RenderView
 from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
 from ..query import compute_stats, project_key, select_global
 from ..stores.base import Entry, Store
+from .configured import config_defaults, view_options
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -135,6 +135,72 @@ def select_streaming(project_dir: Path, query: AnalyticsQuery, global_: bool) ->
     )
 
 
+def history(project_dir: Path) -> list[Any]:
+    """Every stored execution of the project, as entries (newest first)."""
+    from ..query import project_key
+
+    store = open_command_store(project_dir)
+    return list(store.find(project=project_key(project_dir, store)))
+
+
+def anomaly_reasons(
+    records: Sequence[Any],
+    origins: Sequence[dict[str, Any]] | None,
+    project_dir: Path,
+    known: Sequence[Any] | None = None,
+) -> dict[str, list[str]]:
+    """``show``'s anomalies: each shown execution judged against its own project's history
+    (with ``--global``, the project each came from). ``known`` is the project's history
+    when the caller has read it already; otherwise only the part the rule needs is read
+    (:func:`history_before`), so ``show`` stays as quick on a long history as on a short
+    one."""
+    from ..anomalies import find_anomalies, reasons
+
+    if not records:
+        return {}
+    if known is not None and origins is None:
+        return reasons(find_anomalies(records, known))
+    groups: dict[str, list[Any]] = {}
+    for index, record in enumerate(records):
+        where = origins[index]["path"] if origins is not None else str(project_dir)
+        groups.setdefault(where, []).append(record)
+    found: dict[str, list[str]] = {}
+    for where, members in groups.items():
+        found.update(reasons(find_anomalies(members, history_before(Path(where), members))))
+    return found
+
+
+def history_before(project_dir: Path, records: Sequence[Any]) -> list[Any]:
+    """The project's executions that the anomaly rule needs to judge ``records``: for each,
+    the :data:`~phaser_analytics.anomalies.HISTORY_LIMIT` most recent that started
+    before it, read newest first from the index and no further."""
+    from ..anomalies import HISTORY_LIMIT
+    from ..query import project_key
+
+    store = open_command_store(project_dir)
+    key = project_key(project_dir, store)
+    dated = sorted(
+        (r for r in records if r.started_at is not None), key=lambda r: r.started_at,
+        reverse=True,
+    )  # fmt: skip
+    if len(dated) < len(records):  # an undated one is judged against the newest
+        return list(store.find(AnalyticsQuery(limit=HISTORY_LIMIT + len(records)), project=key))
+    pool: dict[str, Any] = {}
+    for record in dated:
+        before = sum(
+            1 for e in pool.values()
+            if e.started_at is not None and e.started_at < record.started_at
+        )  # fmt: skip
+        if before >= HISTORY_LIMIT:
+            continue
+        window = store.find(
+            AnalyticsQuery(until=record.started_at, limit=HISTORY_LIMIT + len(dated) + 1),
+            project=key,
+        )
+        pool.update((e.execution_id, e) for e in window)
+    return list(pool.values())
+
+
 def terminal_width() -> int:
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
@@ -161,7 +227,7 @@ def make_view(
     **options: Any,
 ) -> RenderView:
     app: AppContext = ctx.obj
-    from ..metrics import zone_label
+    from ..dates import zone_label
 
     zone = command_zone(ctx)
     options.setdefault("zone", zone)
@@ -422,8 +488,6 @@ def show(
     execution far outside its history is marked "!" and its reasons listed (JSON and CSV
     carry them as "anomalies").
     """
-    from .insights import anomaly_reasons
-
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
     if ci_minimal:
@@ -480,8 +544,6 @@ def _anomaly_gate(
 ) -> None:
     """``--fail-on-anomaly``: like the other gates, it judges every execution the filters
     match (not only the last N shown), from the index; ``--global`` judges those shown."""
-    from .insights import anomaly_reasons, history
-
     judged = len(selection.records)
     if filtered and not global_ and query.limit is not None:
         store = open_command_store(project_dir)

@@ -10,7 +10,8 @@ Two sources, on the ``enrich_record`` hook:
    audit: used only when no transcript line matches (another machine, a CI runner), and
    otherwise kept in ``extra["reported_token_usage"]`` for comparison. The built-in
    dialect has the tables already, from its own parse, and hands them over under
-   :data:`REPORT_TOKEN_TABLES`; for a report of another dialect the plugin reads the file.
+   :data:`~phaser_analytics.default_plugins.markdown_report.REPORT_TOKEN_TABLES`; for a
+   report of another dialect the plugin reads the file.
 
 ``docs/metrics.md`` explains both, the price table and the caveats. The plugin is
 ``trylast``: a plugin that already set ``record.tokens`` wins, and this one leaves the
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,9 +32,7 @@ from typing import TYPE_CHECKING, Any
 from phaser_analytics.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
-
-    from phaser_analytics.default_plugins.markdown_report import Section
+    from phaser_analytics.default_plugins.markdown_report import TokenTable
     from phaser_analytics.models import ExecutionRecord
     from phaser_analytics.pricing import PriceBook
 
@@ -344,7 +343,6 @@ def apply_measured(
 
 # -- the report's ## Token Usage table ----------------------------------------------------
 
-_HEADING = re.compile(r"^[ \t]{0,3}#{1,2}[ \t]+[^\n]*\btokens?\b", re.IGNORECASE | re.MULTILINE)
 _NUMBER = re.compile(r"\d[\d,_'\u00a0\u202f ]*(?:\.\d+)?(?:\s?[kKmM]\b)?")
 _SCALE = {"k": 1_000, "m": 1_000_000}
 
@@ -401,41 +399,6 @@ def token_table_values(rows: Iterable[tuple[str, ...]]) -> dict[str, Any] | None
     return {"tokens": tokens, "cost_usd": round(cost, 6) if cost is not None else None}
 
 
-#: The key of a dialect's parse (and, during ``enrich_record``, of the record's ``extra``)
-#: under which a dialect that splits the report into sections hands over the tables of its
-#: ``## Token Usage`` sections, as :func:`token_usage_tables` returns them, so this plugin
-#: need not read and parse the report again. A dialect that does so names the key in its
-#: ``transient_keys``: the import then sets it in ``extra`` for the enrich hooks (``None``
-#: when the parse gave none) and removes it before the record is stored. When the key is
-#: absent from ``extra`` the plugin reads the tables from the report file.
-REPORT_TOKEN_TABLES = "report_token_tables"
-
-TokenTable = list[tuple[str, ...]]
-
-
-def is_token_usage_title(title: str) -> bool:
-    """A section title this plugin reads: it starts with "Token Usage" or is "Tokens"."""
-    words = " ".join(re.sub(r"[^a-z]+", " ", title.lower()).split())
-    return words.startswith("token usage") or words in ("tokens", "token")
-
-
-def token_usage_tables(text: str, sections: Sequence[Section], md: MarkdownIt) -> list[TokenTable]:
-    """The tables of the Token Usage sections among ``sections`` (the top-level sections of
-    ``text``), in report order, each a list of rows of cell texts, the header first; ``[]``
-    when there are none or no heading line of ``text`` names tokens."""
-    # "token" in the title is a cheap necessary condition of is_token_usage_title.
-    wanted = [s for s in sections if "token" in s.title.lower() and is_token_usage_title(s.title)]
-    if not wanted or not _HEADING.search(text):
-        return []
-    from phaser_analytics.default_plugins.markdown_report import read_tables
-
-    return [
-        [table.header.cells, *(row.cells for row in table.rows)]
-        for section in wanted
-        for table in read_tables(section.tokens, md)
-    ]
-
-
 def usage_from_tables(tables: Iterable[TokenTable]) -> dict[str, Any] | None:
     """Tokens and cost of the first table that holds token counts."""
     for rows in tables:
@@ -447,6 +410,8 @@ def usage_from_tables(tables: Iterable[TokenTable]) -> dict[str, Any] | None:
 
 def reported_usage(record: ExecutionRecord, source: Path | None) -> dict[str, Any] | None:
     """The report's Token Usage table: as the dialect handed it over, else from the file."""
+    from phaser_analytics.default_plugins.markdown_report import REPORT_TOKEN_TABLES
+
     if REPORT_TOKEN_TABLES in record.extra:
         return usage_from_tables(record.extra[REPORT_TOKEN_TABLES] or [])
     return report_token_usage(source) if source is not None else None
@@ -458,12 +423,9 @@ def report_token_usage(path: Path) -> dict[str, Any] | None:
         text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
     except OSError:
         return None
-    if not _HEADING.search(text):
-        return None  # the common case, decided without markdown-it-py
-    from phaser_analytics.default_plugins.markdown_report import _markdown, split_sections
+    from phaser_analytics.default_plugins.markdown_report import token_tables_in
 
-    md = _markdown()
-    return usage_from_tables(token_usage_tables(text, split_sections(md.parse(text), md), md))
+    return usage_from_tables(token_tables_in(text))
 
 
 def apply_reported(record: ExecutionRecord, reported: Mapping[str, Any]) -> None:

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from phaser_analytics.default_plugins.claude_tokens import REPORT_TOKEN_TABLES, token_usage_tables
 from phaser_analytics.errors import ReportParseError
 from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import ExecutionStatus, PhaseRecord, PhaseStatus
@@ -31,6 +30,18 @@ if TYPE_CHECKING:
 
 Fields = dict[str, Any]
 Warnings = list[str]
+
+#: The key of a dialect's parse (and, during ``enrich_record``, of the record's ``extra``)
+#: under which a dialect that splits the report into sections hands over the tables of its
+#: ``## Token Usage`` sections, as :func:`token_usage_tables` returns them, so the
+#: ``claude_tokens`` plugin need not read and parse the report again. A dialect that does
+#: so names the key in its
+#: ``transient_keys``: the import then sets it in ``extra`` for the enrich hooks (``None``
+#: when the parse gave none) and removes it before the record is stored. When the key is
+#: absent from ``extra`` the plugin reads the tables from the report file.
+REPORT_TOKEN_TABLES = "report_token_tables"
+
+TokenTable = list[tuple[str, ...]]
 
 # -- the dialect --------------------------------------------------------------------------
 
@@ -62,6 +73,42 @@ def register_dialects(register: Callable[[Any], None]) -> None:
     register(ExecutionReportDialect())
 
 
+# -- the Token Usage tables, for the claude_tokens plugin -------------------------------
+
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,2}[ \t]+[^\n]*\btokens?\b", re.IGNORECASE | re.MULTILINE)
+
+
+def is_token_usage_title(title: str) -> bool:
+    """A section title the ``claude_tokens`` plugin reads: it starts with "Token Usage" or
+    is "Tokens"."""
+    words = " ".join(re.sub(r"[^a-z]+", " ", title.lower()).split())
+    return words.startswith("token usage") or words in ("tokens", "token")
+
+
+def token_usage_tables(text: str, sections: Sequence[Section], md: MarkdownIt) -> list[TokenTable]:
+    """The tables of the Token Usage sections among ``sections`` (the top-level sections of
+    ``text``), in report order, each a list of rows of cell texts, the header first; ``[]``
+    when there are none or no heading line of ``text`` names tokens."""
+    # "token" in the title is a cheap necessary condition of is_token_usage_title.
+    wanted = [s for s in sections if "token" in s.title.lower() and is_token_usage_title(s.title)]
+    if not wanted or not _HEADING.search(text):
+        return []
+    return [
+        [table.header.cells, *(row.cells for row in table.rows)]
+        for section in wanted
+        for table in read_tables(section.tokens, md)
+    ]
+
+
+def token_tables_in(text: str) -> list[TokenTable]:
+    """The tables of the Token Usage sections of the markdown ``text`` (a report of any
+    dialect), as :func:`token_usage_tables` gives them; ``[]`` when it has none."""
+    if not _HEADING.search(text):
+        return []  # the common case, decided without markdown-it-py
+    md = _markdown()
+    return token_usage_tables(text, split_sections(md.parse(text), md), md)
+
+
 # -- the whole report ---------------------------------------------------------------------
 
 
@@ -71,7 +118,7 @@ def parse_report_text(text: str) -> dict[str, Any]:
     Gives only what the report states, plus ``"warnings"`` (one line each) and a few keys
     that are not record fields (``phaser_version_from``, ``base_commit_note``, …), and
     the tables of a ``## Token Usage`` section, if any, under
-    :data:`~phaser_analytics.default_plugins.claude_tokens.REPORT_TOKEN_TABLES`.
+    :data:`REPORT_TOKEN_TABLES`.
     Raises :class:`ReportParseError` when there is no readable Metadata table.
     """
     md = _markdown()
