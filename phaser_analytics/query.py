@@ -18,7 +18,8 @@ from .models import (
     ExecutionStatus,
     PhaseStatus,
 )
-from .stores.base import Entry, Store, open_store, resolve_store_url, sort_newest_first
+from .stores import open_store
+from .stores.base import Entry, Store, resolve_store_url, sort_newest_first
 
 if TYPE_CHECKING:
     # Imported where --global needs it: show of one project never reads the registry.

@@ -32,7 +32,8 @@ from phaser_analytics.models import (
     PhaseStatus,
 )
 from phaser_analytics.query import select_entries
-from phaser_analytics.stores.base import Entry, Store, open_store, sort_newest_first
+from phaser_analytics.stores import open_store
+from phaser_analytics.stores.base import Entry, Store, sort_newest_first
 
 #: A guard against a hung child, not a measurement.
 DEADLINE_SECONDS = 120
@@ -442,7 +443,7 @@ from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from storage_helpers import make_record
 from phaser_analytics.stores import save_execution
-from phaser_analytics.stores.base import open_store
+from phaser_analytics.stores import open_store
 """
 
 

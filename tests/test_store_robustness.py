@@ -473,7 +473,7 @@ def test_read_only_project_cannot_create_a_store(tmp_path: Path) -> None:
     project.chmod(0o555)
     try:
         code = (
-            "from pathlib import Path; from phaser_analytics.stores.base import open_store;"
+            "from pathlib import Path; from phaser_analytics.stores import open_store;"
             "from phaser_analytics.models import ExecutionRecord as R;"
             f"open_store(None, project_dir=Path({str(project)!r}))"
             ".save([R(execution_id=R.generate_id())])"

@@ -558,7 +558,7 @@ def store_url(project_dir: Path) -> str | None:
 
 def open_command_store(project_dir: Path) -> Any:
     """The store this command uses for ``project_dir`` (:class:`~..stores.base.Store`)."""
-    from ..stores.base import open_store
+    from ..stores import open_store
 
     ctx = click.get_current_context(silent=True)
     app = ctx.find_object(AppContext) if ctx is not None else None

@@ -82,7 +82,7 @@ def migrate_cmd(
     Idempotent and resumable: executions the target already holds (by identity) are left
     as they are, so running it again after an interruption copies only the rest.
     """
-    from ..stores.base import open_store
+    from ..stores import open_store
 
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj

@@ -1,5 +1,6 @@
-"""Stores: the interface (:mod:`.base`), its backends one module each, and the spec's §11.1
-functions, which go through the interface (docs/storage.md).
+"""Stores: the interface (:mod:`.base`), its backends one module each, :func:`open_store`
+(which picks the backend a URL names), and the spec's §11.1 functions, which go through
+the interface (docs/storage.md).
 
 The §11.1 functions use the store in force for ``project_dir`` (``PHASER_STORE``, config
 ``analytics.store``, else the project's JSON store), as the command line does.
@@ -8,13 +9,13 @@ The §11.1 functions use the store in force for ``project_dir`` (``PHASER_STORE`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreWriteError
+from ..errors import StorageError, StoreWriteError
+from .base import Opener, Store, Warn, redact, resolve_store_url, stderr_warning, url_scheme
 
 if TYPE_CHECKING:
     from ..models import ExecutionRecord
-    from .base import Store
 
 
 def get_analytics_dir(project_dir: Path) -> Path:
@@ -34,8 +35,6 @@ def ensure_analytics_dir(project_dir: Path) -> Path:
 
 def project_store(project_dir: Path) -> Store:
     """The store in force for ``project_dir``."""
-    from .base import open_store, resolve_store_url
-
     return open_store(resolve_store_url(None, Path(project_dir)), project_dir=Path(project_dir))
 
 
@@ -78,3 +77,37 @@ def update_index(project_dir: Path) -> None:
         store.check(repair=True)
     finally:
         store.close()
+
+
+def open_store(
+    url: str | None = None,
+    *,
+    project_dir: Path | None = None,
+    warn: Warn = stderr_warning,
+    host: Any = None,
+) -> Store:
+    """Open the store ``url`` names (``None``: the JSON store of ``project_dir``).
+
+    The scheme's opener comes from the plugins' ``register_stores`` hooks (the built-ins
+    register ``file`` and ``sqlite`` through it). An unknown scheme is a one-line
+    ``StorageError`` listing the schemes installed.
+    """
+    if url is None:
+        if project_dir is None:
+            raise StorageError("No store: give a store URL or a project directory.")
+        from .json_files import JsonStore
+
+        return JsonStore.for_project(Path(project_dir), warn=warn)
+    if host is None:
+        from ..plugins import get_host
+
+        host = get_host()
+    scheme = url_scheme(url)
+    openers: dict[str, Opener] = host.stores
+    opener = openers.get(scheme)
+    if opener is None:
+        known = ", ".join(sorted(openers)) or "none"
+        raise StorageError(
+            f"Unknown store scheme '{scheme}' in {redact(url)}; installed schemes: {known}."
+        )
+    return opener(url, project_dir=project_dir, warn=warn)

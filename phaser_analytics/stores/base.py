@@ -344,37 +344,3 @@ def resolve_store_url(explicit: str | None, project_dir: Path) -> str | None:
     if env:
         return env
     return store_url_from_config(project_dir)
-
-
-def open_store(
-    url: str | None = None,
-    *,
-    project_dir: Path | None = None,
-    warn: Warn = stderr_warning,
-    host: Any = None,
-) -> Store:
-    """Open the store ``url`` names (``None``: the JSON store of ``project_dir``).
-
-    The scheme's opener comes from the plugins' ``register_stores`` hooks (the built-ins
-    register ``file`` and ``sqlite`` through it). An unknown scheme is a one-line
-    ``StorageError`` listing the schemes installed.
-    """
-    if url is None:
-        if project_dir is None:
-            raise StorageError("No store: give a store URL or a project directory.")
-        from .json_files import JsonStore
-
-        return JsonStore.for_project(Path(project_dir), warn=warn)
-    if host is None:
-        from ..plugins import get_host
-
-        host = get_host()
-    scheme = url_scheme(url)
-    openers: dict[str, Opener] = host.stores
-    opener = openers.get(scheme)
-    if opener is None:
-        known = ", ".join(sorted(openers)) or "none"
-        raise StorageError(
-            f"Unknown store scheme '{scheme}' in {redact(url)}; installed schemes: {known}."
-        )
-    return opener(url, project_dir=project_dir, warn=warn)
