@@ -10,6 +10,7 @@ and so do the ones a type checker alone reads.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -128,3 +129,23 @@ def test_the_circle_finder_finds_circles_lazy_and_relative(tmp_path: Path) -> No
     assert import_circles(graph) == [[f"{PACKAGE}.a", f"{PACKAGE}.c", f"{PACKAGE}.sub.b"]]
     (package / "c.py").write_text("")
     assert import_circles(import_graph(tmp_path)) == []
+
+
+ARCHITECTURE = REPO / "docs" / "architecture.md"
+_MODULE_LINE = re.compile(r"^- `(phaser_analytics/[^`]+\.py)` — \S")
+
+
+def test_architecture_lists_every_module_once() -> None:
+    """docs/architecture.md has one line, ``- `path` — what it holds``, per module of the
+    package, and none for a module that does not exist."""
+    listed = [
+        match.group(1)
+        for line in ARCHITECTURE.read_text(encoding="utf-8").splitlines()
+        if (match := _MODULE_LINE.match(line))
+    ]
+    modules = {str(path.relative_to(REPO)) for path in package_modules().values()}
+    assert len(listed) == len(set(listed)), "listed twice in docs/architecture.md"
+    missing = sorted(modules - set(listed))
+    assert not missing, f"add a line for each to docs/architecture.md: {missing}"
+    gone = sorted(set(listed) - modules)
+    assert not gone, f"docs/architecture.md lists modules that do not exist: {gone}"
