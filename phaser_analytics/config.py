@@ -32,6 +32,8 @@ from typing import Any
 from .errors import AnalyticsError
 
 CONFIG_NAME = "config.json"
+#: The largest config file read (a config is a few hundred bytes).
+CONFIG_MAX_BYTES = 1024 * 1024
 SECTION = "analytics"
 
 #: For each command, its config keys and the parameter each sets (``None``: not a command
@@ -85,10 +87,15 @@ def config_files(project_dir: Path) -> list[tuple[Path, Path]]:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The ``"analytics"`` section of ``path``; empty when the file or section is absent."""
+    from .untrusted_files import UnsafeFile, read_regular_file
+
     try:
-        text = path.read_text(encoding="utf-8")
+        # A project's config is a stranger's file: a regular file, bounded, never waited on.
+        text = read_regular_file(path, CONFIG_MAX_BYTES).decode("utf-8")
     except FileNotFoundError:
         return {}
+    except UnsafeFile as exc:
+        raise ConfigError(f"Config file {path} cannot be read (it {exc}).") from exc
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"Config file {path} cannot be read ({reason}).") from exc
@@ -261,7 +268,9 @@ def configured_zone(project_dir: Path) -> Any:
     if chosen is None:
         return None
     if not isinstance(chosen.value, str) or not chosen.value.strip():
-        raise chosen.error(f"must be a time zone name such as Europe/Berlin, not {json.dumps(chosen.value)}")
+        raise chosen.error(
+            f"must be a time zone name such as Europe/Berlin, not {json.dumps(chosen.value)}"
+        )
     try:
         return resolve_zone(chosen.value)
     except UnknownTimeZoneError:

@@ -11,7 +11,6 @@ import contextvars
 import dataclasses
 import fnmatch
 import os
-import stat
 import sys
 import time
 import uuid
@@ -31,6 +30,7 @@ from .models import (
 )
 from .plugins import PluginHost, get_host
 from .registry import register_project
+from .untrusted_files import UnsafeFile, read_regular_file
 
 #: Directories discovery never enters: version control, our own store, dependencies,
 #: virtual environments and tool caches.
@@ -209,46 +209,26 @@ def _looks_like_utf16(sniff: bytes) -> bool:
 
 
 def _read_regular_file(path: Path) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_REPORT_BYTES`.
-
-    Opened without waiting (``O_NONBLOCK``: a FIFO would block until a writer came), then
-    checked with ``fstat`` on what was opened, then read up to one byte past the cap.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_REPORT_BYTES`
+    (:func:`~phaser_analytics.untrusted_files.read_regular_file`: no device, no waiting on
+    a FIFO, no more than the limit whatever the size said)."""
     try:
-        fd = os.open(path, flags)
+        return read_regular_file(path, MAX_REPORT_BYTES)
     except FileNotFoundError:
         raise ReportNotFoundError(path) from None
     except IsADirectoryError:
         raise ReportParseError("it is a directory, not a report file") from None
-    except OSError as exc:
-        raise ReportParseError(f"the file cannot be read ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise ReportParseError("it is a directory, not a report file")
-        if not stat.S_ISREG(info.st_mode):
+    except UnsafeFile as exc:
+        if "regular" in str(exc):
             raise ReportParseError(
                 "it is not a regular file (a device, FIFO or socket); only files are read"
-            )
-        if info.st_size > MAX_REPORT_BYTES:
-            raise _too_large()
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            raw = handle.read(MAX_REPORT_BYTES + 1)
+            ) from None
+        raise ReportParseError(
+            f"the file is larger than {MAX_REPORT_BYTES:,} bytes "
+            f"({MAX_REPORT_BYTES // (1024 * 1024)} MiB), the limit for a report"
+        ) from None
     except OSError as exc:
         raise ReportParseError(f"the file cannot be read ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-    if len(raw) > MAX_REPORT_BYTES:
-        raise _too_large()
-    return raw
-
-
-def _too_large() -> ReportParseError:
-    return ReportParseError(
-        f"the file is larger than {MAX_REPORT_BYTES:,} bytes "
-        f"({MAX_REPORT_BYTES // (1024 * 1024)} MiB), the limit for a report"
-    )
 
 
 def parse_execution_report(content: str) -> dict[str, Any]:

@@ -27,7 +27,6 @@ import contextlib
 import functools
 import os
 import signal
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -271,21 +270,16 @@ def _confined_loader(directory: Path, root: Path | None) -> BaseLoader:
 
 
 def _read_template_file(path: str, name: str) -> str:
-    """A project template's text: a regular file of bounded size, never a device or FIFO."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    """A project template's text: a regular file of at most :data:`TEMPLATE_MAX_BYTES`,
+    never a device or FIFO, not through a link (``path`` is already real)."""
+    from .untrusted_files import UnsafeFile, read_regular_file
+
     try:
-        fd = os.open(path, flags)
+        data = read_regular_file(path, TEMPLATE_MAX_BYTES, follow_symlinks=False)
+    except UnsafeFile as exc:
+        raise TemplateRenderError(f"Template {name} {exc}; not read.") from None
     except OSError as exc:
         raise TemplateRenderError(f"Template {name} cannot be read ({exc.strerror}).") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise TemplateRenderError(f"Template {name} is not a regular file.")
-        data = handle.read(TEMPLATE_MAX_BYTES + 1)
-    if len(data) > TEMPLATE_MAX_BYTES:
-        raise TemplateRenderError(
-            f"Template {name} is larger than {TEMPLATE_MAX_BYTES:,} bytes; not read."
-        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -420,3 +420,38 @@ def test_the_time_limit_leaves_no_alarm_behind(tmp_path, monkeypatch):
     assert render_source("ok", tmp_path) == "ok"
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) is before
+
+
+# -- the project's config file itself ---------------------------------------------------------
+
+
+def test_a_config_that_is_a_fifo_does_not_hang_show(tmp_path, project):
+    (project / ".phaser").mkdir()
+    os.mkfifo(project / ".phaser" / "config.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "phaser_analytics", "analytics", "show", "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "not a regular file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_config_linked_to_a_device_is_refused(runner, project):
+    (project / ".phaser").mkdir()
+    (project / ".phaser" / "config.json").symlink_to("/dev/zero")
+    result = run(runner, "show", "--project", project)
+    assert result.exit_code == 2, result.output
+    assert "not a regular file" in result.output
+
+
+def test_a_huge_config_is_refused(runner, project, monkeypatch):
+    from phaser_analytics import config
+
+    monkeypatch.setattr(config, "CONFIG_MAX_BYTES", 100)
+    write_config(project, {"show": {"format": "table" + " " * 200}})
+    result = run(runner, "show", "--project", project)
+    assert result.exit_code == 2, result.output
+    assert "larger than" in result.output

@@ -222,23 +222,13 @@ def read_usage_line(line: str, window: Window, project_path: str) -> UsageLine |
 
 def _file_lines(path: Path) -> Iterator[str]:
     """The lines of a transcript, each of at most :data:`MAX_TRANSCRIPT_LINE` bytes: a longer
-    line is read past in pieces of that size and skipped, never held whole (a transcript is
-    untrusted input, and one 500 MB line must not cost a gigabyte)."""
-    limit = MAX_TRANSCRIPT_LINE
-    try:
-        with open(path, "rb") as handle:
-            while True:
-                line = handle.readline(limit + 1)
-                if not line:
-                    return
-                if len(line) > limit and not line.endswith(b"\n"):
-                    while line and not line.endswith(b"\n"):
-                        line = handle.readline(limit)
-                    continue
-                # A bad byte spoils one line, not the file.
-                yield line.decode("utf-8", errors="replace")
-    except OSError:
-        return
+    line is read past in pieces and skipped, never held whole (a transcript is untrusted
+    input, and one 500 MB line must not cost a gigabyte)."""
+    from phaser_analytics.untrusted_files import bounded_lines
+
+    for line in bounded_lines(path, MAX_TRANSCRIPT_LINE):
+        # A bad byte spoils one line, not the file.
+        yield line.decode("utf-8", errors="replace")
 
 
 def _written_before(path: Path, window: Window) -> bool:
