@@ -45,6 +45,10 @@ class Selection:
     projects: list[dict[str, Any]] = field(default_factory=list)
     store_empty: bool = False
     origins: list[dict[str, Any]] | None = None
+    #: The store a project view was read from, and the project's key in it: what later
+    #: steps of the command (``show``'s anomalies) read more from.
+    store: Any = None
+    key: str | None = None
 
 
 def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
@@ -71,6 +75,8 @@ def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection
         stats=compute_stats(entries),
         project={"name": info.project_name(key) or project_dir.name, "path": str(project_dir)},
         store_empty=not info.count_for(key),
+        store=store,
+        key=key,
     )
 
 
@@ -148,12 +154,13 @@ def anomaly_reasons(
     origins: Sequence[dict[str, Any]] | None,
     project_dir: Path,
     known: Sequence[Any] | None = None,
+    opened: tuple[Any, str | None] | None = None,
 ) -> dict[str, list[str]]:
     """``show``'s anomalies: each shown execution judged against its own project's history
     (with ``--global``, the project each came from). ``known`` is the project's history
     when the caller has read it already; otherwise only the part the rule needs is read
     (:func:`history_before`), so ``show`` stays as quick on a long history as on a short
-    one."""
+    one. ``opened`` is ``(store, project key)`` of a store the command has open."""
     from ..anomalies import find_anomalies, reasons
 
     if not records:
@@ -166,19 +173,25 @@ def anomaly_reasons(
         groups.setdefault(where, []).append(record)
     found: dict[str, list[str]] = {}
     for where, members in groups.items():
-        found.update(reasons(find_anomalies(members, history_before(Path(where), members))))
+        window = history_before(Path(where), members, opened if origins is None else None)
+        found.update(reasons(find_anomalies(members, window)))
     return found
 
 
-def history_before(project_dir: Path, records: Sequence[Any]) -> list[Any]:
+def history_before(
+    project_dir: Path, records: Sequence[Any], opened: tuple[Any, str | None] | None = None
+) -> list[Any]:
     """The project's executions that the anomaly rule needs to judge ``records``: for each,
     the :data:`~phaser_analytics.anomalies.HISTORY_LIMIT` most recent that started
     before it, read newest first from the index and no further."""
     from ..anomalies import HISTORY_LIMIT
     from ..query import project_key
 
-    store = open_command_store(project_dir)
-    key = project_key(project_dir, store)
+    if opened is not None:
+        store, key = opened
+    else:
+        store = open_command_store(project_dir)
+        key = project_key(project_dir, store)
     dated = sorted(
         (r for r in records if r.started_at is not None), key=lambda r: r.started_at,
         reverse=True,
@@ -513,7 +526,12 @@ def show(
         if ci_minimal:
             selection.stats = judged
     renderer = app.host().renderer(output_format)
-    flagged = anomaly_reasons(selection.records, selection.origins, project_dir)
+    flagged = anomaly_reasons(
+        selection.records,
+        selection.origins,
+        project_dir,
+        opened=(selection.store, selection.key) if selection.store is not None else None,
+    )
     view = make_view(
         ctx,
         "show",
