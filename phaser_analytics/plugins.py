@@ -33,6 +33,10 @@ from .hookspecs import Dialect, Renderer
 ENTRY_POINT_GROUP = "phaser_analytics"
 BUILTIN_DISTRIBUTION = "phaser-analytics"
 DEFAULT_COMMANDS = ("show", "export")
+#: In a renderer's ``commands``: it renders the breakdowns of the aggregate commands
+#: (``trends``, ``phases``, ``failures``, ``projects``, and any other command that shows a
+#: :class:`~phaser_analytics.hookspecs.Breakdown`); see docs/plugin-hooks.md.
+BREAKDOWNS = "breakdowns"
 
 #: Built-in plugins that only read reports, with the hooks they implement. They are imported
 #: when a command first needs a dialect or enrichment (``import``, ``plugins``), not by
@@ -89,11 +93,18 @@ class FailedPlugin:
     error: BaseException
 
     def message(self) -> str:
+        if isinstance(self.error, PluginProblem):
+            return f"Warning: {self.error}"
         reason = f"{type(self.error).__name__}: {self.error}".strip().splitlines()[0]
         return (
             f"Warning: plugin '{self.name}' from {self.distribution} failed to load and is "
             f"skipped ({reason})."
         )
+
+
+class PluginProblem(Exception):
+    """What is wrong with a plugin that was skipped (in whole or in part) without failing
+    to import: a name another plugin has, a broken entry point, a hook that raised."""
 
 
 def _stderr(message: str) -> None:
@@ -228,7 +239,11 @@ def _read_text(directory: str, name: str) -> str | None:
 
 
 def _section_pairs(text: str, group: str) -> list[tuple[str, str]]:
-    """``name = value`` pairs of ``[group]``, read as ``importlib.metadata.Sectioned`` does."""
+    """``name = value`` pairs of ``[group]``, read as ``importlib.metadata.Sectioned`` does.
+
+    A line of the group without ``=`` (a broken ``entry_points.txt``) becomes a pair with
+    an empty name, which :meth:`PluginHost.load_entry_points` reports as that
+    distribution's problem instead of failing every command."""
     pairs = []
     section = None
     for line in map(str.strip, text.splitlines()):
@@ -237,8 +252,8 @@ def _section_pairs(text: str, group: str) -> list[tuple[str, str]]:
         if line.startswith("[") and line.endswith("]"):
             section = line.strip("[]")
         elif section == group:
-            name, value = map(str.strip, line.split("=", 1))
-            pairs.append((name, value))
+            name, equals, value = line.partition("=")
+            pairs.append((name.strip(), value.strip()) if equals else ("", line))
     return pairs
 
 
@@ -277,6 +292,15 @@ class PluginHost:
         self._order: list[str] = []
         #: Built-in entry points of :data:`DEFERRED_BUILTINS` not imported yet.
         self._deferred: dict[str, Any] = {}
+        #: Plugins that loaded but were skipped in part: a name another plugin has, a
+        #: registration hook that raised (``phaser analytics plugins`` lists them).
+        self.problems: list[FailedPlugin] = []
+        self._warn: Callable[[str], None] = _stderr
+
+    def _problem(self, name: str, distribution: str, message: str) -> None:
+        problem = FailedPlugin(name, distribution, PluginProblem(message))
+        self.problems.append(problem)
+        self._warn(problem.message())
 
     @property
     def plugins(self) -> dict[str, PluginInfo]:
@@ -299,20 +323,40 @@ class PluginHost:
         and skipped; a built-in that fails is a :class:`PluginError`, because the tool
         cannot work without it.
         """
+        self._warn = warn
+        # Built-ins first, so that a third party's plugin or format named like one of ours
+        # is the one skipped.
         points = sorted(
             entry_points(ENTRY_POINT_GROUP),
-            key=lambda ep: (_dist_name(ep), ep.name),
+            key=lambda ep: (
+                _normalize(_dist_name(ep)) != BUILTIN_DISTRIBUTION,
+                _dist_name(ep),
+                ep.name,
+            ),
         )
         for ep in points:
             dist = _dist_name(ep)
             builtin = _normalize(dist) == BUILTIN_DISTRIBUTION
+            if not ep.name:
+                self._problem(
+                    ep.value,
+                    dist,
+                    f"{dist}'s entry_points.txt has a line in [{ENTRY_POINT_GROUP}] that is "
+                    f"not 'name = module' ({ep.value!r}); it is skipped.",
+                )
+                continue
             if ep.name in self._plugins or ep.name in self._deferred:
                 known = self._plugins.get(ep.name)
                 other = known.distribution if known else _dist_name(self._deferred[ep.name])
-                raise PluginError(
-                    f"Plugin name '{ep.name}' is declared by both {other} and {dist}; "
-                    "uninstall one of them."
+                if builtin and _normalize(other) == BUILTIN_DISTRIBUTION:
+                    raise PluginError(f"Built-in plugin name '{ep.name}' is declared twice.")
+                self._problem(
+                    ep.name,
+                    dist,
+                    f"plugin '{ep.name}' is declared by both {other} and {dist}; {other}'s "
+                    f"is kept and {dist}'s is skipped.",
                 )
+                continue
             if builtin and ep.name in DEFERRED_BUILTINS:
                 self._deferred[ep.name] = ep
                 self._order.append(ep.name)
@@ -369,7 +413,7 @@ class PluginHost:
             return self
         self._check_hooks()
         for impl in self._impls("register_renderers"):
-            impl.function(register=self._registrar("renderer", self.renderers, impl.plugin_name))
+            self._call_registration(impl, "renderer", self.renderers)
         for impl in self._impls("register_stores"):
             impl.function(register=self._store_registrar(impl.plugin_name))
         self._finished = True
@@ -388,7 +432,23 @@ class PluginHost:
 
     def _register_dialects(self) -> None:
         for impl in self._impls("register_dialects"):
-            impl.function(register=self._registrar("dialect", self._dialects, impl.plugin_name))
+            self._call_registration(impl, "dialect", self._dialects)
+
+    def _call_registration(self, impl: Any, kind: str, registry: dict[str, Any]) -> None:
+        """Run one plugin's registration hook; a third party's that raises is that plugin's
+        problem (what it registered before raising stays), not the tool's."""
+        info = self._plugins[impl.plugin_name]
+        try:
+            impl.function(register=self._registrar(kind, registry, impl.plugin_name))
+        except Exception as exc:
+            if info.builtin:
+                raise
+            self._problem(
+                info.name,
+                info.distribution,
+                f"plugin '{info.name}' from {info.distribution} failed while registering its "
+                f"{kind}s ({type(exc).__name__}: {exc}); the rest of it is skipped.",
+            )
 
     def _load_deferred(self) -> None:
         """Import the deferred built-ins, and register every plugin again in the order of
@@ -445,17 +505,24 @@ class PluginHost:
                 )
             owner = self._owners.get((kind, name))
             if owner is not None:
-                raise PluginError(
-                    f"The {kind} '{name}' is registered by both "
-                    f"{self._plugins[owner].distribution} (plugin '{owner}') and "
-                    f"{info.distribution} (plugin '{plugin_name}'); uninstall one of them."
+                kept, skipped = self._plugins[owner], info
+                if kept.builtin and skipped.builtin:
+                    raise PluginError(f"The built-in {kind} '{name}' is registered twice.")
+                if skipped.builtin:  # ours wins over a third party's registered earlier
+                    kept, skipped = skipped, kept
+                    _names(skipped, kind).remove(name)
+                self._problem(
+                    skipped.name,
+                    skipped.distribution,
+                    f"the {kind} '{name}' is registered by both {kept.distribution} (plugin "
+                    f"'{kept.name}') and {skipped.distribution} (plugin '{skipped.name}'); "
+                    f"{kept.distribution}'s is kept.",
                 )
+                if skipped is info:
+                    return
             self._owners[(kind, name)] = plugin_name
             registry[name] = item
-            if kind == "store":
-                info.stores.append(name)
-            else:
-                (info.dialects if kind == "dialect" else info.renderers).append(name)
+            _names(info, kind).append(name)
 
         return register
 
@@ -480,11 +547,17 @@ class PluginHost:
         ]
 
     def renderer(self, name: str) -> Renderer:
+        """The renderer of format ``name``; a third party's is guarded, so that an
+        exception it raises is reported as that plugin's failure, not as our bug."""
         try:
-            return self.renderers[name]
+            renderer = self.renderers[name]
         except KeyError:
             choices = ", ".join(sorted(self.renderers))
             raise PluginError(f"Unknown format '{name}'; choose one of: {choices}.") from None
+        owner = self.owner("renderer", name)
+        if owner is None or owner.builtin:
+            return renderer
+        return GuardedRenderer(renderer, owner)  # type: ignore[return-value]
 
     def owner(self, kind: str, name: str) -> PluginInfo | None:
         if kind != "renderer":
@@ -566,6 +639,53 @@ class PluginHost:
     def describe(self) -> list[PluginInfo]:
         """Loaded plugins, built-ins first, each group sorted by distribution and name."""
         return sorted(self.plugins.values(), key=lambda p: (not p.builtin, p.distribution, p.name))
+
+
+def _names(info: PluginInfo, kind: str) -> list[str]:
+    """The list of ``info`` that names its registrations of ``kind``."""
+    return {"store": info.stores, "dialect": info.dialects}.get(kind, info.renderers)
+
+
+class GuardedRenderer:
+    """A third party's renderer, whose exceptions (other than our own errors, which it may
+    raise on purpose) become a :class:`PluginError` naming the plugin and distribution."""
+
+    def __init__(self, inner: Any, owner: PluginInfo) -> None:
+        self._inner = inner
+        self._owner = owner
+
+    def _failed(self, exc: Exception) -> PluginError:
+        reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        return PluginError(
+            f"The format '{self._inner.name}' of plugin '{self._owner.name}' "
+            f"({self._owner.distribution}) failed: {reason}. This is that plugin's failure; "
+            f"report it to the authors of {self._owner.distribution}."
+        )
+
+    def render(self, view: Any) -> str:
+        from .errors import AnalyticsError
+
+        try:
+            return self._inner.render(view)
+        except AnalyticsError:
+            raise
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    def _render_iter(self, view: Any) -> Any:
+        from .errors import AnalyticsError
+
+        try:
+            yield from self._inner.render_iter(view)
+        except AnalyticsError:
+            raise
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "render_iter" and callable(getattr(self._inner, "render_iter", None)):
+            return self._render_iter
+        return getattr(self._inner, name)
 
 
 def _dist_name(ep: Any) -> str:

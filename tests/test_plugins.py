@@ -82,22 +82,28 @@ def test_registers_renderers_and_attributes_them():
     assert host.owner("renderer", "tsv").name == "mine"
 
 
-def test_same_renderer_name_from_two_plugins_names_both_distributions():
+def test_same_renderer_name_from_two_plugins_keeps_one_and_names_both_distributions():
+    warnings: list[str] = []
     host = PluginHost()
+    host._warn = warnings.append
     host.add_plugin(RendererPlugin(_Renderer("tsv")), name="a", distribution="dist-alpha")
     host.add_plugin(RendererPlugin(_Renderer("tsv")), name="b", distribution="dist-beta")
-    with pytest.raises(PluginError) as info:
-        host.finish()
-    assert "dist-alpha" in str(info.value) and "dist-beta" in str(info.value)
-    assert "'tsv'" in str(info.value)
+    host.finish()  # one bad plugin never takes the tool down (issue 14 item 8)
+    assert host.renderer_names() == ["tsv"]
+    (warning,) = warnings
+    assert "dist-alpha" in warning and "dist-beta" in warning and "'tsv'" in warning
+    assert "is kept" in warning
+    assert [p.distribution for p in host.problems] == ["dist-alpha"]
 
 
-def test_same_dialect_name_is_an_error_too():
+def test_same_dialect_name_keeps_one_too():
     host = PluginHost()
+    host._warn = lambda message: None
     host.add_plugin(DialectPlugin(_Dialect("x", "X")), name="a", distribution="one")
     host.add_plugin(DialectPlugin(_Dialect("x", "Y")), name="b", distribution="two")
-    with pytest.raises(PluginError, match=r"one.*two|two.*one"):
-        host.finish()
+    host.finish()
+    assert list(host.dialects) == ["x"]
+    assert len(host.problems) == 1
 
 
 def test_unknown_hook_fails_loudly():

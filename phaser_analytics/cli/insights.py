@@ -39,7 +39,7 @@ def format_option(func: Any) -> Any:
     return click.option(
         "--format",
         "output_format",
-        type=RendererChoice("show"),
+        type=RendererChoice("breakdowns"),
         default="table",
         show_default=True,
         help="Output format.",

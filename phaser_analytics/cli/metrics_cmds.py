@@ -48,7 +48,7 @@ def aggregate_options(format_default: str | None = "table") -> Callable[[F], F]:
         func = click.option(
             "--format",
             "output_format",
-            type=RendererChoice("show"),
+            type=RendererChoice("breakdowns"),
             default=format_default,
             show_default=format_default is not None,
             help="Output format.",

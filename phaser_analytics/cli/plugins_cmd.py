@@ -32,6 +32,10 @@ def plugins_cmd(ctx: click.Context, output_format: str, as_json: bool) -> None:
                 {"name": f.name, "distribution": f.distribution, "error": str(f.error)}
                 for f in host.failures
             ],
+            "problems": [
+                {"name": p.name, "distribution": p.distribution, "problem": str(p.error)}
+                for p in host.problems
+            ],
         }
         click.echo(json.dumps(payload, indent=2))
         return
@@ -48,3 +52,5 @@ def plugins_cmd(ctx: click.Context, output_format: str, as_json: bool) -> None:
             click.echo(f"  stores: {', '.join(info.stores)}")
     for failure in host.failures:
         click.echo(f"{failure.name} (failed) — {failure.distribution}: {failure.error}")
+    for problem in host.problems:
+        click.echo(f"{problem.name} (problem) — {problem.distribution}: {problem.error}")

@@ -168,6 +168,8 @@ class CsvRenderer:
     name = "csv"
     help = "CSV for spreadsheets: one row per execution (--phases: one per phase)."
     suffix = ".csv"
+    #: It renders the aggregate commands' breakdowns too (plugins.BREAKDOWNS).
+    commands = ("show", "export", "breakdowns")
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:

@@ -157,6 +157,8 @@ class JsonRenderer:
     name = "json"
     help = "JSON document: query, project, executions, stats (--ci-minimal: counts only)."
     suffix = ".json"
+    #: It renders the aggregate commands' breakdowns too (plugins.BREAKDOWNS).
+    commands = ("show", "export", "breakdowns")
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:

@@ -86,6 +86,8 @@ class MarkdownRenderer:
     name = "markdown"
     help = "Markdown report from a Jinja2 template (--template, .phaser/templates/)."
     suffix = ".md"
+    #: It renders the aggregate commands' breakdowns too (plugins.BREAKDOWNS).
+    commands = ("show", "export", "breakdowns")
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:

@@ -418,6 +418,8 @@ class TableRenderer:
     name = "table"
     help = "Framed terminal table with a summary line (--verbose: per-phase details)."
     suffix = ".txt"
+    #: It renders the aggregate commands' breakdowns too (plugins.BREAKDOWNS).
+    commands = ("show", "export", "breakdowns")
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:
