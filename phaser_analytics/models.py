@@ -709,6 +709,11 @@ class AggregatedStats:
         )
 
     @classmethod
+    def empty(cls) -> AggregatedStats:
+        """The stats of no executions (Phaser's ``AggregatedStats.empty()``)."""
+        return cls.compute(())
+
+    @classmethod
     def compute(cls, records: Iterable[StatsSource]) -> AggregatedStats:
         """Compute statistics from execution records (or index entries, which carry the same
         attributes), in one pass."""

@@ -63,8 +63,10 @@ def project_key(project_dir: Path, store: Store | None = None) -> str:
     return named[0].path if len(named) == 1 and named[0].path else path
 
 
-def query_executions(project_dir: Path, query: AnalyticsQuery) -> list[ExecutionRecord]:
-    """Execution records matching ``query``, sorted by date descending."""
+def query_executions(
+    project_dir: Path, query: AnalyticsQuery | None = None
+) -> list[ExecutionRecord]:
+    """Execution records matching ``query`` (every one when ``None``), newest first."""
     store = project_store(project_dir)
     try:
         return list(store.read(store.find(query, project=project_key(project_dir, store))))

@@ -43,25 +43,29 @@ def format_table(
     records: list[ExecutionRecord],
     stats: AggregatedStats,
     verbose: bool = False,
+    project_name: str = "",
 ) -> str:
     """Format execution data as a box-drawn table (spec §8.1, §8.2 with ``verbose``)."""
-    name = records[0].project_name if records else None
+    name = project_name or (records[0].project_name if records else None)
     return render("table", records, stats, project=_project_of(records, name), verbose=verbose)
 
 
 def format_json(
     records: list[ExecutionRecord],
     stats: AggregatedStats,
-    query: AnalyticsQuery,
-    project_name: str,
+    query: AnalyticsQuery | None = None,
+    project_name: str = "",
 ) -> str:
     """Format execution data as JSON (spec §8.3)."""
-    return render("json", records, stats, query=query, project=_project_of(records, project_name))
+    name = project_name or (records[0].project_name if records else None)
+    return render("json", records, stats, query=query, project=_project_of(records, name))
 
 
-def format_markdown(records: list[ExecutionRecord], stats: AggregatedStats) -> str:
+def format_markdown(
+    records: list[ExecutionRecord], stats: AggregatedStats, project_name: str = ""
+) -> str:
     """Format execution data as a markdown report (spec §8.4)."""
-    name = records[0].project_name if records else None
+    name = project_name or (records[0].project_name if records else None)
     return render("markdown", records, stats, project=_project_of(records, name))
 
 

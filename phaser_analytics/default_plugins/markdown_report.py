@@ -1022,3 +1022,68 @@ def _item_text(tokens: Sequence[Token], start: int, md: MarkdownIt) -> str:
         if tokens[index].type == "list_item_close":
             break
     return ""
+
+
+# -- the spec's §6.3–§6.5 functions (and Phaser's parse_execution_result, parse_git_info) -----
+# Views of one section each, read by the readers above from the same token stream: there is
+# no second parser. Unlike parse_report_text they need no Metadata table.
+
+
+def _section(text: str, key: str) -> tuple[Section | None, MarkdownIt]:
+    md = _markdown()
+    tokens = md.parse(text.removeprefix("\ufeff").replace("\r\n", "\n"))
+    return index_sections(split_sections(tokens, md)).get(key), md
+
+
+def metadata_table(text: str) -> dict[str, str]:
+    """The ``## Metadata`` table as written: each row's label (without ``**``) → value."""
+    section, md = _section(text, "metadata")
+    if section is None:
+        return {}
+    tables = read_tables(section.tokens, md)
+    if not tables:
+        return {}
+    table = tables[0]
+    rows = list(table.rows)
+    if table.header.cells and _norm_label(table.header.cells[0]) in _METADATA_KEYS:
+        rows.insert(0, table.header)
+    found: dict[str, str] = {}
+    for row in rows:
+        label = row.cells[0].strip(" *_:") if row.cells else ""
+        if label:
+            found.setdefault(label, row.cells[1].strip() if len(row.cells) > 1 else "")
+    return found
+
+
+def phase_table(text: str) -> list[PhaseRecord]:
+    """The phases of ``## Execution Summary``'s phase table."""
+    section, md = _section(text, "summary")
+    return list(read_summary(section, md)[0].get("phases", [])) if section else []
+
+
+def summary_result(text: str) -> tuple[ExecutionStatus | None, int | None, int | None]:
+    """``(status, phases completed, phases planned)`` of ``## Execution Summary``."""
+    section, md = _section(text, "summary")
+    fields = read_summary(section, md)[0] if section else {}
+    return fields.get("status"), fields.get("phases_completed"), fields.get("phases_planned")
+
+
+def test_results(text: str) -> dict[str, int]:
+    """``baseline``, ``final`` and ``delta`` of ``## Test Results``, those it states."""
+    section, md = _section(text, "tests")
+    fields = read_test_results(section, md)[0] if section else {}
+    names = {"baseline_tests": "baseline", "final_tests": "final", "reported_test_delta": "delta"}
+    return {short: fields[name] for name, short in names.items() if name in fields}
+
+
+def git_info(text: str) -> dict[str, Any]:
+    """What ``## Git History`` and ``## Files Changed`` state: branch or tag, commit count,
+    final commit, files changed and lines added and removed."""
+    found: dict[str, Any] = {}
+    for key, reader in (("git", read_git_history), ("files", read_files_changed)):
+        section, md = _section(text, key)
+        if section is not None:
+            fields = reader(section, md)[0]
+            fields.pop("_lines", None)
+            found.update(fields)
+    return found
