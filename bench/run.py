@@ -10,6 +10,7 @@ writes them all as JSON. ``docs/performance.md`` explains the figures.
 
     python bench/run.py                    # N=10,000, 5 runs of each short figure
     python bench/run.py --n 200 --repeat 1 # a smoke test: well under a minute
+    python bench/run.py --store sqlite --n 100000   # the SQLite store's figures and targets
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
 SMALL_STORE = 10
 MB = 1024 * 1024
+BACKENDS = ("json", "sqlite")
+#: The store backend measured (``--store``): every command gets ``--store URL`` for sqlite.
+BACKEND = "json"
 
 #: The issue's floor: what any click + pluggy command pays to start.
 FLOOR_STARTUP = "import click, pluggy, json"
@@ -311,8 +315,27 @@ def fresh_dir(path: Path) -> Callable[[], None]:
     return reset
 
 
+def sqlite_path(project: Path) -> Path:
+    return project / "store.db"
+
+
+def store_args(project: Path) -> list[str | Path]:
+    """``--project`` (and ``--store`` for a SQLite run) of a command on ``project``."""
+    if BACKEND == "sqlite":
+        return ["--project", project, "--store", f"sqlite:///{sqlite_path(project)}"]
+    return ["--project", project]
+
+
 def store_count(project: Path) -> int:
-    """Executions in a store, counted by their record files (whatever the index's form)."""
+    """Executions in a store, counted without our code: the record files of a JSON store
+    (whatever the index's form), the rows of a SQLite one."""
+    if BACKEND == "sqlite":
+        import sqlite3
+
+        if not sqlite_path(project).exists():
+            return 0
+        with sqlite3.connect(sqlite_path(project)) as db:
+            return int(db.execute("SELECT count(*) FROM executions").fetchone()[0])
     executions = project / ".phaser" / "analytics" / "executions"
     return sum(1 for path in executions.glob("*.json") if not path.name.startswith("."))
 
@@ -334,12 +357,16 @@ def expect_stdout(text: str) -> Callable[[Run, int], None]:
     return check
 
 
-def import_spec(name: str, layout: Layout, source: Path, store: str, count: int) -> Spec:
+def import_spec(
+    name: str, layout: Layout, source: Path, store: str, count: int, jobs: int = 0
+) -> Spec:
     project = layout.store(store)
+    how = "one process" if jobs == 1 else "workers parse, one process stores"
     return Spec(
         name,
-        f"phaser analytics import DIR --recursive of {count} reports into an empty store",
-        lambda _: phaser("import", source, "--recursive", "--project", project),
+        f"phaser analytics import DIR --recursive --jobs {jobs} of {count} reports into an "
+        f"empty store ({how})",
+        lambda _: phaser("import", source, "--recursive", "--jobs", jobs, *store_args(project)),
         reset=fresh_dir(project),
         check=expect_store(project, lambda _: count),
         reports=count,
@@ -351,7 +378,7 @@ def export_spec(name: str, layout: Layout, store: str, fmt: str, count: int) -> 
     return Spec(
         name,
         f"phaser analytics export --format {fmt} of {count} executions (stdout to devnull)",
-        lambda _: phaser("export", "--format", fmt, "--project", project),
+        lambda _: phaser("export", "--format", fmt, *store_args(project)),
     )
 
 
@@ -361,7 +388,7 @@ def html_spec(name: str, layout: Layout, store: str, count: int) -> Spec:
     return Spec(
         name,
         f"phaser analytics export --format html -o FILE of {count} executions",
-        lambda _: phaser("export", "--format", "html", "--project", project, "-o", out),
+        lambda _: phaser("export", "--format", "html", *store_args(project), "-o", out),
     )
 
 
@@ -370,7 +397,16 @@ def show_spec(name: str, layout: Layout, store: str, count: int) -> Spec:
     return Spec(
         name,
         f"phaser analytics show on a store of {count} executions (stdout to devnull)",
-        lambda _: phaser("show", "--project", project),
+        lambda _: phaser("show", *store_args(project)),
+    )
+
+
+def aggregate_spec(command: str, layout: Layout, store: str, count: int) -> Spec:
+    project = layout.store(store)
+    return Spec(
+        f"{command}_large",
+        f"phaser analytics {command} on a store of {count} executions (stdout to devnull)",
+        lambda _: phaser(command, *store_args(project)),
     )
 
 
@@ -395,17 +431,19 @@ def run_all(bench: Bench, layout: Layout) -> dict[str, Figure]:
     )
     figures.append(
         bench.measure(
-            import_spec("import_bulk_small", layout, layout.reports_small, "bulk_small", n_small)
+            import_spec("import_bulk_small", layout, layout.reports_small, "bulk_small", n_small, 1)
         )
+    )
+    figures.append(
+        bench.measure(import_spec("import_bulk_serial", layout, layout.reports, "serial", n, 1))
     )
     figures.append(bench.measure(import_spec("import_bulk", layout, layout.reports, "large", n)))
 
     log("startup floor and show")
     small = layout.store("small")
     fresh_dir(small)()
-    run_measured(
-        phaser("import", layout.tiny, "--recursive", "--project", small), bench.env, layout.root
-    )
+    run_measured(phaser("import", layout.tiny, "--recursive", *store_args(small)), bench.env,
+                 layout.root)  # fmt: skip
     floor = Spec(
         "floor_startup",
         f'python -c "{FLOOR_STARTUP}" with the same interpreter',
@@ -416,6 +454,7 @@ def run_all(bench: Bench, layout: Layout) -> dict[str, Figure]:
             floor,
             show_spec("show_small", layout, "small", SMALL_STORE),
             show_spec("show_large", layout, "large", n),
+            *(aggregate_spec(c, layout, "large", n) for c in ("trends", "failures", "phases")),
         ]
     )
 
@@ -436,13 +475,29 @@ def run_all(bench: Bench, layout: Layout) -> dict[str, Figure]:
             Spec(
                 "import_one_into_large",
                 f"phaser analytics import of one new report into the store of {n}",
-                lambda number: phaser("import", layout.extra_report(number), "--project", large),
+                lambda number: phaser("import", layout.extra_report(number), *store_args(large)),
                 check=expect_store(large, lambda number: n + number + 1),
             )
         )
     )
-    log("capture (the Claude Code SessionEnd hook) in the project of the large store")
-    figures += capture_figures(bench, layout)
+    if BACKEND == "json":
+        log("migrate the large store to SQLite")
+        target = layout.root / "migrated.db"
+        figures.append(
+            bench.measure(
+                Spec(
+                    "migrate_large_to_sqlite",
+                    f"phaser analytics store migrate --to sqlite:///… of the {n + bench.repeat} "
+                    "executions of the large JSON store into a new database",
+                    lambda _: phaser(
+                        "store", "migrate", "--to", f"sqlite:///{target}", "--project", large
+                    ),
+                    reset=lambda: target.unlink(missing_ok=True),
+                )
+            )
+        )
+        log("capture (the Claude Code SessionEnd hook) in the project of the large store")
+        figures += capture_figures(bench, layout)
     return {figure.name: figure for figure in figures}
 
 
@@ -588,7 +643,7 @@ def _ratio(figures: dict[str, Figure], a: str, b: str, name: str, limit: float) 
 
 
 def _linearity(figures: dict[str, Figure]) -> Target:
-    large, small = figures["import_bulk"], figures["import_bulk_small"]
+    large, small = figures["import_bulk_serial"], figures["import_bulk_small"]
     assert large.reports and small.reports
     wall = (large.seconds / large.reports) / (small.seconds / small.reports)
     cpu = (large.cpu_seconds / large.reports) / (small.cpu_seconds / small.reports)
@@ -597,14 +652,19 @@ def _linearity(figures: dict[str, Figure]) -> Target:
 
 
 def targets(figures: dict[str, Figure]) -> list[Target]:
-    """The issue's targets, from this run's figures."""
+    """The issues' targets for the backend measured, from this run's figures."""
+    if BACKEND == "sqlite":
+        return sqlite_targets(figures)
     export = figures["export_json_large"]
     csv_large, csv_small = figures["export_csv_large"], figures["export_csv_small"]
     html = figures["export_html_large"]
     return [
         _ratio(figures, "show_large", "floor_startup", "show_large/floor_startup", 2.0),
         _ratio(figures, "show_large", "show_small", "show_large/show_small", 1.3),
-        _ratio(figures, "import_bulk", "floor_parse", "import_bulk/floor_parse", 1.5),
+        _ratio(figures, "import_bulk_serial", "floor_parse", "import_bulk_serial/floor_parse",
+               1.5),
+        _ratio(figures, "import_bulk", "floor_parse", "import_bulk/floor_parse (every core)",
+               0.75),
         _linearity(figures),
         _ratio(figures, "import_one_into_large", "floor_startup",
                "import_one_into_large/floor_startup", 3.0),
@@ -612,6 +672,9 @@ def targets(figures: dict[str, Figure]) -> list[Target]:
                export.seconds, 4.0, "s", export.cpu_seconds),
         Target("export_json_large_rss", "export_json_large peak memory",
                export.max_rss_mb, 300.0, "MB"),
+        Target("migrate_large_to_sqlite_seconds", "store migrate of the large JSON store into "
+               "SQLite, wall time", figures["migrate_large_to_sqlite"].seconds, 10.0, "s",
+               figures["migrate_large_to_sqlite"].cpu_seconds),
         Target("capture_no_report_seconds", "capture_no_report wall time (Claude Code "
                "kills a SessionEnd hook after about 1.5 s)",
                figures["capture_no_report"].seconds, 0.3, "s",
@@ -626,6 +689,20 @@ def targets(figures: dict[str, Figure]) -> list[Target]:
                html.seconds, 3.0, "s", html.cpu_seconds),
         Target("export_html_large_size", "export --format html of N, the page's size",
                (html.output_bytes or 0) / 1_000_000, 5.0, "MB"),
+    ]  # fmt: skip
+
+
+def sqlite_targets(figures: dict[str, Figure]) -> list[Target]:
+    """Issue 10's targets of the SQLite store (meant for N=100,000)."""
+    return [
+        _ratio(figures, "show_large", "floor_startup", "show_large/floor_startup", 1.5),
+        *(_ratio(figures, f"{c}_large", "floor_startup", f"{c}_large/floor_startup", 3.0)
+          for c in ("trends", "failures", "phases")),
+        _ratio(figures, "import_bulk_serial", "floor_parse", "import_bulk_serial/floor_parse",
+               1.3),
+        _ratio(figures, "import_bulk", "floor_parse", "import_bulk/floor_parse (every core)",
+               0.75),
+        _linearity(figures),
     ]  # fmt: skip
 
 
@@ -690,7 +767,8 @@ def print_report(
     info: dict[str, Any], config: dict[str, Any], figures: dict[str, Figure], goals: list[Target]
 ) -> None:
     print(
-        f"\nphaser-analytics benchmark: N={config['n']}, repeat={config['repeat']}, "
+        f"\nphaser-analytics benchmark ({config['store']} store): N={config['n']}, "
+        f"repeat={config['repeat']}, "
         f"revision {info['revision']}"
     )
     print(
@@ -742,12 +820,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic reports")
     parser.add_argument(
-        "--json-out", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON}"
+        "--store",
+        choices=BACKENDS,
+        default="json",
+        help="the store backend measured (default json: the project's JSON files)",
+    )
+    parser.add_argument(
+        "--json-out", type=Path, help=f"default {DEFAULT_JSON} (latest-sqlite.json for sqlite)"
     )
     parser.add_argument(
         "--workdir", type=Path, help="work (and stay) in this directory instead of a temp one"
     )
     args = parser.parse_args(argv)
+    if args.json_out is None:
+        suffix = "" if args.store == "json" else f"-{args.store}"
+        args.json_out = DEFAULT_JSON.with_name(f"latest{suffix}.json")
     if args.n < 1 or args.repeat < 1:
         parser.error("--n and --repeat must be at least 1")
     return args
@@ -768,6 +855,8 @@ def benchmark(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    global BACKEND
+    BACKEND = args.store
     layout = Layout(root, args.n)
     log(f"generating {args.n} reports in {root}")
     start = time.perf_counter()
@@ -778,6 +867,7 @@ def benchmark(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "repeat": args.repeat,
         "long_seconds": args.long,
         "seed": args.seed,
+        "store": args.store,
         "workdir": str(root),
         "reports_generated": args.n + SMALL_STORE + 2 * args.repeat,
         "reports_mb": size / MB,

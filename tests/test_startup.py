@@ -142,16 +142,42 @@ def test_benchmark_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "export_csv_large",
         "export_html_large",
         "import_bulk",
+        "import_bulk_serial",
         "import_bulk_small",
         "import_one_into_large",
+        "trends_large",
+        "failures_large",
+        "phases_large",
+        "migrate_large_to_sqlite",
         "capture_no_report",
         "capture_one_report",
     }
     for figure in data["figures"].values():
         assert figure["seconds"] > 0 and figure["max_rss_mb"] > 0
-    assert len(data["targets"]) == 12
+    assert len(data["targets"]) == 14
     assert data["figures"]["export_html_large"]["output_bytes"] > 0
     assert all(isinstance(t["passed"], bool) for t in data["targets"].values())
     assert data["config"]["n"] == 20 and data["machine"]["python"]
     for name in data["targets"]:
         assert name in result.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_run_of_the_sqlite_store(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--n", "20", "--repeat", "1",
+         "--store", "sqlite", "--json-out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["config"]["store"] == "sqlite"
+    assert {"show_large", "trends_large", "import_bulk", "import_bulk_serial"} <= set(
+        data["figures"]
+    )
+    assert "capture_no_report" not in data["figures"]
+    assert len(data["targets"]) == 7
+    assert "(sqlite store)" in result.stdout
