@@ -158,7 +158,8 @@ class StoreInfo:
 @dataclass
 class Finding:
     """One thing :meth:`Store.check` found: ``level`` is ``"ok"``, ``"note"`` (worth
-    knowing, not wrong) or ``"problem"``; ``repaired`` says it was put right."""
+    knowing, not wrong) or ``"problem"``. ``check`` names what was checked; a finding whose
+    ``check`` is ``"repair"`` says what ``check(repair=True)`` did."""
 
     check: str
     message: str

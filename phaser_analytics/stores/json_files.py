@@ -51,9 +51,7 @@ from .base import (
     StoreInfo,
     Warn,
     is_valid_execution_id,
-    pick_match,
     resolve_id,
-    sort_newest_first,
     stderr_warning,
 )
 from .files import (
@@ -1017,7 +1015,5 @@ __all__ = [
     "JsonStore",
     "is_record_name",
     "parse_record",
-    "pick_match",
     "record_filename",
-    "sort_newest_first",
 ]
