@@ -17,7 +17,7 @@ from store_backends import BACKENDS, Backend
 
 from phaser_analytics import pipeline
 from phaser_analytics.cli import cli
-from phaser_analytics.stores.base import open_store
+from phaser_analytics.stores import open_store
 
 pytestmark = pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods(), reason="workers are forked"

@@ -15,7 +15,8 @@ from storage_helpers import make_record
 from phaser_analytics import hookimpl
 from phaser_analytics.cli import cli
 from phaser_analytics.plugins import build_host, set_host
-from phaser_analytics.stores.base import open_store, redact, resolve_store_url
+from phaser_analytics.stores import open_store
+from phaser_analytics.stores.base import redact, resolve_store_url
 
 
 def _info(project: Path, *args: str, env: dict[str, str] | None = None) -> Any:
