@@ -156,36 +156,37 @@ def project_root(cwd: Path) -> Path:
 
 
 def transcript_start(transcript: Path | None) -> datetime | None:
-    """The time of the transcript's first timestamped line: when the session began.
-    ``None`` when there is no readable transcript."""
-    if transcript is None:
+    """The time of the transcript's first timestamped line (of its first 200): when the
+    session began. ``None`` when there is no readable transcript."""
+    if transcript is None or not transcript.is_file():  # never wait on a FIFO
         return None
-    try:
-        with open(transcript, encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle):
-                if number > 200:
-                    break
-                if '"timestamp"' not in line:
-                    continue
-                try:
-                    value = json.loads(line).get("timestamp")
-                    moment = datetime_from_json(value) if isinstance(value, str) else None
-                except (ValueError, AttributeError):
-                    continue
-                if moment is not None:
-                    return moment
-    except OSError:
-        return None
+    from .default_plugins.claude_tokens import MAX_TRANSCRIPT_LINE
+    from .untrusted_files import bounded_lines
+
+    for number, raw in enumerate(bounded_lines(transcript, MAX_TRANSCRIPT_LINE)):
+        if number >= 200:
+            break
+        line = raw.decode("utf-8", errors="replace")
+        if '"timestamp"' not in line:
+            continue
+        try:
+            value = json.loads(line).get("timestamp")
+            moment = datetime_from_json(value) if isinstance(value, str) else None
+        except (ValueError, AttributeError):
+            continue
+        if moment is not None:
+            return moment
     return None
 
 
 def session_files(session: Session) -> list[Path]:
-    """The session's transcript and its sub-agents' (``<session-id>/subagents/*.jsonl``
-    beside it)."""
+    """The session's transcript and its sub-agents' (the ``claude_tokens`` plugin knows
+    where Claude Code writes them)."""
     if session.transcript is None or not session.transcript.is_file():
         return []
-    subagents = session.transcript.with_suffix("") / "subagents"
-    return [session.transcript, *sorted(subagents.glob("*.jsonl"))]
+    from .default_plugins.claude_tokens import session_files as transcripts
+
+    return transcripts(session.transcript)
 
 
 def session_usage(session: Session) -> dict[str, dict[str, int]]:

@@ -470,3 +470,15 @@ def test_a_spooled_session_that_keeps_failing_is_dropped_with_a_log_line(session
     assert capturing.pending() == []
     lines = capture_log(project) + capture_log_home()
     assert any("gave up on a spooled session (disk full)" in line for line in lines)
+
+
+def test_a_transcript_path_that_is_a_fifo_does_not_hang_the_hook(runner, session):
+    project = session["project"]
+    write_report(project, project_path=str(project))
+    fifo = project / "transcript.jsonl"
+    os.mkfifo(fifo)
+    payload = {**session["payload"], "transcript_path": str(fifo)}
+    result = run_hook(installed_command(runner), payload, project)  # a 60 s timeout
+    assert result.returncode == 0
+    assert len(stored(project)) == 1
+    assert any("transcript.jsonl not readable" in line for line in capture_log(project))

@@ -83,12 +83,23 @@ def project_slug(project_path: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "-", project_path)
 
 
+#: Where Claude Code writes a session's sub-agent transcripts, from the directory of the
+#: session's own ``<session-id>.jsonl``.
+SUBAGENTS = "subagents"
+
+
 def transcript_files(root: Path, project_path: str) -> list[Path]:
     """The project's session transcripts, ``<slug>/<session-id>.jsonl``, then its sessions'
     sub-agent transcripts, ``<slug>/<session-id>/subagents/*.jsonl``: a sub-agent's tokens
     are part of the run."""
     slug = root / "projects" / project_slug(project_path)
-    return sorted(slug.glob("*.jsonl")) + sorted(slug.glob("*/subagents/*.jsonl"))
+    return sorted(slug.glob("*.jsonl")) + sorted(slug.glob(f"*/{SUBAGENTS}/*.jsonl"))
+
+
+def session_files(transcript: Path) -> list[Path]:
+    """One session's transcript and its sub-agents' (``capture`` counts one session)."""
+    subagents = transcript.with_suffix("") / SUBAGENTS
+    return [transcript, *sorted(subagents.glob("*.jsonl"))]
 
 
 @dataclass(frozen=True)
