@@ -163,6 +163,18 @@ def test_show_json_and_csv_carry_the_reasons(runner, history):
     assert "; cost $15.00 is above the usual" in flagged[1]["anomalies"]
 
 
+def test_show_markdown_says_why_under_the_status(runner, history):
+    out = invoke(
+        runner, "show", "--project", str(history), "--document", "document-7", "--format",
+        "markdown",
+    ).output
+    lines = out.splitlines()
+    flagged = [i for i, line in enumerate(lines) if line.startswith("- **Anomaly:** ")]
+    assert len(flagged) == 1
+    assert lines[flagged[0] - 1] == "- **Status:** ❌ Failed"
+    assert "duration 6h 40m is above the usual" in lines[flagged[0]]
+
+
 def test_show_fail_on_anomaly_gates_ci(runner, history):
     bad = runner.invoke(cli, ["analytics", "show", "--project", str(history), "--last", "20",
                               "--fail-on-anomaly"])

@@ -22,11 +22,14 @@ if TYPE_CHECKING:
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def _execution(record: ExecutionRecord) -> dict[str, Any]:
-    """The record's dict, each phase with its computed ``test_delta`` (``None`` if unknown)."""
+def _execution(record: ExecutionRecord, anomalies: dict[str, list[str]] | None) -> dict[str, Any]:
+    """The record's dict, each phase with its computed ``test_delta`` (``None`` if unknown),
+    and for ``show`` the reasons it is an anomaly (``anomalies``, docs/insights.md)."""
     data = record.to_dict()
     for phase, phase_data in zip(record.phases, data["phases"], strict=True):
         phase_data["test_delta"] = phase.test_delta
+    if anomalies is not None:
+        data["anomalies"] = list(anomalies.get(record.execution_id, ()))
     return data
 
 
@@ -34,7 +37,8 @@ def template_context(view: RenderView) -> dict[str, Any]:
     """What a template sees: plain data (the JSON export's dicts), no live objects.
 
     Keys: generated_at, project, projects, is_global, query, stats, executions, verbose,
-    command, options. Datetimes are ISO strings; the ``date`` filters read them.
+    command, options. Datetimes are ISO strings; the ``date`` filters read them. For
+    ``show``, each execution also has ``anomalies`` (reasons; empty when it is not one).
     """
     return {
         "generated_at": datetime_to_json(view.generated_at or utcnow()),
@@ -43,7 +47,7 @@ def template_context(view: RenderView) -> dict[str, Any]:
         "is_global": view.project is None,
         "query": view.query.to_dict(),
         "stats": view.stats.to_dict(),
-        "executions": [_execution(record) for record in view.records],
+        "executions": [_execution(record, view.option("anomalies")) for record in view.records],
         "verbose": bool(view.option("verbose")),
         "command": view.command,
         # Paths and other objects stay out: a template gets values, not methods.
