@@ -59,8 +59,10 @@ def _day_end(day: date, zone: tzinfo | None) -> datetime:
     return _aware(datetime.combine(day, time.max.replace(fold=1)), zone)
 
 
-def _offset(text: str) -> tzinfo:
-    if text == "z":
+def utc_offset(text: str) -> timezone:
+    """The zone a timestamp names: ``Z``, ``UTC`` or ``GMT`` (any case), else ``±HH``,
+    ``±HHMM`` or ``±HH:MM``; ``ValueError`` for minutes past 59 or a day or more."""
+    if text.upper() in ("Z", "UTC", "GMT"):
         return timezone.utc
     digits = text[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:] or 0)
@@ -80,7 +82,7 @@ def _parse_datetime(text: str, zone: tzinfo | None) -> datetime | None:
         time(int(match["hour"]), int(match["minute"]), int(match["second"] or 0), int(fraction)),
     )
     if match["zone"]:
-        return moment.replace(tzinfo=_offset(match["zone"]))
+        return moment.replace(tzinfo=utc_offset(match["zone"]))
     return _aware(moment, zone)
 
 

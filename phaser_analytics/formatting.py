@@ -108,15 +108,9 @@ def _as_datetime(value: datetime | date | str | None) -> datetime | date | None:
     """Accept what records (datetimes) and their dicts (ISO strings) carry."""
     if value is None or isinstance(value, (datetime, date)):
         return value
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    return None
+    from .models import read_iso_datetime
+
+    return read_iso_datetime(value)
 
 
 def format_datetime(

@@ -66,6 +66,17 @@ def datetime_from_json(value: str | None) -> datetime | None:
     return ensure_aware(datetime.fromisoformat(text))
 
 
+def read_iso_datetime(value: Any) -> datetime | None:
+    """:func:`datetime_from_json` for a value from outside the store (a record dict, a
+    transcript line): ``None`` when it is not an ISO 8601 timestamp."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime_from_json(value)
+    except ValueError:
+        return None
+
+
 # -- validating what a record file holds ---------------------------------------------------
 
 

@@ -308,7 +308,14 @@ def test_timestamp_forms(value: str, expected: datetime, date_only: bool):
 
 @pytest.mark.parametrize(
     "value",
-    ["yesterday", "2025-13-01", "2025-12-06T25:00", "2025-12-06T08:45:00+99:00", "12/06/2025"],
+    [
+        "yesterday",
+        "2025-13-01",
+        "2025-12-06T25:00",
+        "2025-12-06T08:45:00+99:00",
+        "2025-12-06T08:45:00+05:75",  # minutes past 59: the same rule as --since's
+        "12/06/2025",
+    ],
 )
 def test_unreadable_timestamps(value: str):
     assert parse_timestamp(value) is None

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.models import read_iso_datetime
 
 if TYPE_CHECKING:
     from phaser_analytics.default_plugins.markdown_report import TokenTable
@@ -155,19 +156,6 @@ class UsageLine:
     counts: Counts
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def within_project(cwd: str, project_path: str) -> bool:
     """The line's working directory is the project or a directory inside it (Claude Code
     records where its shell has ``cd``-ed to)."""
@@ -213,7 +201,7 @@ def read_usage_line(line: str, window: Window, project_path: str) -> UsageLine |
     cwd = data.get("cwd")
     if cwd is not None and not (isinstance(cwd, str) and within_project(cwd, project_path)):
         return None
-    moment = _timestamp(data.get("timestamp"))
+    moment = read_iso_datetime(data.get("timestamp"))
     message = data.get("message")
     if moment is None or not window.contains(moment) or not isinstance(message, dict):
         return None

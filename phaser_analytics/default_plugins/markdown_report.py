@@ -16,10 +16,11 @@ import dataclasses
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from phaser_analytics.dates import utc_offset
 from phaser_analytics.errors import ReportParseError
 from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import ExecutionStatus, PhaseRecord, PhaseStatus
@@ -571,19 +572,11 @@ def parse_timestamp(value: str) -> tuple[datetime, bool] | None:
             int(minute or 0),
             int(second or 0),
             int((fraction or "0")[:6].ljust(6, "0")),
-            tzinfo=_zone(zone),
+            tzinfo=utc_offset(zone) if zone is not None else timezone.utc,
         )
     except ValueError:
         return None
     return moment, hour is None
-
-
-def _zone(text: str | None) -> timezone:
-    if text is None or text.upper() in ("Z", "UTC", "GMT"):
-        return timezone.utc
-    digits = text[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-    return timezone(-offset if text[0] == "-" else offset)
 
 
 # -- Execution Summary --------------------------------------------------------------------
