@@ -160,11 +160,12 @@ def explain(
 
 
 def md_cell(value: Any) -> str:
-    """A value safe inside a markdown table cell: ``|`` escaped, lines joined."""
+    """A value safe inside a markdown table cell: ``\\`` and ``|`` escaped (so a ``\\|``
+    in the text cannot end the cell), lines joined."""
     if value is None:
         return formatting.UNKNOWN
     text = " ".join(str(value).splitlines())
-    return text.replace("|", "\\|")
+    return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def md_inline(value: Any) -> str:

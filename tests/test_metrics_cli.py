@@ -312,3 +312,40 @@ def test_markdown_report_has_a_cost_section(runner, store: Path):
     text = _run(runner, "export", "--project", str(store), "--format", "markdown").stdout
     assert "## Cost" in text
     assert "$0.75" in text
+
+
+def test_a_team_template_shapes_the_aggregates_in_markdown(runner, store: Path):
+    """``breakdown.md.j2`` in the project's templates replaces the built-in one, and may
+    extend it; the cells stay escaped."""
+    templates = store / ".phaser" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "breakdown.md.j2").write_text(
+        '{% extends "default:breakdown.md.j2" %}\n'
+        "{% block header %}\n# Team {{ command }}: {{ breakdowns[0].data | length }} rows\n"
+        "{% endblock %}\n",
+        encoding="utf-8",
+    )
+    text = _run(runner, "failures", "--project", str(store), "--format", "markdown").stdout
+    assert text.startswith("# Team failures: ")
+    assert "\n## " in text and "\n|---" in text  # the built-in tables follow
+    (templates / "breakdown.md.j2").write_text(
+        "{% for b in breakdowns %}{{ b.name }}={{ b.rows | length }};{% endfor %}",
+        encoding="utf-8",
+    )
+    text = _run(runner, "phases", "--project", str(store), "--format", "markdown").stdout
+    assert text.startswith("phases=2;")
+
+
+def test_markdown_cells_escape_pipes_and_backslashes(runner, tmp_path: Path):
+    project = tmp_path / "p"
+    project.mkdir()
+    tricky = "a\\|b | c"
+    phases = [PhaseRecord(1, tricky, PhaseStatus.FAILED)]
+    record = _record(project, 3, 9, ExecutionStatus.FAILED, failure_reasons=[tricky])
+    record.phases = phases
+    save_execution(record, project)
+    escaped = "a\\\\\\|b \\| c"  # a\\\|b \| c: no cell ends inside the text
+    text = _run(runner, "failures", "--project", str(project), "--format", "markdown").stdout
+    assert f"| {escaped} |" in text
+    args = ("show", "--verbose", "--project", str(project), "--format", "markdown")
+    assert f"| {escaped} |" in _run(runner, *args).stdout

@@ -336,6 +336,7 @@ def test_error_inside_an_extended_template_names_the_child(project):
     ("value", "expected"),
     [
         ("a | b", "a \\| b"),
+        ("a\\|b", "a\\\\\\|b"),  # a backslash cannot unescape the pipe
         ("two\nlines", "two lines"),
         ("crlf\r\nline", "crlf line"),
         (None, "-"),

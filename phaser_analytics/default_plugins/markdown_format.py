@@ -7,7 +7,7 @@ view's options ``project_dir``, ``template`` (the ``--template`` file) and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
@@ -16,10 +16,12 @@ from phaser_analytics.hookspecs import hookimpl
 from phaser_analytics.models import datetime_to_json, utcnow
 
 if TYPE_CHECKING:
-    from phaser_analytics.hookspecs import Breakdown, Column, RenderView
+    from phaser_analytics.hookspecs import RenderView
     from phaser_analytics.models import ExecutionRecord
 
 _SCALARS = (str, int, float, bool, type(None))
+#: The template of the aggregate views (``trends``, ``phases``, ``failures``, …).
+BREAKDOWN_TEMPLATE = "breakdown.md.j2"
 
 
 def _execution(record: ExecutionRecord, anomalies: dict[str, list[str]] | None) -> dict[str, Any]:
@@ -58,32 +60,40 @@ def template_context(view: RenderView) -> dict[str, Any]:
 # -- breakdowns (trends, projects, phases, failures) ---------------------------------
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|")
-
-
-def _md_table(breakdown: Breakdown) -> str:
-    columns: Sequence[Column] = breakdown.columns
-    lines = [f"## {_md_cell(breakdown.title)}", ""]
-    if not breakdown.rows:
-        return "\n".join([*lines, breakdowns.NO_ROWS])
-    lines.append("| " + " | ".join(_md_cell(c.title) or " " for c in columns) + " |")
-    lines.append(
-        "|" + "|".join("---:" if c.kind in breakdowns.NUMERIC else "---" for c in columns) + "|"
-    )
-    for row in breakdown.rows:
-        cells = [_md_cell(breakdowns.show_value(row.get(c.key), c.kind)) for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def render_breakdown(view: RenderView) -> str:
-    """A ``#`` heading naming the command and the project, then one table per breakdown."""
+def breakdown_context(view: RenderView) -> dict[str, Any]:
+    """What ``breakdown.md.j2`` sees: the view's breakdown and its sections, each with its
+    rows as shown (text) and as data (the JSON export's values)."""
     assert view.breakdown is not None
-    where = view.project["name"] if view.project else "all projects"
-    heading = f"# Phaser Analytics: {view.command} ({_md_cell(str(where))})"
-    tables = [_md_table(b) for b in breakdowns.all_breakdowns(view.breakdown)]
-    return "\n\n".join([heading, *tables])
+    return {
+        "command": view.command,
+        "generated_at": datetime_to_json(view.generated_at or utcnow()),
+        "project": dict(view.project) if view.project is not None else None,
+        "projects": [dict(project) for project in view.projects],
+        "is_global": view.project is None,
+        "options": {k: v for k, v in view.options.items() if isinstance(v, _SCALARS)},
+        "no_rows": breakdowns.NO_ROWS,
+        "breakdowns": [
+            {
+                "name": b.name,
+                "title": b.title,
+                "columns": [
+                    {
+                        "key": c.key,
+                        "title": c.title,
+                        "kind": c.kind,
+                        "numeric": c.kind in breakdowns.NUMERIC,
+                    }
+                    for c in b.columns
+                ],
+                "rows": [
+                    {c.key: breakdowns.show_value(row.get(c.key), c.kind) for c in b.columns}
+                    for row in b.rows
+                ],
+                "data": [{k: breakdowns.data_value(v) for k, v in row.items()} for row in b.rows],
+            }
+            for b in breakdowns.all_breakdowns(view.breakdown)
+        ],
+    }
 
 
 class MarkdownRenderer:
@@ -94,20 +104,22 @@ class MarkdownRenderer:
     commands = ("show", "export", "breakdowns")
 
     def render(self, view: RenderView) -> str:
-        if view.breakdown is not None:
-            return render_breakdown(view)
         from phaser_analytics import templating
 
-        template_file = view.option("template")
+        if view.breakdown is not None:
+            # Aggregates have their own template; --template names the report's.
+            template_file, default = None, BREAKDOWN_TEMPLATE
+            context = breakdown_context(view)
+        else:
+            template_file, default = view.option("template"), templating.DEFAULT_TEMPLATE
+            context = template_context(view)
         project_dir = view.option("project_dir")
         search_path = templating.template_search_path(
             project_dir, template_file, view.option("template_dirs") or ()
         )
-        name = templating.template_name(template_file)
+        name = templating.template_name(template_file, default)
         private = templating.private_dirs(search_path, template_file)
-        text = templating.render_template(
-            name, template_context(view), search_path, project_dir, private
-        )
+        text = templating.render_template(name, context, search_path, project_dir, private)
         # Records and project templates are untrusted: no escape sequence reaches a terminal.
         return clean_text(text, lines=True).strip("\n")
 
