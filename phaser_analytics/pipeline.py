@@ -234,16 +234,16 @@ def _read_regular_file(path: Path) -> bytes:
 def parse_execution_report(content: str) -> dict[str, Any]:
     """Parse report text into a dict of record fields, with the dialect that detects it.
 
-    Raises :class:`ReportParseError` (the spec's ``ParseError``) if it cannot be read.
+    The same parse as ``import`` (:func:`parse_text`), for text in hand: the fields only,
+    without the dialect's warnings or the keys it hands to the ``enrich_record`` hooks.
+    Raises :class:`ReportParseError` (the spec's ``ParseError``) if it cannot be read,
+    also when the dialect itself fails.
     """
-    if content.startswith("\ufeff"):
-        content = content[1:]
-    content = content.replace("\r\n", "\n")
-    dialect = get_host().dialect_for(content)
-    data = dialect.parse(content, None)
-    for key in _transient_keys(dialect):
-        data.pop(key, None)
-    return data
+    text = content.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    parsed = parse_text(text, None)
+    for key in parsed.transient:
+        parsed.data.pop(key, None)
+    return parsed.data
 
 
 def _transient_keys(dialect: Any) -> tuple[str, ...]:
@@ -265,15 +265,27 @@ class ParsedReport:
 def parse_report(
     path: Path, *, dialect: str | None = None, host: PluginHost | None = None
 ) -> ParsedReport:
+    """Read the report file at ``path`` (:func:`read_report_text`) and parse it."""
+    return parse_text(read_report_text(path), path, dialect=dialect, host=host)
+
+
+def parse_text(
+    text: str,
+    path: Path | None,
+    *,
+    dialect: str | None = None,
+    host: PluginHost | None = None,
+) -> ParsedReport:
+    """Parse report text (newlines normalised) with ``dialect``, else the one that detects
+    it. A dialect that fails with anything but :class:`ReportParseError` fails the report
+    the same way: a dialect's bug must not take a batch down."""
     host = host or get_host()
-    text = read_report_text(path)
     chosen = host.dialect_for(text, forced=dialect)
     try:
         data = dict(chosen.parse(text, path))
     except ReportParseError:
         raise
     except Exception as exc:
-        # A dialect's bug must not take the batch down; it reads as this report failing.
         raise ReportParseError(f"the '{chosen.name}' dialect failed: {exc}") from exc
     warnings = [str(w) for w in data.pop("warnings", None) or []]
     transient = _transient_keys(chosen)

@@ -299,3 +299,27 @@ def test_loading_the_cli_module_loads_no_plugins():
     plugins.set_host(None)
     importlib.reload(cli_module)
     assert plugins._host is None
+
+
+class _CrashingDialect(_Dialect):
+    def parse(self, text: str, path: Path | None) -> dict:
+        raise KeyError("boom")
+
+
+def test_parse_execution_report_is_the_import_parse():
+    """The public parse goes the import's way: a dialect's crash is a ReportParseError
+    naming the dialect, and the result holds fields only (no ``warnings``)."""
+    from phaser_analytics import ReportParseError, parse_execution_report
+
+    crashing = build_host([("crash", DialectPlugin(_CrashingDialect("crash", "CRASH")))])
+    plugins.set_host(crashing)  # conftest puts the usual host back
+    with pytest.raises(ReportParseError, match="'crash' dialect failed"):
+        parse_execution_report("CRASH\r\nreport")
+    plugins.set_host(None)
+    data = parse_execution_report(
+        "\ufeff# Execution Report\r\n\r\n## Metadata\r\n\r\n| Field | Value |\r\n|---|---|\r\n"
+        "| Audit Document | a.md |\r\n| Started | 2025-01-02T03:04:05Z |\r\n"
+        "| Duration | banana |\r\n"
+    )
+    assert data["audit_document"] == "a.md"
+    assert "warnings" not in data
