@@ -9,7 +9,9 @@
 - Anything that is not a regular file (``/dev/stdout``, a FIFO, ``>(cat)``'s ``/dev/fd/63``,
   a terminal) is opened and written directly, never renamed over.
 
-The output path comes from the user's command line, which is trusted (docs/storage.md).
+The output path comes from the user's command line, which is trusted (docs/storage.md), so
+unlike the store's files (:mod:`phaser_analytics.stores.files`, whose file mode and
+temporary names this shares) a link is followed.
 """
 
 from __future__ import annotations
@@ -22,12 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import AnalyticsError
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+from .stores.files import TEMP_SUFFIX, new_file_mode
 
 
 def _cannot(target: Path, exc: OSError) -> AnalyticsError:
@@ -63,7 +60,7 @@ def open_output(path: Path) -> Iterator[TextIO]:
     import tempfile
 
     try:
-        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=TEMP_SUFFIX)
     except OSError as exc:
         raise _cannot(target, exc) from exc
     try:
@@ -73,7 +70,7 @@ def open_output(path: Path) -> Iterator[TextIO]:
                 with contextlib.suppress(OSError):  # allowed only to root
                     os.fchown(fd, existing.st_uid, existing.st_gid)
         else:
-            os.fchmod(fd, 0o666 & ~_umask())
+            os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
             handle.flush()

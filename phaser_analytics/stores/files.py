@@ -20,18 +20,14 @@ TEMP_SUFFIX = ".tmp"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
-_file_mode: int | None = None
-
 
 def new_file_mode() -> int:
-    """The mode an ordinary new file gets (0o666 less the umask): ``mkstemp`` makes files
-    only their owner can read, and a record must read like any other file of the project."""
-    global _file_mode
-    if _file_mode is None:
-        mask = os.umask(0)
-        os.umask(mask)
-        _file_mode = 0o666 & ~mask
-    return _file_mode
+    """The mode an ordinary new file gets (0o666 less the umask in force): ``mkstemp`` makes
+    files only their owner can read, and a record or an output file must read like any
+    other new file."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def fsync_dir(directory: Path) -> None:
