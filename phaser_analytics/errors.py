@@ -7,6 +7,17 @@ unless ``--debug`` is given.
 from __future__ import annotations
 
 
+def stderr_warning(message: str) -> None:
+    """``Warning: message`` on stderr, cleaned of escape sequences (a message may quote a
+    report, a record or a file name from a project): the one way warnings are printed,
+    and the default ``warn`` callback of the functions that take one."""
+    import sys
+
+    from .formatting import clean_text
+
+    print(f"Warning: {clean_text(message, lines=True)}", file=sys.stderr)
+
+
 class AnalyticsError(Exception):
     """Base exception for analytics operations."""
 

@@ -11,7 +11,6 @@ import contextvars
 import dataclasses
 import fnmatch
 import os
-import sys
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import AnalyticsError, ReportNotFoundError, ReportParseError
+from .errors import AnalyticsError, ReportNotFoundError, ReportParseError, stderr_warning
 from .models import (
     ExecutionRecord,
     ExecutionStatus,
@@ -504,7 +503,7 @@ def import_reports(
             outcome.existing_id = result.execution_id
             if result.action in STORED_ACTIONS and outcome.record is not None:
                 info = {**where, "action": result.action, "origin": origin}
-                host.stored(outcome.record, info, warn or _warn)
+                host.stored(outcome.record, info, warn or stderr_warning)
             if on_report:
                 on_report(outcome)
         pending.clear()
@@ -532,7 +531,7 @@ def import_reports(
                 Path(project_dir),
                 info.project_name(key) or Path(project_dir).resolve().name,
                 info.count_for(key),
-                warn=warn or _warn,
+                warn=warn or stderr_warning,
             )
     finally:
         if own_store:
@@ -632,10 +631,6 @@ class _ThenForget:
         if self.report is not None:
             self.report(outcome)
         outcome.record = None
-
-
-def _warn(message: str) -> None:
-    print(f"Warning: {message}", file=sys.stderr)
 
 
 def _reason(exc: AnalyticsError) -> str:

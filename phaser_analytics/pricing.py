@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .errors import stderr_warning
 
 PER_TOKENS = 1_000_000
 #: Cost figures are kept to a millionth of a dollar: finer is noise, coarser loses
@@ -173,12 +174,8 @@ def cost_usd(usage: Mapping[str, int], price: Price) -> float:
 # -- configuration ------------------------------------------------------------------------
 
 
-def _stderr(message: str) -> None:
-    print(f"Warning: {message}", file=sys.stderr)
-
-
 def config_prices(
-    project_dir: Path | None, warn: Callable[[str], None] = _stderr
+    project_dir: Path | None, warn: Callable[[str], None] = stderr_warning
 ) -> dict[str, Price]:
     """Prices under ``analytics.pricing`` of ``$PHASER_HOME/config.json``, then of
     ``{project}/.phaser/config.json`` (the project's win), read with the shared config
@@ -204,7 +201,7 @@ def config_prices(
 _warned: set[str] = set()
 
 
-def warn_unpriced(model: str, warn: Callable[[str], None] = _stderr) -> None:
+def warn_unpriced(model: str, warn: Callable[[str], None] = stderr_warning) -> None:
     """Say once per process that ``model`` has no price."""
     if model in _warned:
         return

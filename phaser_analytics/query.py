@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import StorageError
+from .errors import StorageError, stderr_warning
 from .models import (
     AggregatedStats,
     AnalyticsQuery,
@@ -26,10 +25,6 @@ if TYPE_CHECKING:
     from .registry import ProjectEntry
 
 
-def _stderr(message: str) -> None:
-    print(f"Warning: {message}", file=sys.stderr)
-
-
 def select_entries(entries: Iterable[Entry], query: AnalyticsQuery) -> list[Entry]:
     """Entries matching ``query``, newest first, at most ``query.limit`` of them.
 
@@ -41,7 +36,7 @@ def select_entries(entries: Iterable[Entry], query: AnalyticsQuery) -> list[Entr
 
 
 def project_store(
-    project_dir: Path, url: str | None = None, *, warn: Callable[[str], None] = _stderr
+    project_dir: Path, url: str | None = None, *, warn: Callable[[str], None] = stderr_warning
 ) -> Store:
     """The store in force for ``project_dir``: ``url`` (``--store``), else ``PHASER_STORE``,
     else config ``analytics.store``, else the project's JSON store."""
@@ -166,7 +161,7 @@ class GlobalSelection:
 def select_global(
     query: AnalyticsQuery,
     *,
-    warn: Callable[[str], None] = _stderr,
+    warn: Callable[[str], None] = stderr_warning,
     store: Store | None = None,
 ) -> GlobalSelection:
     """Select executions of every project: of every project in ``store`` when it holds

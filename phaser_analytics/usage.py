@@ -49,6 +49,7 @@ def model_usage(record: ExecutionRecord) -> Iterator[ModelUsage]:
         for model in sorted(record.tokens_by_model):
             entry = record.tokens_by_model[model] or {}
             cost = entry.get("cost_usd")
-            yield ModelUsage(model, _counts(entry), cost if isinstance(cost, (int, float)) else None)
+            known = cost if isinstance(cost, (int, float)) else None
+            yield ModelUsage(model, _counts(entry), known)
     elif record.tokens or record.cost_usd is not None:
         yield ModelUsage(UNKNOWN_MODEL, _counts(record.tokens), record.cost_usd)

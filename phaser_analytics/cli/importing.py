@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import stderr_warning
 from ..formatting import clean_text
 from ..pipeline import ReportOutcome, import_reports, report_paths
 from .main import (
@@ -96,7 +97,7 @@ def import_cmd(
     host = app.host()
     project_dir = resolve_project(project)
     paths = report_paths(
-        report_file, recursive=recursive, host=host, warn=lambda m: err(f"Warning: {m}")
+        report_file, recursive=recursive, host=host, warn=stderr_warning
     )
     if not paths:
         patterns = ", ".join(host.report_patterns())
@@ -127,7 +128,7 @@ def import_cmd(
             dialect=dialect,
             host=host,
             on_report=on_report,
-            warn=lambda m: err(f"Warning: {m}"),
+            warn=stderr_warning,
             skip_plugins={TOKENS_PLUGIN} if no_tokens else (),
             store=store,
             jobs=jobs or None,

@@ -25,10 +25,6 @@ from .main import (
 from .viewing import Selection, _query, history, make_view, write_output
 
 
-def _warn(message: str) -> None:
-    err(f"Warning: {message}")
-
-
 def _store(project_dir: Path) -> Any:
     from .main import open_command_store
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import AnalyticsError
+from ..errors import AnalyticsError, stderr_warning
 from ..formatting import clean_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -318,7 +318,9 @@ def store_option(func: F) -> F:
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option(
-    "--no-color", is_flag=True, help="Never colour the output, whatever the command (NO_COLOR works too)."
+    "--no-color",
+    is_flag=True,
+    help="Never colour the output, whatever the command (NO_COLOR works too).",
 )
 @click.version_option(version=None, package_name="phaser-analytics", prog_name="phaser-analytics")
 @store_option
@@ -543,10 +545,6 @@ def say(message: str) -> None:
     click.echo(clean_text(message, lines=True))
 
 
-def warn(message: str) -> None:
-    err(f"Warning: {message}")
-
-
 def store_url(project_dir: Path) -> str | None:
     """The store URL in force for this command (``None``: the project's JSON store)."""
     from ..stores.base import resolve_store_url
@@ -563,7 +561,8 @@ def open_command_store(project_dir: Path) -> Any:
     ctx = click.get_current_context(silent=True)
     app = ctx.find_object(AppContext) if ctx is not None else None
     host = app.host() if app is not None else None
-    return open_store(store_url(project_dir), project_dir=project_dir, warn=warn, host=host)
+    url = store_url(project_dir)
+    return open_store(url, project_dir=project_dir, warn=stderr_warning, host=host)
 
 
 def global_store(project_dir: Path) -> Any:

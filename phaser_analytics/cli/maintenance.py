@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ..errors import AnalyticsError
+from ..errors import AnalyticsError, stderr_warning
 from ..formatting import clean_text, format_date, format_datetime, pad_to_width
 from ..query import project_key
 from ..registry import ProjectEntry, load_projects, prune_projects, update_execution_count
@@ -39,10 +39,6 @@ class UnconfirmedError(AnalyticsError):
 
 #: How many executions --dry-run lists by name.
 LISTED = 10
-
-
-def _warn(message: str) -> None:
-    err(f"Warning: {message}")
 
 
 def can_prompt() -> bool:
@@ -146,7 +142,7 @@ def clear(
             return
     removed = store.delete([e.execution_id for e in doomed], missing_ok=True)
     left = list(store.find(project=key))
-    update_execution_count(project_dir, len(left), warn=_warn)
+    update_execution_count(project_dir, len(left), warn=stderr_warning)
     say(f"Deleted {len(removed)} execution records. {_remaining(left)}")
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..errors import stderr_warning
 from ..query import compute_stats, select_global
 from .main import (
     AppContext,
@@ -72,17 +73,13 @@ class Scope:
     load: Callable[[], list[ExecutionRecord]]
 
 
-def _warn(message: str) -> None:
-    err(f"Warning: {message}")
-
-
 def select_scope(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Scope:
     from ..metrics import ProjectGroup
 
     if global_:
         from .main import global_store
 
-        chosen = select_global(query, warn=_warn, store=global_store(project_dir))
+        chosen = select_global(query, warn=stderr_warning, store=global_store(project_dir))
         groups = {p.path: ProjectGroup(p.name, p.path) for p in chosen.projects}
         for project, entry in chosen.items:
             groups[project.path].items.append(entry)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..errors import stderr_warning
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -18,7 +19,6 @@ from .main import (
     resolve_project,
     say,
     store_option,
-    warn,
 )
 
 #: Executions copied per transaction of the target store.
@@ -87,11 +87,11 @@ def migrate_cmd(
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
     source = (
-        open_store(from_url, project_dir=project_dir, warn=warn, host=app.host())
+        open_store(from_url, project_dir=project_dir, warn=stderr_warning, host=app.host())
         if from_url
         else open_command_store(project_dir)
     )
-    target = open_store(to_url, project_dir=project_dir, warn=warn, host=app.host())
+    target = open_store(to_url, project_dir=project_dir, warn=stderr_warning, host=app.host())
     if source.url == target.url:
         raise click.UsageError("--to names the store being copied from.")
     try:

@@ -12,6 +12,7 @@ from typing import Any, TextIO, overload
 
 import click
 
+from ..errors import stderr_warning
 from ..hookspecs import RenderView
 from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
 from ..query import compute_stats, project_key, select_global
@@ -32,7 +33,6 @@ from .main import (
     resolve_project,
     status_option,
     store_option,
-    warn,
     zone_option,
 )
 
@@ -55,7 +55,7 @@ def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection
     """Records and stats for ``query``: stats come from the store's entries, and only the
     selected records are read."""
     if global_:
-        chosen = select_global(query, warn=warn, store=global_store(project_dir))
+        chosen = select_global(query, warn=stderr_warning, store=global_store(project_dir))
         pairs = chosen.load()
         return Selection(
             records=[record for _, record in pairs],
@@ -591,7 +591,7 @@ def judged_stats(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Agg
     read): what the CI gates judge."""
     if global_:
         return compute_stats(
-            select_global(query, warn=warn, store=global_store(project_dir)).entries
+            select_global(query, warn=stderr_warning, store=global_store(project_dir)).entries
         )
     store = open_command_store(project_dir)
     return compute_stats(store.find(query, project=project_key(project_dir, store)))

@@ -21,11 +21,11 @@ module level.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from phaser_analytics.errors import stderr_warning
 from phaser_analytics.hookspecs import hookimpl
 
 EVENTS = ("failed", "regression", "anomaly")
@@ -41,10 +41,6 @@ _STATUS_RANK = {"failed": 0, "partial": 1, "success": 2}
 
 class NotifyConfigError(ValueError):
     pass
-
-
-def _warn(message: str) -> None:
-    print(f"Warning: {message}", file=sys.stderr)
 
 
 class _Import:
@@ -87,7 +83,7 @@ def record_stored(record: Any, store_info: dict[str, Any]) -> None:
     if state.posts >= settings["max_posts"]:
         if not state.capped:
             state.capped = True
-            _warn(
+            stderr_warning(
                 f"notify: more than {settings['max_posts']} alerts in one import; "
                 "the others are not posted."
             )
@@ -95,7 +91,7 @@ def record_stored(record: Any, store_info: dict[str, Any]) -> None:
     state.posts += 1
     error = post(settings["webhook"], message(record, events), settings["timeout"])
     if error is not None:
-        _warn(f"notify: could not post to the webhook ({error}); the execution is stored.")
+        stderr_warning(f"notify: could not post to the webhook ({error}); the execution is stored.")
 
 
 def recent(record: Any, max_age_days: float) -> bool:
@@ -123,7 +119,7 @@ def notify_settings(project_dir: str | None) -> dict[str, Any] | None:
         project_file = Path(project_dir) / ".phaser" / CONFIG_NAME
         try:
             if CONFIG_KEY in read_config_file(project_file):
-                _warn(
+                stderr_warning(
                     f"notify: 'analytics.notify' in {project_file} is ignored; a webhook is "
                     "read from $PHASER_HOME/config.json only."
                 )
@@ -204,7 +200,7 @@ def events_for(
 def _history(project_dir: Path) -> list[Any]:
     from phaser_analytics.query import project_key, project_store
 
-    store = project_store(project_dir, warn=_warn)
+    store = project_store(project_dir, warn=stderr_warning)
     return list(store.find(project=project_key(project_dir, store)))
 
 

@@ -12,7 +12,6 @@ tests/test_store_conformance.py, which is parametrised over the backends.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import ExecutionNotFoundError, StorageError
+from ..errors import stderr_warning as stderr_warning  # the backends' default warn
 from ..models import ExecutionStatus
 
 if TYPE_CHECKING:
@@ -31,10 +31,6 @@ Warn = Callable[[str], None]
 MIN_PREFIX_LENGTH = 4
 MAX_ID_LENGTH = 128
 _VALID_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-
-
-def stderr_warning(message: str) -> None:
-    print(f"Warning: {message}", file=sys.stderr)
 
 
 def is_valid_execution_id(value: object) -> bool:
