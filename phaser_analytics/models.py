@@ -77,6 +77,11 @@ def read_iso_datetime(value: Any) -> datetime | None:
         return None
 
 
+#: What a badge can show (``badge --metric``, the badge renderers' ``metric`` option): each
+#: is a figure of :class:`AggregatedStats`.
+BADGE_METRICS = ("success-rate", "phase-success-rate", "executions", "avg-duration", "test-delta")
+
+
 # -- validating what a record file holds ---------------------------------------------------
 
 

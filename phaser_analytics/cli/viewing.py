@@ -14,7 +14,14 @@ import click
 
 from ..errors import stderr_warning
 from ..hookspecs import RenderView
-from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord, ExecutionStatus, utcnow
+from ..models import (
+    BADGE_METRICS,
+    AggregatedStats,
+    AnalyticsQuery,
+    ExecutionRecord,
+    ExecutionStatus,
+    utcnow,
+)
 from ..query import compute_stats, project_key, select_global
 from ..stores.base import Entry, Store
 from .configured import config_defaults, view_options
@@ -327,7 +334,6 @@ def write_output(chunks: Iterable[str], output: Path | None) -> None:
 
     with open_output(output) as handle:
         _write_chunks(handle, chunks)
-
 
 
 def parse_rate(value: str) -> float:
@@ -699,9 +705,6 @@ def export(
     write_output(render_chunks(renderer, view), output)
     if output is not None:
         click.echo(f"Exported to {output}")
-
-
-BADGE_METRICS = ("success-rate", "phase-success-rate", "executions", "avg-duration", "test-delta")
 
 
 @click.command()

@@ -4,9 +4,10 @@
 (``{"schemaVersion":1,"label":"audits","message":"95%","color":"brightgreen"}``);
 ``svg`` draws the same badge as a standalone flat SVG, with no network involved.
 
-Options: ``metric`` (one of :data:`METRICS`, default ``success-rate``), ``label``
-(default ``"audits"``) and ``thresholds``, the colours of rate metrics: pairs of
-(minimum percent, colour), or text such as ``"90:brightgreen,75:green,0:red"``.
+Options: ``metric`` (one of :data:`~phaser_analytics.models.BADGE_METRICS`, default
+``success-rate``), ``label`` (default ``"audits"``) and ``thresholds``, the colours of rate
+metrics: pairs of (minimum percent, colour), or text such as
+``"90:brightgreen,75:green,0:red"``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from phaser_analytics.formatting import (
     format_percent,
 )
 from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.models import BADGE_METRICS
 
 if TYPE_CHECKING:
     from phaser_analytics.hookspecs import RenderView
     from phaser_analytics.models import AggregatedStats
 
-METRICS = ("success-rate", "phase-success-rate", "executions", "avg-duration", "test-delta")
 DEFAULT_METRIC = "success-rate"
 DEFAULT_LABEL = "audits"
 DEFAULT_THRESHOLDS: tuple[tuple[float, str], ...] = (
@@ -111,9 +112,9 @@ def make_badge(
     thresholds: Iterable[tuple[float, str]] = DEFAULT_THRESHOLDS,
 ) -> Badge:
     """The badge for ``metric`` over ``stats``; "no data" in grey when there is none."""
-    if metric not in METRICS:
+    if metric not in BADGE_METRICS:
         raise AnalyticsError(
-            f"Unknown badge metric: {metric}. Choose one of: {', '.join(METRICS)}."
+            f"Unknown badge metric: {metric}. Choose one of: {', '.join(BADGE_METRICS)}."
         )
     if stats.total_executions == 0:
         return Badge(label, *NO_DATA)
