@@ -6,7 +6,9 @@ The public Python API is the names of spec §10–§11, importable from here, pl
 The names are resolved lazily (PEP 562): ``import phaser_analytics`` imports nothing but
 this module, and ``from phaser_analytics import X`` imports only the module that defines
 ``X``. Every command line run imports this package first, so an eager import of the whole
-API here would make ``phaser analytics show`` load the import pipeline too.
+API here would make ``phaser analytics show`` load the import pipeline too. Where each
+name lives is read from the ``TYPE_CHECKING`` imports below, so what type checkers see is
+what runs.
 """
 
 from __future__ import annotations
@@ -15,21 +17,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .errors import (
-        AnalyticsError,
-        ExecutionNotFoundError,
-        InvalidDateError,
-        NoDataError,
-        ParseError,
-        PluginError,
-        QueryError,
-        ReportImportError,
-        ReportNotFoundError,
-        ReportParseError,
-        StorageError,
-        StoreWriteError,
-        TemplateRenderError,
-    )
     from .compat import (
         ANALYTICS_DIR_NAME,
         ANALYTICS_SCHEMA_VERSION,
@@ -51,6 +38,21 @@ if TYPE_CHECKING:
         parse_metadata_table,
         parse_phase_table,
         parse_test_results,
+    )
+    from .errors import (
+        AnalyticsError,
+        ExecutionNotFoundError,
+        InvalidDateError,
+        NoDataError,
+        ParseError,
+        PluginError,
+        QueryError,
+        ReportImportError,
+        ReportNotFoundError,
+        ReportParseError,
+        StorageError,
+        StoreWriteError,
+        TemplateRenderError,
     )
     from .errors import ReportImportError as ImportError
     from .formatting import format_duration
@@ -88,87 +90,32 @@ if TYPE_CHECKING:
         update_index,
     )
 
-#: Where each public name lives: ``name → (module, attribute)``.
-_ORIGINS: dict[str, tuple[str, str]] = {
-    **{
-        name: (".errors", name)
-        for name in (
-            "AnalyticsError",
-            "ExecutionNotFoundError",
-            "InvalidDateError",
-            "NoDataError",
-            "ParseError",
-            "PluginError",
-            "QueryError",
-            "ReportImportError",
-            "ReportNotFoundError",
-            "ReportParseError",
-            "StorageError",
-            "StoreWriteError",
-            "TemplateRenderError",
-        )
-    },
-    # The spec's name (§13.1). Inside this package it is ``ReportImportError``, so the
-    # builtin ``ImportError`` is never shadowed.
-    "ImportError": (".errors", "ReportImportError"),
-    "format_duration": (".formatting", "format_duration"),
-    # Phaser v1.8.1's tools/analytics.py names besides the spec's (a drop-in for it).
-    **{name: (".compat", name) for name in ("ANALYTICS_DIR_NAME", "ANALYTICS_SCHEMA_VERSION", "EXECUTIONS_DIR_NAME", "INDEX_FILENAME", "clear_analytics", "compute_project_stats", "format_status_symbol", "generate_execution_filename", "get_execution_by_document", "get_executions_dir", "get_index_path", "get_recent_failures", "list_executions", "load_execution_by_path", "load_index", "parse_execution_result", "parse_git_info", "parse_metadata_table", "parse_phase_table", "parse_test_results")},
-    **{name: (".hookspecs", name) for name in ("Dialect", "Renderer", "RenderView", "hookimpl")},
-    **{
-        name: (".models", name)
-        for name in (
-            "AggregatedStats",
-            "AnalyticsQuery",
-            "ExecutionRecord",
-            "ExecutionStatus",
-            "PhaseRecord",
-            "PhaseStatus",
-        )
-    },
-    **{
-        name: (".pipeline", name)
-        for name in (
-            "detect_execution_reports",
-            "import_execution_report",
-            "parse_execution_report",
-        )
-    },
-    **{
-        name: (".query", name)
-        for name in (
-            "compute_duration_trend",
-            "compute_phase_failure_rates",
-            "compute_stats",
-            "get_executions_by_status",
-            "get_failed_phases",
-            "get_global_executions",
-            "get_recent_executions",
-            "query_executions",
-        )
-    },
-    **{
-        name: (".rendering", name)
-        for name in ("format_csv", "format_json", "format_markdown", "format_table")
-    },
-    **{
-        name: (".stores", name)
-        for name in (
-            "delete_execution",
-            "ensure_analytics_dir",
-            "get_analytics_dir",
-            "load_execution",
-            "save_execution",
-            "update_index",
-        )
-    },
-}
+def _origins() -> dict[str, tuple[str, str]]:
+    """Where each public name lives, ``name → (module, attribute)``, read from the
+    ``TYPE_CHECKING`` imports above: what type checkers see is what runs. Read on the first
+    use of a public name, not on ``import phaser_analytics``; ``__all__`` (for linters and
+    ``import *``) must name the same names, which tests/test_cli_lazy.py checks."""
+    import ast
+
+    with open(__file__, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    origins: dict[str, tuple[str, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                assert isinstance(statement, ast.ImportFrom) and statement.level == 1
+                for alias in statement.names:
+                    origins[alias.asname or alias.name] = (f".{statement.module}", alias.name)
+    return origins
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all __getattr__
 
     def __getattr__(name: str) -> Any:
         """Import a public name's module on first use (PEP 562) and keep the name here."""
+        global _ORIGINS
+        if _ORIGINS is None:
+            _ORIGINS = _origins()
         try:
             module_name, attribute = _ORIGINS[name]
         except KeyError:
@@ -176,6 +123,8 @@ if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all _
         value = getattr(importlib.import_module(module_name, __name__), attribute)
         globals()[name] = value
         return value
+
+    _ORIGINS: dict[str, tuple[str, str]] | None = None
 
 
 def __dir__() -> list[str]:
@@ -185,15 +134,15 @@ def __dir__() -> list[str]:
 __all__ = [
     "ANALYTICS_DIR_NAME",
     "ANALYTICS_SCHEMA_VERSION",
+    "EXECUTIONS_DIR_NAME",
+    "INDEX_FILENAME",
     "AggregatedStats",
     "AnalyticsError",
     "AnalyticsQuery",
     "Dialect",
-    "EXECUTIONS_DIR_NAME",
     "ExecutionNotFoundError",
     "ExecutionRecord",
     "ExecutionStatus",
-    "INDEX_FILENAME",
     "ImportError",
     "InvalidDateError",
     "NoDataError",
