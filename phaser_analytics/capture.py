@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .models import datetime_from_json, datetime_to_json, utcnow
+from .stores.base import SaveAction
 
 LOG_NAME = "capture.log"
 #: The log is renamed to ``capture.log.1`` when it grows past this.
@@ -349,7 +350,7 @@ def import_session(
         origin=origin,
     )
     for outcome in summary.outcomes:
-        if outcome.action == "failed":
+        if outcome.action is SaveAction.FAILED:
             log(project_dir, f"error: {outcome.path}: {outcome.error}", session.session_id)
     return Outcome(
         imported=summary.imported,

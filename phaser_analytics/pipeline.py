@@ -29,6 +29,7 @@ from .models import (
 )
 from .plugins import PluginHost, get_host
 from .registry import register_project
+from .stores.base import SaveAction
 from .untrusted_files import UnsafeFile, read_regular_file
 
 #: Directories discovery never enters: version control, our own store, dependencies,
@@ -425,7 +426,8 @@ class ReportOutcome:
     """What happened to one report of a batch."""
 
     path: Path
-    action: str  # "imported", "replaced", "already" or "failed"
+    #: ``None`` until the report's batch is saved.
+    action: SaveAction | None
     #: The record read, until the outcome is reported (``import_reports`` drops it then).
     record: ExecutionRecord | None = None
     error: str | None = None
@@ -437,20 +439,20 @@ class ReportOutcome:
 class ImportSummary:
     outcomes: list[ReportOutcome] = field(default_factory=list)
 
-    def count(self, action: str) -> int:
-        return sum(1 for o in self.outcomes if o.action == action)
+    def count(self, *actions: SaveAction) -> int:
+        return sum(1 for o in self.outcomes if o.action in actions)
 
     @property
     def imported(self) -> int:
-        return self.count("imported") + self.count("replaced")
+        return self.count(SaveAction.IMPORTED, SaveAction.REPLACED)
 
     @property
     def already(self) -> int:
-        return self.count("already")
+        return self.count(SaveAction.ALREADY)
 
     @property
     def failed(self) -> int:
-        return self.count("failed")
+        return self.count(SaveAction.FAILED)
 
 
 def import_reports(
@@ -501,8 +503,8 @@ def import_reports(
         for outcome, result in zip(pending, saved, strict=True):
             outcome.action = result.action
             outcome.existing_id = result.execution_id
-            if result.action in STORED_ACTIONS and outcome.record is not None:
-                info = {**where, "action": result.action, "origin": origin}
+            if result.action.stored and outcome.record is not None:
+                info = {**where, "action": result.action.value, "origin": origin}
                 host.stored(outcome.record, info, warn or stderr_warning)
             if on_report:
                 on_report(outcome)
@@ -513,12 +515,12 @@ def import_reports(
         parsed = _parse_all(paths, project_dir, dialect, host, skip_plugins, prepare, jobs)
         for path, record, warnings, error in parsed:
             if record is None:
-                outcome = ReportOutcome(path, "failed", error=error)
+                outcome = ReportOutcome(path, SaveAction.FAILED, error=error)
                 summary.outcomes.append(outcome)
                 if on_report:
                     on_report(outcome)
                 continue
-            outcome = ReportOutcome(path, "pending", record=record, warnings=warnings)
+            outcome = ReportOutcome(path, None, record=record, warnings=warnings)
             summary.outcomes.append(outcome)
             pending.append(outcome)
             if len(pending) >= _SAVE_BATCH:
@@ -537,10 +539,6 @@ def import_reports(
         if own_store:
             store.close()
     return summary
-
-
-#: The save outcomes that the ``record_stored`` hooks hear about.
-STORED_ACTIONS = ("imported", "replaced")
 
 
 def store_info(store: Any, project_dir: Path) -> dict[str, Any]:

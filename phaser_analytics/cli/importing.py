@@ -12,6 +12,7 @@ import click
 from ..errors import stderr_warning
 from ..formatting import clean_text
 from ..pipeline import ReportOutcome, import_reports, report_paths
+from ..stores.base import SaveAction
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -35,11 +36,11 @@ def _describe(outcome: ReportOutcome) -> str:
     record = outcome.record
     name = (record.audit_document or record.document_title or str(outcome.path)) if record else ""
     name, path = clean_text(name), clean_text(outcome.path)
-    if outcome.action == "imported":
+    if outcome.action is SaveAction.IMPORTED:
         return f"✓ Imported: {name}"
-    if outcome.action == "replaced":
+    if outcome.action is SaveAction.REPLACED:
         return f"✓ Replaced: {name} ({outcome.existing_id})"
-    if outcome.action == "already":
+    if outcome.action is SaveAction.ALREADY:
         return (
             f"Already imported: {name} ({path}) as {outcome.existing_id}; use --force to replace it"
         )
@@ -96,9 +97,7 @@ def import_cmd(
     app: AppContext = ctx.obj
     host = app.host()
     project_dir = resolve_project(project)
-    paths = report_paths(
-        report_file, recursive=recursive, host=host, warn=stderr_warning
-    )
+    paths = report_paths(report_file, recursive=recursive, host=host, warn=stderr_warning)
     if not paths:
         patterns = ", ".join(host.report_patterns())
         err(
@@ -114,7 +113,7 @@ def import_cmd(
             line = _describe(outcome)
             if bar is not None:
                 bar.update(1)
-            if outcome.action == "failed":
+            if outcome.action is SaveAction.FAILED:
                 err(line)
             else:
                 say(line)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import stderr_warning
+from ..stores.base import SaveAction
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -124,7 +125,7 @@ def _copy(source: Any, target: Any) -> tuple[int, int]:
         if not batch:
             return
         for outcome in target.save(list(source.read(batch))):
-            if outcome.action == "already":
+            if outcome.action is SaveAction.ALREADY:
                 already += 1
             else:
                 copied += 1

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -105,18 +106,39 @@ def sort_newest_first(items: Iterable[Any]) -> list[Any]:
     return sorted(items, key=_sort_key, reverse=True)
 
 
+class SaveAction(str, Enum):
+    """What became of one execution on import. A store's :meth:`Store.save` answers one of
+    the first three; ``FAILED`` is the import's, for a report that could not be read. The
+    values are the words the command line and the ``record_stored`` hooks use."""
+
+    IMPORTED = "imported"
+    REPLACED = "replaced"
+    ALREADY = "already"
+    FAILED = "failed"
+
+    @property
+    def stored(self) -> bool:
+        """Whether the execution was written (the ``record_stored`` hooks hear of it)."""
+        return self in (SaveAction.IMPORTED, SaveAction.REPLACED)
+
+
 @dataclass
 class SaveOutcome:
-    """What :meth:`Store.save` did with one record: ``action`` is ``"imported"``,
-    ``"replaced"`` or ``"already"``; ``execution_id`` is the id stored (for ``"already"``
-    and ``"replaced"``, the id the execution already had); ``location`` is where it is
-    (the JSON store's record file), when the backend has such a thing."""
+    """What :meth:`Store.save` did with one record: ``action`` is
+    :attr:`SaveAction.IMPORTED`, ``REPLACED`` or ``ALREADY``; ``execution_id`` is the id
+    stored (for ``ALREADY`` and ``REPLACED``, the id the execution already had);
+    ``location`` is where it is (the JSON store's record file), when the backend has such
+    a thing. A backend may give the action as its value (``"imported"``); it is made a
+    :class:`SaveAction`."""
 
-    action: str
+    action: SaveAction
     execution_id: str
     location: str | None = None
     #: A problem that did not stop the save (say, a cache that could not be written).
     warning: str | None = None
+
+    def __post_init__(self) -> None:
+        self.action = SaveAction(self.action)
 
 
 @dataclass

@@ -47,6 +47,7 @@ from .base import (
     Entry,
     Finding,
     ProjectCount,
+    SaveAction,
     SaveOutcome,
     StoreInfo,
     Warn,
@@ -643,14 +644,16 @@ class JsonStore:
                         f"{note['filename']} holds this execution as a newer "
                         "phaser-analytics wrote it; it is left as it is."
                     )
-                    outcomes.append(SaveOutcome("already", str(note.get("execution_id") or "")))
+                    outcomes.append(
+                        SaveOutcome(SaveAction.ALREADY, str(note.get("execution_id") or ""))
+                    )
                     continue
                 existing = by_identity.get(identity) or rows.get(record.execution_id.lower())
                 if existing is not None and not replace:
-                    outcomes.append(SaveOutcome("already", existing["execution_id"]))
+                    outcomes.append(SaveOutcome(SaveAction.ALREADY, existing["execution_id"]))
                     continue
                 if existing is not None and self._newer_on_disk(existing["filename"]):
-                    outcomes.append(SaveOutcome("already", existing["execution_id"]))
+                    outcomes.append(SaveOutcome(SaveAction.ALREADY, existing["execution_id"]))
                     continue
                 if existing is not None:
                     record.execution_id = existing["execution_id"]
@@ -667,7 +670,7 @@ class JsonStore:
                 data = (json.dumps(record.to_dict(), indent=2) + "\n").encode("utf-8")
                 writes = [w for w in writes if w[0].name != name]
                 writes.append((self.executions_dir / name, data))
-                action = "replaced" if existing is not None else "imported"
+                action = SaveAction.REPLACED if existing is not None else SaveAction.IMPORTED
                 where = str(self.executions_dir / name)
                 outcomes.append(SaveOutcome(action, record.execution_id, where))
             if not writes:

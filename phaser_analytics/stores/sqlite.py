@@ -23,6 +23,7 @@ from .base import (
     Entry,
     Finding,
     ProjectCount,
+    SaveAction,
     SaveOutcome,
     StoreInfo,
     Warn,
@@ -404,10 +405,10 @@ class SqliteStore:
                 )
                 if existing is None:
                     self.db.execute(_INSERT, values)
-                    outcomes.append(SaveOutcome("imported", record.execution_id, self.url))
+                    outcomes.append(SaveOutcome(SaveAction.IMPORTED, record.execution_id, self.url))
                     continue
                 if not replace:
-                    outcomes.append(SaveOutcome("already", existing[0], self.url))
+                    outcomes.append(SaveOutcome(SaveAction.ALREADY, existing[0], self.url))
                     continue
                 record.execution_id = existing[0]
                 values = _columns(record)
@@ -416,7 +417,7 @@ class SqliteStore:
                     (values["identity"], record.execution_id.lower()),
                 )
                 self.db.execute(_UPDATE, values)
-                outcomes.append(SaveOutcome("replaced", record.execution_id, self.url))
+                outcomes.append(SaveOutcome(SaveAction.REPLACED, record.execution_id, self.url))
         return outcomes
 
     def delete(self, execution_ids: Iterable[str], *, missing_ok: bool = False) -> list[Entry]:
