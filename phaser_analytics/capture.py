@@ -250,7 +250,7 @@ def log_path(project_dir: Path | None) -> Path:
         store = project_dir / ".phaser" / "analytics"
         if all(p.is_dir() and not p.is_symlink() for p in (store.parent, store)):
             return store / LOG_NAME
-    from .registry import phaser_home
+    from .project_registry import phaser_home
 
     return phaser_home() / LOG_NAME
 
@@ -282,7 +282,7 @@ def log(project_dir: Path | None, message: str, session_id: str | None = None) -
 
 
 def spool_dir() -> Path:
-    from .registry import phaser_home
+    from .project_registry import phaser_home
 
     return phaser_home() / SPOOL_DIR
 

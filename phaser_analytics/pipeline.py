@@ -28,7 +28,7 @@ from .models import (
     utcnow,
 )
 from .plugins import PluginHost, get_host
-from .registry import register_project
+from .project_registry import register_project
 from .stores.base import SaveAction
 from .untrusted_files import UnsafeFile, read_regular_file
 

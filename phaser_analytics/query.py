@@ -22,7 +22,7 @@ from .stores.base import Entry, Store, resolve_store_url, sort_newest_first
 
 if TYPE_CHECKING:
     # Imported where --global needs it: show of one project never reads the registry.
-    from .registry import ProjectEntry
+    from .project_registry import ProjectEntry
 
 
 def select_entries(entries: Iterable[Entry], query: AnalyticsQuery) -> list[Entry]:
@@ -167,7 +167,7 @@ def select_global(
     """Select executions of every project: of every project in ``store`` when it holds
     several (one query), else of every registered project's own store; a vanished or
     unreadable project is reported once and skipped."""
-    from .registry import ProjectEntry, load_projects
+    from .project_registry import ProjectEntry, load_projects
 
     selection = GlobalSelection(store=store)
     if store is not None:

@@ -252,7 +252,7 @@ def test_an_empty_store_makes_a_page_that_says_so(runner: CliRunner, project: Pa
 
 
 def test_global_shows_projects_side_by_side(runner: CliRunner, tmp_path: Path) -> None:
-    from phaser_analytics.registry import register_project
+    from phaser_analytics.project_registry import register_project
 
     first, second = tmp_path / "alpha", tmp_path / "beta"
     first.mkdir(), second.mkdir()

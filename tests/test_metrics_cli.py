@@ -19,7 +19,7 @@ from phaser_analytics import (
     save_execution,
 )
 from phaser_analytics.cli import cli
-from phaser_analytics.registry import register_project
+from phaser_analytics.project_registry import register_project
 
 UTC = timezone.utc
 COMMANDS = ("trends", "phases", "failures", "projects")

@@ -19,7 +19,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from phaser_analytics import AnalyticsQuery, query_executions
 from phaser_analytics.cli import cli
 from phaser_analytics.models import ExecutionStatus
-from phaser_analytics.registry import register_project
+from phaser_analytics.project_registry import register_project
 
 
 def parse(text: str) -> dict[str, Any]:

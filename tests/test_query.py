@@ -22,7 +22,7 @@ from phaser_analytics import (
     query_executions,
     save_execution,
 )
-from phaser_analytics.registry import register_project
+from phaser_analytics.project_registry import register_project
 
 UTC = timezone.utc
 DAY0 = datetime(2024, 12, 1, 9, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from storage_helpers import no_fsync as no_fsync  # a fixture, used through pyte
 
 from phaser_analytics.cli import cli
 from phaser_analytics.errors import StorageError
-from phaser_analytics.registry import (
+from phaser_analytics.project_registry import (
     load_projects,
     phaser_home,
     prune_projects,
@@ -220,7 +220,7 @@ def test_simultaneous_imports_all_register(tmp_path: Path, isolated_home: Path) 
         return f"""
 import sys
 from pathlib import Path
-from phaser_analytics.registry import register_project
+from phaser_analytics.project_registry import register_project
 for i in range(5):
     path = Path({str(tmp_path)!r}) / f"p{worker}-{{i}}"
     path.mkdir()

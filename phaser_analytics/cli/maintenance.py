@@ -13,8 +13,8 @@ import click
 
 from ..errors import AnalyticsError, stderr_warning
 from ..formatting import clean_text, format_date, format_datetime, pad_to_width
+from ..project_registry import ProjectEntry, load_projects, prune_projects, update_execution_count
 from ..query import project_key
-from ..registry import ProjectEntry, load_projects, prune_projects, update_execution_count
 from ..stores.base import Entry, Finding, resolve_id
 from .main import (
     EXIT_FAILED,
