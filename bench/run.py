@@ -126,9 +126,9 @@ def run_measured(
     with tempfile.TemporaryDirectory(prefix="phaser-bench-run-") as scratch:
         out = Path(scratch) / "stdout" if capture else Path(os.devnull)
         err = Path(scratch) / "stderr"
+        launcher = [sys.executable, "-S", "-c", LAUNCHER, str(stdin or os.devnull), str(out)]
         launched = subprocess.run(
-            [sys.executable, "-S", "-c", LAUNCHER, str(stdin or os.devnull), str(out), str(err),
-             *command],  # fmt: skip
+            [*launcher, str(err), *command],
             capture_output=True,
             text=True,
             env=env,

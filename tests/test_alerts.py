@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from report_factory import write_history, write_report
 
 from phaser_analytics import hookimpl, plugins
 from phaser_analytics.cli.main import cli
-from report_factory import write_history, write_report
 
 
 def invoke(runner, *args):
@@ -48,7 +48,8 @@ def test_record_stored_is_called_once_per_saved_execution(runner, project):
     reports = str(project / "reports")
     invoke(runner, "import", "-r", reports, "--project", str(project))
     stored = json.loads(invoke(runner, "export", "--project", str(project)).output)
-    assert sorted(c[0] for c in spy.calls) == sorted(e["execution_id"] for e in stored["executions"])
+    saved = sorted(e["execution_id"] for e in stored["executions"])
+    assert sorted(c[0] for c in spy.calls) == saved
     info = spy.calls[0][1]
     assert info == {
         "backend": "json",
@@ -91,7 +92,7 @@ class Webhook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
+            def do_POST(self):
                 hook.requests += 1
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)

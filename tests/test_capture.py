@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from report_factory import write_report
 
 from phaser_analytics import capture as capturing
 from phaser_analytics.cli.main import cli
-from report_factory import write_report
 
 UTC = timezone.utc
 
@@ -456,7 +456,7 @@ def test_a_spooled_session_that_keeps_failing_is_dropped_with_a_log_line(session
     write_report(project, project_path=str(project))
     monkeypatch.setattr(capturing, "IMPORT_START_BUDGET_SECONDS", -1.0)
     capturing.capture(capturing.parse_payload(json.dumps(session["payload"]).encode()), 0.0)
-    (entry,) = capturing.pending()
+    assert len(capturing.pending()) == 1
 
     def broken(*args, **kwargs):
         raise OSError("disk full")

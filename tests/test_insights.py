@@ -10,10 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from report_factory import DAY0, write_history, write_report
 
 from phaser_analytics.anomalies import MIN_HISTORY, find_anomalies, robust_spread
 from phaser_analytics.cli.main import cli
-from report_factory import DAY0, write_history, write_report
 
 #: Durations (minutes) of ten normal runs: median 60, MAD 2 → usual 60 ± 3.5 × 2.97 min,
 #: floored at one minute of spread.
@@ -158,7 +158,8 @@ def test_show_json_and_csv_carry_the_reasons(runner, history):
     out = invoke(runner, "show", "--project", str(history), "--format", "csv", "--last", "20")
     rows = list(csv.DictReader(io.StringIO(out.output)))
     flagged = [r for r in rows if r["anomalies"]]
-    assert [r["audit_document"] for r in flagged] == ["document-9-other.md", "document-7-reverse.md"]
+    documents = [r["audit_document"] for r in flagged]
+    assert documents == ["document-9-other.md", "document-7-reverse.md"]
     assert flagged[1]["duration_seconds"] == "24000"
     assert "; cost $15.00 is above the usual" in flagged[1]["anomalies"]
 
@@ -258,7 +259,7 @@ def test_compare_in_every_format(runner, two, fmt):
 
 
 def test_compare_last_takes_the_newest_two_runs_of_one_document(runner, two):
-    project, older, newer = two
+    project, _, _ = two
     write_report(project / "reports" / "other", document="document-9-other.md")
     invoke(runner, "import", str(project / "reports" / "other"), "-r", "--project", str(project))
     result = invoke(
