@@ -110,6 +110,24 @@ def private_dirs(search_path: list[Path], template_file: str | Path | None) -> l
     return search_path[:1] if template_file is not None else []
 
 
+#: Names of templates for the HTML page; other templates are for the markdown report.
+HTML_TEMPLATE_SUFFIXES = (".html.j2", ".html")
+
+
+def chosen_template(
+    template_file: str | Path | None, default: str = DEFAULT_TEMPLATE
+) -> str | Path | None:
+    """The ``--template`` (or configured) file that applies to the output whose built-in
+    template is ``default``: any for the markdown report; for the HTML page only an HTML
+    template (``*.html.j2``, ``*.html``), so a markdown template configured for ``export``
+    is never rendered as the page (which then is the built-in one)."""
+    if template_file is None:
+        return None
+    if default == DASHBOARD_TEMPLATE and not str(template_file).endswith(HTML_TEMPLATE_SUFFIXES):
+        return None
+    return template_file
+
+
 def template_name(template_file: str | Path | None, default: str = DEFAULT_TEMPLATE) -> str:
     """The name to render: the ``--template`` file's, else ``default`` (the built-in
     report's, or :data:`DASHBOARD_TEMPLATE` for the HTML page)."""
@@ -155,6 +173,7 @@ def explain(
     default: str = DEFAULT_TEMPLATE,
 ) -> str:
     """Lines for ``--explain-templates``: which template is used, which were considered."""
+    template_file = chosen_template(template_file, default)
     search_path = template_search_path(project_dir, template_file, plugin_dirs)
     return resolve(template_name(template_file, default), search_path).explain()
 

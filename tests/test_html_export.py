@@ -307,3 +307,24 @@ def test_a_store_holding_several_projects_shows_them_side_by_side(
     assert dict(zip(projects["x"], projects["series"][0]["values"], strict=True)) == {
         "Frontend": 5, "Backend": 3,
     }  # fmt: skip
+
+
+def test_template_option_picks_an_html_page_and_leaves_markdown_templates_alone(
+    runner: CliRunner, project: Path, history: list, tmp_path: Path
+) -> None:
+    page_template = tmp_path / "mine" / "page.html.j2"
+    page_template.parent.mkdir()
+    page_template.write_text(
+        '{% extends "default:dashboard.html.j2" %}{% block title %}Ours{% endblock %}',
+        encoding="utf-8",
+    )
+    assert "<title>Ours</title>" in export_html(runner, project, "--template", str(page_template))
+    # A markdown template (say, configured for every export) is not rendered as the page.
+    markdown_template = tmp_path / "mine" / "digest.md.j2"
+    markdown_template.write_text("# Digest {{ executions|length }}", encoding="utf-8")
+    page = export_html(runner, project, "--template", str(markdown_template))
+    assert page.startswith("<!DOCTYPE html>") and "# Digest" not in page
+    result = runner.invoke(cli, ["analytics", "export", "--format", "html", "--project",
+                                 str(project), "--template", str(markdown_template),
+                                 "--explain-templates"])  # fmt: skip
+    assert "Template 'dashboard.html.j2'" in result.output

@@ -149,7 +149,9 @@ class HtmlRenderer:
     def render(self, view: RenderView) -> str:
         from phaser_analytics import templating
 
-        template_file = view.option("template")
+        template_file = templating.chosen_template(
+            view.option("template"), templating.DASHBOARD_TEMPLATE
+        )
         project_dir = view.option("project_dir")
         search_path = templating.template_search_path(
             project_dir, template_file, view.option("template_dirs") or ()
