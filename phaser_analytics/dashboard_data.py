@@ -261,8 +261,11 @@ def _reason_chart(records: Sequence[ExecutionRecord]) -> Chart | None:
 
 
 def charts(
-    records: Sequence[ExecutionRecord], project_labels: Sequence[str], by: str,
-    zone: tzinfo | None, usages: Sequence[Sequence[ModelUsage]] | None = None,
+    records: Sequence[ExecutionRecord],
+    project_labels: Sequence[str],
+    by: str,
+    zone: tzinfo | None,
+    usages: Sequence[Sequence[ModelUsage]] | None = None,
 ) -> list[Chart]:
     """Every chart the dashboard draws, in page order; charts with nothing to show are
     left out (no tokens, one project, no phases, no failure reasons). ``usages`` are the

@@ -74,8 +74,8 @@ def main() -> None:
                  "--window-size=1280,1500", f"--screenshot={args.output.resolve()}"]  # fmt: skip
         if args.dark:
             flags.append("--force-dark-mode")
-        subprocess.run([chromium, *flags, page.as_uri()], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)  # fmt: skip
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run([chromium, *flags, page.as_uri()], check=True, timeout=120, **quiet)
     print(f"Wrote {args.output}")
 
 

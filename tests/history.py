@@ -54,8 +54,8 @@ def varied_record(project: Path | str, i: int, *, name: str = "Demo") -> Executi
     if i % 5 != 3:  # some executions have no token figures at all
         by_model = {}
         for k, model in enumerate(MODELS[: 1 + i % 2]):
-            counts = {"input": 1000 * (i + 1) + k, "output": 500 * (i + 1), "cache_creation": 50 * i,
-                      "cache_read": 7000 + i}  # fmt: skip
+            counts = {"input": 1000 * (i + 1) + k, "output": 500 * (i + 1),
+                      "cache_creation": 50 * i, "cache_read": 7000 + i}  # fmt: skip
             by_model[model] = {**counts, "total": sum(counts.values()),
                                "cost_usd": round(0.01 * (i + 1) + 0.5 * k, 6)}  # fmt: skip
         record.tokens_by_model = by_model

@@ -260,8 +260,10 @@ def test_filtering_by_text_and_status(page: OpenPage, dashboard: dict) -> None:
 
 
 def test_a_row_opens_to_its_phases_reasons_and_usage(page: OpenPage, dashboard: dict) -> None:
-    record = next(r for r in dashboard["records"]
-                  if r.failure_reasons and r.tokens_by_model and len(r.tokens_by_model) == 2)  # fmt: skip
+    record = next(
+        r for r in dashboard["records"]
+        if r.failure_reasons and r.tokens_by_model and len(r.tokens_by_model) == 2
+    )  # fmt: skip
     page.page.fill("#exec-filter", record.execution_id)
     button = page.page.locator(f"tr[data-id='{record.execution_id}'] button.open")
     assert button.get_attribute("aria-expanded") == "false"
@@ -296,9 +298,7 @@ def test_axe_finds_no_serious_or_critical_violation(
         page.click("#chart-runs summary")  # a chart's table, and an opened execution
         page.locator("#exec-table button.open").first.click()
         page.evaluate(AXE.read_text(encoding="utf-8"))
-        result = page.evaluate(
-            "async () => await axe.run(document, {resultTypes: ['violations']})"
-        )
+        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         serious = [
             f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
             for v in result["violations"]

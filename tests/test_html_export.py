@@ -10,8 +10,8 @@ import statistics
 import subprocess
 import sys
 from collections import Counter
-from html.parser import HTMLParser
 from datetime import timezone
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 

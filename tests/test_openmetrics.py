@@ -31,9 +31,7 @@ def samples(families: dict[str, Any], family: str, sample: str | None = None) ->
     """``{frozenset(labels): value}`` of one family's samples named ``sample``."""
     name = sample or family
     return {
-        frozenset(s.labels.items()): s.value
-        for s in families[family].samples
-        if s.name == name
+        frozenset(s.labels.items()): s.value for s in families[family].samples if s.name == name
     }
 
 
@@ -231,10 +229,9 @@ def test_the_prometheus_format_has_the_same_samples_with_counter_types(
     assert "# TYPE phaser_executions_total counter" in result.output
     om = parse(export(runner, "--project", str(project)))
     for name, family in om.items():
-        assert sorted((s.name, sorted(s.labels.items()), s.value) for s in family.samples) == (
-            sorted((s.name, sorted(s.labels.items()), s.value)
-                   for s in families[name].samples)  # fmt: skip
-        )
+        ours = sorted((s.name, sorted(s.labels.items()), s.value) for s in family.samples)
+        classic_samples = families[name].samples
+        assert ours == sorted((s.name, sorted(s.labels.items()), s.value) for s in classic_samples)
 
 
 def node_exporter() -> str:
@@ -297,8 +294,9 @@ def test_node_exporter_reads_the_textfile(
 
     textfile_dir = tmp_path / "textfile"
     textfile_dir.mkdir()
+    target = textfile_dir / "phaser.prom"
     result = runner.invoke(cli, ["analytics", "export", "--format", fmt, "--project",
-                                 str(project), "-o", str(textfile_dir / "phaser.prom")])  # fmt: skip
+                                 str(project), "-o", str(target)])  # fmt: skip
     assert result.exit_code == 0, result.output
     scraped = {family.name: family for family in classic(scrape_textfile(textfile_dir))}
     errors = scraped["node_textfile_scrape_error"].samples
