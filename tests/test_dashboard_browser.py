@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -326,3 +327,19 @@ def test_the_numbers_are_there_without_javascript(browser_context: Any, dashboar
         )
     finally:
         page.close()
+
+
+def test_without_chromium_these_tests_skip_naming_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sysdeps
+
+    this = sys.modules[__name__]
+    monkeypatch.setattr(this, "find_binary", lambda name, *globs: None)
+    monkeypatch.setattr(sysdeps.os, "geteuid", lambda: 1000)  # not root: nothing installed
+    sysdeps.ensure_debian_package.cache_clear()
+    try:
+        with pytest.raises(pytest.skip.Exception, match=r"apt-get install chromium"):
+            chromium_path()
+    finally:
+        sysdeps.ensure_debian_package.cache_clear()
