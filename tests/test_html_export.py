@@ -328,3 +328,22 @@ def test_template_option_picks_an_html_page_and_leaves_markdown_templates_alone(
                                  str(project), "--template", str(markdown_template),
                                  "--explain-templates"])  # fmt: skip
     assert "Template 'dashboard.html.j2'" in result.output
+
+
+def test_no_control_or_bidi_character_reaches_the_page(
+    runner: CliRunner, project: Path
+) -> None:
+    from history import varied_record
+
+    from phaser_analytics.storage import Store
+
+    record = varied_record(project, 1)
+    record.audit_document = "evil-\x1b[31mred\x1b[0m-\u202etxt.md"
+    record.failure_reasons = ["bell \x07 and C1 \x9b here ✓"]
+    Store(project, warn=lambda message: None).add([record])
+    page = export_html(runner, project)
+    for character in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert character not in page
+    data = Page(page).data["executions"]
+    assert record.audit_document in data["strings"]  # the data keeps them, as JSON escapes
+    assert "bell \x07 and C1 \x9b here ✓" in data["strings"]
