@@ -347,3 +347,13 @@ def test_no_control_or_bidi_character_reaches_the_page(
     data = Page(page).data["executions"]
     assert record.audit_document in data["strings"]  # the data keeps them, as JSON escapes
     assert "bell \x07 and C1 \x9b here ✓" in data["strings"]
+
+
+def test_an_html_output_file_gets_the_dashboard_without_format(
+    runner: CliRunner, project: Path, history: list, tmp_path: Path
+) -> None:
+    target = tmp_path / "audits.html"
+    result = runner.invoke(cli, ["analytics", "export", "--project", str(project),
+                                 "-o", str(target)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(Page(target.read_text(encoding="utf-8")).data["executions"]["rows"]) == 60

@@ -314,3 +314,15 @@ def test_node_exporter_reads_the_textfile(
         counts[kind] for r in history for counts in (r.tokens_by_model or {}).values()
         for kind in ("input", "output", "cache_creation", "cache_read")
     )  # fmt: skip
+
+
+def test_a_prom_output_file_gets_the_classic_format_without_format(
+    runner: CliRunner, project: Path, history: list, tmp_path: Path
+) -> None:
+    target = tmp_path / "phaser.prom"
+    result = runner.invoke(cli, ["analytics", "export", "--project", str(project),
+                                 "-o", str(target)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = target.read_text(encoding="utf-8")
+    assert "# TYPE phaser_executions_total counter" in text  # node_exporter's format
+    assert "# EOF" not in text

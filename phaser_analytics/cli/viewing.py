@@ -374,7 +374,7 @@ output_option = click.option(
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of stdout (without --format, the file's suffix picks "
-    "the format: .csv, .md, .json, .svg): a regular file atomically, keeping an "
+    "the format: .csv, .md, .json, .svg, .html, .prom): a regular file atomically, keeping an "
     "existing file's mode (a new one gets the umask's), through a symlink to its target, "
     "directly to a device or pipe such as /dev/stdout.",
 )

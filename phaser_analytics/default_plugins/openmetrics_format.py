@@ -206,7 +206,8 @@ def render_metrics(view: RenderView, *, openmetrics: bool = True) -> str:
 class OpenMetricsRenderer:
     name = "openmetrics"
     help = "Prometheus metrics in the OpenMetrics text format (ends with # EOF)."
-    suffix = ".prom"
+    # OpenMetrics names no file suffix; ".prom" (node_exporter's) picks the classic format.
+    suffix = ".om"
     commands = ("export",)
 
     def render(self, view: RenderView) -> str:
