@@ -334,13 +334,12 @@ def test_no_control_or_bidi_character_reaches_the_page(
     runner: CliRunner, project: Path
 ) -> None:
     from history import varied_record
-
-    from phaser_analytics.storage import Store
+    from storage_helpers import json_store
 
     record = varied_record(project, 1)
     record.audit_document = "evil-\x1b[31mred\x1b[0m-\u202etxt.md"
     record.failure_reasons = ["bell \x07 and C1 \x9b here ✓"]
-    Store(project, warn=lambda message: None).add([record])
+    json_store(project).save([record])
     page = export_html(runner, project)
     for character in ("\x1b", "\x07", "\x9b", "\u202e"):
         assert character not in page
