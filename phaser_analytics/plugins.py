@@ -415,7 +415,7 @@ class PluginHost:
         for impl in self._impls("register_renderers"):
             self._call_registration(impl, "renderer", self.renderers)
         for impl in self._impls("register_stores"):
-            impl.function(register=self._store_registrar(impl.plugin_name))
+            self._call_registration(impl, "store", self.stores)
         self._finished = True
         if not self._deferred:
             self._register_dialects()
@@ -438,8 +438,12 @@ class PluginHost:
         """Run one plugin's registration hook; a third party's that raises is that plugin's
         problem (what it registered before raising stays), not the tool's."""
         info = self._plugins[impl.plugin_name]
+        if kind == "store":
+            register = self._store_registrar(impl.plugin_name)
+        else:
+            register = self._registrar(kind, registry, impl.plugin_name)
         try:
-            impl.function(register=self._registrar(kind, registry, impl.plugin_name))
+            impl.function(register=register)
         except Exception as exc:
             if info.builtin:
                 raise
@@ -532,7 +536,8 @@ class PluginHost:
         def register(scheme: str, opener: Callable[..., Any]) -> None:
             named = _Named(str(scheme).lower() if scheme else "", opener)
             register_one(named)
-            self.stores[named.name] = opener
+            if self.stores.get(named.name) is named:  # kept, not skipped as a clash
+                self.stores[named.name] = opener
 
         return register
 

@@ -158,3 +158,33 @@ def test_a_plugins_scheme_is_used_like_a_built_in_one(project: Path, tmp_path: P
     assert len(json.loads(result.stdout)["executions"]) == 1
     listed = CliRunner().invoke(cli, ["analytics", "plugins"])
     assert "stores: memo" in listed.output and "stores: file, sqlite" in listed.output
+
+
+class _Clashing:
+    @hookimpl
+    def register_stores(self, register: Any) -> None:
+        register("sqlite", lambda url, **options: pytest.fail("the plugin's sqlite was used"))
+
+
+class _Raising:
+    @hookimpl
+    def register_stores(self, register: Any) -> None:
+        raise RuntimeError("boom")
+
+
+def test_a_plugin_cannot_take_a_built_in_scheme(project: Path, tmp_path: Path) -> None:
+    warnings: list[str] = []
+    set_host(build_host([("clash", _Clashing())], warn=warnings.append))
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}", project_dir=project)
+    assert store.info().backend == "sqlite"
+    listed = CliRunner().invoke(cli, ["analytics", "plugins"])
+    assert "registered by both" in listed.output + listed.stderr
+
+
+def test_a_plugin_whose_registration_raises_is_its_own_problem(project: Path) -> None:
+    set_host(build_host([("raising", _Raising())]))
+    assert open_store(None, project_dir=project).info().backend == "json"
+    listed = CliRunner().invoke(cli, ["analytics", "plugins"])
+    assert "failed while registering its stores (RuntimeError: boom)" in (
+        listed.output + listed.stderr
+    )
