@@ -397,3 +397,64 @@ def test_a_record_whose_loading_raises_anything_is_quarantined(
     assert len(list((_analytics(project) / "quarantine").iterdir())) == 1
     assert _invoke(project, "doctor", "--repair").exit_code == 0
     assert make_record  # the helpers stay imported for the process tests above
+
+
+# -- reading only what a command needs -----------------------------------------------------------
+
+
+def _damage_row(project: Path, position: int) -> None:
+    index = _analytics(project) / "index.json"
+    lines = index.read_text().split("\n")
+    lines[1 + position] = '{"damaged": '
+    index.write_text("\n".join(lines))
+
+
+def test_show_reads_the_rows_it_shows(project: Path) -> None:
+    from phaser_analytics.anomalies import HISTORY_LIMIT
+
+    fill(project, HISTORY_LIMIT + 40)
+    _damage_row(project, HISTORY_LIMIT + 30)  # beyond --last 5 and its anomaly window
+    shown = _invoke(project, "show", "--format", "json")
+    assert shown.exit_code == 0 and shown.stderr == ""
+    assert len(json.loads(shown.stdout)["executions"]) == 5
+
+
+def test_a_damaged_row_met_half_way_rebuilds_and_the_walk_goes_on(project: Path) -> None:
+    records = fill(project, 30)
+    _damage_row(project, 12)
+    exported = _invoke(project, "export", "--format", "json")
+    assert exported.exit_code == 0, exported.output
+    assert exported.stderr.count("Warning") == 1 and "rebuilt" in exported.stderr
+    ids = [e["execution_id"] for e in json.loads(exported.stdout)["executions"]]
+    assert ids == [r.execution_id for r in reversed(records)]  # each once, in order
+    assert_consistent(project)
+
+
+def test_one_command_lists_executions_once(project: Path, monkeypatch) -> None:
+    from phaser_analytics.stores.json_files import JsonStore
+
+    fill(project, 3)
+    calls = []
+    real = JsonStore._record_names
+    monkeypatch.setattr(JsonStore, "_record_names", lambda self: calls.append(1) or real(self))
+    assert _invoke(project, "show").exit_code == 0
+    assert len(calls) == 1
+
+
+def test_an_index_reformatted_by_hand_is_still_read(project: Path) -> None:
+    records = fill(project, 3)
+    index = _analytics(project) / "index.json"
+    index.write_text(json.dumps(json.loads(index.read_text()), indent=4))  # as jq would
+    warnings = Warnings()
+    found = [e.execution_id for e in json_store(project, warnings).find()]
+    assert found == [r.execution_id for r in reversed(records)] and warnings == []
+
+
+def test_the_index_stats_are_the_records_stats(project: Path) -> None:
+    from history import fill_varied
+
+    from phaser_analytics.models import AggregatedStats
+
+    records = fill_varied(project, 40)
+    index = json.loads((_analytics(project) / "index.json").read_text())
+    assert index["stats"] == AggregatedStats.compute(records).to_dict()

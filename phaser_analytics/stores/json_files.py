@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -158,6 +160,33 @@ def _entry(row: dict[str, Any]) -> Entry:
     return Entry(ref=row["filename"], **values)
 
 
+class _RowStats:
+    """An index row with the attributes :meth:`AggregatedStats.compute` reads, without
+    building an :class:`Entry` (the index is rewritten at every save)."""
+
+    __slots__ = (
+        "cost_usd",
+        "duration_seconds",
+        "phases_completed",
+        "phases_planned",
+        "started_at",
+        "status",
+        "test_delta",
+        "total_tokens",
+    )  # fmt: skip
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        get = row.get
+        self.status = _STATUS_OF[row["status"]]
+        self.started_at = datetime_from_json(get("started_at"))
+        self.duration_seconds = get("duration_seconds")
+        self.test_delta = get("test_delta")
+        self.phases_planned = get("phases_planned")
+        self.phases_completed = get("phases_completed")
+        self.total_tokens = get("total_tokens")
+        self.cost_usd = get("cost_usd")
+
+
 def _identity(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row.get("project_path"), row.get("audit_document"), row.get("started_at"),
             row.get("base_commit"))  # fmt: skip
@@ -172,59 +201,185 @@ class _BadIndex(ValueError):
     """The index cannot be trusted; the message says why (for the warning)."""
 
 
-def _check_rows(document: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The rows and newer-record notes of an index document; :class:`_BadIndex` if it is
-    not one this version wrote."""
-    if not isinstance(document, dict):
+def _check_row(row: Any) -> dict[str, Any]:
+    if (
+        not isinstance(row, dict)
+        or not is_valid_execution_id(row.get("execution_id"))
+        or not isinstance(row.get("filename"), str)
+        or row.get("status") not in _STATUSES
+    ):
         raise _BadIndex("is corrupt")
-    version = document.get("schema_version")
+    if not RECORD_NAME.fullmatch(row["filename"]):
+        raise _BadIndex(f"names a file that is not a record file ({row['filename']!r})")
+    return row
+
+
+def _check_header(header: Any) -> dict[str, Any]:
+    if not isinstance(header, dict):
+        raise _BadIndex("is corrupt")
+    version = header.get("schema_version")
     if version != INDEX_SCHEMA_VERSION:
         raise _BadIndex(f"has schema {version!r}")
-    rows, newer = document.get("executions"), document.get("newer_records", [])
-    if not isinstance(rows, list) or not isinstance(newer, list):
+    names, newer = header.get("names"), header.get("newer_records")
+    if (
+        not isinstance(header.get("execution_count"), int)
+        or not (isinstance(names, list) and len(names) == 2)
+        or not all(isinstance(n, int) for n in names)
+        or not isinstance(newer, list)
+    ):
         raise _BadIndex("is corrupt")
-    for row in rows:
-        if (
-            not isinstance(row, dict)
-            or not is_valid_execution_id(row.get("execution_id"))
-            or not isinstance(row.get("filename"), str)
-            or row.get("status") not in _STATUSES
-        ):
-            raise _BadIndex("is corrupt")
-        if not is_record_name(row["filename"]):
-            raise _BadIndex(f"names a file that is not a record file ({row['filename']!r})")
     for note in newer:
-        if not isinstance(note, dict) or not is_record_name(str(note.get("filename"))):
+        if not isinstance(note, dict) or not RECORD_NAME.fullmatch(str(note.get("filename"))):
             raise _BadIndex("is corrupt")
-    if document.get("execution_count") != len(rows):
-        raise _BadIndex("is corrupt")
-    return rows, newer
+    return header
 
 
-_STATUSES = frozenset(status.value for status in ExecutionStatus)
+def _digest(names: Iterable[str]) -> list[int]:
+    """How many names, and the sum of their CRC-32s: what the index's ``names`` holds, so a
+    reader compares a listing of ``executions/`` with it without reading every row."""
+    count = total = 0
+    for name in names:
+        count += 1
+        total += zlib.crc32(name.encode("utf-8"))
+    return [count, total]
 
 
-@dataclass
+#: The end of index.json's first line: the header, then one execution per line.
+_ROWS_START = b', "executions": ['
+
+
+class _Lazy:
+    """``index.json`` as read: its first line (the header) parsed, its rows parsed one by
+    one as they are reached (``show --last 5`` parses five); :class:`_BadIndex` for an
+    index this version did not write, when it is found."""
+
+    def __init__(self, data: bytes) -> None:
+        end = data.find(b"\n")
+        first = data[:end] if end >= 0 else data
+        self._parsed: list[dict[str, Any]] | None = None
+        if end < 0 or not first.endswith(_ROWS_START):
+            # Not laid out as written (reformatted by hand or by jq, say): read it whole.
+            try:
+                document = json.loads(data)
+            except (ValueError, RecursionError):
+                raise _BadIndex("is corrupt") from None
+            self.header = _check_header(document)
+            rows = document.get("executions")
+            if not isinstance(rows, list) or len(rows) != document["execution_count"]:
+                raise _BadIndex("is corrupt")
+            self._parsed = [_check_row(row) for row in rows]
+            return
+        try:
+            header = json.loads(first[: -len(_ROWS_START)] + b"}")
+        except (ValueError, RecursionError):
+            raise _BadIndex("is corrupt") from None
+        self.header = _check_header(header)
+        self.data, self.start = data, end + 1
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        """Every row, parsed at once (faster than one by one when all are needed)."""
+        if self._parsed is None:
+            end = self.data.rfind(b"\n]", self.start - 1)
+            try:
+                rows = json.loads(b"[" + self.data[self.start : max(end, self.start)] + b"]")
+            except (ValueError, RecursionError):
+                raise _BadIndex("is corrupt") from None
+            if len(rows) != self.header["execution_count"]:
+                raise _BadIndex("is corrupt")
+            self._parsed = [_check_row(row) for row in rows]
+        return self._parsed
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        if self._parsed is not None:
+            yield from self._parsed
+            return
+        data, position, count = self.data, self.start, 0
+        while True:
+            stop = data.find(b"\n", position)
+            line = data[position:stop] if stop >= 0 else data[position:]
+            if stop < 0 or line.startswith(b"]"):
+                break
+            try:
+                row = json.loads(line.rstrip(b","))
+            except (ValueError, RecursionError):
+                raise _BadIndex("is corrupt") from None
+            yield _check_row(row)
+            count += 1
+            position = stop + 1
+        if count != self.header["execution_count"] or not line.startswith(b"]"):
+            raise _BadIndex("is corrupt")
+
+
+_STATUS_OF = {status.value: status for status in ExecutionStatus}
+_STATUSES = frozenset(_STATUS_OF)
+
+
 class _State:
-    """The store as the index describes it: rows newest first, and what they map."""
+    """The store as the index describes it: rows newest first (parsed when first needed,
+    for a state read from ``index.json``), and what they map."""
 
-    rows: list[dict[str, Any]]
-    newer: list[dict[str, Any]] = field(default_factory=list)
-    #: (st_ino, st_mtime_ns, st_size) of the index this state was read from or written as.
-    signature: tuple[int, int, int] | None = None
+    def __init__(
+        self,
+        rows: list[dict[str, Any]] | None = None,
+        newer: Iterable[dict[str, Any]] = (),
+        signature: tuple[int, int, int] | None = None,
+        *,
+        source: _Lazy | None = None,
+    ) -> None:
+        self._rows = rows if rows is not None or source is not None else []
+        self._source = source
+        self.newer = list(newer) if source is None else list(source.header["newer_records"])
+        #: (st_ino, st_mtime_ns, st_size) of the index this state was read from or written as.
+        self.signature = signature
 
-    def __post_init__(self) -> None:
-        self.by_id = {row["execution_id"].lower(): row for row in self.rows}
-        self.by_identity: dict[tuple[Any, ...], dict[str, Any]] = {}
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            assert self._source is not None
+            self._rows = self._source.all_rows()
+        return self._rows
+
+    @property
+    def count(self) -> int:
+        if self._rows is None and self._source is not None:
+            return int(self._source.header["execution_count"])
+        return len(self.rows)
+
+    @property
+    def digest(self) -> list[int]:
+        if self._rows is None and self._source is not None:
+            return list(self._source.header["names"])
+        return _digest(self.names)
+
+    @property
+    def project_name(self) -> str | None:
+        if self._rows is None and self._source is not None:
+            name = self._source.header.get("project_name")
+            return name if isinstance(name, str) else None
+        return next((r["project_name"] for r in self.rows if r.get("project_name")), None)
+
+    @functools.cached_property
+    def by_id(self) -> dict[str, dict[str, Any]]:
+        return {row["execution_id"].lower(): row for row in self.rows}
+
+    @functools.cached_property
+    def by_identity(self) -> dict[tuple[Any, ...], dict[str, Any]]:
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in reversed(self.rows):
-            self.by_identity.setdefault(_identity(row), row)
-        self.names = {row["filename"] for row in self.rows} | {n["filename"] for n in self.newer}
-        self.newer_identities = {
-            tuple(n["identity"]): n for n in self.newer if isinstance(n.get("identity"), list)
-        }
+            found.setdefault(_identity(row), row)
+        return found
+
+    @functools.cached_property
+    def names(self) -> set[str]:
+        return {row["filename"] for row in self.rows} | {n["filename"] for n in self.newer}
+
+    @functools.cached_property
+    def newer_identities(self) -> dict[tuple[Any, ...], dict[str, Any]]:
+        return {tuple(n["identity"]): n for n in self.newer if isinstance(n.get("identity"), list)}
 
     def entries(self) -> Iterator[Entry]:
-        return (_entry(row) for row in self.rows)
+        rows = self._rows if self._rows is not None else self._source.rows()  # type: ignore[union-attr]
+        return (_entry(row) for row in rows)
 
 
 @dataclass
@@ -255,6 +410,8 @@ class JsonStore:
         self.index_path = self.root / INDEX_NAME
         self.lock_path = self.root / LOCK_NAME
         self._state: _State | None = None
+        #: (index signature, executions/ time) when ``_state`` was last checked by a reader.
+        self._checked: tuple[Any, Any] | None = None
         self._locked = 0
         self._checked_dirs = False
 
@@ -301,12 +458,13 @@ class JsonStore:
         try:
             with os.scandir(self.executions_dir) as it:
                 for item in it:
-                    if is_temp_name(item.name):
+                    name = item.name
+                    if name[0] == "." and is_temp_name(name):
                         continue
-                    if is_record_name(item.name) and item.is_file(follow_symlinks=False):
-                        records.append(item.name)
+                    if RECORD_NAME.fullmatch(name) and item.is_file(follow_symlinks=False):
+                        records.append(name)
                     else:
-                        foreign.append(item.name)
+                        foreign.append(name)
         except (FileNotFoundError, NotADirectoryError):
             return [], []
         except OSError as exc:
@@ -371,8 +529,9 @@ class JsonStore:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _read_index(self, names: list[str]) -> _State:
-        """The index, checked against the record files ``names``; :class:`_BadIndex`."""
+    def _read_index(self, names: list[str], *, full: bool = True) -> _State:
+        """The index, checked against the record files ``names`` (by their digest, unless
+        ``full``: then name by name, every row read); :class:`_BadIndex`."""
         signature = self._signature()
         if self._state is not None and signature == self._state.signature:
             state = self._state
@@ -383,29 +542,48 @@ class JsonStore:
                 raise _BadIndex("is missing") from None
             except OSError as exc:
                 raise _BadIndex(f"cannot be read ({exc.strerror})") from None
-            try:
-                document = json.loads(data)
-            except (ValueError, RecursionError):
-                raise _BadIndex("is corrupt") from None
-            rows, newer = _check_rows(document)
-            state = _State(rows, newer, signature)
-        if state.names != set(names) or len(state.by_id) != len(state.rows):
+            state = _State(signature=signature, source=_Lazy(data))
+        if state.digest != _digest(names):
+            raise _BadIndex("is out of step with the record files")
+        if full and (state.names != set(names) or len(state.by_id) != len(state.rows)):
             raise _BadIndex("is out of step with the record files")
         if os.path.lexists(self.root / ".journal"):  # left by a write of a version before 3.0
             raise _BadIndex("may be out of step after an interrupted write")
         return state
 
+    def _directory_time(self) -> int | None:
+        try:
+            return os.stat(self.executions_dir).st_mtime_ns
+        except OSError:
+            return None
+
     def _current(self) -> _State:
-        """The trusted index: read, or rebuilt (and written, when the store is writable)."""
+        """The trusted index: read, or rebuilt (and written, when the store is writable).
+
+        A reader that already checked the index against a listing of ``executions/`` in
+        this process trusts it again while neither the index nor the directory changed
+        (their times and the index's inode and size), so one command lists it once."""
         self._check_dirs()
+        seen = (self._signature(), self._directory_time())
+        if not self._locked and self._state is not None and self._checked == seen:
+            return self._state
+        self._checked = None
         names, _ = self._record_names()
         if not names and not self.index_path.exists() and not self._locked:
             return _State([])
         try:
-            self._state = self._read_index(names)
+            self._state = self._read_index(names, full=bool(self._locked))
+            self._checked = seen
             return self._state
         except _BadIndex as bad:
             reason = str(bad)
+        return self._heal(reason)
+
+    def _heal(self, reason: str) -> _State:
+        """Rebuild the index from the record files, with one warning saying why; write it
+        when the store is writable."""
+        self._checked = None
+        names, _ = self._record_names()
         with self._lock_if_writable() as writable:
             if writable:  # another writer may have healed it while we waited
                 names, _ = self._record_names()
@@ -434,19 +612,23 @@ class JsonStore:
         return _State(rows, newer)
 
     def _index_bytes(self, state: _State) -> bytes:
-        name = next((r["project_name"] for r in state.rows if r.get("project_name")), None)
-        stats = AggregatedStats.compute(state.entries()).to_dict()
+        """The spec's §4.3 document, laid out one execution per line after a first line
+        that holds everything else a reader needs (:class:`_Lazy`)."""
+        stats = AggregatedStats.compute(map(_RowStats, state.rows)).to_dict()
         head = {
             "schema_version": INDEX_SCHEMA_VERSION,
-            "project_name": name or self.confine.resolve().name,
+            "project_name": state.project_name or self.confine.resolve().name,
             "updated_at": datetime_to_json(utcnow()),
             "execution_count": len(state.rows),
+            "names": _digest(state.names),
+            "newer_records": state.newer,
         }
         encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-        lines = [encode(head)[:-1] + ', "executions": [']
-        lines.append(",\n".join(encode(row) for row in state.rows))
-        tail = {"stats": stats, "newer_records": state.newer}
-        lines.append("], " + encode(tail)[1:])
+        lines = [encode(head)[:-1] + _ROWS_START.decode()]
+        lines += [encode(row) + "," for row in state.rows]
+        if state.rows:
+            lines[-1] = lines[-1][:-1]
+        lines.append("], " + encode({"stats": stats})[1:])
         return ("\n".join(lines) + "\n").encode("utf-8")
 
     def _write_index(self, state: _State) -> None:
@@ -566,25 +748,39 @@ class JsonStore:
             where = self._set_aside(name, writable)
             self.warn(f"record file {name} is unreadable ({reason}); {where}.")
             if writable and where.startswith("moved") and self._state is not None:
-                rows = [r for r in self._state.rows if r["filename"] != name]
-                state = _State(rows, self._state.newer)
                 try:
+                    rows = [r for r in self._state.rows if r["filename"] != name]
+                    state = _State(rows, self._state.newer)
                     self._write_index(state)
                     self._state = state
-                except OSError:
+                except (OSError, _BadIndex):
                     self._forget_index()
             else:
                 self._state = None
 
     # -- the interface --------------------------------------------------------------------
 
+    def _entries(self) -> Iterator[Entry]:
+        """Every entry, newest first. A row found damaged on the way rebuilds the index (one
+        warning), and the walk goes on in the rebuilt index after the last entry given."""
+        last: Entry | None = None
+        try:
+            for entry in self._current().entries():
+                yield entry
+                last = entry
+            return
+        except _BadIndex as bad:
+            state = self._heal(str(bad))
+        for entry in state.entries():
+            if last is None or _entry_key(entry) < _entry_key(last):
+                yield entry
+
     def find(
         self, query: AnalyticsQuery | None = None, *, project: str | None = None
     ) -> Iterator[Entry]:
         """Entries newest first (the index's order); ``project`` is ignored: a JSON store
         holds one project's executions."""
-        state = self._current()
-        return _matching(state.entries(), query)
+        return _matching(self._entries(), query)
 
     def read(self, entries: Iterable[Entry]) -> Iterator[ExecutionRecord]:
         for entry in entries:
@@ -595,7 +791,7 @@ class JsonStore:
     def get(self, execution_id: str) -> ExecutionRecord:
         if not is_valid_execution_id(execution_id):
             raise ExecutionNotFoundError(execution_id)
-        entry = resolve_id(execution_id, self._current().entries())
+        entry = resolve_id(execution_id, self._entries())
         record = self._load(entry)
         if record is None:
             raise ExecutionNotFoundError(execution_id)
@@ -603,14 +799,14 @@ class JsonStore:
 
     def info(self) -> StoreInfo:
         state = self._current()
-        name = next((r["project_name"] for r in state.rows if r.get("project_name")), None)
-        name = name or self.confine.resolve().name
-        project = ProjectCount(name, str(self.confine), len(state.rows))
+        count = state.count
+        name = state.project_name or self.confine.resolve().name
+        project = ProjectCount(name, str(self.confine), count)
         return StoreInfo(
             backend=self.backend,
             location=str(self.root),
-            count=len(state.rows),
-            projects=[project] if state.rows else [],
+            count=count,
+            projects=[project] if count else [],
             schema_version=INDEX_SCHEMA_VERSION,
         )
 
@@ -634,7 +830,7 @@ class JsonStore:
             for note in state.newer:
                 owners[note["filename"].lower()] = ""  # a newer version's: never ours
             outcomes: list[SaveOutcome] = []
-            writes: list[tuple[Path, bytes]] = []
+            writes: dict[str, bytes] = {}  # file name → content (a repeat replaces)
             stale: list[str] = []
             for record in records:
                 identity = record.identity
@@ -668,14 +864,13 @@ class JsonStore:
                 by_identity[identity] = row
                 owners[name.lower()] = record.execution_id.lower()
                 data = (json.dumps(record.to_dict(), indent=2) + "\n").encode("utf-8")
-                writes = [w for w in writes if w[0].name != name]
-                writes.append((self.executions_dir / name, data))
+                writes[name] = data
                 action = SaveAction.REPLACED if existing is not None else SaveAction.IMPORTED
                 where = str(self.executions_dir / name)
                 outcomes.append(SaveOutcome(action, record.execution_id, where))
             if not writes:
                 return outcomes
-            self._commit(writes, stale)
+            self._commit([(self.executions_dir / n, d) for n, d in writes.items()], stale)
             new_rows = sorted(rows.values(), key=_row_sort_key, reverse=True)
             self._finish(_State(new_rows, state.newer), outcomes)
         return outcomes
@@ -916,8 +1111,13 @@ class JsonStore:
     def _index_findings(self, scan: _Scan) -> list[Finding]:
         """The index against what the record files hold (``scan``)."""
         try:
-            data = read_bytes_nofollow(self.index_path)
-            rows, _ = _check_rows(json.loads(data))
+            index = _Lazy(read_bytes_nofollow(self.index_path))
+            rows = list(index.rows())
+            if index.header["names"] != _digest(
+                [r["filename"] for r in rows]
+                + [n["filename"] for n in index.header["newer_records"]]
+            ):
+                raise _BadIndex("is corrupt")
         except FileNotFoundError:
             if not scan.records and not scan.corrupt and not scan.newer:
                 return [Finding("index", "no executions yet", "ok")]
@@ -982,6 +1182,12 @@ def _newer_note(name: str, data: dict[str, Any]) -> dict[str, Any]:
         "schema_version": str(data.get("schema_version")),
         "identity": identity if plain else None,
     }
+
+
+def _entry_key(entry: Entry) -> tuple[bool, float, str]:
+    """The order of :func:`.base.sort_newest_first` (reversed)."""
+    started = entry.started_at
+    return (started is not None, started.timestamp() if started else 0.0, entry.execution_id)
 
 
 def _matching(entries: Iterable[Entry], query: AnalyticsQuery | None) -> Iterator[Entry]:
