@@ -215,9 +215,9 @@ def token_preparer(session: Session) -> Callable[[Any], None]:
         record.extra["claude_session_id"] = session.session_id
         if not usage:
             return
-        from .default_plugins.claude_tokens import apply_measured, price_book
+        from .default_plugins.claude_tokens import measured_fields, price_book
 
-        apply_measured(record, usage, price_book(record, Path(record.report_path)))
+        record.update(measured_fields(usage, price_book(record, Path(record.report_path))))
         record.extra["token_source"] = "session"
 
     return prepare

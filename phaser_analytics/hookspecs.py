@@ -146,12 +146,16 @@ def register_renderers(register: Callable[[Renderer], None]) -> None:
 
 
 @hookspec
-def enrich_record(record: ExecutionRecord, source: Path | None) -> None:
-    """Add to or correct a freshly parsed record, in place.
+def enrich_record(record: ExecutionRecord, source: Path | None) -> dict[str, Any] | None:
+    """Return the fields to add to (or correct in) a freshly parsed record.
 
-    Called after every parse, for every implementation, before the record is stored.
-    ``source`` is the report's path (``None`` when parsed from text). Exceptions raised here
-    are reported as warnings; the record is stored without that plugin's additions.
+    Called after every parse, for every implementation, before the record is stored; each
+    sees what the implementations before it added. ``source`` is the report's path
+    (``None`` when parsed from text). Return a dict of record field names and values, or
+    ``None`` to add nothing: the host sets the fields, merges an ``extra`` dict into the
+    record's ``extra`` and puts any other key in ``extra``. Read ``record``, do not change
+    it: an exception raised here is reported as a warning and nothing of this plugin's is
+    applied.
     """
 
 

@@ -8,10 +8,11 @@ taken as UTC.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -483,6 +484,19 @@ class ExecutionRecord:
             datetime_to_json(self.started_at),
             self.base_commit,
         )
+
+    def update(self, fields: Mapping[str, Any]) -> None:
+        """Set what ``fields`` names (an ``enrich_record`` hook's result): record fields
+        are replaced, ``extra`` is merged into this record's ``extra``, and any other key
+        goes to ``extra`` (as a dialect's unknown keys do)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        for name, value in fields.items():
+            if name == "extra":
+                self.extra.update(value or {})
+            elif name in names:
+                setattr(self, name, value)
+            else:
+                self.extra[name] = value
 
     def to_dict(self) -> dict[str, Any]:
         return {

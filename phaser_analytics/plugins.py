@@ -598,22 +598,18 @@ class PluginHost:
 
     def enrich(self, record: Any, source: Path | None, skip: Collection[str] = ()) -> list[str]:
         """Run every ``enrich_record`` implementation but those of the plugins named in
-        ``skip`` (``import --no-tokens``); return warnings for those that failed.
-
-        A failing plugin's partial changes are rolled back, so the record is stored without
-        that plugin's additions.
-        """
-        from .snapshot import restore, take
-
+        ``skip`` (``import --no-tokens``), each seeing what the ones before it added, and
+        apply the fields each returns (:meth:`ExecutionRecord.update`); return warnings
+        for those that failed, whose fields are not applied."""
         warnings: list[str] = []
         for impl in self._impls("enrich_record"):
             if impl.plugin_name in skip:
                 continue
-            state = take(record)
             try:
-                impl.function(record=record, source=source)
+                fields = impl.function(record=record, source=source)
+                if fields:
+                    record.update(fields)
             except Exception as exc:
-                restore(record, state)
                 dist = self.plugins[impl.plugin_name].distribution
                 warnings.append(
                     f"plugin '{impl.plugin_name}' ({dist}) could not enrich the record: {exc}"

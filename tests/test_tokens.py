@@ -299,6 +299,14 @@ def test_a_dialect_that_hands_nothing_over_leaves_the_plugin_to_read_the_file(re
     assert record.total_tokens == 70134 and record.extra["token_source"] == "report"
 
 
+def _enrich(record: ExecutionRecord) -> None:
+    """What an import does with the plugin: the host runs it and applies its fields."""
+    from phaser_analytics.plugins import build_host
+
+    host = build_host([("claude_tokens", claude_tokens)], entry_points=False)
+    assert host.enrich(record, None) == []
+
+
 def test_nothing_found_leaves_the_fields_null(reports: Path):
     record = _load(reports, "unpriced")  # no transcripts (empty CLAUDE_CONFIG_DIR), no table
     assert (record.tokens, record.tokens_by_model, record.cost_usd) == (None, None, None)
@@ -307,13 +315,13 @@ def test_nothing_found_leaves_the_fields_null(reports: Path):
 
 def test_a_bare_date_gives_no_window(transcripts: Path):
     record = _record(date_only=True)
-    claude_tokens.enrich_record(record=record, source=None)
+    _enrich(record)
     assert record.tokens is None
 
 
 def test_tokens_set_by_an_earlier_plugin_are_kept(transcripts: Path):
     record = _record(tokens={"input": 1, "output": 1, "cache_creation": 0, "cache_read": 0})
-    claude_tokens.enrich_record(record=record, source=None)
+    _enrich(record)
     assert record.tokens == {"input": 1, "output": 1, "cache_creation": 0, "cache_read": 0}
     assert record.cost_usd is None
 
@@ -350,7 +358,7 @@ def test_a_transcript_last_written_before_the_start_is_not_read(
     before = datetime(2025, 6, 1, 9, 0, tzinfo=UTC).timestamp()
     os.utime(resumed, (before, before))
     record = _record()
-    claude_tokens.enrich_record(record=record, source=None)
+    _enrich(record)
     assert record.tokens_by_model is not None
     assert record.tokens_by_model[OPUS]["input"] == 100 + 7  # msg_B1's 1000 not read
 

@@ -56,17 +56,19 @@ Counts = dict[str, int]
 
 
 @hookimpl(trylast=True)
-def enrich_record(record: ExecutionRecord, source: Path | None) -> None:
+def enrich_record(record: ExecutionRecord, source: Path | None) -> dict[str, Any] | None:
     if record.tokens is not None:
-        return
+        return None
     measured = transcript_usage(record)
     reported = reported_usage(record, source)
     if measured:
-        apply_measured(record, measured, price_book(record, source))
+        fields = measured_fields(measured, price_book(record, source))
         if reported is not None:
-            record.extra["reported_token_usage"] = reported
-    elif reported is not None:
-        apply_reported(record, reported)
+            fields["extra"]["reported_token_usage"] = reported
+        return fields
+    if reported is not None:
+        return reported_fields(reported)
+    return None
 
 
 # -- transcripts --------------------------------------------------------------------------
@@ -301,11 +303,10 @@ def with_total(counts: Mapping[str, int]) -> Counts:
     return {**tokens, "total": sum(tokens.values())}
 
 
-def apply_measured(
-    record: ExecutionRecord, by_model: Mapping[str, Counts], book: PriceBook
-) -> None:
-    """Set tokens, the per-model breakdown and the cost. The cost is unknown when a model
-    used has no price: a total without it would look complete and be too low."""
+def measured_fields(by_model: Mapping[str, Counts], book: PriceBook) -> dict[str, Any]:
+    """The record fields of measured usage: tokens, the per-model breakdown and the cost.
+    The cost is unknown when a model used has no price: a total without it would look
+    complete and be too low."""
     from phaser_analytics.pricing import COST_DIGITS, cost_usd, warn_unpriced
 
     breakdown: dict[str, dict[str, Any]] = {}
@@ -321,13 +322,15 @@ def apply_measured(
         if counts.get("cache_creation_1h"):
             entry["cache_creation_1h"] = counts["cache_creation_1h"]
         breakdown[model] = {**entry, "cost_usd": cost}
-    record.tokens = with_total(
-        {kind: sum(c.get(kind, 0) for c in by_model.values()) for kind in TOKEN_KINDS}
-    )
-    record.tokens_by_model = breakdown
     known = [cost for cost in costs if cost is not None]
-    record.cost_usd = round(sum(known), COST_DIGITS) if len(known) == len(costs) else None
-    record.extra["token_source"] = "transcripts"
+    return {
+        "tokens": with_total(
+            {kind: sum(c.get(kind, 0) for c in by_model.values()) for kind in TOKEN_KINDS}
+        ),
+        "tokens_by_model": breakdown,
+        "cost_usd": round(sum(known), COST_DIGITS) if len(known) == len(costs) else None,
+        "extra": {"token_source": "transcripts"},
+    }
 
 
 # -- the report's ## Token Usage table ----------------------------------------------------
@@ -417,7 +420,10 @@ def report_token_usage(path: Path) -> dict[str, Any] | None:
     return usage_from_tables(token_tables_in(text))
 
 
-def apply_reported(record: ExecutionRecord, reported: Mapping[str, Any]) -> None:
-    record.tokens = dict(reported["tokens"])
-    record.cost_usd = reported["cost_usd"]
-    record.extra["token_source"] = "report"
+def reported_fields(reported: Mapping[str, Any]) -> dict[str, Any]:
+    """The record fields of the report's own Token Usage table."""
+    return {
+        "tokens": dict(reported["tokens"]),
+        "cost_usd": reported["cost_usd"],
+        "extra": {"token_source": "report"},
+    }

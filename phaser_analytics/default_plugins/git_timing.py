@@ -20,6 +20,7 @@ end when their input closes, at the latest when the Python process exits.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import re
 import shutil
@@ -289,24 +290,26 @@ def _plausible_sha(sha: str | None) -> bool:
 
 
 @hookimpl(trylast=True)
-def enrich_record(record: Any, source: Path | None) -> None:
+def enrich_record(record: Any, source: Path | None) -> dict[str, Any] | None:
     shas = [p.commit_sha for p in record.phases if _plausible_sha(p.commit_sha)]
     if not shas:
-        return
+        return None
     for directory in _candidate_dirs(record, source):
         repo = _work_tree(directory)
         if repo is None:
             continue
         times = commit_times(repo, shas)
         if times:
-            apply_times(record, times)
-            return
+            return {"phases": timed_phases(record, times)}
+    return None
 
 
-def apply_times(record: Any, times: dict[str, datetime]) -> None:
-    """Fill phase timings from commit times, in phase order."""
+def timed_phases(record: Any, times: dict[str, datetime]) -> list[Any]:
+    """The record's phases (copies, in the record's order) with timings filled from commit
+    times, in phase order."""
+    phases = [dataclasses.replace(phase) for phase in record.phases]
     previous = None if record.date_only else record.started_at
-    for phase in sorted(record.phases, key=lambda p: p.phase_number):
+    for phase in sorted(phases, key=lambda p: p.phase_number):
         completed = times.get(phase.commit_sha) if phase.commit_sha else None
         if completed is None:
             previous = None  # an unknown commit breaks the chain of start times
@@ -316,3 +319,4 @@ def apply_times(record: Any, times: dict[str, datetime]) -> None:
             phase.started_at = previous
             phase.duration_seconds = (completed - previous).total_seconds()
         previous = completed
+    return phases
