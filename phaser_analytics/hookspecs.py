@@ -32,10 +32,16 @@ class Dialect(Protocol):
     :class:`~phaser_analytics.PhaseRecord`); unknown keys land in the record's ``extra``,
     and a ``"warnings"`` key, if present, is a list of one-line warnings shown on import.
     A report it cannot read raises :class:`~phaser_analytics.errors.ReportParseError`.
+
+    Optional: ``transient_keys``, keys of its ``parse`` result meant for the
+    ``enrich_record`` hooks only: during the import they are in the record's ``extra``
+    (``None`` when ``parse`` did not return them), and they are removed before the record
+    is stored. Read optional attributes with :func:`optional`.
     """
 
     name: str
     patterns: Sequence[str]
+    transient_keys: Sequence[str] = ()
 
     def detect(self, text: str) -> bool: ...
 
@@ -109,20 +115,27 @@ class Renderer(Protocol):
 
     ``name`` is the ``--format`` value, ``help`` one line for ``--help`` and
     ``phaser analytics plugins``, ``suffix`` the file suffix for ``--output``.
-    ``commands`` names the commands that offer it (``("show", "export")`` when absent;
-    badge formats say ``("badge",)``). A renderer may also define ``render_iter(view)``
-    yielding chunks, which the host prefers when writing large exports.
+
+    Optional (read with :func:`optional`): ``commands``, the commands that offer it
+    (``("show", "export")`` when absent; badge formats say ``("badge",)``, and
+    ``"breakdowns"`` adds the aggregate commands); ``render_iter(view)``, yielding the
+    output in chunks, which the host prefers when writing large exports.
     """
 
     name: str
     help: str
     suffix: str
+    commands: Sequence[str] = ("show", "export")
+    render_iter: Callable[[RenderView], Iterator[str]] | None = None
 
     def render(self, view: RenderView) -> str: ...
 
 
-class RenderIter(Protocol):
-    def render_iter(self, view: RenderView) -> Iterator[str]: ...
+def optional(item: Dialect | Renderer, attribute: str) -> Any:
+    """An optional attribute of a dialect or renderer: its own, else the default its
+    Protocol declares (for a plugin's object that does not subclass the Protocol)."""
+    protocol = Renderer if hasattr(item, "render") else Dialect
+    return getattr(item, attribute, getattr(protocol, attribute))
 
 
 @hookspec

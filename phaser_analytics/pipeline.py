@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AnalyticsError, ReportNotFoundError, ReportParseError, stderr_warning
+from .hookspecs import optional
 from .models import (
     ExecutionRecord,
     ExecutionStatus,
@@ -250,7 +251,7 @@ def _transient_keys(dialect: Any) -> tuple[str, ...]:
     """Keys of ``dialect``'s parse meant for the ``enrich_record`` hooks, not the record
     (``transient_keys``, optional): they are in ``extra`` while the hooks run, ``None``
     when the parse gave none, and removed before the record is stored."""
-    return tuple(getattr(dialect, "transient_keys", ()))
+    return tuple(optional(dialect, "transient_keys"))
 
 
 @dataclass

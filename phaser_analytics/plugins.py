@@ -19,7 +19,7 @@ import importlib.machinery
 import os
 import re
 import sys
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,10 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, ReportParseError
-from .hookspecs import Dialect, Renderer
+from .hookspecs import Dialect, Renderer, optional
 
 ENTRY_POINT_GROUP = "phaser_analytics"
 BUILTIN_DISTRIBUTION = "phaser-analytics"
-DEFAULT_COMMANDS = ("show", "export")
 #: In a renderer's ``commands``: it renders the breakdowns of the aggregate commands
 #: (``trends``, ``phases``, ``failures``, ``projects``, and any other command that shows a
 #: :class:`~phaser_analytics.hookspecs.Breakdown`); see docs/plugin-hooks.md.
@@ -548,7 +547,7 @@ class PluginHost:
         return [
             name
             for name, renderer in self.renderers.items()
-            if command is None or command in getattr(renderer, "commands", DEFAULT_COMMANDS)
+            if command is None or command in optional(renderer, "commands")
         ]
 
     def renderer(self, name: str) -> Renderer:
@@ -684,7 +683,7 @@ class GuardedRenderer:
             raise self._failed(exc) from exc
 
     def __getattr__(self, name: str) -> Any:
-        if name == "render_iter" and callable(getattr(self._inner, "render_iter", None)):
+        if name == "render_iter" and optional(self._inner, "render_iter") is not None:
             return self._render_iter
         return getattr(self._inner, name)
 
@@ -743,5 +742,4 @@ def build_host(
     return host.finish()
 
 
-def renderer_choices(command: str) -> Sequence[str]:
-    return get_host().renderer_names(command)
+

@@ -13,7 +13,7 @@ from typing import Any, TextIO, overload
 import click
 
 from ..errors import stderr_warning
-from ..hookspecs import RenderView
+from ..hookspecs import RenderView, optional
 from ..models import (
     BADGE_METRICS,
     AggregatedStats,
@@ -305,8 +305,8 @@ def _explain_templates(output_format: str, view: RenderView) -> None:
 
 
 def render_chunks(renderer: Any, view: RenderView) -> Iterable[str]:
-    render_iter = getattr(renderer, "render_iter", None)
-    if callable(render_iter):
+    render_iter = optional(renderer, "render_iter")
+    if render_iter is not None:
         return render_iter(view)
     return [renderer.render(view)]
 
@@ -694,7 +694,7 @@ def export(
     output_format = format_for_output(ctx, "export", output, output_format)
     query = _query(None, since, until, status, document)
     renderer = app.host().renderer(output_format)
-    streams = callable(getattr(renderer, "render_iter", None))
+    streams = optional(renderer, "render_iter") is not None
     selection = (select_streaming if streams else select)(project_dir, query, global_)
     view = make_view(
         ctx, "export", selection, query, project_dir,

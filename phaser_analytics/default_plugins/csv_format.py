@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
-from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.hookspecs import Renderer, hookimpl
 from phaser_analytics.models import ExecutionRecord, PhaseRecord, PhaseStatus, datetime_to_json
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def render_breakdown(view: RenderView) -> str:
     return "\n\n".join(_breakdown_block(b) for b in breakdowns.all_breakdowns(view.breakdown))
 
 
-class CsvRenderer:
+class CsvRenderer(Renderer):
     name = "csv"
     help = "CSV for spreadsheets: one row per execution (--phases: one per phase)."
     suffix = ".csv"

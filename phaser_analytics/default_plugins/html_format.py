@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.formatting import clean_text
-from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.hookspecs import Renderer, hookimpl
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -142,7 +142,7 @@ def _without_records(view: RenderView) -> RenderView:
     return replace(view, records=[], origins=None)
 
 
-class HtmlRenderer:
+class HtmlRenderer(Renderer):
     name = "html"
     help = "Self-contained HTML dashboard with charts (offline; --template to restyle)."
     suffix = ".html"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.formatting import json_safe
-from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.hookspecs import Renderer, hookimpl
 from phaser_analytics.models import AggregatedStats, datetime_to_json, utcnow
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def render_breakdown(view: RenderView) -> str:
     return json_safe(json.dumps(document, indent=2, ensure_ascii=False, default=str))
 
 
-class JsonRenderer:
+class JsonRenderer(Renderer):
     name = "json"
     help = "JSON document: query, project, executions, stats (--ci-minimal: counts only)."
     suffix = ".json"

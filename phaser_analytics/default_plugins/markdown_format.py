@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.formatting import clean_text
-from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.hookspecs import Renderer, hookimpl
 from phaser_analytics.models import datetime_to_json, utcnow
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def breakdown_context(view: RenderView) -> dict[str, Any]:
     }
 
 
-class MarkdownRenderer:
+class MarkdownRenderer(Renderer):
     name = "markdown"
     help = "Markdown report from a Jinja2 template (--template, .phaser/templates/)."
     suffix = ".md"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.dates import utc_offset
 from phaser_analytics.errors import ReportParseError
-from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.hookspecs import Dialect, hookimpl
 from phaser_analytics.models import ExecutionStatus, PhaseRecord, PhaseStatus
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ _DETECT = re.compile(
 )
 
 
-class ExecutionReportDialect:
+class ExecutionReportDialect(Dialect):
     """Phaser's own report: ``# Execution Report`` with a ``## Metadata`` table."""
 
     name = "phaser"

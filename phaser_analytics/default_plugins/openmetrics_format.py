@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.errors import AnalyticsError
-from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.hookspecs import Renderer, hookimpl
 from phaser_analytics.models import ExecutionStatus
 from phaser_analytics.usage import model_usage
 
@@ -203,7 +203,7 @@ def render_metrics(view: RenderView, *, openmetrics: bool = True) -> str:
     return generate_latest(registry).decode("utf-8")
 
 
-class OpenMetricsRenderer:
+class OpenMetricsRenderer(Renderer):
     name = "openmetrics"
     help = "Prometheus metrics in the OpenMetrics text format (ends with # EOF)."
     # OpenMetrics names no file suffix; ".prom" (node_exporter's) picks the classic format.
@@ -214,7 +214,7 @@ class OpenMetricsRenderer:
         return render_metrics(view)
 
 
-class PrometheusTextRenderer:
+class PrometheusTextRenderer(Renderer):
     """The same metrics in the classic text format, which node_exporter's textfile collector
     and the Pushgateway read with their types (they read OpenMetrics counters as untyped)."""
 

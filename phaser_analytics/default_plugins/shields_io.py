@@ -27,7 +27,7 @@ from phaser_analytics.formatting import (
     format_duration,
     format_percent,
 )
-from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.hookspecs import Renderer, hookimpl
 from phaser_analytics.models import BADGE_METRICS
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ def render_svg(badge: Badge) -> str:
     )
 
 
-class ShieldsIoRenderer:
+class ShieldsIoRenderer(Renderer):
     name = "shields-io"
     help = "shields.io endpoint JSON for a README badge."
     suffix = ".json"
@@ -253,7 +253,7 @@ class ShieldsIoRenderer:
         )
 
 
-class SvgBadgeRenderer:
+class SvgBadgeRenderer(Renderer):
     name = "svg"
     help = "Standalone flat SVG badge (no network)."
     suffix = ".svg"

@@ -26,7 +26,7 @@ from phaser_analytics.formatting import (
     format_when,
     truncate_to_width,
 )
-from phaser_analytics.hookspecs import hookimpl
+from phaser_analytics.hookspecs import Renderer, hookimpl
 
 if TYPE_CHECKING:
     from phaser_analytics.hookspecs import Breakdown, RenderView
@@ -414,7 +414,7 @@ def render_breakdown(view: RenderView) -> str:
     return "\n\n".join([*blocks, summary_line(view.stats)])
 
 
-class TableRenderer:
+class TableRenderer(Renderer):
     name = "table"
     help = "Framed terminal table with a summary line (--verbose: per-phase details)."
     suffix = ".txt"
