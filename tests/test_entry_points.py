@@ -136,3 +136,19 @@ def test_loading_an_entry_point_is_importlib_metadatas(fake_path: list[Path]) ->
     )
     with pytest.raises(ValueError, match="invalid entry point"):
         plugins.EntryPoint("x", "not a module!", "g").load()
+
+
+@pytest.mark.parametrize("broken", ["entry_points.txt", "METADATA"])
+def test_a_distribution_with_unreadable_metadata_is_skipped_with_one_warning(
+    fake_path: list[Path], broken: str
+) -> None:
+    """Not UTF-8 (or not a file): that distribution's plugins are skipped, one warning
+    names it, and every other distribution's are found as before."""
+    _dist(fake_path[0], "omega-1.dist-info", "[phaser_analytics]\nomega = omega\n", "Name: omega\n")
+    (fake_path[0] / "omega-1.dist-info" / broken).write_bytes(b"[phaser_analytics]\n\xff\xfe\n")
+    warnings: list[str] = []
+    found = plugins.entry_points("phaser_analytics", warnings.append)
+    assert sorted(ep.name for ep in found) == ["alpha", "beta", "gamma", "spaced"]
+    assert len(warnings) == 1
+    assert "omega-1.dist-info" in warnings[0] and "skipped" in warnings[0]
+    assert "\n" not in warnings[0]
