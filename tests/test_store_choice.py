@@ -188,3 +188,20 @@ def test_a_plugin_whose_registration_raises_is_its_own_problem(project: Path) ->
     assert "failed while registering its stores (RuntimeError: boom)" in (
         listed.output + listed.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [("sqlite:///a/b.db", "/a/b.db"), ("sqlite:////a/b.db", "/a/b.db"),
+     ("sqlite:rel/x.db", "rel/x.db")],
+)  # fmt: skip
+def test_sqlite_urls(url: str, path: str) -> None:
+    from phaser_analytics.stores.sqlite import path_of
+
+    assert str(path_of(url)) == path
+
+
+@pytest.mark.parametrize("url", ["sqlite://host/x.db", "sqlite:", "sqlite:///"])
+def test_bad_sqlite_urls_are_one_line(project: Path, url: str) -> None:
+    result = _info(project, "--store", url)
+    assert result.exit_code == 1 and result.stderr.startswith("Error: Bad SQLite store URL")

@@ -522,3 +522,42 @@ while True:
     assert opened.info().count == len(entries) == len(list(opened.read(entries)))
     shown = invoke(url, project, "show", "--format", "json", "--last", "100000")
     assert len(json.loads(shown.stdout)["executions"]) == len(entries)
+
+
+def test_sqlite_migrations_are_recorded_and_applied_once(tmp_path: Path, project: Path) -> None:
+    import sqlite3
+
+    from phaser_analytics.stores.sqlite import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    open_store(url, project_dir=project).save([make_record(project)])
+    db = sqlite3.connect(tmp_path / "m.db")
+    names = [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    again = open_store(url, project_dir=project)
+    assert again.info().schema_version == MIGRATIONS[-1].__name__
+    assert again.info().count == 1
+
+
+def test_a_read_only_sqlite_store_is_read(tmp_path: Path, project: Path) -> None:
+    """Opening a database that is up to date writes nothing, so a read-only one is read
+    (run without root's capabilities, so that the permissions apply)."""
+    from storage_helpers import run_cli_unprivileged
+
+    url = f"sqlite:///{tmp_path / 'ro.db'}"
+    first = open_store(url, project_dir=project)
+    first.save([make_record(project)])
+    first.close()
+    (tmp_path / "ro.db-wal").unlink(missing_ok=True)
+    (tmp_path / "ro.db-shm").unlink(missing_ok=True)
+    (tmp_path / "ro.db").chmod(0o444)
+    try:
+        result = run_cli_unprivileged(
+            ["analytics", "--store", url, "show", "--format", "json", "--global"], cwd=project
+        )
+    finally:
+        (tmp_path / "ro.db").chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["executions"]) == 1

@@ -105,10 +105,14 @@ def m002_quarantine(db: sqlite3.Connection) -> None:
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply the migrations the database has not had, each in its own transaction; return
     the names applied."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    try:  # a read first: a database that is up to date is never written to here
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    except sqlite3.OperationalError:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations "
+            "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        done = set()
     applied = []
     for function in MIGRATIONS:
         if function.__name__ in done:
@@ -181,14 +185,14 @@ _UPDATE = (
 def path_of(url: str) -> Path:
     """``sqlite:///abs/path.db`` → ``/abs/path.db``; ``sqlite:relative.db`` → relative."""
     body = url[len("sqlite:") :]
-    if body.startswith("//"):
-        body = body[2:]
-        if not body.startswith("/"):
+    if body.startswith("//"):  # sqlite://host/… names no file; sqlite:////abs is /abs
+        if not body[2:].startswith("/"):
             raise StorageError(
                 f"Bad SQLite store URL {redact(url)}: use sqlite:///absolute/path.db or "
                 "sqlite:relative/path.db."
             )
-    if not body:
+        body = "/" + body[2:].lstrip("/")
+    if not body or body == "/":
         raise StorageError(f"Bad SQLite store URL {redact(url)}: it names no file.")
     return Path(body).expanduser()
 
