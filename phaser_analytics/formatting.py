@@ -328,7 +328,3 @@ def pad_to_width(text: str, width: int, align: str = "left") -> str:
         return " " * left + text + " " * (gap - left)
     return text + " " * gap
 
-
-def fit_to_width(text: str, width: int, align: str = "left") -> str:
-    """Exactly ``width`` columns: truncated with … when too long, padded when short."""
-    return pad_to_width(truncate_to_width(text, width), width, align)

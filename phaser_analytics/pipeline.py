@@ -488,13 +488,20 @@ def import_reports(
     from .query import project_key, project_store
 
     host = host or get_host()
-    on_report = _ThenForget(on_report)
     own_store = store is None
     if store is None:
         store = project_store(project_dir, **({"warn": warn} if warn is not None else {}))
     where = {**store_info(store, Path(project_dir)), "import_id": uuid.uuid4().hex}
     summary = ImportSummary()
     pending: list[ReportOutcome] = []
+
+    def settle(outcome: ReportOutcome) -> None:
+        """Report the outcome, then drop its record: once reported and stored it is not
+        needed, and an import of 10,000 reports then holds one batch of records, not all
+        of them (peak memory and the garbage collector's work both grew with N)."""
+        if on_report is not None:
+            on_report(outcome)
+        outcome.record = None
 
     def flush() -> None:
         if not pending:
@@ -507,8 +514,7 @@ def import_reports(
             if result.action.stored and outcome.record is not None:
                 info = {**where, "action": result.action.value, "origin": origin}
                 host.stored(outcome.record, info, warn or stderr_warning)
-            if on_report:
-                on_report(outcome)
+            settle(outcome)
         pending.clear()
 
     paths = list(paths)
@@ -518,8 +524,7 @@ def import_reports(
             if record is None:
                 outcome = ReportOutcome(path, SaveAction.FAILED, error=error)
                 summary.outcomes.append(outcome)
-                if on_report:
-                    on_report(outcome)
+                settle(outcome)
                 continue
             outcome = ReportOutcome(path, None, record=record, warnings=warnings)
             summary.outcomes.append(outcome)
@@ -616,20 +621,6 @@ def _parse_all(
     chunk = max(1, min(64, len(paths) // (jobs * 8) or 1))
     with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
         yield from pool.map(_parse_in_worker, paths, chunksize=chunk)
-
-
-@dataclass
-class _ThenForget:
-    """``report``, then drop the outcome's record: once reported and stored it is not
-    needed, and an import of 10,000 reports then holds one batch of records, not all of
-    them (peak memory and the garbage collector's work both grew with N)."""
-
-    report: Callable[[ReportOutcome], None] | None
-
-    def __call__(self, outcome: ReportOutcome) -> None:
-        if self.report is not None:
-            self.report(outcome)
-        outcome.record = None
 
 
 def _reason(exc: AnalyticsError) -> str:

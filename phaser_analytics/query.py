@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -204,14 +204,14 @@ def select_global(
             continue
         selection.projects.append(project)
         pairs.extend((project, entry) for entry in entries if query.matches(entry))
-    ordered = sort_newest_first(_Tagged(p, e) for p, e in pairs)
+    ordered = sort_newest_first(_EntryOfProject(p, e) for p, e in pairs)
     if query.limit is not None:
         ordered = ordered[: query.limit]
     selection.items = [(t.project, t.entry) for t in ordered]
     return selection
 
 
-class _Tagged:
+class _EntryOfProject:
     """An entry with its project, sorted by the entry (a plain class: defining a dataclass
     costs every command that imports this module about half a millisecond)."""
 
@@ -233,7 +233,3 @@ class _Tagged:
 def get_global_executions(query: AnalyticsQuery) -> list[tuple[str, ExecutionRecord]]:
     """Executions across all known projects, as ``(project_name, record)``, newest first."""
     return [(project.name, record) for project, record in select_global(query).load()]
-
-
-def records_only(pairs: Sequence[tuple[Any, ExecutionRecord]]) -> list[ExecutionRecord]:
-    return [record for _, record in pairs]

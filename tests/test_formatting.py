@@ -12,7 +12,6 @@ from phaser_analytics.formatting import (
     UNKNOWN,
     clean_text,
     display_width,
-    fit_to_width,
     format_cost,
     format_count,
     format_date,
@@ -173,8 +172,8 @@ class TestDisplayWidth:
         assert pad_to_width("✅", 4) == "✅  "
         assert pad_to_width("ab", 4, "right") == "  ab"
         assert pad_to_width("ab", 5, "center") == " ab  "
-        assert fit_to_width("日本語", 5) == "日本…"
-        assert display_width(fit_to_width("日本語テキスト", 7)) == 7
+        assert pad_to_width(truncate_to_width("日本語", 5), 5) == "日本…"
+        assert display_width(pad_to_width(truncate_to_width("日本語テキスト", 7), 7)) == 7
 
 
 def test_clean_text_defuses_terminal_control_characters():

@@ -92,15 +92,6 @@ class AppContext:
         return get_host(warn=lambda message: err(message))
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("phaser-analytics")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 @click.group(cls=PhaserGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(version=None, package_name="phaser-analytics", prog_name="phaser")

@@ -47,7 +47,9 @@ _LABEL_WIDTH = 12  # "Completed:" plus the spacing spec §8.2 shows
 
 
 @dataclass(frozen=True)
-class Column:
+class GridColumn:
+    """A column of a framed grid (not a breakdown's :class:`~phaser_analytics.hookspecs.Column`)."""
+
     header: str
     align: str = "left"
     #: Flexible columns shrink (down to ``min_width``) to fit the width, and grow to fill
@@ -73,7 +75,7 @@ def _grid_inner(widths: Sequence[int]) -> int:
 
 
 def _fit_widths(
-    columns: Sequence[Column], natural: list[int], wanted_inner: int, max_inner: int
+    columns: Sequence[GridColumn], natural: list[int], wanted_inner: int, max_inner: int
 ) -> list[int]:
     """Column widths whose grid is ``min(wanted_inner, max_inner)`` wide, or as close as the
     columns' minimum widths allow."""
@@ -117,7 +119,7 @@ class Box:
 
     title: str
     lines: Sequence[Cell] = ()
-    columns: Sequence[Column] = ()
+    columns: Sequence[GridColumn] = ()
     rows: Sequence[Sequence[Cell]] = ()
 
     def text_inner(self) -> int:
@@ -210,13 +212,13 @@ def _minimum_width(box: Box) -> int:
 def _overview_box(view: RenderView, title: str, with_id: bool, with_time: bool) -> Box:
     is_global = view.project is None
     columns = [
-        *([Column("ID")] if with_id else []),
-        Column("Date"),
-        *([Column("Project", flexible=True, min_width=7)] if is_global else []),
-        Column("Document", flexible=True, min_width=8),
-        Column("Status"),
-        Column("Duration"),
-        Column("Δ Tests"),
+        *([GridColumn("ID")] if with_id else []),
+        GridColumn("Date"),
+        *([GridColumn("Project", flexible=True, min_width=7)] if is_global else []),
+        GridColumn("Document", flexible=True, min_width=8),
+        GridColumn("Status"),
+        GridColumn("Duration"),
+        GridColumn("Δ Tests"),
     ]
     rows = []
     zone = view.option("zone")
@@ -281,17 +283,17 @@ def _detail_lines(
     return lines
 
 
-def _phase_grid(phases: Sequence[PhaseRecord]) -> tuple[list[Column], list[list[Cell]]]:
+def _phase_grid(phases: Sequence[PhaseRecord]) -> tuple[list[GridColumn], list[list[Cell]]]:
     """Phase | Title | Status | Commit, plus Tests and Duration when some phase knows them."""
     with_tests = any(phase.test_delta is not None for phase in phases)
     with_duration = any(phase.duration_seconds is not None for phase in phases)
     columns = [
-        Column("Phase", align="right"),
-        Column("Title", flexible=True, min_width=8),
-        Column("Status"),
-        Column("Commit"),
-        *([Column("Tests")] if with_tests else []),
-        *([Column("Duration")] if with_duration else []),
+        GridColumn("Phase", align="right"),
+        GridColumn("Title", flexible=True, min_width=8),
+        GridColumn("Status"),
+        GridColumn("Commit"),
+        *([GridColumn("Tests")] if with_tests else []),
+        *([GridColumn("Duration")] if with_duration else []),
     ]
     rows = []
     for phase in phases:
@@ -386,7 +388,7 @@ def no_match(view: RenderView) -> str:
 
 def _breakdown_box(breakdown: Breakdown, width: int) -> list[str]:
     columns = [
-        Column(
+        GridColumn(
             column.title,
             align="right" if column.kind in breakdowns.NUMERIC else "left",
             flexible=column.kind == "text",
