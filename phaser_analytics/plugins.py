@@ -288,7 +288,7 @@ class PluginHost:
     throwaway plugins with :meth:`add_plugin` and call :meth:`finish`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, warn: Callable[[str], None] = _stderr) -> None:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self._plugins: dict[str, PluginInfo] = {}
@@ -306,7 +306,8 @@ class PluginHost:
         #: Plugins that loaded but were skipped in part: a name another plugin has, a
         #: registration hook that raised (``phaser analytics plugins`` lists them).
         self.problems: list[FailedPlugin] = []
-        self._warn: Callable[[str], None] = _stderr
+        #: Where one-line warnings about plugins go (:meth:`load_entry_points` may say).
+        self._warn = warn
 
     def _problem(self, name: str, distribution: str, message: str) -> None:
         problem = FailedPlugin(name, distribution, PluginProblem(message))

@@ -139,7 +139,10 @@ def _every_way(monkeypatch: pytest.MonkeyPatch, deferred: bool) -> dict[str, obj
     shown = {"renderers": host.renderer_names(), "show": host.renderer_names("show")}
     shown["template_dirs"] = host.template_dirs()
     shown["dialects"] = list(host.dialects)
-    shown["enrich"] = [impl.plugin_name for impl in host._impls("enrich_record")]
+    # The order pluggy calls them in (last registered first), once every plugin is loaded.
+    loaded = list(host.plugins)
+    calls = reversed(host.pm.hook.enrich_record.get_hookimpls())
+    shown["enrich"] = [impl.plugin_name for impl in calls if impl.plugin_name in loaded]
     shown["describe"] = [info.to_dict() for info in host.describe()]
     shown["plugins"] = list(host.plugins)
     shown["owner"] = host.owner("dialect", "phaser").name  # type: ignore[union-attr]

@@ -81,8 +81,7 @@ def test_registers_renderers_and_attributes_them():
 
 def test_same_renderer_name_from_two_plugins_keeps_one_and_names_both_distributions():
     warnings: list[str] = []
-    host = PluginHost()
-    host._warn = warnings.append
+    host = PluginHost(warn=warnings.append)
     host.add_plugin(RendererPlugin(_Renderer("tsv")), name="a", distribution="dist-alpha")
     host.add_plugin(RendererPlugin(_Renderer("tsv")), name="b", distribution="dist-beta")
     host.finish()  # one bad plugin never takes the tool down (issue 14 item 8)
@@ -94,8 +93,7 @@ def test_same_renderer_name_from_two_plugins_keeps_one_and_names_both_distributi
 
 
 def test_same_dialect_name_keeps_one_too():
-    host = PluginHost()
-    host._warn = lambda message: None
+    host = PluginHost(warn=lambda message: None)
     host.add_plugin(DialectPlugin(_Dialect("x", "X")), name="a", distribution="one")
     host.add_plugin(DialectPlugin(_Dialect("x", "Y")), name="b", distribution="two")
     host.finish()
@@ -257,13 +255,17 @@ def test_installed_test_plugin_format_appears_in_help(runner):
 
 
 def test_loading_the_cli_module_loads_no_plugins():
-    import importlib
+    import subprocess
+    import sys
 
-    import phaser_analytics.cli as cli_module
-
-    plugins.set_host(None)
-    importlib.reload(cli_module)
-    assert plugins._host is None
+    code = (
+        "import sys, phaser_analytics.cli\n"
+        "print(*sorted(m for m in sys.modules if m.startswith('phaser_analytics.default_')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == []
 
 
 class _CrashingDialect(_Dialect):
