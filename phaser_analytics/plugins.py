@@ -27,7 +27,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, ReportParseError
+from .errors import PluginError, ReportParseError, stderr_warning
 from .hookspecs import Dialect, Renderer, optional
 
 ENTRY_POINT_GROUP = "phaser_analytics"
@@ -93,10 +93,10 @@ class FailedPlugin:
 
     def message(self) -> str:
         if isinstance(self.error, PluginProblem):
-            return f"Warning: {self.error}"
+            return str(self.error)
         reason = f"{type(self.error).__name__}: {self.error}".strip().splitlines()[0]
         return (
-            f"Warning: plugin '{self.name}' from {self.distribution} failed to load and is "
+            f"plugin '{self.name}' from {self.distribution} failed to load and is "
             f"skipped ({reason})."
         )
 
@@ -104,10 +104,6 @@ class FailedPlugin:
 class PluginProblem(Exception):
     """What is wrong with a plugin that was skipped (in whole or in part) without failing
     to import: a name another plugin has, a broken entry point, a hook that raised."""
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 # -- entry points ----------------------------------------------------------------------------
@@ -165,7 +161,7 @@ _ENTRY_POINT_VALUE = r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extra
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
 
 
-def entry_points(group: str, warn: Callable[[str], None] = _stderr) -> list[Any]:
+def entry_points(group: str, warn: Callable[[str], None] = stderr_warning) -> list[Any]:
     """The entry points of ``group`` of every installed distribution, as
     ``importlib.metadata.entry_points(group=group)`` finds them.
 
@@ -189,7 +185,7 @@ def _normalize_dist_name(name: str) -> str:
 
 
 def _scan_entry_points(
-    group: str, warn: Callable[[str], None] = _stderr
+    group: str, warn: Callable[[str], None] = stderr_warning
 ) -> list[EntryPoint] | None:
     """:func:`entry_points` by reading ``sys.path``'s ``*.dist-info`` and ``*.egg-info``
     directories, in ``importlib.metadata``'s order: ``sys.path`` order, the first
@@ -232,7 +228,7 @@ def _scan_entry_points(
             except (OSError, UnicodeDecodeError) as exc:
                 reason = getattr(exc, "strerror", None) or type(exc).__name__
                 warn(
-                    f"Warning: cannot read the metadata of {info} ({reason}); the plugins "
+                    f"cannot read the metadata of {info} ({reason}); the plugins "
                     "it declares, if any, are skipped."
                 )
                 continue
@@ -288,7 +284,7 @@ class PluginHost:
     throwaway plugins with :meth:`add_plugin` and call :meth:`finish`.
     """
 
-    def __init__(self, warn: Callable[[str], None] = _stderr) -> None:
+    def __init__(self, warn: Callable[[str], None] = stderr_warning) -> None:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self._plugins: dict[str, PluginInfo] = {}
@@ -328,7 +324,7 @@ class PluginHost:
 
     # -- loading ---------------------------------------------------------------------
 
-    def load_entry_points(self, warn: Callable[[str], None] = _stderr) -> None:
+    def load_entry_points(self, warn: Callable[[str], None] = stderr_warning) -> None:
         """Load every entry point of the group, sorted for a deterministic order.
 
         A third-party plugin that fails to import is reported through ``warn`` in one line
@@ -629,7 +625,7 @@ class PluginHost:
         return warnings
 
     def stored(
-        self, record: Any, store_info: dict[str, Any], warn: Callable[[str], None] = _stderr
+        self, record: Any, store_info: dict[str, Any], warn: Callable[[str], None] = stderr_warning
     ) -> None:
         """Run every ``record_stored`` implementation for one saved execution; one that
         raises is reported through ``warn`` in one line, and the others still run."""
@@ -724,7 +720,7 @@ def _dist_version(ep: Any) -> str | None:
 _host: PluginHost | None = None
 
 
-def get_host(warn: Callable[[str], None] = _stderr) -> PluginHost:
+def get_host(warn: Callable[[str], None] = stderr_warning) -> PluginHost:
     """The process-wide host, loading entry points on first use (idempotent)."""
     global _host
     if _host is None:
@@ -744,7 +740,7 @@ def build_host(
     plugins: Iterable[tuple[str, object]] = (),
     *,
     entry_points: bool = True,
-    warn: Callable[[str], None] = _stderr,
+    warn: Callable[[str], None] = stderr_warning,
 ) -> PluginHost:
     """A fresh host with the entry points (optionally) and extra ``(name, plugin)`` pairs."""
     host = PluginHost()

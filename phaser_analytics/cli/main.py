@@ -89,7 +89,7 @@ class AppContext:
     def host(self) -> Any:
         from ..plugins import get_host
 
-        return get_host(warn=lambda message: err(message))
+        return get_host()
 
 
 @click.group(cls=PhaserGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -379,7 +379,7 @@ class RendererChoice(click.Choice):
     def choices(self) -> Sequence[str]:
         from ..plugins import get_host
 
-        return get_host(warn=lambda message: err(message)).renderer_names(self.command)
+        return get_host().renderer_names(self.command)
 
     @choices.setter
     def choices(self, value: Sequence[str]) -> None:
