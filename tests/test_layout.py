@@ -112,6 +112,19 @@ def test_no_import_circle_in_the_package() -> None:
     assert not circles, "import circles:\n" + "\n".join(_describe(c, graph) for c in circles)
 
 
+def test_the_core_never_imports_the_command_line() -> None:
+    graph = import_graph()
+    cli = f"{PACKAGE}.cli"
+    wrong = sorted(
+        module
+        for module, imported in graph.items()
+        if not module.startswith(cli)
+        and module != f"{PACKAGE}.__main__"  # ``python -m phaser_analytics`` runs the CLI
+        and any(name == cli or name.startswith(cli + ".") for name in imported)
+    )
+    assert not wrong, f"these modules import phaser_analytics.cli: {wrong}"
+
+
 def test_the_circle_finder_finds_circles_lazy_and_relative(tmp_path: Path) -> None:
     """The detector itself: a circle closed by an import inside a function, and by a
     relative import from a subpackage, is found; a one-way import is not."""
