@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from jinja2 import BaseLoader
     from jinja2.sandbox import SandboxedEnvironment
 
+    from phaser_analytics.hookspecs import RenderView
+
 BUILTIN_TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_TEMPLATE = "report.md.j2"
 #: The page of ``export --format html``.
@@ -176,6 +178,30 @@ def explain(
     template_file = chosen_template(template_file, default)
     search_path = template_search_path(project_dir, template_file, plugin_dirs)
     return resolve(template_name(template_file, default), search_path).explain()
+
+
+#: Option values a template may see: plain values, never objects with methods.
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def view_context(view: RenderView) -> dict[str, Any]:
+    """What every report template sees of a view besides its executions: plain data (the
+    JSON export's dicts), no live objects. Keys: generated_at, project, projects,
+    is_global, query, stats, command, options. Datetimes are ISO strings; the ``date``
+    filters read them."""
+    from phaser_analytics.models import datetime_to_json, utcnow
+
+    return {
+        "generated_at": datetime_to_json(view.generated_at or utcnow()),
+        "project": dict(view.project) if view.project is not None else None,
+        "projects": [dict(project) for project in view.projects],
+        "is_global": view.project is None,
+        "query": view.query.to_dict(),
+        "stats": view.stats.to_dict(),
+        "command": view.command,
+        # Paths and other objects stay out: a template gets values, not methods.
+        "options": {k: v for k, v in view.options.items() if isinstance(v, _SCALARS)},
+    }
 
 
 def md_cell(value: Any) -> str:

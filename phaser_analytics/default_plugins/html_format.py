@@ -99,13 +99,14 @@ def previous_records(
 
 
 def page_context(view: RenderView, data_json: str) -> tuple[dict[str, Any], str]:
-    """What the page template sees: the markdown report's context, plus ``dashboard`` (the
-    headline, the charts and their tables), ``data_json`` (here the text ``data_json``,
-    which stands for the data) and ``assets``; and the data's JSON itself."""
+    """What the page template sees: :func:`~phaser_analytics.templating.view_context`,
+    plus ``dashboard`` (the headline, the charts and their tables), ``data_json`` (here the
+    text ``data_json``, which stands for the data), ``assets`` and ``execution_count``;
+    and the data's JSON itself."""
     from markupsafe import Markup
 
     from phaser_analytics.dashboard_data import dashboard, project_labels
-    from phaser_analytics.default_plugins.markdown_format import template_context
+    from phaser_analytics.templating import view_context
 
     records = list(view.records)
     labels = project_labels(view)
@@ -124,9 +125,9 @@ def page_context(view: RenderView, data_json: str) -> tuple[dict[str, Any], str]
         "charts": board["charts"],
         "executions": board["executions"],
     }
-    # The markdown context lists every execution as a dict; the page does not need them
-    # twice, and ten thousand dicts would cost seconds.
-    context = template_context(_without_records(view))
+    # What every report template sees, but not the executions as dicts: the page has them
+    # in its data, and ten thousand dicts would cost seconds.
+    context = view_context(view)
     context.update(
         dashboard=board,
         data_json=Markup(data_json),
@@ -134,12 +135,6 @@ def page_context(view: RenderView, data_json: str) -> tuple[dict[str, Any], str]
         execution_count=len(records),
     )
     return context, json_text(page_data)
-
-
-def _without_records(view: RenderView) -> RenderView:
-    from dataclasses import replace
-
-    return replace(view, records=[], origins=None)
 
 
 class HtmlRenderer(Renderer):

@@ -42,18 +42,12 @@ def template_context(view: RenderView) -> dict[str, Any]:
     command, options. Datetimes are ISO strings; the ``date`` filters read them. For
     ``show``, each execution also has ``anomalies`` (reasons; empty when it is not one).
     """
+    from phaser_analytics.templating import view_context
+
     return {
-        "generated_at": datetime_to_json(view.generated_at or utcnow()),
-        "project": dict(view.project) if view.project is not None else None,
-        "projects": [dict(project) for project in view.projects],
-        "is_global": view.project is None,
-        "query": view.query.to_dict(),
-        "stats": view.stats.to_dict(),
+        **view_context(view),
         "executions": [_execution(record, view.option("anomalies")) for record in view.records],
         "verbose": bool(view.option("verbose")),
-        "command": view.command,
-        # Paths and other objects stay out: a template gets values, not methods.
-        "options": {k: v for k, v in view.options.items() if isinstance(v, _SCALARS)},
     }
 
 
