@@ -130,15 +130,27 @@ class LazyRecords(Sequence[ExecutionRecord]):
         return bool(self._all())
 
 
+class _Found:
+    """The entries of ``query``, found in the store again at each iteration (neither
+    the index's rows nor the entries are kept between passes)."""
+
+    def __init__(self, store: Store, query: AnalyticsQuery, project: str) -> None:
+        self.store, self.query, self.project = store, query, project
+
+    def __iter__(self) -> Iterator[Entry]:
+        return self.store.find(self.query, project=self.project)
+
+
 def select_streaming(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
-    """:func:`select` for a renderer that streams: the records are a :class:`LazyRecords`,
-    so memory holds the entries but one record at a time (``--global`` selections are
-    :func:`select`'s)."""
+    """:func:`select` for a renderer that streams: the entries are found again for each
+    pass (the stats, then the records) and the records are a :class:`LazyRecords`, so
+    memory holds one entry and one record at a time, however many executions
+    (``--global`` selections are :func:`select`'s)."""
     if global_:
         return select(project_dir, query, global_)
     store = open_command_store(project_dir)
     key = project_key(project_dir, store)
-    entries = list(store.find(query, project=key))
+    entries = _Found(store, query, key)
     info = store.info()
     return Selection(
         records=LazyRecords(store, entries),

@@ -95,14 +95,14 @@ def read_bytes_nofollow(path: Path) -> bytes:
     try:
         import stat
 
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        # One read of the size the file has (a larger buffer costs an allocation of its
+        # size per call: reading 10,000 records with 1 MB buffers took seconds).
+        chunks = [os.read(fd, info.st_size + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 16))
         return b"".join(chunks)
     finally:
         os.close(fd)
