@@ -80,10 +80,15 @@ def test_the_table_points_at_the_command_of_that_name(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(cli_main.COMMANDS))
 @pytest.mark.parametrize("limit", [20, 45, 57, 74, 200])
 def test_the_tables_short_help_is_the_commands(name: str, limit: int) -> None:
-    module_name, attribute, summary = cli_main.COMMANDS[name]
-    command = getattr(importlib.import_module(f"phaser_analytics.cli.{module_name}"), attribute)
-    expected = command.get_short_help_str(limit)
-    assert cli_main._short_help(summary, limit) == expected
+    """The short help ``analytics --help`` lists for a command not yet imported is the
+    short help of the command the group loads."""
+    _, _, summary = cli_main.COMMANDS[name]
+    group = cli_main.cli.get_command(click.Context(cli_main.cli), "analytics")
+    assert isinstance(group, click.Group)
+    command = group.get_command(click.Context(group), name)
+    assert command is not None
+    expected = click.Command(None, help=summary).get_short_help_str(limit)
+    assert command.get_short_help_str(limit) == expected
 
 
 def test_the_group_lists_the_loaded_commands_like_the_lazy_ones() -> None:
@@ -203,3 +208,17 @@ def test_submodules_still_import_as_attributes() -> None:
 
     assert plugins.__name__ == "phaser_analytics.plugins"
     assert hookspecs.__name__ == "phaser_analytics.hookspecs"
+
+
+@pytest.mark.parametrize("name", sorted(cli_main.COMMANDS))
+def test_a_commands_summary_is_written_once(name: str) -> None:
+    """The table holds the summary and the command's docstring the rest: ``--help`` shows
+    both, the summary first, and the docstring does not repeat it."""
+    module_name, attribute, summary = cli_main.COMMANDS[name]
+    module = importlib.import_module(f"phaser_analytics.cli.{module_name}")
+    docstring = " ".join((getattr(module, attribute).callback.__doc__ or "").split())
+    assert " ".join(summary.split()) not in docstring
+    result = CliRunner().invoke(cli_main.cli, ["analytics", name, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    help_text = " ".join(result.output.split("Options:")[0].split())
+    assert " ".join(summary.split()) in help_text

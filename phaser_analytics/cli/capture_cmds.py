@@ -23,9 +23,7 @@ _IMPORTED_AT = time.monotonic()
     "standard input is not read.",
 )
 def capture(drain: bool) -> None:
-    """Import the report of a Claude Code session that just ended (the SessionEnd hook).
-
-    Reads the hook's JSON on standard input (session_id, transcript_path, cwd), finds the
+    """Reads the hook's JSON on standard input (session_id, transcript_path, cwd), finds the
     EXECUTION_REPORT.md written during the session in its project, and imports it with the
     session's token usage. Never fails: problems go to .phaser/analytics/capture.log and
     the exit status is 0. `hooks install` sets it up.
@@ -66,7 +64,8 @@ def scope_option(func):  # type: ignore[no-untyped-def]
 
 @click.group()
 def hooks() -> None:
-    """Install, remove or show the Claude Code SessionEnd hook that runs `capture`."""
+    # A group: its subcommands do the work; its help is cli.main.COMMANDS's.
+    pass
 
 
 def _change(scope: str, project: Path | None, dry_run: bool, install: bool) -> None:

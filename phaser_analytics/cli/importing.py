@@ -89,9 +89,7 @@ def import_cmd(
     jobs: int,
     project: Path | None,
 ) -> None:
-    """Import execution data from EXECUTION_REPORT.md files.
-
-    REPORT_FILE is a report, or a directory searched for reports by every installed
+    """REPORT_FILE is a report, or a directory searched for reports by every installed
     dialect's file names (with --recursive, its subdirectories too).
     """
     app: AppContext = ctx.obj

@@ -95,10 +95,7 @@ def compare(
     output_format: str,
     project: Path | None,
 ) -> None:
-    """Compare two executions side by side: status, duration, phases, tests, lines, files,
-    tokens and cost, with the deltas (B − A).
-
-    FIRST and SECOND are execution ids or unique prefixes (A and B); --last compares the
+    """FIRST and SECOND are execution ids or unique prefixes (A and B); --last compares the
     newest two runs of the same audit document, the older as A.
     """
     from ..comparison import compare as side_by_side
@@ -161,10 +158,6 @@ def anomalies(
     project: Path | None,
     fail_on_anomaly: bool,
 ) -> None:
-    """Executions whose duration, cost, tokens or test delta lie far outside the history of
-    their audit document (or of the project): the figure, the usual range and the history
-    it rests on.
-    """
     from ..anomalies import find_anomalies
     from ..hookspecs import Breakdown, Column
 
@@ -222,9 +215,7 @@ def anomalies(
 @store_option
 @click.pass_context
 def estimate(ctx: click.Context, target: str, output_format: str, project: Path | None) -> None:
-    """Estimate an audit's duration, tokens and cost, with an interval, from the history.
-
-    TARGET is an audit document's name (as reports name it), or the path of an audit
+    """TARGET is an audit document's name (as reports name it), or the path of an audit
     document or report, whose phase count is read. The estimate rests on that document's
     runs, else on runs of documents with a similar number of phases, and says how many.
     """

@@ -7,6 +7,7 @@ Plugins load when a command runs (in the ``analytics`` group's callback, or when
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -104,8 +105,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 #: The ``analytics`` commands: name → (module under ``phaser_analytics.cli``, attribute, the
 #: first paragraph of its help). ``phaser analytics --help`` lists the commands from this
 #: table, so it imports none of their modules, and a command's module is imported only when
-#: that command runs or its own help is shown. tests/test_cli_lazy.py checks the table
-#: against the commands themselves.
+#: that command runs or its own help is shown. The summary is written here only: a
+#: command's docstring holds the rest of its help, and the group puts the two together
+#: when it loads the command. tests/test_cli_lazy.py checks the table against the commands.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "badge": (
         "viewing",
@@ -227,9 +229,12 @@ class LazyGroup(PhaserGroup):
     def _load(self, name: str) -> click.Command | None:
         command = self._loaded.get(name)
         if command is None and name in self._lazy:
-            module_name, attribute, _ = self._lazy[name]
+            module_name, attribute, summary = self._lazy[name]
             module = importlib.import_module(f"{__package__}.{module_name}")
             command = self._loaded[name] = getattr(module, attribute)
+            # The summary is written once, in the table; the docstring holds the rest.
+            rest = inspect.cleandoc(command.help or "")
+            command.help = f"{summary}\n\n{rest}" if rest else summary
             _add_no_color(command)
         return command
 

@@ -96,9 +96,7 @@ def clear(
     project: Path | None,
     zone: Any,
 ) -> None:
-    """Clear analytics data (all of it, or executions before a date).
-
-    With EXECUTION_IDs (ids or unique prefixes, as `show` lists them), clear just those.
+    """With EXECUTION_IDs (ids or unique prefixes, as `show` lists them), clear just those.
     Without --force it asks first; with no terminal to ask on (CI) it refuses.
     """
     chosen = [name for name, given in (("EXECUTION_ID", execution_ids), ("--all", clear_all),
@@ -166,8 +164,6 @@ def _report(findings: Sequence[Finding]) -> None:
 @project_option
 @store_option
 def doctor(repair: bool, project: Path | None) -> None:
-    """Check the analytics store: index against record files, corrupt records, leftovers
-    of interrupted writes, the lock. Exits 1 while problems remain."""
     store = open_command_store(resolve_project(project))
     say(f"Checking {store.url}")
     findings = store.check(repair=repair)
@@ -227,9 +223,7 @@ def _as_json(project: ProjectEntry) -> dict[str, object]:
 @aggregate_options(format_default=None)
 @click.pass_context
 def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -> None:
-    """List the projects registered in $PHASER_HOME (the ones --global aggregates).
-
-    With --format, a filter, --tz or --project: statistics per project instead, of every
+    """With --format, a filter, --tz or --project: statistics per project instead, of every
     registered project (or the one given): executions, success rate, average duration,
     tokens, cost and last run.
     """

@@ -166,8 +166,6 @@ def trends(
     global_: bool,
     project: Path | None,
 ) -> None:
-    """Trends per day, week or month: executions, success rate, average duration, test
-    delta, tokens and cost, with sparklines of duration and success rate."""
     from .. import metrics
 
     project_dir = resolve_project(project)
@@ -193,7 +191,6 @@ def phases(
     global_: bool,
     project: Path | None,
 ) -> None:
-    """Phases by failure rate: runs, failures and the latest error of each phase number."""
     from .. import metrics
 
     project_dir = resolve_project(project)
@@ -219,8 +216,6 @@ def failures(
     global_: bool,
     project: Path | None,
 ) -> None:
-    """Failure reasons grouped and counted, and executions per hour of day and per
-    weekday (peak usage)."""
     from .. import metrics
 
     project_dir = resolve_project(project)

@@ -21,7 +21,6 @@ from .main import AppContext
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="The same as --format json.")
 @click.pass_context
 def plugins_cmd(ctx: click.Context, output_format: str, as_json: bool) -> None:
-    """List loaded plugins: distribution, version, hooks, dialects and renderers."""
     app: AppContext = ctx.obj
     host = app.host()
     plugins = host.describe()

@@ -28,7 +28,8 @@ MIGRATE_BATCH = 500
 
 @click.group("store")
 def store() -> None:
-    """Which store is in use (store info), and copying between stores (store migrate)."""
+    # A group: its subcommands do the work; its help is cli.main.COMMANDS's.
+    pass
 
 
 @store.command("info")

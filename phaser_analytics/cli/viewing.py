@@ -513,9 +513,7 @@ def show(
     fail_on_anomaly: bool,
     explain_templates: bool,
 ) -> None:
-    """Show execution analytics: recent executions and their statistics.
-
-    With EXECUTION_ID (or a unique prefix of one), show that execution in full. An
+    """With EXECUTION_ID (or a unique prefix of one), show that execution in full. An
     execution far outside its history is marked "!" and its reasons listed (JSON and CSV
     carry them as "anomalies").
     """
@@ -695,9 +693,7 @@ def export(
     zone: Any,
     explain_templates: bool,
 ) -> None:
-    """Export analytics data: every execution matching the filters, in full.
-
-    --format html writes a self-contained dashboard page (charts, tables, offline).
+    """--format html writes a self-contained dashboard page (charts, tables, offline).
     --format prometheus (or openmetrics) writes Prometheus metrics, e.g. for
     node_exporter's textfile collector.
     """
@@ -758,7 +754,6 @@ def badge(
     project: Path | None,
     zone: Any,
 ) -> None:
-    """Print badge data: shields.io endpoint JSON, or a standalone SVG."""
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
     output_format = format_for_output(ctx, "badge", output, output_format)
