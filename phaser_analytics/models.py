@@ -67,6 +67,17 @@ def datetime_from_json(value: str | None) -> datetime | None:
     return ensure_aware(datetime.fromisoformat(text))
 
 
+def identity_of(item: Any) -> tuple[str | None, str | None, str | None, str | None]:
+    """What makes one execution, however often imported: the project path, the audit
+    document, the start and the base commit of a record or of an index entry."""
+    return (
+        item.project_path,
+        item.audit_document,
+        datetime_to_json(item.started_at),
+        item.base_commit,
+    )
+
+
 def read_iso_datetime(value: Any) -> datetime | None:
     """:func:`datetime_from_json` for a value from outside the store (a record dict, a
     transcript line): ``None`` when it is not an ISO 8601 timestamp."""
@@ -478,12 +489,7 @@ class ExecutionRecord:
     @property
     def identity(self) -> tuple[str | None, str | None, str | None, str | None]:
         """Two reports describe one execution when these four agree (REPORT_FORMAT.md)."""
-        return (
-            self.project_path,
-            self.audit_document,
-            datetime_to_json(self.started_at),
-            self.base_commit,
-        )
+        return identity_of(self)
 
     def update(self, fields: Mapping[str, Any]) -> None:
         """Set what ``fields`` names (an ``enrich_record`` hook's result): record fields

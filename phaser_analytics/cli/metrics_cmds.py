@@ -106,6 +106,22 @@ def select_scope(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Sco
     )
 
 
+def aggregate_scope(
+    ctx: click.Context,
+    project: Path | None,
+    since: Any,
+    until: Any,
+    status: str,
+    document: str | None,
+    global_: bool,
+) -> tuple[Path, tzinfo | None, AnalyticsQuery, Scope]:
+    """What every aggregate command starts from: the project, the zone, the query of its
+    filters and the executions they select."""
+    project_dir = resolve_project(project)
+    query = _query(None, since, until, status, document)
+    return project_dir, command_zone(ctx), query, select_scope(project_dir, query, global_)
+
+
 def emit(
     ctx: click.Context,
     command: str,
@@ -168,10 +184,9 @@ def trends(
 ) -> None:
     from .. import metrics
 
-    project_dir = resolve_project(project)
-    zone = command_zone(ctx)
-    query = _query(None, since, until, status, document)
-    scope = select_scope(project_dir, query, global_)
+    project_dir, zone, query, scope = aggregate_scope(
+        ctx, project, since, until, status, document, global_
+    )
     note_undated(scope.entries)
     breakdown = metrics.trends(scope.entries, by.lower(), zone)
     emit(ctx, "trends", scope, query, project_dir, breakdown, output_format, zone)
@@ -193,10 +208,9 @@ def phases(
 ) -> None:
     from .. import metrics
 
-    project_dir = resolve_project(project)
-    zone = command_zone(ctx)
-    query = _query(None, since, until, status, document)
-    scope = select_scope(project_dir, query, global_)
+    project_dir, zone, query, scope = aggregate_scope(
+        ctx, project, since, until, status, document, global_
+    )
     records = scope.load()
     breakdown = metrics.phases(records, zone)
     emit(ctx, "phases", scope, query, project_dir, breakdown, output_format, zone, records)
@@ -218,10 +232,9 @@ def failures(
 ) -> None:
     from .. import metrics
 
-    project_dir = resolve_project(project)
-    zone = command_zone(ctx)
-    query = _query(None, since, until, status, document)
-    scope = select_scope(project_dir, query, global_)
+    project_dir, zone, query, scope = aggregate_scope(
+        ctx, project, since, until, status, document, global_
+    )
     note_undated(scope.entries)
     records = scope.load()
     breakdown = metrics.failures(records, zone)
@@ -252,9 +265,8 @@ def project_statistics(
     one."""
     from .. import metrics
 
-    project_dir = resolve_project(project)
-    zone = command_zone(ctx)
-    query = _query(None, since, until, status, document)
-    scope = select_scope(project_dir, query, global_ or project is None)
+    project_dir, zone, query, scope = aggregate_scope(
+        ctx, project, since, until, status, document, global_ or project is None
+    )
     breakdown = metrics.projects(scope.groups, zone)
     emit(ctx, "projects", scope, query, project_dir, breakdown, output_format or "table", zone)

@@ -75,14 +75,9 @@ class Entry:
     @property
     def identity(self) -> tuple[str | None, str | None, str | None, str | None]:
         """(project path, document, start, base commit): one execution, however imported."""
-        from ..models import datetime_to_json
+        from ..models import identity_of
 
-        return (
-            self.project_path,
-            self.audit_document,
-            datetime_to_json(self.started_at),
-            self.base_commit,
-        )
+        return identity_of(self)
 
     @classmethod
     def of(cls, record: ExecutionRecord, ref: str | None = None) -> Entry:
