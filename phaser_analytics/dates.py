@@ -6,8 +6,8 @@ Accepted (case-insensitive, the same on every Python version):
 - ``YYYY-MM-DDTHH:MM[:SS[.fraction]][zone]``, with ``T`` or a space, where the zone is
   ``Z``, ``+HH:MM``, ``+HHMM`` or ``+HH`` (any number of fraction digits; a comma works
   too);
-- relative: ``7d``, ``2w``, ``12h`` (that long before now), ``today``, ``yesterday``,
-  ``now``.
+- relative: ``7d``, ``2w``, ``12h`` (that long before now), also written ``7 days``,
+  ``7 days ago``, ``1 week ago``, ``12 hours ago``; ``today``, ``yesterday``, ``now``.
 
 A value without a zone is local time (or ``zone``). A bare day as an upper bound
 (``--until``) covers that whole day. Anything else, or a value outside the years a
@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from .errors import InvalidDateError
 
 # [0-9], not \d: \d takes any Unicode digit ("٧d"), which int() then reads.
-_RELATIVE = re.compile(r"([0-9]+)\s*([hdw])")
+_RELATIVE = re.compile(r"([0-9]+)\s*(h|hours?|d|days?|w|weeks?)(?:\s+ago)?")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 _DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _DATETIME = re.compile(
@@ -126,7 +126,7 @@ def _parse(
         local = current.astimezone(zone) if zone is not None else current.astimezone()
         day = local.date() - timedelta(days=1 if text == "yesterday" else 0)
     elif match := _RELATIVE.fullmatch(text):
-        return current - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return current - timedelta(**{_UNITS[match.group(2)[0]]: int(match.group(1))})
     elif _DAY.fullmatch(text):
         day = date.fromisoformat(text)
     if day is not None:

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -81,6 +82,20 @@ def confinement_root(project_dir: str | Path) -> Path | None:
     return Path(real_templates) if is_inside(real_templates, real_project) else None
 
 
+def is_template_name(template_file: str | Path | None) -> bool:
+    """Whether ``--template`` gave a template's name rather than a file: a bare file name
+    (no directory part) that is not a file here. A name is looked up on the search path
+    (``.phaser/templates/``, ``$PHASER_HOME/templates/``, plugins' directories, the
+    built-ins), so ``--template weekly-digest.md.j2`` finds the copy in the project."""
+    if template_file is None:
+        return False
+    text = os.fspath(template_file)
+    separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    if any(separator in text for separator in separators) or text.startswith("~"):
+        return False
+    return not Path(text).is_file()
+
+
 def template_search_path(
     project_dir: str | Path | None,
     template_file: str | Path | None,
@@ -94,7 +109,7 @@ def template_search_path(
     from phaser_analytics.project_registry import phaser_home
 
     path: list[Path] = []
-    if template_file is not None:
+    if template_file is not None and not is_template_name(template_file):
         # The link's own directory when --template names a symlink: its name is looked up.
         path.append(Path(os.path.abspath(Path(template_file).expanduser())).parent)
     if project_dir is not None:
@@ -109,7 +124,7 @@ def private_dirs(search_path: list[Path], template_file: str | Path | None) -> l
     """The directories of :func:`template_search_path` that a project template may not
     reach: the ``--template`` file's, which is the user's (perhaps their home), searched
     for the user's templates only."""
-    return search_path[:1] if template_file is not None else []
+    return search_path[:1] if template_file is not None and not is_template_name(template_file) else []
 
 
 #: Names of templates for the HTML page; other templates are for the markdown report.
@@ -518,6 +533,47 @@ def _bounded(chunks: Iterable[str], seconds: float, max_chars: int) -> str:
     return "".join(parts)
 
 
+def _parent_name(environment: Any, name: str) -> str | None:
+    """The template ``name`` extends (a constant ``{% extends "…" %}``), if any."""
+    from jinja2 import nodes
+
+    try:
+        source = environment.loader.get_source(environment, name)[0]
+        tree = environment.parse(source)
+    except Exception:  # the render that follows reports what is wrong with it
+        return None
+    extends = next(iter(tree.find_all(nodes.Extends)), None)
+    if extends is not None and isinstance(extends.template, nodes.Const):
+        return str(extends.template.value)
+    return None
+
+
+def _warn_unknown_blocks(environment: Any, name: str, template: Any) -> None:
+    """One warning on stderr for each block ``template`` overrides that none of the
+    templates it extends has: such a block is never shown, and nothing else would say so
+    (the guide's old ``{% block title %}``)."""
+    parent_name = _parent_name(environment, name)
+    if parent_name is None:
+        return
+    available: set[str] = set()
+    seen = {name}
+    current: str | None = parent_name
+    while current is not None and current not in seen:
+        seen.add(current)
+        try:
+            available |= set(environment.get_template(current).blocks)
+        except Exception:
+            return  # the render reports a missing or broken parent
+        current = _parent_name(environment, current)
+    for block in sorted(set(template.blocks) - available):
+        print(
+            f"Warning: template {name} overrides block '{block}', which {parent_name} does "
+            f"not have, so it is never shown (its blocks: {', '.join(sorted(available))}; "
+            "docs/templates.md).",
+            file=sys.stderr,
+        )
+
+
 def render_template(
     name: str,
     context: Mapping[str, Any],
@@ -542,6 +598,7 @@ def render_template(
     try:
         with _alarm(seconds):
             template = environment.get_template(name)
+            _warn_unknown_blocks(environment, name, template)
             return _bounded(template.generate(**context), seconds, RENDER_MAX_CHARS)
     except _TooLong:
         raise TemplateRenderError(

@@ -369,6 +369,27 @@ def parse_rate(value: str) -> float:
     return number
 
 
+class TemplateArg(click.ParamType):
+    """``--template``: a template file, or a bare name (``weekly-digest.md.j2``) that is
+    not a file here, looked up on the template search path when rendering."""
+
+    name = "template"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, (str, Path)):
+            return value
+        from ..templating import is_template_name
+
+        if is_template_name(value):
+            return str(value)
+        path = Path(value).expanduser()
+        if not path.exists():
+            self.fail(f"File '{value}' does not exist.", param, ctx)
+        if not path.is_file():
+            self.fail(f"'{value}' is not a file.", param, ctx)
+        return path
+
+
 class RateType(click.ParamType):
     name = "rate"
 
@@ -463,8 +484,9 @@ DEFAULT_LAST = 5
 @store_option
 @click.option(
     "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Jinja2 template for --format markdown (overrides the search path).",
+    type=TemplateArg(),
+    help="Jinja2 template for --format markdown: a file, or the name of one on the search "
+    "path (.phaser/templates/, $PHASER_HOME/templates/, plugins', the built-ins).",
 )
 @click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR works too).")
 @click.option(
@@ -667,8 +689,9 @@ def _gate(stats: AggregatedStats, ci_exit_code: bool, fail_under: float | None) 
 )
 @click.option(
     "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Jinja2 template for --format markdown or html.",
+    type=TemplateArg(),
+    help="Jinja2 template for --format markdown or html: a file, or the name of one on the "
+    "search path (.phaser/templates/, $PHASER_HOME/templates/, plugins', the built-ins).",
 )
 @global_option
 @project_option
