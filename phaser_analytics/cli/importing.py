@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..errors import stderr_warning
 from ..formatting import clean_text
-from ..pipeline import ReportOutcome, import_reports, report_paths
+from ..pipeline import ReportOutcome, discover, import_reports, report_paths
 from ..stores.base import SaveAction
 from .main import (
     EXIT_FAILED,
@@ -47,21 +49,106 @@ def _describe(outcome: ReportOutcome) -> str:
     return f"✗ Failed: {path} - {clean_text(outcome.error)}"
 
 
+class _Progress:
+    """The progress bar of a large batch on a terminal (stderr): position and percentage,
+    no ETA (reports are parsed in parallel and stored in batches, so the time per report
+    seen so far says little about the rest). A line printed while it shows clears it
+    first and draws it again after, so the bar never runs into the lines."""
+
+    def __init__(self, bar: click.termui.ProgressBar | None) -> None:
+        self.bar = bar
+
+    def step(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def print(self, line: str, *, to_err: bool) -> None:
+        if self.bar is not None:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+        (err if to_err else say)(line)
+        if self.bar is not None:
+            self.bar.render_progress()
+
+
 @contextmanager
-def _progress(total: int) -> Iterator[click.termui.ProgressBar | None]:
-    if total <= PROGRESS_THRESHOLD or not sys.stderr.isatty():
-        yield None
+def _progress(total: int, enabled: bool) -> Iterator[_Progress]:
+    if not enabled or total <= PROGRESS_THRESHOLD or not sys.stderr.isatty():
+        yield _Progress(None)
         return
-    with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
-        yield bar
+    with click.progressbar(
+        length=total, label="Importing", file=sys.stderr, show_eta=False, show_pos=True
+    ) as bar:
+        yield _Progress(bar)
+
+
+def _targets(given: tuple[Path, ...]) -> list[Path]:
+    """The paths to import: those given, ``-`` standing for a list of paths read from
+    standard input (one a line; blank lines and ``#`` comments skipped)."""
+    targets: list[Path] = []
+    for target in given:
+        if str(target) == "-":
+            for line in sys.stdin.read().splitlines():
+                if line.strip() and not line.lstrip().startswith("#"):
+                    targets.append(Path(line.strip()))
+        else:
+            targets.append(target)
+    return targets
+
+
+def _no_reports(target: Path, recursive: bool, host: Any) -> str:
+    """Why ``target`` gave no report, and what to do about it."""
+    patterns = ", ".join(host.report_patterns())
+    if not recursive and target.is_dir():
+        below = discover(target, host.report_patterns(), recursive=True)
+        if below:
+            return (
+                f"No reports ({patterns}) directly in {target}, but {len(below)} in its "
+                "subdirectories: use --recursive."
+            )
+    return f"No reports ({patterns}) found in {target}."
+
+
+def _shown_location(location: str) -> str:
+    """The store's location, relative to the working directory when it lies below it
+    (``.phaser/analytics``); a URL or a path elsewhere as it is."""
+    import os
+
+    if not os.path.isabs(location):
+        return location
+    try:
+        relative = os.path.relpath(location)
+    except ValueError:  # another drive
+        return location
+    return location if relative.startswith(os.pardir) else relative
+
+
+def _check_dialect(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--dialect``: an installed dialect's name, else a usage error (exit 2)."""
+    if value is None:
+        return None
+    app = ctx.find_object(AppContext)
+    names = list((app or AppContext()).host().dialects)
+    if value not in names:
+        raise click.BadParameter(
+            f"unknown dialect '{value}'; choose one of: {', '.join(names) or 'none'}."
+        )
+    return value
 
 
 @click.command("import")
 # Not readable=True: an unreadable report is a failed report (exit 1), said by the pipeline.
-@click.argument("report_file", type=click.Path(path_type=Path, readable=False))
-@click.option("--recursive", "-r", is_flag=True, help="Scan a directory recursively for reports.")
+@click.argument(
+    "report_files", nargs=-1, required=True, metavar="REPORT_FILE...",
+    type=click.Path(path_type=Path, readable=False, allow_dash=True),
+)  # fmt: skip
+@click.option("--recursive", "-r", is_flag=True, help="Scan directories recursively for reports.")
 @click.option("--force", "-f", is_flag=True, help="Re-import (replace) executions already stored.")
-@click.option("--dialect", help="Read every report with this dialect instead of detecting it.")
+@click.option(
+    "--dialect",
+    callback=_check_dialect,
+    help="Read every report with this dialect instead of detecting it.",
+)
 @click.option(
     "--no-tokens",
     is_flag=True,
@@ -76,47 +163,88 @@ def _progress(total: int) -> Iterator[click.termui.ProgressBar | None]:
     help="Parse reports in N worker processes while one process stores them (0: one per "
     "core when there are many reports).",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="A line for every report, also on a terminal (where a large batch otherwise shows "
+    "a progress bar and only the failures).",
+)
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Only failures and errors: no lines, no bar, no summary."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="The summary as text, or as one JSON object on stdout (counts, the store, failures).",
+)
 @project_option
 @store_option
 @click.pass_context
 def import_cmd(
     ctx: click.Context,
-    report_file: Path,
+    report_files: tuple[Path, ...],
     recursive: bool,
     force: bool,
     dialect: str | None,
     no_tokens: bool,
     jobs: int,
+    verbose: bool,
+    quiet: bool,
+    output_format: str,
     project: Path | None,
 ) -> None:
-    """REPORT_FILE is a report, or a directory searched for reports by every installed
-    dialect's file names (with --recursive, its subdirectories too).
+    """Each REPORT_FILE is a report, or a directory searched for reports by every installed
+    dialect's file names (with --recursive, its subdirectories too); - reads a list of
+    paths from standard input, one a line.
     """
+    if verbose and quiet:
+        raise click.UsageError("--verbose and --quiet cannot be used together.")
+    as_json = output_format.lower() == "json"
     app: AppContext = ctx.obj
     host = app.host()
     project_dir = resolve_project(project)
-    paths = report_paths(report_file, recursive=recursive, host=host, warn=stderr_warning)
+    warn = (lambda m: None) if quiet else stderr_warning
+    paths: list[Path] = []
+    empty: list[Path] = []
+    for target in _targets(report_files):
+        found = report_paths(target, recursive=recursive, host=host, warn=warn)
+        if not found:
+            empty.append(target)
+        paths.extend(found)
+    paths = list(dict.fromkeys(paths))
+    for target in empty:
+        message = _no_reports(target, recursive, host)
+        if paths:
+            warn(message)  # other targets have reports: go on with them
+        else:
+            err(f"Error: {message}")
     if not paths:
-        patterns = ", ".join(host.report_patterns())
-        err(
-            f"Error: No reports ({patterns}) found in {report_file}"
-            + ("." if recursive else "; add --recursive to search its subdirectories.")
-        )
         sys.exit(EXIT_FAILED)
 
+    # On a terminal a large batch shows a bar and only its failures; elsewhere (a pipe, a
+    # log) and for small batches every report has its line. --verbose: always every line.
+    terminal = sys.stdout.isatty()
+    every_line = not quiet and not as_json and (verbose or not terminal or len(paths) <= PROGRESS_THRESHOLD)
     store = open_command_store(project_dir)
-    with _progress(len(paths)) as bar:
+    failures: list[dict[str, str]] = []
+    with _progress(len(paths), enabled=not quiet and not as_json) as progress:
 
         def on_report(outcome: ReportOutcome) -> None:
-            line = _describe(outcome)
-            if bar is not None:
-                bar.update(1)
+            progress.step()
             if outcome.action is SaveAction.FAILED:
-                err(line)
-            else:
-                say(line)
-            for warning in outcome.warnings:
-                err(f"  Warning: {clean_text(outcome.path)}: {clean_text(warning)}")
+                failures.append({"path": str(outcome.path), "error": str(outcome.error)})
+                progress.print(_describe(outcome), to_err=True)
+            elif every_line:
+                progress.print(_describe(outcome), to_err=False)
+            if not quiet and (every_line or outcome.action is SaveAction.FAILED):
+                for warning in outcome.warnings:
+                    progress.print(
+                        f"  Warning: {clean_text(outcome.path)}: {clean_text(warning)}", to_err=True
+                    )
 
         summary = import_reports(
             paths,
@@ -125,18 +253,33 @@ def import_cmd(
             dialect=dialect,
             host=host,
             on_report=on_report,
-            warn=stderr_warning,
+            warn=warn,
             skip_plugins={TOKENS_PLUGIN} if no_tokens else (),
             store=store,
             jobs=jobs or None,
         )
+    location = store.info().location
     store.close()
 
-    parts = [f"Imported {summary.imported} execution(s)"]
-    if summary.already:
-        parts.append(f"{summary.already} already imported")
-    if summary.failed:
-        parts.append(f"{summary.failed} failed")
-    say("\n" + ", ".join(parts) + ".")
+    if as_json:
+        payload = {
+            "project": str(project_dir),
+            "store": location,
+            "reports": len(paths),
+            "imported": summary.count(SaveAction.IMPORTED),
+            "replaced": summary.count(SaveAction.REPLACED),
+            "already_imported": summary.already,
+            "failed": summary.failed,
+            "failures": failures,
+        }
+        click.echo(json.dumps(payload, indent=2))
+    elif not quiet:
+        parts = [f"Imported {summary.imported} execution(s)"]
+        if summary.already:
+            parts.append(f"{summary.already} already imported")
+        if summary.failed:
+            parts.append(f"{summary.failed} failed")
+        say("\n" + ", ".join(parts) + ".")
+        say(f"Stored in {_shown_location(location)}.")
     if summary.failed:
         sys.exit(EXIT_FAILED)
