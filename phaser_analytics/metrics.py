@@ -147,7 +147,7 @@ def trends(items: Iterable[Any], by: str = "day", zone: tzinfo | None = None) ->
         title=f"Trends by {by} ({zone_label(zone)})",
         columns=TREND_COLUMNS,
         rows=rows,
-        sections=[trend_sparklines(rows)] if rows else [],
+        sections=[trend_sparklines(rows, by)] if rows else [],
     )
 
 
@@ -155,28 +155,53 @@ def _stats(items: Sequence[Any]) -> AggregatedStats:
     return AggregatedStats.compute(items)
 
 
-def trend_sparklines(rows: Sequence[dict[str, Any]]) -> Breakdown:
-    """Average duration and success rate over the periods of ``rows``, as sparklines."""
+#: The most marks a trend sparkline draws: more periods than this (a year by day) are
+#: averaged in runs of consecutive periods, and the column says how many a mark spans.
+MAX_SPARK_MARKS = 40
+
+
+def _in_groups(values: Sequence[float | None], size: int) -> list[float | None]:
+    """The mean of the known values of each run of ``size`` consecutive values."""
+    means: list[float | None] = []
+    for start in range(0, len(values), size):
+        known = [v for v in values[start : start + size] if v is not None]
+        means.append(sum(known) / len(known) if known else None)
+    return means
+
+
+def trend_sparklines(rows: Sequence[dict[str, Any]], by: str = "day") -> Breakdown:
+    """Average duration and success rate over the periods of ``rows``, as sparklines of
+    at most :data:`MAX_SPARK_MARKS` marks (each a run of periods when there are more)."""
     from .formatting import format_duration, format_percent
 
     durations = [row["avg_duration_seconds"] for row in rows]
     rates = [row["success_rate"] for row in rows]
     known_durations = [d for d in durations if d is not None]
     known_rates = [r for r in rates if r is not None]
+    size = -(-len(rows) // MAX_SPARK_MARKS) if len(rows) > MAX_SPARK_MARKS else 1
+    columns = SPARKLINE_COLUMNS
+    title = "Trends at a glance"
+    if size > 1:
+        columns = [
+            column if column.key != "sparkline"
+            else Column("sparkline", f"Oldest → newest, a mark per {size} {by}s", "sparkline")
+            for column in SPARKLINE_COLUMNS
+        ]  # fmt: skip
+        title = f"Trends at a glance, {rows[0]['period']} to {rows[-1]['period']}"
     return Breakdown(
         name="sparklines",
-        title="Trends at a glance",
-        columns=SPARKLINE_COLUMNS,
+        title=title,
+        columns=columns,
         rows=[
             {
                 "metric": "Avg duration",
-                "sparkline": sparkline(durations),
+                "sparkline": sparkline(_in_groups(durations, size)),
                 "low": format_duration(min(known_durations, default=None)),
                 "high": format_duration(max(known_durations, default=None)),
             },
             {
                 "metric": "Success rate",
-                "sparkline": sparkline(rates, top=1.0),
+                "sparkline": sparkline(_in_groups(rates, size), top=1.0),
                 "low": format_percent(min(known_rates, default=None)),
                 "high": format_percent(max(known_rates, default=None)),
             },

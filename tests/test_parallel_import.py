@@ -77,7 +77,9 @@ def test_workers_store_the_same_records_as_one_process(
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 1, result.output  # the one bad report
         # The same lines but the last, which names each run's own store.
-        outputs[jobs] = result.output.replace(str(project), "<project>")
+        outputs[jobs] = result.output.replace(str(project), "<project>").replace(
+            str(tmp_path / f"store-{jobs}"), "<store>"
+        )
         stored[jobs] = _stored(url, project)
         parsers[jobs] = set(pids.read_text().split())
     assert len(stored["1"]) == 80

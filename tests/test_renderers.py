@@ -370,7 +370,7 @@ class TestTable:
         assert RENDERERS["table"].render(make_view(records)).endswith("Total Δ: +1 test")
 
     def test_summary_adds_tokens_and_cost_when_known(self):
-        text = RENDERERS["table"].render(dataset_view("global"))
+        text = RENDERERS["table"].render(dataset_view("global", width=200))
         assert text.splitlines()[-1].endswith(" | Tokens: 1.2M | Cost: $3.65")
 
     def test_global_view_has_a_project_column(self):

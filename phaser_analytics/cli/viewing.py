@@ -233,10 +233,15 @@ def history_before(
     return list(pool.values())
 
 
-def terminal_width() -> int:
+def terminal_width() -> int | None:
+    """``COLUMNS`` when set, else the terminal's width; ``None`` (no limit: nothing is cut)
+    when stdout is not a terminal, so that piped output is whole rather than cut at an
+    arbitrary 100 columns."""
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
+    if not sys.stdout.isatty():
+        return None
     return shutil.get_terminal_size((100, 24)).columns
 
 

@@ -109,6 +109,33 @@ def _place(cell: Cell, width: int, align: str, color: bool) -> str:
     return " " * left + shown + " " * (gap - left)
 
 
+#: A text line of a box (an execution's Issues, its branch) wider than this wraps; in a
+#: box with a grid, one wider than the grid (but not narrower than LINE_MIN) does.
+LINE_WRAP = 76
+LINE_MIN = 40
+
+
+def _wrapped(cell: Cell, width: int) -> list[Cell]:
+    """``cell`` in lines of at most ``width`` columns, broken at spaces, the continuation
+    lines indented as far as its label (``style_from``); a word longer than a line is cut
+    with "…" by :func:`_place`."""
+    if display_width(cell.text) <= width or width <= cell.style_from + 1:
+        return [cell]
+    indent = " " * cell.style_from
+    lines: list[str] = []
+    current, has_words = cell.text[: cell.style_from], False
+    for word in cell.text[cell.style_from :].split(" "):
+        candidate = current + (" " if has_words else "") + word
+        if has_words and display_width(candidate) > width:
+            lines.append(current)
+            current = indent + word
+        else:
+            current = candidate
+        has_words = True
+    lines.append(current)
+    return [Cell(text, cell.style, cell.style_from) for text in lines]
+
+
 def _rule(left: str, joint: str, right: str, widths: Sequence[int]) -> str:
     return left + joint.join("─" * (width + 2) for width in widths) + right
 
@@ -123,8 +150,17 @@ class Box:
     rows: Sequence[Sequence[Cell]] = ()
 
     def text_inner(self) -> int:
-        texts = [clean_text(self.title)] + [line.text for line in self.lines]
-        return max(display_width(text) for text in texts) + 2
+        """The width the title and text lines ask for; a text line asks for at most
+        :data:`LINE_WRAP` columns (a longer one wraps rather than widening the box and
+        stretching its grid)."""
+        # With a grid, lines wrap at the grid's own width (columns sized to their content,
+        # never stretched by a long line), but no narrower than LINE_MIN.
+        cap = LINE_WRAP
+        if self.columns:
+            cap = max(_grid_inner(self.natural_column_widths()) - 2, LINE_MIN)
+        widths = [display_width(clean_text(self.title))]
+        widths += [min(display_width(line.text), cap) for line in self.lines]
+        return max(widths) + 2
 
     def natural_column_widths(self) -> list[int]:
         return [
@@ -156,7 +192,8 @@ def draw_box(box: Box, *, max_width: int, min_width: int = 0, color: bool = Fals
     out = ["╭" + "─" * inner + "╮", text_line(_cell(box.title), "center")]
     if box.lines:
         out.append("├" + "─" * inner + "┤")
-        out.extend(text_line(line) for line in box.lines)
+        for line in box.lines:
+            out.extend(text_line(piece) for piece in _wrapped(line, inner - 2))
     if not box.columns:
         out.append("╰" + "─" * inner + "╯")
         return out
@@ -358,6 +395,28 @@ def summary_line(stats: AggregatedStats) -> str:
     return "Summary: " + " | ".join(parts)
 
 
+#: The width of output that is not to be cut: piped without COLUMNS (the view's width is
+#: ``None``), every column keeps its content.
+UNLIMITED = 1_000_000
+
+
+def wrap_summary(summary: str, width: int) -> str:
+    """The summary line in ``width`` columns: broken between its ``|``-separated parts, the
+    continuation lines indented under the first part, never in the middle of a word."""
+    head, _, rest = summary.partition(": ")
+    parts = rest.split(" | ")
+    indent = " " * (len(head) + 2)
+    lines = [f"{head}: {parts[0]}"]
+    for part in parts[1:]:
+        candidate = f"{lines[-1]} | {part}"
+        if display_width(candidate) <= width:
+            lines[-1] = candidate
+        else:
+            lines[-1] += " |"
+            lines.append(indent + part)
+    return "\n".join(lines)
+
+
 def _width_option(value: Any) -> int:
     try:
         width = int(value)
@@ -408,12 +467,19 @@ def _breakdown_box(breakdown: Breakdown, width: int) -> list[str]:
 def render_breakdown(view: RenderView) -> str:
     """Framed tables in the table renderer's rounded style, then its summary line."""
     assert view.breakdown is not None
-    width = view.option("width")
-    width = width if isinstance(width, int) and width > 0 else DEFAULT_WIDTH
+    width = _view_width(view)
     blocks = [
         "\n".join(_breakdown_box(b, width)) for b in breakdowns.all_breakdowns(view.breakdown)
     ]
-    return "\n\n".join([*blocks, summary_line(view.stats)])
+    return "\n\n".join([*blocks, wrap_summary(summary_line(view.stats), width)])
+
+
+def _view_width(view: RenderView) -> int:
+    """The view's ``width``: :data:`DEFAULT_WIDTH` when it has none (the Python API),
+    :data:`UNLIMITED` when it says ``None`` (output piped without COLUMNS)."""
+    if "width" in view.options and view.options["width"] is None:
+        return UNLIMITED
+    return _width_option(view.option("width", DEFAULT_WIDTH))
 
 
 class TableRenderer(Renderer):
@@ -429,7 +495,7 @@ class TableRenderer(Renderer):
         if not view.records:
             # An empty store invites an import; filters that match nothing say so instead.
             return NO_DATA if view.option("store_empty", True) else no_match(view)
-        width = _width_option(view.option("width"))
+        width = _view_width(view)
         color = bool(view.option("color"))
         if view.option("verbose"):
             blocks = _details(view, width, color)
@@ -437,7 +503,8 @@ class TableRenderer(Renderer):
             blocks = [_overview(view, width, color)]
         notes = anomaly_notes(view)
         return "\n\n".join(
-            ["\n".join(block) for block in blocks] + [summary_line(view.stats), *notes]
+            ["\n".join(block) for block in blocks]
+            + [wrap_summary(summary_line(view.stats), width), *notes]
         )
 
 
