@@ -956,6 +956,9 @@ class JsonStore:
                 outcome.warning = message
             return
         self._state = state
+        # Written under the lock, so it matches the files: the next read in this process
+        # need not list them again while neither changes.
+        self._checked = (state.signature, self._directory_time())
 
     def delete(self, execution_ids: Iterable[str], *, missing_ok: bool = False) -> list[Entry]:
         wanted = list(execution_ids)
