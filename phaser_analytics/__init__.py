@@ -90,6 +90,7 @@ if TYPE_CHECKING:
         update_index,
     )
 
+
 def _origins() -> dict[str, tuple[str, str]]:
     """Where each public name lives, ``name → (module, attribute)``, read from the
     ``TYPE_CHECKING`` imports above: what type checkers see is what runs. Read on the first

@@ -327,4 +327,3 @@ def pad_to_width(text: str, width: int, align: str = "left") -> str:
         left = gap // 2
         return " " * left + text + " " * (gap - left)
     return text + " " * gap
-

@@ -749,6 +749,3 @@ def build_host(
     for name, plugin in plugins:
         host.add_plugin(plugin, name=name)
     return host.finish()
-
-
-

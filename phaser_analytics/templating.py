@@ -124,7 +124,9 @@ def private_dirs(search_path: list[Path], template_file: str | Path | None) -> l
     """The directories of :func:`template_search_path` that a project template may not
     reach: the ``--template`` file's, which is the user's (perhaps their home), searched
     for the user's templates only."""
-    return search_path[:1] if template_file is not None and not is_template_name(template_file) else []
+    if template_file is None or is_template_name(template_file):
+        return []
+    return search_path[:1]
 
 
 #: Names of templates for the HTML page; other templates are for the markdown report.

@@ -415,7 +415,8 @@ class TestNothingMatches:
         assert result.stdout.strip() == "No executions match --since 2025-01-01 00:00."
 
     def test_an_empty_store_still_invites_an_import(self, runner, project):
-        assert run(runner, "show", "--status", "failed", "--project", project).output.strip() == NO_DATA
+        result = run(runner, "show", "--status", "failed", "--project", project)
+        assert result.output.strip() == NO_DATA
 
     def test_since_after_until_warns(self, runner, seven):
         result = run(runner, "show", "--since", "2024-12-06", "--until", "2024-12-02",

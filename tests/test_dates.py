@@ -433,7 +433,8 @@ def test_the_table_shows_the_local_day_and_time_the_filters_use(
     runner: CliRunner, three_am_utc: Path
 ) -> None:
     assert "│ 2024-12-05 19:00 │ night.md" in table(runner, three_am_utc)
-    assert "night.md" in table(runner, three_am_utc, "--since", "2024-12-05", "--until", "2024-12-05")
+    one_day = ("--since", "2024-12-05", "--until", "2024-12-05")
+    assert "night.md" in table(runner, three_am_utc, *one_day)
     assert documents(runner, three_am_utc, "--since", "2024-12-06") == []
 
 
@@ -446,7 +447,9 @@ def test_tz_moves_display_and_filters_together(runner: CliRunner, three_am_utc: 
     assert "Started:    2024-12-06T03:00:00Z" in table(runner, three_am_utc, "-v", "--tz", "UTC")
 
 
-def test_the_config_sets_the_zone_and_tz_overrides_it(runner: CliRunner, three_am_utc: Path) -> None:
+def test_the_config_sets_the_zone_and_tz_overrides_it(
+    runner: CliRunner, three_am_utc: Path
+) -> None:
     config = three_am_utc / ".phaser" / "config.json"
     config.write_text(json.dumps({"analytics": {"tz": "Asia/Tokyo"}}), encoding="utf-8")
     assert "│ 2024-12-06 12:00 │ night.md" in table(runner, three_am_utc)

@@ -52,7 +52,8 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert len(command) == 1
     assert command[0] in readme
     # ... in a clean environment: no inherited PATH (a venv's phaser), no HOME of the machine's.
-    assert "env -i " in ci and "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in ci
+    assert "env -i " in ci
+    assert "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in ci
     assert 'HOME="$home"' in ci and 'home="$(mktemp -d)"' in ci
 
 

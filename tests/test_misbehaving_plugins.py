@@ -25,7 +25,7 @@ def distribution(site: Path, name: str, entry_points: str, module: str | None = 
         (site / f"{module}.py").write_text(source)
 
 
-RENDERER = '''
+RENDERER = """
 from phaser_analytics import hookimpl
 
 class Renderer:
@@ -39,7 +39,7 @@ class Renderer:
 @hookimpl
 def register_renderers(register):
     register(Renderer())
-'''
+"""
 
 
 def renderer_plugin(site: Path, dist: str, module: str, name: str, body: str,

@@ -50,9 +50,13 @@ def host_cli() -> click.Group:
 
 def test_the_group_mounts_into_another_click_cli(host_cli, project):
     runner = CliRunner()
-    imported = runner.invoke(host_cli, ["analytics", "import", str(EXAMPLE), "--project", str(project)])
+    imported = runner.invoke(
+        host_cli, ["analytics", "import", str(EXAMPLE), "--project", str(project)]
+    )
     assert imported.exit_code == 0, imported.output
-    shown = runner.invoke(host_cli, ["analytics", "show", "--format", "json", "--project", str(project)])
+    shown = runner.invoke(
+        host_cli, ["analytics", "show", "--format", "json", "--project", str(project)]
+    )
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["executions"][0]["audit_document"] == "document-7-reverse.md"
     listed = runner.invoke(host_cli, ["analytics", "--help"])
@@ -60,7 +64,9 @@ def test_the_group_mounts_into_another_click_cli(host_cli, project):
 
 
 def test_a_mounted_group_keeps_one_line_errors(host_cli, project):
-    result = CliRunner().invoke(host_cli, ["analytics", "show", "--since", "x", "--project", str(project)])
+    result = CliRunner().invoke(
+        host_cli, ["analytics", "show", "--since", "x", "--project", str(project)]
+    )
     assert result.exit_code == 2
     assert result.output == "Error: Invalid date format. Use ISO format: YYYY-MM-DD\n"
     debug = CliRunner().invoke(host_cli, ["analytics", "--debug", "show", "--since", "x",
@@ -77,12 +83,20 @@ def test_version_on_the_analytics_group():
 
 
 @pytest.mark.parametrize("where", ["group", "command"])
-@pytest.mark.parametrize("command", ["trends", "phases", "failures", "projects", "export", "badge", "doctor"])
+@pytest.mark.parametrize(
+    "command", ["trends", "phases", "failures", "projects", "export", "badge", "doctor"]
+)
 def test_no_color_is_accepted_by_every_command(project, where, command):
     from phaser_analytics.cli import cli
 
-    args = ["analytics", "--no-color", command] if where == "group" else ["analytics", command, "--no-color"]
-    result = CliRunner().invoke(cli, [*args, "--project", str(project)] if command != "projects" else args)
+    args = (
+        ["analytics", "--no-color", command]
+        if where == "group"
+        else ["analytics", command, "--no-color"]
+    )
+    result = CliRunner().invoke(
+        cli, [*args, "--project", str(project)] if command != "projects" else args
+    )
     assert "No such option" not in result.output
     assert result.exit_code in (0, 1), result.output
 
@@ -154,7 +168,9 @@ def test_document_filters_export_trends_and_badge(imported, command, extra):
     result = _run(command, "--document", "alpha", *extra, "--project", imported)
     assert result.exit_code == 0, result.output
     if command == "export":
-        assert [e["audit_document"] for e in json.loads(result.stdout)["executions"]] == ["alpha.md"]
+        assert [e["audit_document"] for e in json.loads(result.stdout)["executions"]] == [
+            "alpha.md"
+        ]
     elif command == "trends":
         assert sum(r["executions"] for r in json.loads(result.stdout)["breakdown"]["rows"]) == 1
     else:

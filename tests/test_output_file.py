@@ -39,7 +39,9 @@ def mode(path: Path) -> int:
 
 @pytest.mark.parametrize(("mask", "expected"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
 @pytest.mark.parametrize("command", ["export", "badge"])
-def test_a_new_file_gets_the_umasks_mode(runner, imported, tmp_path, umask, mask, expected, command):
+def test_a_new_file_gets_the_umasks_mode(
+    runner, imported, tmp_path, umask, mask, expected, command
+):
     umask(mask)
     target = tmp_path / "out" / "artifact.json"
     target.parent.mkdir()
@@ -116,9 +118,8 @@ def test_a_link_to_stdout_writes_to_standard_output(imported, tmp_path):
 
 def test_process_substitution_works(imported, tmp_path):
     """`-o >(cat)`: bash passes /dev/fd/63, a pipe."""
-    script = (
-        f"{' '.join(phaser_command())} analytics badge --project '{imported}' -o >(cat > '{tmp_path}/got'); wait"
-    )
+    command = " ".join(phaser_command())
+    script = f"{command} analytics badge --project '{imported}' -o >(cat > '{tmp_path}/got'); wait"
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "got").read_text(encoding="utf-8"))["schemaVersion"] == 1

@@ -46,10 +46,14 @@ SIGNATURES = {
 def test_phasers_names_with_phasers_signatures(name, signature):
     function = getattr(pa, name)
     shown = str(inspect.signature(function).replace(return_annotation=inspect.Signature.empty))
-    plain = "(" + ", ".join(
-        p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
-        for p in inspect.signature(function).parameters.values()
-    ) + ")"
+    plain = (
+        "("
+        + ", ".join(
+            p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+            for p in inspect.signature(function).parameters.values()
+        )
+        + ")"
+    )
     assert plain == signature, shown
     assert name in pa.__all__
 
@@ -78,7 +82,9 @@ def test_storage_functions_over_what_import_stored(imported):
     ]  # fmt: skip
     files = sorted(pa.get_executions_dir(imported).glob("*.json"))
     assert sorted(pa.generate_execution_filename(r) for r in records) == [f.name for f in files]
-    loaded = pa.load_execution_by_path(pa.get_executions_dir(imported) / pa.generate_execution_filename(records[0]))
+    loaded = pa.load_execution_by_path(
+        pa.get_executions_dir(imported) / pa.generate_execution_filename(records[0])
+    )
     assert loaded.execution_id == records[0].execution_id
     assert pa.get_index_path(imported).is_file()
 
@@ -92,14 +98,18 @@ def test_storage_functions_over_what_import_stored(imported):
     assert (stats.successful, stats.partial, stats.failed) == (1, 1, 1)
     latest = pa.get_execution_by_document(imported, "document-6-replay.md")
     assert latest is not None and latest.status is ExecutionStatus.PARTIAL
-    assert len(pa.get_execution_by_document(imported, "document-6-replay.md", latest_only=False)) == 1
+    assert (
+        len(pa.get_execution_by_document(imported, "document-6-replay.md", latest_only=False)) == 1
+    )
     assert pa.get_execution_by_document(imported, "document-6") is None  # the exact name
     assert [r.audit_document for r in pa.get_recent_failures(imported)] == ["document-4-bridge.md"]
     assert pa.format_status_symbol(ExecutionStatus.PARTIAL) == "⚠️"
 
     assert pa.clear_analytics(imported) == 3
     assert pa.list_executions(imported) == []
-    shown = CliRunner().invoke(cli, ["analytics", "show", "--format", "json", "--project", str(imported)])
+    shown = CliRunner().invoke(
+        cli, ["analytics", "show", "--format", "json", "--project", str(imported)]
+    )
     assert json.loads(shown.stdout)["executions"] == []
 
 
@@ -139,5 +149,7 @@ def test_formatters_take_phasers_defaults(imported):
     records = pa.query_executions(imported)
     stats = pa.compute_stats(records)
     assert "Phaser Analytics - Last 3 Executions" in pa.format_table(records, stats)
-    assert json.loads(pa.format_json(records, stats, project_name="Demo"))["project"]["name"] == "Demo"
+    assert (
+        json.loads(pa.format_json(records, stats, project_name="Demo"))["project"]["name"] == "Demo"
+    )
     assert pa.format_markdown(records, stats).startswith("# Phaser Analytics Report")

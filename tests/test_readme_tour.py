@@ -63,7 +63,9 @@ def test_the_readme_tour_shows_real_output(tmp_path, monkeypatch, utc):
         if shown.startswith("...\n"):
             expected_tail = shown[4:]
             ok = _ID.sub("#", actual).endswith(_ID.sub("#", expected_tail))
-            replacement = "...\n" + "".join(actual.splitlines(True)[-len(expected_tail.splitlines()):])
+            replacement = "...\n" + "".join(
+                actual.splitlines(True)[-len(expected_tail.splitlines()) :]
+            )
         else:
             ok = _ID.sub("#", actual) == _ID.sub("#", shown)
             replacement = actual

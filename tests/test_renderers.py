@@ -276,7 +276,7 @@ class TestOutputFormatting:
         assert lines[0].startswith("╭") and lines[0].endswith("╮")
         assert "Phaser Analytics - Last 5 Executions" in lines[1]
         assert re.search(r"│ Date +│ Document +│ Status │ Duration │ Δ Tests │", text)
-        assert "│ 2024-12-06 10:30 │ document-7-reverse.md   │ ✅     │ 1h 23m   │ +32     │" in text
+        assert "│ 2024-12-06 10:30 │ document-7-reverse.md   │ ✅     │ 1h 23m   │ +32 " in text
         assert "│ 2024-12-05 14:00 │ document-6-replay.md    │ ⚠️     │ 58m 17s  │ +28     │" in text
         assert lines[-1] == (
             "Summary: 5 executions | 3 successful (60%) | Avg: 1h 11m | Total Δ: +172 tests"

@@ -53,7 +53,9 @@ def test_figures_that_cannot_agree_are_kept_as_stated_with_a_warning(project, tm
 
 def test_completed_before_started_warns_and_stores_no_duration(project, tmp_path):
     result = _import(
-        project, tmp_path, **{"| Completed | 2024-12-06T11:53:23Z |": "| Completed | 2024-12-06T08:00:00Z |"}
+        project,
+        tmp_path,
+        **{"| Completed | 2024-12-06T11:53:23Z |": "| Completed | 2024-12-06T08:00:00Z |"},
     )
     assert result.exit_code == 0, result.output
     assert (

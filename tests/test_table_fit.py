@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from console import phaser_command
-from storage_helpers import fill, make_record
+from storage_helpers import make_record
 
 from phaser_analytics.cli import cli
 from phaser_analytics.formatting import display_width
@@ -36,7 +35,9 @@ def test_the_summary_wraps_between_its_parts(imported):
     assert len(summary) > 1
     assert all(display_width(line) <= 44 for line in summary)
     joined = " ".join(line.strip() for line in summary)
-    assert joined == "Summary: 3 executions | 1 successful (33%) | Avg: 51m 21s | Total Δ: +60 tests"
+    assert (
+        joined == "Summary: 3 executions | 1 successful (33%) | Avg: 51m 21s | Total Δ: +60 tests"
+    )
     assert summary[1].startswith(" " * len("Summary: ")) and summary[0].endswith("|")
 
 
@@ -74,7 +75,9 @@ def test_piped_output_without_columns_is_not_cut(project):
 def test_verbose_at_200_columns_sizes_the_title_column_to_its_content(imported):
     result = run("show", "--verbose", "--project", imported, columns=200)
     assert result.exit_code == 0, result.output
-    widths = {display_width(line) for line in result.stdout.split("\n\nSummary")[0].splitlines() if line}
+    widths = {
+        display_width(line) for line in result.stdout.split("\n\nSummary")[0].splitlines() if line
+    }
     assert max(widths) < 100  # the long Issues line of the bridge report wraps instead
     # The Title column is as wide as the longest title of its execution, not stretched.
     first = result.stdout.split("\n\n")[0]

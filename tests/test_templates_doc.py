@@ -67,7 +67,12 @@ def test_examples_that_extend_the_built_in_report_use_its_blocks(page):
 def project(tmp_path: Path) -> Path:
     path = tmp_path / "project"
     path.mkdir()
-    assert CliRunner().invoke(cli, ["analytics", "import", str(EXAMPLE), "--project", str(path)]).exit_code == 0
+    assert (
+        CliRunner()
+        .invoke(cli, ["analytics", "import", str(EXAMPLE), "--project", str(path)])
+        .exit_code
+        == 0
+    )
     return path
 
 
@@ -103,7 +108,9 @@ def test_the_weekly_digests_usage_line_works(project, monkeypatch):
     assert result.stdout.startswith("# Weekly Audit Digest")
 
 
-@pytest.mark.parametrize("text", ["7 days ago", "7 days", "1 week ago", "2 weeks", "12 hours ago", "3 d"])
+@pytest.mark.parametrize(
+    "text", ["7 days ago", "7 days", "1 week ago", "2 weeks", "12 hours ago", "3 d"]
+)
 def test_relative_dates_in_words(text):
     from datetime import datetime, timedelta, timezone
 
@@ -111,7 +118,11 @@ def test_relative_dates_in_words(text):
 
     now = datetime(2024, 12, 10, 12, tzinfo=timezone.utc)
     amount, unit = int(text.split()[0]), text.split()[1][0]
-    delta = {"d": timedelta(days=amount), "w": timedelta(weeks=amount), "h": timedelta(hours=amount)}[unit]
+    delta = {
+        "d": timedelta(days=amount),
+        "w": timedelta(weeks=amount),
+        "h": timedelta(hours=amount),
+    }[unit]
     assert parse_date_bound(text, now=now) == now - delta
 
 
@@ -123,5 +134,9 @@ def test_a_block_the_built_in_report_lacks_is_warned_about(project):
     )
     result = export(project)
     assert result.exit_code == 0, result.output
-    assert "Warning: template report.md.j2 overrides block 'title', which default:report.md.j2 does not have" in result.stderr
+    assert (
+        "Warning: template report.md.j2 overrides block 'title', which default:report.md.j2 "
+        "does not have"
+        in result.stderr
+    )
     assert "# Mine" not in result.stdout

@@ -228,7 +228,8 @@ def import_cmd(
     # On a terminal a large batch shows a bar and only its failures; elsewhere (a pipe, a
     # log) and for small batches every report has its line. --verbose: always every line.
     terminal = sys.stdout.isatty()
-    every_line = not quiet and not as_json and (verbose or not terminal or len(paths) <= PROGRESS_THRESHOLD)
+    small = len(paths) <= PROGRESS_THRESHOLD
+    every_line = not quiet and not as_json and (verbose or not terminal or small)
     store = open_command_store(project_dir)
     failures: list[dict[str, str]] = []
     with _progress(len(paths), enabled=not quiet and not as_json) as progress:

@@ -78,8 +78,7 @@ def _project_name(project_dir: Path, records: Sequence[Any]) -> str:
 @click.option(
     "--last",
     is_flag=True,
-    help="Compare the newest two runs of one audit document (the newest run's, or "
-    "--document's).",
+    help="Compare the newest two runs of one audit document (the newest run's, or --document's).",
 )
 @click.option("--document", help="With --last: the audit document whose name contains TEXT.")
 @format_option

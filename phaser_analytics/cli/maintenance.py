@@ -49,9 +49,7 @@ def can_prompt() -> bool:
 # -- clear --------------------------------------------------------------------------------------
 
 
-def _doomed(
-    entries: Sequence[Entry], before: datetime | None, clear_all: bool
-) -> list[Entry]:
+def _doomed(entries: Sequence[Entry], before: datetime | None, clear_all: bool) -> list[Entry]:
     """What ``clear`` deletes: everything, or what started before ``before`` (an execution
     whose start is unknown is never "before" anything, so it is kept)."""
     if clear_all:

@@ -762,9 +762,7 @@ def test_count_readings(value: str) -> list[int]:
     return list(dict.fromkeys(readings))
 
 
-def agreeing_counts(
-    baseline: str, final: str, delta: int
-) -> tuple[int, int] | None:
+def agreeing_counts(baseline: str, final: str, delta: int) -> tuple[int, int] | None:
     """The readings of ``baseline`` and ``final`` whose difference is the stated ``delta``,
     the best-ranked pair first; ``None`` when no reading agrees."""
     pairs = [
