@@ -250,6 +250,17 @@ class Store(Protocol):
 # -- ids ---------------------------------------------------------------------------------------
 
 
+def check_ids(records: Iterable[ExecutionRecord]) -> None:
+    """Refuse, before anything is written, a batch holding an id that is not safe as part
+    of a file name (what :meth:`Store.save` raises for it)."""
+    for record in records:
+        if not is_valid_execution_id(record.execution_id):
+            raise StorageError(
+                f"Cannot store an execution with the id {record.execution_id!r}: an id is "
+                "letters, digits, '-' and '_'."
+            )
+
+
 def resolve_id(execution_id: str, entries: Iterable[Entry]) -> Entry:
     """The entry of a full id or unique prefix among ``entries`` (as :meth:`Store.get`
     describes); for backends that resolve in Python."""

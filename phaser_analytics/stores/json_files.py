@@ -53,6 +53,7 @@ from .base import (
     SaveOutcome,
     StoreInfo,
     Warn,
+    check_ids,
     is_valid_execution_id,
     resolve_id,
     stderr_warning,
@@ -814,12 +815,7 @@ class JsonStore:
         self, records: Sequence[ExecutionRecord], *, replace: bool = False
     ) -> list[SaveOutcome]:
         records = list(records)
-        for record in records:
-            if not is_valid_execution_id(record.execution_id):
-                raise StorageError(
-                    f"Cannot store an execution with the id {record.execution_id!r}: an id "
-                    "is letters, digits, '-' and '_'."
-                )
+        check_ids(records)
         if not records:
             return []
         with self._lock():

@@ -27,6 +27,7 @@ from .base import (
     SaveOutcome,
     StoreInfo,
     Warn,
+    check_ids,
     is_valid_execution_id,
     pick_match,
     redact,
@@ -385,12 +386,7 @@ class SqliteStore:
         self, records: Sequence[ExecutionRecord], *, replace: bool = False
     ) -> list[SaveOutcome]:
         records = list(records)
-        for record in records:
-            if not is_valid_execution_id(record.execution_id):
-                raise StorageError(
-                    f"Cannot store an execution with the id {record.execution_id!r}: an id "
-                    "is letters, digits, '-' and '_'."
-                )
+        check_ids(records)
         if not records:
             return []
         outcomes = []
