@@ -161,7 +161,7 @@ def transcript_start(transcript: Path | None) -> datetime | None:
     session began. ``None`` when there is no readable transcript."""
     if transcript is None or not transcript.is_file():  # never wait on a FIFO
         return None
-    from .default_plugins.claude_tokens import MAX_TRANSCRIPT_LINE
+    from .default_plugins.claude_usage import MAX_TRANSCRIPT_LINE
     from .untrusted_files import bounded_lines
 
     for number, raw in enumerate(bounded_lines(transcript, MAX_TRANSCRIPT_LINE)):
@@ -185,7 +185,7 @@ def session_files(session: Session) -> list[Path]:
     where Claude Code writes them)."""
     if session.transcript is None or not session.transcript.is_file():
         return []
-    from .default_plugins.claude_tokens import session_files as transcripts
+    from .default_plugins.claude_usage import session_files as transcripts
 
     return transcripts(session.transcript)
 
@@ -193,7 +193,7 @@ def session_files(session: Session) -> list[Path]:
 def session_usage(session: Session) -> dict[str, dict[str, int]]:
     """Token counts per model of every assistant message of the session and its
     sub-agents, each message once (the ``claude_tokens`` plugin's reader)."""
-    from .default_plugins.claude_tokens import Window, scan_transcripts
+    from .default_plugins.claude_usage import Window, scan_transcripts
 
     files = session_files(session)
     if not files:
@@ -215,7 +215,7 @@ def token_preparer(session: Session) -> Callable[[Any], None]:
         record.extra["claude_session_id"] = session.session_id
         if not usage:
             return
-        from .default_plugins.claude_tokens import measured_fields, price_book
+        from .default_plugins.claude_usage import measured_fields, price_book
 
         record.update(measured_fields(usage, price_book(record, Path(record.report_path))))
         record.extra["token_source"] = "session"

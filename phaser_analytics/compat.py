@@ -2,7 +2,7 @@
 this package is a drop-in for it (``from phaser_analytics import list_executions``).
 
 Each is a thin wrapper over our own code paths: the report readers of the built-in dialect
-(:mod:`phaser_analytics.default_plugins.markdown_report`), the store interface
+(:mod:`phaser_analytics.default_plugins.report_parser`), the store interface
 (:func:`phaser_analytics.stores.project_store`), the queries and the renderers. Where we
 knowingly differ (timezone-aware datetimes, ``None`` for what a report leaves unknown),
 docs/guide.md says so under "Coming from Phaser's built-in analytics".
@@ -130,7 +130,7 @@ def clear_analytics(project_dir: Path) -> int:
 
 def parse_metadata_table(content: str) -> dict[str, str]:
     """The ``## Metadata`` table as written: label → value (spec §6.3)."""
-    from .default_plugins.markdown_report import metadata_table
+    from .default_plugins.report_parser import metadata_table
 
     return metadata_table(content)
 
@@ -138,7 +138,7 @@ def parse_metadata_table(content: str) -> dict[str, str]:
 def parse_phase_table(content: str) -> list[dict[str, Any]]:
     """The phase table of ``## Execution Summary`` (spec §6.4): one dict per row with
     ``phase_number``, ``title``, ``status`` (a :class:`PhaseStatus`) and ``commit_sha``."""
-    from .default_plugins.markdown_report import phase_table
+    from .default_plugins.report_parser import phase_table
 
     return [
         {
@@ -154,7 +154,7 @@ def parse_phase_table(content: str) -> list[dict[str, Any]]:
 def parse_test_results(content: str) -> dict[str, int]:
     """``baseline``, ``final`` and ``delta`` of ``## Test Results`` (spec §6.5), those the
     report states."""
-    from .default_plugins.markdown_report import test_results
+    from .default_plugins.report_parser import test_results
 
     return test_results(content)
 
@@ -162,7 +162,7 @@ def parse_test_results(content: str) -> dict[str, int]:
 def parse_execution_result(content: str) -> tuple[ExecutionStatus, int, int]:
     """``(status, phases completed, phases planned)`` of ``## Execution Summary``; an
     unstated status is derived from the counts, as import does (failed when nothing says)."""
-    from .default_plugins.markdown_report import summary_result
+    from .default_plugins.report_parser import summary_result
 
     status, completed, planned = summary_result(content)
     completed, planned = completed or 0, planned or 0
@@ -177,7 +177,7 @@ def parse_execution_result(content: str) -> tuple[ExecutionStatus, int, int]:
 def parse_git_info(content: str) -> dict[str, Any]:
     """``## Git History`` and ``## Files Changed``: ``branch`` or ``tag``, ``commit_count``,
     ``final_commit``, ``files_changed``, ``lines_added``, ``lines_removed``, those stated."""
-    from .default_plugins.markdown_report import git_info
+    from .default_plugins.report_parser import git_info
 
     return git_info(content)
 

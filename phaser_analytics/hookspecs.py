@@ -142,8 +142,8 @@ def optional(item: Dialect | Renderer, attribute: str) -> Any:
 def register_dialects(register: Callable[[Dialect], None]) -> None:
     """Call ``register(dialect)`` for each report dialect this plugin provides.
 
-    Called once, the first time a command needs the dialects (``import``, ``plugins``);
-    commands that only read the store never call it. Dialects of third-party plugins are
+    Called once, when plugins load, so keep it cheap: import what ``parse`` needs inside
+    ``parse``. Dialects of third-party plugins are
     tried before the built-in one, so a plugin can read a report the built-in dialect
     would misread.
     """

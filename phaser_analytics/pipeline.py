@@ -615,7 +615,6 @@ def _parse_all(
     from concurrent.futures import ProcessPoolExecutor
 
     global _worker_args
-    host.dialects  # noqa: B018 - load the deferred built-ins once, before forking
     _worker_args = (project_dir, dialect, host, tuple(skip_plugins), prepare)
     context = multiprocessing.get_context("fork")
     chunk = max(1, min(64, len(paths) // (jobs * 8) or 1))

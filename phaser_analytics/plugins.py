@@ -37,19 +37,6 @@ BUILTIN_DISTRIBUTION = "phaser-analytics"
 #: :class:`~phaser_analytics.hookspecs.Breakdown`); see docs/plugin-hooks.md.
 BREAKDOWNS = "breakdowns"
 
-#: Built-in plugins that only read reports, with the hooks they implement. They are imported
-#: when a command first needs a dialect or enrichment (``import``, ``plugins``), not by
-#: ``show``, ``export`` or ``badge``, which never call these hooks; when they are, every
-#: plugin is registered again in the order of loading, so hooks run as if all had been
-#: loaded at once. tests/test_cheap_modules.py checks this table against the modules.
-DEFERRED_BUILTINS: dict[str, tuple[str, ...]] = {
-    "claude_tokens": ("enrich_record",),
-    "git_timing": ("enrich_record",),
-    "markdown_report": ("register_dialects",),
-}
-#: The hooks only report-reading commands call.
-DEFERRABLE_HOOKS = frozenset({"enrich_record", "register_dialects"})
-
 
 def _normalize(dist_name: str) -> str:
     return dist_name.lower().replace("_", "-").replace(".", "-")
@@ -295,10 +282,6 @@ class PluginHost:
         self.stores: dict[str, Callable[..., Any]] = {}
         self._owners: dict[tuple[str, str], str] = {}
         self._finished = False
-        #: Every plugin's name, in the order it was loaded (deferred ones included).
-        self._order: list[str] = []
-        #: Built-in entry points of :data:`DEFERRED_BUILTINS` not imported yet.
-        self._deferred: dict[str, Any] = {}
         #: Plugins that loaded but were skipped in part: a name another plugin has, a
         #: registration hook that raised (``phaser analytics plugins`` lists them).
         self.problems: list[FailedPlugin] = []
@@ -312,14 +295,12 @@ class PluginHost:
 
     @property
     def plugins(self) -> dict[str, PluginInfo]:
-        """Every plugin, by name (the deferred built-ins are loaded for this)."""
-        self._load_deferred()
+        """Every plugin, by name, in the order it was loaded."""
         return self._plugins
 
     @property
     def dialects(self) -> dict[str, Dialect]:
         """The dialects by name, in the order they are tried."""
-        self._load_deferred()
         return self._dialects
 
     # -- loading ---------------------------------------------------------------------
@@ -353,9 +334,8 @@ class PluginHost:
                     f"not 'name = module' ({ep.value!r}); it is skipped.",
                 )
                 continue
-            if ep.name in self._plugins or ep.name in self._deferred:
-                known = self._plugins.get(ep.name)
-                other = known.distribution if known else _dist_name(self._deferred[ep.name])
+            if ep.name in self._plugins:
+                other = self._plugins[ep.name].distribution
                 if builtin and _normalize(other) == BUILTIN_DISTRIBUTION:
                     raise PluginError(f"Built-in plugin name '{ep.name}' is declared twice.")
                 self._problem(
@@ -364,10 +344,6 @@ class PluginHost:
                     f"plugin '{ep.name}' is declared by both {other} and {dist}; {other}'s "
                     f"is kept and {dist}'s is skipped.",
                 )
-                continue
-            if builtin and ep.name in DEFERRED_BUILTINS:
-                self._deferred[ep.name] = ep
-                self._order.append(ep.name)
                 continue
             try:
                 plugin = ep.load()
@@ -402,7 +378,6 @@ class PluginHost:
         if self._finished:
             raise PluginError("Plugins must be added before the host is finished.")
         self.pm.register(plugin, name=name)
-        self._order.append(name)
         module = getattr(plugin, "__name__", None) or type(plugin).__module__
         self._plugins[name] = PluginInfo(
             name=name,
@@ -413,10 +388,7 @@ class PluginHost:
         )
 
     def finish(self) -> PluginHost:
-        """Check the hookimpls and build the registries; call once, after loading.
-
-        The dialects wait for the deferred built-ins (see :data:`DEFERRED_BUILTINS`).
-        """
+        """Check the hookimpls and build the registries; call once, after loading."""
         if self._finished:
             return self
         self._check_hooks()
@@ -424,9 +396,9 @@ class PluginHost:
             self._call_registration(impl, "renderer", self.renderers)
         for impl in self._impls("register_stores"):
             self._call_registration(impl, "store", self.stores)
+        for impl in self._impls("register_dialects"):
+            self._call_registration(impl, "dialect", self._dialects)
         self._finished = True
-        if not self._deferred:
-            self._register_dialects()
         return self
 
     def _check_hooks(self) -> None:
@@ -437,10 +409,6 @@ class PluginHost:
         for info in self._plugins.values():
             plugin = self.pm.get_plugin(info.name)
             info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
-
-    def _register_dialects(self) -> None:
-        for impl in self._impls("register_dialects"):
-            self._call_registration(impl, "dialect", self._dialects)
 
     def _call_registration(self, impl: Any, kind: str, registry: dict[str, Any]) -> None:
         """Run one plugin's registration hook; a third party's that raises is that plugin's
@@ -462,45 +430,9 @@ class PluginHost:
                 f"{kind}s ({type(exc).__name__}: {exc}); the rest of it is skipped.",
             )
 
-    def _load_deferred(self) -> None:
-        """Import the deferred built-ins, and register every plugin again in the order of
-        loading (pluggy runs hookimpls in reverse order of registration)."""
-        if not self._deferred:
-            return
-        deferred, self._deferred = self._deferred, {}
-        plugins: dict[str, object] = {}
-        infos: dict[str, PluginInfo] = {}
-        for name, ep in deferred.items():
-            try:
-                plugins[name] = ep.load()
-            except Exception as exc:
-                raise PluginError(
-                    f"Built-in plugin '{name}' failed to load ({exc}); reinstall phaser-analytics."
-                ) from exc
-            module = getattr(plugins[name], "__name__", None) or type(plugins[name]).__module__
-            infos[name] = PluginInfo(
-                name=name,
-                distribution=_dist_name(ep),
-                version=_dist_version(ep),
-                module=module,
-                builtin=True,
-            )
-        for name in self._plugins:
-            plugins[name] = self.pm.unregister(name=name)
-        ordered: dict[str, PluginInfo] = {}
-        for name in self._order:
-            self.pm.register(plugins[name], name=name)
-            ordered[name] = infos.get(name) or self._plugins[name]
-        self._plugins = ordered
-        if self._finished:
-            self._check_hooks()
-            self._register_dialects()
-
     def _impls(self, hook_name: str) -> list[Any]:
         # pluggy calls hookimpls last-registered first, tryfirst before trylast; iterating
         # in that order puts third-party dialects ahead of the built-in ones.
-        if hook_name in DEFERRABLE_HOOKS:
-            self._load_deferred()
         return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
 
     def _registrar(
@@ -573,8 +505,6 @@ class PluginHost:
         return GuardedRenderer(renderer, owner)  # type: ignore[return-value]
 
     def owner(self, kind: str, name: str) -> PluginInfo | None:
-        if kind != "renderer":
-            self._load_deferred()
         plugin_name = self._owners.get((kind, name))
         return self._plugins.get(plugin_name) if plugin_name else None
 

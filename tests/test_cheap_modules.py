@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
@@ -103,57 +104,53 @@ def test_show_measures_its_table_without_wcwidth(tmp_path) -> None:
     assert result.stdout.rstrip().endswith("WCWIDTH False")
 
 
-# -- built-in plugins that only read reports load when a command reads reports ---------------
+# -- the built-in plugins that read reports are cheap to load; their work is imported on use ---
+
+#: Each report-reading built-in plugin and the module its hook bodies import.
+READERS = {
+    "markdown_report": "report_parser",
+    "claude_tokens": "claude_usage",
+    "git_timing": "git_commits",
+}
 
 
-def test_the_deferred_built_ins_are_what_the_table_says() -> None:
-    import importlib
+def test_loading_the_plugins_imports_no_report_reader() -> None:
+    code = (
+        "import sys\n"
+        "from phaser_analytics.plugins import get_host\n"
+        "host = get_host()\n"
+        "print(*sorted(host.plugins), '|', *sorted(sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    names, modules = (part.split() for part in result.stdout.split("|"))
+    assert set(READERS) <= set(names)
+    work = {f"phaser_analytics.default_plugins.{module}" for module in READERS.values()}
+    assert not work & set(modules)
+    assert "markdown_it" not in modules
 
-    from phaser_analytics import plugins
 
-    points = {ep.name: ep for ep in plugins.entry_points(plugins.ENTRY_POINT_GROUP)}
-    for name, hooks in plugins.DEFERRED_BUILTINS.items():
-        module = importlib.import_module(points[name].value)
-        implemented = {
-            attribute
-            for attribute in dir(module)
-            if hasattr(getattr(module, attribute), f"{plugins.ENTRY_POINT_GROUP}_impl")
-        }
-        assert implemented == set(hooks), name
-        assert implemented <= plugins.DEFERRABLE_HOOKS, name
-
-
-def _every_way(monkeypatch: pytest.MonkeyPatch, deferred: bool) -> dict[str, object]:
+def test_hooks_run_in_the_order_the_plugins_were_loaded() -> None:
     from phaser_analytics import hookspecs, plugins
     from phaser_analytics.models import ExecutionRecord
-
-    if not deferred:
-        monkeypatch.setattr(plugins, "DEFERRED_BUILTINS", {})
 
     class Extra:
         @hookspecs.hookimpl
         def enrich_record(self, record: ExecutionRecord, source: object) -> None:
-            record.extra.setdefault("order", []).append("extra")
+            return None
 
     host = plugins.build_host([("extra", Extra())])
-    shown = {"renderers": host.renderer_names(), "show": host.renderer_names("show")}
-    shown["template_dirs"] = host.template_dirs()
-    shown["dialects"] = list(host.dialects)
-    # The order pluggy calls them in (last registered first), once every plugin is loaded.
     loaded = list(host.plugins)
-    calls = reversed(host.pm.hook.enrich_record.get_hookimpls())
-    shown["enrich"] = [impl.plugin_name for impl in calls if impl.plugin_name in loaded]
-    shown["describe"] = [info.to_dict() for info in host.describe()]
-    shown["plugins"] = list(host.plugins)
-    shown["owner"] = host.owner("dialect", "phaser").name  # type: ignore[union-attr]
-    return shown
-
-
-def test_deferring_changes_nothing_a_caller_sees(monkeypatch: pytest.MonkeyPatch) -> None:
-    lazy = _every_way(monkeypatch, deferred=True)
-    eager = _every_way(monkeypatch, deferred=False)
-    assert lazy == eager
-    assert lazy["enrich"][0] == "extra"  # registered last, called first
+    assert loaded[-1] == "extra"
+    assert {"markdown_report", "claude_tokens", "git_timing"} <= set(loaded)
+    # pluggy calls the last registered first; the built-in enrichers are trylast, so they
+    # run after it, in the order they were loaded.
+    calls = [impl.plugin_name for impl in reversed(host.pm.hook.enrich_record.get_hookimpls())]
+    assert calls == ["extra", "claude_tokens", "git_timing"]
+    assert calls[1:] == sorted(calls[1:], key=loaded.index)
+    assert list(host.dialects) == ["phaser"]
+    assert host.owner("dialect", "phaser").name == "markdown_report"  # type: ignore[union-attr]
 
 
 def _modules_after(*args: str) -> set[str]:
@@ -172,17 +169,20 @@ def _modules_after(*args: str) -> set[str]:
     return set(result.stdout.split("MODULES", 1)[1].split())
 
 
-def test_show_loads_no_report_reading_plugin(tmp_path) -> None:
+def test_show_loads_no_report_reader(tmp_path) -> None:
     from storage_helpers import fill
-
-    from phaser_analytics import plugins
 
     project = tmp_path / "project"
     project.mkdir()
     fill(project, 3)
     loaded = _modules_after("analytics", "show", "--project", str(project))
-    readers = {f"phaser_analytics.default_plugins.{name}" for name in plugins.DEFERRED_BUILTINS}
+    plugins = {f"phaser_analytics.default_plugins.{name}" for name in READERS}
+    work = {f"phaser_analytics.default_plugins.{module}" for module in READERS.values()}
     assert "phaser_analytics.default_plugins.table" in loaded
-    assert not readers & loaded
-    listed = _modules_after("analytics", "plugins")
-    assert readers <= listed
+    assert plugins <= loaded
+    assert not work & loaded
+    report = tmp_path / "EXECUTION_REPORT.md"
+    fixture = Path(__file__).parent / "fixtures" / "reports" / "canonical.md"
+    report.write_text(fixture.read_text(encoding="utf-8"), encoding="utf-8")
+    imported = _modules_after("analytics", "import", str(report), "--project", str(project))
+    assert "phaser_analytics.default_plugins.report_parser" in imported

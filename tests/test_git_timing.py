@@ -14,7 +14,7 @@ import pytest
 from storage_helpers import json_store
 
 from phaser_analytics import ExecutionRecord, PhaseRecord, PhaseStatus, import_execution_report
-from phaser_analytics.default_plugins import git_timing
+from phaser_analytics.default_plugins import git_commits, git_timing
 from phaser_analytics.pipeline import import_reports
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
@@ -119,7 +119,7 @@ def test_commits_not_in_the_repository_leave_fields_null(repo):
 
 def test_non_hex_shas_never_reach_git(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(git_timing, "commit_times", lambda repo, shas: calls.append(shas) or {})
+    monkeypatch.setattr(git_commits, "commit_times", lambda repo, shas: calls.append(shas) or {})
     record = ExecutionRecord(
         execution_id="x",
         project_path=str(tmp_path),
@@ -131,8 +131,8 @@ def test_non_hex_shas_never_reach_git(monkeypatch, tmp_path):
 
 def test_without_git_executable_nothing_happens(repo, monkeypatch):
     project, shas = repo
-    monkeypatch.setattr(git_timing.shutil, "which", lambda name: None)
-    assert git_timing.commit_times(project, shas) == {}
+    monkeypatch.setattr(git_commits.shutil, "which", lambda name: None)
+    assert git_commits.commit_times(project, shas) == {}
 
 
 # -- one git process per repository -------------------------------------------------------
@@ -141,7 +141,7 @@ def test_without_git_executable_nothing_happens(repo, monkeypatch):
 @pytest.fixture(autouse=True)
 def no_git_processes_left() -> Iterator[None]:
     yield
-    git_timing.close_all()
+    git_commits.close_all()
 
 
 @pytest.fixture
@@ -237,19 +237,21 @@ def test_the_batch_finds_what_git_log_finds(repo):
         [oid[:6] for entries in list(kinds.values())[:150] for oid, _ in entries],  # > a chunk
     ]
     for case in cases:
-        assert git_timing.commit_times(project, case) == git_timing._log_commit_times(project, case)
-    assert git_timing.commit_times(project, [commit_and_other]) != {}
-    assert git_timing.commit_times(project, [two_commits]) == {}
+        assert git_commits.commit_times(project, case) == git_commits._log_commit_times(
+            project, case
+        )
+    assert git_commits.commit_times(project, [commit_and_other]) != {}
+    assert git_commits.commit_times(project, [two_commits]) == {}
 
 
 def test_a_failed_git_process_leaves_the_repository_to_git_log(repo, git_calls):
     project, shas = repo
-    expected = git_timing._log_commit_times(project, shas)
+    expected = git_commits._log_commit_times(project, shas)
     git_calls.clear()
-    assert git_timing.commit_times(project, shas) == expected
-    git_timing._open[os.path.abspath(project)].process.kill()
-    assert git_timing.commit_times(project, shas) == expected
-    assert git_timing.commit_times(project, shas[:1]) == {shas[0]: expected[shas[0]]}
+    assert git_commits.commit_times(project, shas) == expected
+    git_commits._open[os.path.abspath(project)].process.kill()
+    assert git_commits.commit_times(project, shas) == expected
+    assert git_commits.commit_times(project, shas[:1]) == {shas[0]: expected[shas[0]]}
     assert [call[:2] for call in git_calls] == [
         ["git", "cat-file"],
         ["git", "log"],
@@ -259,34 +261,34 @@ def test_a_failed_git_process_leaves_the_repository_to_git_log(repo, git_calls):
 
 def test_a_git_process_that_does_not_answer_is_given_up(repo, monkeypatch):
     project, shas = repo
-    monkeypatch.setattr(git_timing, "GIT_TIMEOUT_SECONDS", 0.3)
-    assert git_timing.commit_times(project, shas[:1])  # the process is started
-    batch = git_timing._open[os.path.abspath(project)]
+    monkeypatch.setattr(git_commits, "GIT_TIMEOUT_SECONDS", 0.3)
+    assert git_commits.commit_times(project, shas[:1])  # the process is started
+    batch = git_commits._open[os.path.abspath(project)]
     batch.process.kill()
     batch.process.wait()
     batch.process = subprocess.Popen(
         ["sleep", "30"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )  # reads nothing, answers nothing
     sleeper = batch.process
-    assert git_timing.commit_times(project, shas) == git_timing._log_commit_times(project, shas)
+    assert git_commits.commit_times(project, shas) == git_commits._log_commit_times(project, shas)
     assert sleeper.poll() is not None  # killed, not left behind
 
 
 def test_without_select_each_report_runs_git_log(repo, git_calls, monkeypatch):
     project, shas = repo
-    monkeypatch.setattr(git_timing, "_BATCH_SUPPORTED", False)
+    monkeypatch.setattr(git_commits, "_BATCH_SUPPORTED", False)
     for _ in range(2):
-        assert len(git_timing.commit_times(project, shas)) == 3
+        assert len(git_commits.commit_times(project, shas)) == 3
     assert [call[:2] for call in git_calls] == [["git", "log"], ["git", "log"]]
 
 
 def test_thousands_of_shas_at_once_neither_pipe_fills(repo, git_calls, monkeypatch):
     project, _ = repo
     _fast_import(project, commits=1200, blobs=0)
-    monkeypatch.setattr(git_timing, "GIT_TIMEOUT_SECONDS", 5)
+    monkeypatch.setattr(git_commits, "GIT_TIMEOUT_SECONDS", 5)
     shas = git(project, "rev-list", "many").split() * 4  # 4,800 answers of ~250 bytes
     git_calls.clear()
-    found = git_timing.commit_times(project, [sha[:8] for sha in shas])
+    found = git_commits.commit_times(project, [sha[:8] for sha in shas])
     assert len(found) == 1200
     assert [call[:2] for call in git_calls] == [["git", "cat-file"]]  # no fallback to git log
 
@@ -295,10 +297,10 @@ def test_threads_share_the_process_one_conversation_at_a_time(repo, git_calls):
     from concurrent.futures import ThreadPoolExecutor
 
     project, shas = repo
-    expected = git_timing._log_commit_times(project, shas)
+    expected = git_commits._log_commit_times(project, shas)
     git_calls.clear()
     with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(lambda _: git_timing.commit_times(project, shas), range(40)))
+        answers = list(pool.map(lambda _: git_commits.commit_times(project, shas), range(40)))
     assert answers == [expected] * 40
     assert [call[:2] for call in git_calls] == [["git", "cat-file"]]
 
@@ -306,17 +308,17 @@ def test_threads_share_the_process_one_conversation_at_a_time(repo, git_calls):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_starts_its_own_process(repo):
     project, shas = repo
-    expected = git_timing.commit_times(project, shas)
-    parents = git_timing._open[os.path.abspath(project)]
+    expected = git_commits.commit_times(project, shas)
+    parents = git_commits._open[os.path.abspath(project)]
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
-        ok = git_timing.commit_times(project, shas) == expected
-        ok = ok and git_timing._open[os.path.abspath(project)] is not parents
+        ok = git_commits.commit_times(project, shas) == expected
+        ok = ok and git_commits._open[os.path.abspath(project)] is not parents
         os.write(write, b"1" if ok else b"0")
         os._exit(0)
     os.close(write)
     assert os.read(read, 1) == b"1"
     os.waitpid(child, 0)
-    assert git_timing.commit_times(project, shas) == expected  # the parent's still answers
-    assert git_timing._open[os.path.abspath(project)] is parents
+    assert git_commits.commit_times(project, shas) == expected  # the parent's still answers
+    assert git_commits._open[os.path.abspath(project)] is parents

@@ -14,11 +14,9 @@ import pluggy
 import pytest
 
 from phaser_analytics import hookspecs
-from phaser_analytics.default_plugins import markdown_report
-from phaser_analytics.default_plugins.markdown_report import (
-    ExecutionReportDialect,
-    parse_report_text,
-)
+from phaser_analytics.default_plugins import markdown_report, report_parser
+from phaser_analytics.default_plugins.markdown_report import ExecutionReportDialect
+from phaser_analytics.default_plugins.report_parser import parse_report_text
 from phaser_analytics.errors import ReportParseError
 from phaser_analytics.models import ExecutionRecord, ExecutionStatus, PhaseRecord, PhaseStatus
 
@@ -237,12 +235,10 @@ class TestLargeReports:
     def test_parse_unfenced_log_without_inline_parsing_every_line(self, monkeypatch):
         # Inline-parsing each line of a log written outside a fence takes ~6 s for 4 MB:
         # only the few lines actually read may be inline-parsed.
-        from phaser_analytics.default_plugins import markdown_report
-
         calls = []
-        real = markdown_report._inline_text
+        real = report_parser._inline_text
         monkeypatch.setattr(
-            markdown_report, "_inline_text", lambda md, source: calls.append(1) or real(md, source)
+            report_parser, "_inline_text", lambda md, source: calls.append(1) or real(md, source)
         )
         log = self.pytest_log(4)
         text = read_fixture("canonical.md").replace(
@@ -259,6 +255,8 @@ class TestDialect:
         dialect = ExecutionReportDialect()
         assert dialect.name == "phaser"
         assert dialect.patterns == ("EXECUTION_REPORT.md",)
+        # Spelt out in the plugin module so that loading it does not import the reader.
+        assert dialect.transient_keys == (report_parser.REPORT_TOKEN_TABLES,)
         assert isinstance(dialect, hookspecs.Dialect)
 
     @pytest.mark.parametrize(
@@ -295,12 +293,13 @@ class TestDialect:
     def test_import_does_not_load_markdown_it(self):
         code = (
             "import sys; import phaser_analytics.default_plugins.markdown_report; "
-            "print('markdown_it' in sys.modules)"
+            "print('markdown_it' in sys.modules, "
+            "'phaser_analytics.default_plugins.report_parser' in sys.modules)"
         )
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
         )
-        assert out.stdout.strip() == "False"
+        assert out.stdout.strip() == "False False"
 
     def test_parsed_fields_build_a_record_that_serialises(self):
         # Record fields must carry the model's types; everything else must be JSON for `extra`.
@@ -329,7 +328,7 @@ def test_internal_errors_cost_only_their_section(monkeypatch: pytest.MonkeyPatch
     def broken(section: Any, md: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(markdown_report, "read_git_history", broken)
+    monkeypatch.setattr(report_parser, "read_git_history", broken)
     result = parse_fixture("canonical.md")
     assert "final_commit" not in result
     assert result["final_tests"] == 312

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phaser_analytics.default_plugins.markdown_report import (
+from phaser_analytics.default_plugins.report_parser import (
     _inline_text,
     _markdown,
     _parsed_inline_text,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from phaser_analytics.default_plugins.markdown_report import (
+from phaser_analytics.default_plugins.report_parser import (
     parse_report_text,
     parse_timestamp,
     read_delta,

@@ -21,7 +21,7 @@ from storage_helpers import json_store
 
 from phaser_analytics import ExecutionRecord, hookimpl, parse_execution_report, pricing
 from phaser_analytics.cli import cli
-from phaser_analytics.default_plugins import claude_tokens, markdown_report
+from phaser_analytics.default_plugins import claude_tokens, claude_usage, report_parser
 from phaser_analytics.pipeline import load_report
 from phaser_analytics.pricing import BUNDLED_PRICES, Price, PriceBook, cost_usd, model_key
 
@@ -115,9 +115,9 @@ def _record(**values: object) -> ExecutionRecord:
 
 
 def test_slug_replaces_every_character_but_ascii_letters_and_digits() -> None:
-    assert claude_tokens.project_slug("/work/audits/demo-app") == "-work-audits-demo-app"
-    assert claude_tokens.project_slug("/work/audits/demo/app") == "-work-audits-demo-app"
-    assert claude_tokens.project_slug("C:\\Users\\jü p\\x_1") == "C--Users-j--p-x-1"
+    assert claude_usage.project_slug("/work/audits/demo-app") == "-work-audits-demo-app"
+    assert claude_usage.project_slug("/work/audits/demo/app") == "-work-audits-demo-app"
+    assert claude_usage.project_slug("C:\\Users\\jü p\\x_1") == "C--Users-j--p-x-1"
 
 
 def test_transcripts_give_exact_tokens_per_model_and_cost(transcripts: Path, reports: Path):
@@ -241,36 +241,36 @@ def test_the_dialect_hands_the_table_over_and_the_file_is_not_read_again(
     reports: Path, monkeypatch: pytest.MonkeyPatch
 ):
     read_again: list[Path] = []
-    monkeypatch.setattr(claude_tokens, "report_token_usage", read_again.append)
+    monkeypatch.setattr(claude_usage, "report_token_usage", read_again.append)
     for name in ("reported", "unpriced"):  # a table, and none
         record = _load(reports, name)
-        assert markdown_report.REPORT_TOKEN_TABLES not in record.extra
+        assert report_parser.REPORT_TOKEN_TABLES not in record.extra
     assert record.tokens is None
     assert _load(reports, "reported").cost_usd == 1.23
     assert read_again == []
 
 
 def test_the_dialect_gives_the_token_usage_tables_in_report_order():
-    parse_report_text = markdown_report.parse_report_text
+    parse_report_text = report_parser.parse_report_text
 
     text = (FIXTURES / "reports" / "reported" / "EXECUTION_REPORT.md").read_text(encoding="utf-8")
     text += "\n## Tokens\n\n| Input | 1k |\n|---|---|\n| Output | 2 |\n"
-    tables = parse_report_text(text)[markdown_report.REPORT_TOKEN_TABLES]
+    tables = parse_report_text(text)[report_parser.REPORT_TOKEN_TABLES]
     assert [rows[:2] for rows in tables] == [
         [("Kind", "Count"), ("Input tokens", "12,345")],  # the fenced table is no table
         [("Input", "1k"), ("Output", "2")],
     ]
-    assert claude_tokens.usage_from_tables(tables)["tokens"]["total"] == 70134
-    assert markdown_report.REPORT_TOKEN_TABLES not in parse_execution_report(text)
+    assert claude_usage.usage_from_tables(tables)["tokens"]["total"] == 70134
+    assert report_parser.REPORT_TOKEN_TABLES not in parse_execution_report(text)
     no_table = text.replace("## Token Usage", "## Usage").replace("## Tokens", "## Usage")
-    assert markdown_report.REPORT_TOKEN_TABLES not in parse_report_text(no_table)
+    assert report_parser.REPORT_TOKEN_TABLES not in parse_report_text(no_table)
 
 
 @pytest.mark.parametrize("skip", [(), ("claude_tokens",)])
 def test_the_handed_over_tables_never_reach_the_record(reports: Path, skip: tuple[str, ...]):
     report = reports / "reports" / "reported" / "EXECUTION_REPORT.md"
     record, _ = load_report(report, reports, skip_plugins=skip)
-    assert markdown_report.REPORT_TOKEN_TABLES not in record.extra
+    assert report_parser.REPORT_TOKEN_TABLES not in record.extra
     assert record.total_tokens == (None if skip else 70134)
 
 
@@ -336,12 +336,12 @@ def test_only_lines_near_the_window_are_parsed(transcripts: Path, monkeypatch: p
             parsed.append(text)
             return real_loads(text)
 
-    monkeypatch.setattr(claude_tokens, "json", CountingJson)
-    window = claude_tokens.Window(
+    monkeypatch.setattr(claude_usage, "json", CountingJson)
+    window = claude_usage.Window(
         datetime(2025, 6, 2, 9, 0, tzinfo=UTC), datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
     )
-    files = claude_tokens.transcript_files(transcripts, PROJECT_PATH)
-    usage = claude_tokens.scan_transcripts(files, PROJECT_PATH, window)
+    files = claude_usage.transcript_files(transcripts, PROJECT_PATH)
+    usage = claude_usage.scan_transcripts(files, PROJECT_PATH, window)
     assert set(usage) == {UNPRICED, SONNET}
     # The two lines of 2 June, and the line whose timestamp carries an offset (it cannot
     # be compared as text); none of the 1 June lines.
@@ -374,10 +374,10 @@ def test_a_line_without_ids_is_counted_each_time(tmp_path: Path):
     )
     transcript = tmp_path / "s.jsonl"
     transcript.write_text(line + "\n" + line + "\n")
-    window = claude_tokens.Window(
+    window = claude_usage.Window(
         datetime(2025, 6, 1, 10, 0, tzinfo=UTC), datetime(2025, 6, 1, 11, 0, tzinfo=UTC)
     )
-    usage = claude_tokens.scan_transcripts([transcript], "/p", window)
+    usage = claude_usage.scan_transcripts([transcript], "/p", window)
     assert usage == {SONNET: {"input": 10, "output": 2, "cache_creation": 0, "cache_read": 0}}
 
 
@@ -392,7 +392,7 @@ def test_a_line_without_ids_is_counted_each_time(tmp_path: Path):
     ],
 )
 def test_within_project(cwd: str, counted: bool) -> None:
-    assert claude_tokens.within_project(cwd, PROJECT_PATH) is counted
+    assert claude_usage.within_project(cwd, PROJECT_PATH) is counted
 
 
 # -- the report table ---------------------------------------------------------------------
@@ -417,7 +417,7 @@ def test_within_project(cwd: str, counted: bool) -> None:
     ],
 )
 def test_row_kind(label: str, kind: str | None) -> None:
-    assert claude_tokens.row_kind(label) == kind
+    assert claude_usage.row_kind(label) == kind
 
 
 @pytest.mark.parametrize(
@@ -433,11 +433,11 @@ def test_row_kind(label: str, kind: str | None) -> None:
     ],
 )
 def test_read_number(text: str, number: float | None) -> None:
-    assert claude_tokens.read_number(text) == number
+    assert claude_usage.read_number(text) == number
 
 
 def test_a_table_without_a_total_row_totals_its_rows() -> None:
-    values = claude_tokens.token_table_values([("Input", "10"), ("Output", "5")])
+    values = claude_usage.token_table_values([("Input", "10"), ("Output", "5")])
     assert values == {
         "tokens": {
             "input": 10,
@@ -451,7 +451,7 @@ def test_a_table_without_a_total_row_totals_its_rows() -> None:
 
 
 def test_a_table_of_other_figures_is_not_token_usage() -> None:
-    assert claude_tokens.token_table_values([("Phase", "Duration"), ("1", "3m")]) is None
+    assert claude_usage.token_table_values([("Phase", "Duration"), ("1", "3m")]) is None
 
 
 # -- prices -------------------------------------------------------------------------------
@@ -576,8 +576,10 @@ def test_sub_agent_transcripts_count_once_each_message(
     subagents = root / "projects" / "-work-audits-demo-app" / "11111111-aaaa" / "subagents"
     subagents.mkdir(parents=True)
     (subagents / "agent-1.jsonl").write_text(
-        _assistant_line("msg_sub1", "req_sub1", 1000, "2025-06-01T10:20:00.000Z") + "\n"
-        + _assistant_line("msg_sub2", "req_sub2", 10, "2025-06-01T10:21:00.000Z") + "\n",
+        _assistant_line("msg_sub1", "req_sub1", 1000, "2025-06-01T10:20:00.000Z")
+        + "\n"
+        + _assistant_line("msg_sub2", "req_sub2", 10, "2025-06-01T10:21:00.000Z")
+        + "\n",
         encoding="utf-8",
     )
     (subagents / "agent-2.jsonl").write_text(  # repeats agent-1's second message

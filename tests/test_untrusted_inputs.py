@@ -21,7 +21,7 @@ import pytest
 
 from phaser_analytics import pipeline
 from phaser_analytics.cli import cli
-from phaser_analytics.default_plugins import claude_tokens
+from phaser_analytics.default_plugins import claude_usage
 from phaser_analytics.errors import ReportParseError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "EXECUTION_REPORT.md"
@@ -166,13 +166,13 @@ def usage_line(stamp: str, tokens: int, pad: int = 0) -> str:
     )
 
 
-WINDOW = claude_tokens.Window(
+WINDOW = claude_usage.Window(
     datetime(2025, 6, 1, 10, 0, tzinfo=UTC), datetime(2025, 6, 1, 11, 0, tzinfo=UTC)
 )
 
 
 def test_a_huge_transcript_line_is_never_held_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(claude_tokens, "MAX_TRANSCRIPT_LINE", 64 * 1024)
+    monkeypatch.setattr(claude_usage, "MAX_TRANSCRIPT_LINE", 64 * 1024)
     transcript = tmp_path / "s.jsonl"
     with transcript.open("w", encoding="utf-8") as handle:
         handle.write(usage_line("2025-06-01T10:10:00Z", 5) + "\n")
@@ -180,7 +180,7 @@ def test_a_huge_transcript_line_is_never_held_whole(tmp_path, monkeypatch):
         handle.write(usage_line("2025-06-01T10:30:00Z", 7) + "\n")
     tracemalloc.start()
     try:
-        usage = claude_tokens.scan_transcripts([transcript], "/p", WINDOW)
+        usage = claude_usage.scan_transcripts([transcript], "/p", WINDOW)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -196,13 +196,13 @@ def test_a_transcript_line_under_the_limit_counts(tmp_path):
         + usage_line("2025-06-01T10:20:00Z", 6),  # no newline at the end of the file
         encoding="utf-8",
     )
-    usage = claude_tokens.scan_transcripts([transcript], "/p", WINDOW)
+    usage = claude_usage.scan_transcripts([transcript], "/p", WINDOW)
     assert usage["claude-sonnet-4-5"]["input"] == 11
 
 
 def test_the_transcript_line_limit_is_documented():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
-    assert f"{claude_tokens.MAX_TRANSCRIPT_LINE // (1024 * 1024)} MiB" in docs
+    assert f"{claude_usage.MAX_TRANSCRIPT_LINE // (1024 * 1024)} MiB" in docs
 
 
 # -- item 12: UTF-16, unreadable directories and files -------------------------------------------
