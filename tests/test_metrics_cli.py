@@ -260,10 +260,21 @@ def test_projects_without_statistics_options_lists_the_registry(runner, store: P
     assert lines[0].split()[:2] == ["NAME", "PATH"]
 
 
-def test_projects_json_and_format_do_not_mix(runner, store: Path):
-    result = runner.invoke(cli, ["analytics", "projects", "--json", "--format", "json"])
-    assert result.exit_code == 2
-    assert "for statistics use --format json" in result.output
+def test_projects_format_json_lists_the_registry_as_json_and_json_is_its_alias(
+    runner, store: Path
+):
+    """One way to ask for JSON (issue 14 item 16): --format json; --json is kept as its alias."""
+    register_project(store, "alpha", 3)
+    listed = json.loads(runner.invoke(cli, ["analytics", "projects", "--format", "json"]).stdout)
+    assert [p["name"] for p in listed["projects"]] == ["alpha"]
+    alias = json.loads(runner.invoke(cli, ["analytics", "projects", "--json"]).stdout)
+    assert alias == listed
+    stats = json.loads(
+        runner.invoke(cli, ["analytics", "projects", "--format", "json", "--global"]).stdout
+    )
+    assert stats["breakdown"]["rows"][0]["project"] == "alpha"
+    both = runner.invoke(cli, ["analytics", "projects", "--json", "--format", "csv"])
+    assert both.exit_code == 2
 
 
 def test_an_unknown_zone_is_a_usage_error(runner, store: Path):

@@ -217,16 +217,20 @@ def _as_json(project: ProjectEntry) -> dict[str, object]:
 
 @click.command("projects")
 @click.option("--prune", is_flag=True, help="Forget projects whose directory no longer exists.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="The same as --format json.")
 @aggregate_options(format_default=None)
 @click.pass_context
 def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -> None:
-    """With --format, a filter, --tz or --project: statistics per project instead, of every
-    registered project (or the one given): executions, success rate, average duration,
-    tokens, cost and last run.
+    """The registry as a table, or with --format json as JSON. With --global, a filter,
+    --tz or --project (or a format only statistics have, such as csv or markdown):
+    statistics per project instead, of every registered project (or the one given):
+    executions, success rate, average duration, tokens, cost and last run.
     """
-    if as_json and wants_statistics(stats):
-        raise click.UsageError("--json lists the registry; for statistics use --format json.")
+    if as_json:
+        if stats.get("output_format") not in (None, "json"):
+            raise click.UsageError("--json is --format json; give one of them.")
+        stats["output_format"] = "json"
+    as_json = stats.get("output_format") == "json"
     removed = prune_projects() if prune else []
     if wants_statistics(stats):
         if removed:

@@ -242,10 +242,14 @@ def failures(
 
 
 def wants_statistics(params: dict[str, Any]) -> bool:
-    """Whether ``projects`` was asked for statistics: a format, a filter, a zone, a project."""
-    asked = ("output_format", "since", "until", "zone", "project", "document")
-    return any(params.get(name) is not None for name in asked) or (
-        params.get("status", "all") != "all" or bool(params.get("global_"))
+    """Whether ``projects`` was asked for statistics: a filter, a zone, a project,
+    ``--global``, or a format the registry listing has not (it is a table or JSON)."""
+    asked = ("since", "until", "zone", "project", "document")
+    return (
+        any(params.get(name) is not None for name in asked)
+        or params.get("status", "all") != "all"
+        or bool(params.get("global_"))
+        or params.get("output_format") not in (None, "table", "json")
     )
 
 
