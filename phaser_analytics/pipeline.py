@@ -70,8 +70,9 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-#: Records handed to the store at once: bounds memory and the work lost to a crash.
-_SAVE_BATCH = 500
+#: Records handed to the store at once by default (``import_reports(batch_size=…)``):
+#: bounds memory and the work lost to a crash.
+SAVE_BATCH = 500
 
 _RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(ExecutionRecord))
 
@@ -470,16 +471,17 @@ def import_reports(
     origin: str = "import",
     store: Any = None,
     jobs: int | None = 1,
+    batch_size: int = SAVE_BATCH,
 ) -> ImportSummary:
     """Import many reports into one store (``store``, else the one in force for
     ``project_dir``).
 
     One bad report never stops the batch: it becomes a ``failed`` outcome. Records are
-    saved in batches of :data:`_SAVE_BATCH`, one transaction each. Each outcome is reported
-    through ``on_report`` once it is settled: failures at once, the others when their batch
-    is stored. ``jobs`` > 1 parses in that many worker processes while this process alone
-    writes (``None``: one per core, when there are enough reports to pay for the workers);
-    the records are the same either way.
+    saved in batches of ``batch_size`` (default :data:`SAVE_BATCH`), one transaction each.
+    Each outcome is reported through ``on_report`` once it is settled: failures at once, the
+    others when their batch is stored. ``jobs`` > 1 parses in that many worker processes
+    while this process alone writes (``None``: one per core, when there are enough reports
+    to pay for the workers); the records are the same either way.
 
     Every execution saved (imported or replaced) is handed to the ``record_stored`` hooks
     once, after its batch is committed and before it is reported; ``origin`` says which
@@ -529,7 +531,7 @@ def import_reports(
             outcome = ReportOutcome(path, None, record=record, warnings=warnings)
             summary.outcomes.append(outcome)
             pending.append(outcome)
-            if len(pending) >= _SAVE_BATCH:
+            if len(pending) >= batch_size:
                 flush()
         flush()
         if summary.imported:

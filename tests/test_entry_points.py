@@ -7,6 +7,8 @@ same distributions, the first of a name on ``sys.path`` winning.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import zipfile
 from importlib import metadata
@@ -29,11 +31,40 @@ def _importlib(group: str) -> list:
     return list(metadata.entry_points(group=group))
 
 
+def _fresh(group: str, path: list[str] | None = None, setup: str = "") -> tuple[list, bool, list]:
+    """In a fresh interpreter, with ``sys.path`` replaced by ``path`` (if given; the
+    standard library's directories stay after it) and ``setup`` run: what
+    ``plugins.entry_points(group)`` finds, whether it found it without importing
+    ``importlib.metadata`` (by reading the distributions directly), and what
+    ``importlib.metadata`` finds."""
+    code = f"""
+import json, sys
+from phaser_analytics import plugins
+def described(points):
+    return sorted([ep.name, ep.value, ep.group, ep.dist.name if ep.dist else None,
+                   ep.dist.version if ep.dist else None] for ep in points)
+{setup}
+# The standard library stays importable (it holds no distribution).
+standard = [p for p in sys.path if p and "-packages" not in p]
+if {path!r} is not None:
+    sys.path[:] = [*{path!r}, *standard]
+found = described(plugins.entry_points({group!r}))
+direct = "importlib.metadata" not in sys.modules
+from importlib import metadata
+print(json.dumps([found, direct, described(metadata.entry_points(group={group!r}))]))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    found, direct, expected = json.loads(result.stdout)
+    return found, direct, expected
+
+
 @pytest.mark.parametrize("group", ["phaser_analytics", "console_scripts", "pytest11", "nothing"])
 def test_the_scan_agrees_with_importlib_metadata_here(group: str) -> None:
-    scanned = plugins._scan_entry_points(group)
-    assert scanned is not None
-    assert _described(scanned) == _described(_importlib(group))
+    found, direct, expected = _fresh(group)
+    assert direct
+    assert found == expected
 
 
 def test_the_built_in_plugins_are_found_with_their_distribution() -> None:
@@ -82,12 +113,13 @@ def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 def test_the_scan_agrees_with_importlib_metadata_on_made_up_distributions(
     fake_path: list[Path],
 ) -> None:
+    path = [str(p) for p in fake_path]
     for group in ("phaser_analytics", "console_scripts"):
-        scanned = plugins._scan_entry_points(group)
-        assert scanned is not None
-        assert _described(scanned) == _described(_importlib(group))
-    names = sorted(ep.name for ep in plugins._scan_entry_points("phaser_analytics") or [])
-    assert names == ["alpha", "beta", "gamma", "spaced"]
+        found, direct, expected = _fresh(group, path)
+        assert direct
+        assert found == expected
+    found, _, _ = _fresh("phaser_analytics", path)
+    assert sorted(name for name, *_ in found) == ["alpha", "beta", "gamma", "spaced"]
 
 
 def test_a_zip_on_sys_path_is_left_to_importlib_metadata(
@@ -98,7 +130,9 @@ def test_a_zip_on_sys_path_is_left_to_importlib_metadata(
         zipped.writestr("zeta-1.dist-info/entry_points.txt", "[phaser_analytics]\nzeta = zeta\n")
         zipped.writestr("zeta-1.dist-info/METADATA", "Name: zeta\nVersion: 1\n")
     monkeypatch.setattr(sys, "path", [*sys.path, str(archive)])
-    assert plugins._scan_entry_points("phaser_analytics") is None
+    scanned, direct, expected = _fresh("phaser_analytics", sys.path)
+    assert not direct  # importlib.metadata was asked
+    assert scanned == expected and "zeta" in [name for name, *_ in scanned]
     found = plugins.entry_points("phaser_analytics")
     assert "zeta" in [ep.name for ep in found]
     assert _described(found) == _described(_importlib("phaser_analytics"))
@@ -117,7 +151,15 @@ def test_another_distribution_finder_is_left_to_importlib_metadata(
             return []
 
     monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder])
-    assert plugins._scan_entry_points("phaser_analytics") is None
+    finder = (
+        "class Finder:\n"
+        "    find_spec = staticmethod(lambda *args: None)\n"
+        "    find_distributions = staticmethod(lambda *args: [])\n"
+        "sys.meta_path.append(Finder)\n"
+    )
+    found, direct, expected = _fresh("phaser_analytics", setup=finder)
+    assert not direct  # importlib.metadata was asked
+    assert found == expected
     assert _described(plugins.entry_points("phaser_analytics")) == _described(
         _importlib("phaser_analytics")
     )

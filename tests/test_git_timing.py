@@ -274,12 +274,22 @@ def test_a_git_process_that_does_not_answer_is_given_up(repo, monkeypatch):
     assert sleeper.poll() is not None  # killed, not left behind
 
 
-def test_without_select_each_report_runs_git_log(repo, git_calls, monkeypatch):
+def test_without_a_usable_cat_file_each_report_runs_git_log(repo, git_calls, monkeypatch, tmp_path):
+    # A git whose cat-file fails, as where the process cannot be used (not POSIX, a
+    # broken git): it is tried once, then every report runs git log.
     project, shas = repo
-    monkeypatch.setattr(git_commits, "_BATCH_SUPPORTED", False)
+    real = shutil.which("git")
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f'#!/bin/sh\nif [ "$1" = cat-file ]; then exit 1; fi\nexec {real} "$@"\n',
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
     for _ in range(2):
         assert len(git_commits.commit_times(project, shas)) == 3
-    assert [call[:2] for call in git_calls] == [["git", "log"], ["git", "log"]]
+    assert [call[:2] for call in git_calls] == [["git", "cat-file"], ["git", "log"], ["git", "log"]]
 
 
 def test_thousands_of_shas_at_once_neither_pipe_fills(repo, git_calls, monkeypatch):

@@ -195,10 +195,9 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(runner, project, tmp_path
     assert "Imported 8 execution(s)." in result.output
 
 
-def test_an_outcome_gives_up_its_record_once_reported(project, tmp_path, monkeypatch):
+def test_an_outcome_gives_up_its_record_once_reported(project, tmp_path):
     from phaser_analytics import pipeline
 
-    monkeypatch.setattr(pipeline, "_SAVE_BATCH", 2)  # three batches for five reports
     paths = [
         put(tmp_path / "r" / str(n) / "EXECUTION_REPORT.md", report_text(f"doc-{n}.md"))
         for n in range(5)
@@ -209,7 +208,8 @@ def test_an_outcome_gives_up_its_record_once_reported(project, tmp_path, monkeyp
     def on_report(outcome: pipeline.ReportOutcome) -> None:
         seen.append((outcome.action, outcome.record and outcome.record.audit_document))
 
-    summary = pipeline.import_reports(paths, project, on_report=on_report)
+    # Three batches for five reports.
+    summary = pipeline.import_reports(paths, project, on_report=on_report, batch_size=2)
     assert sorted(seen) == [("failed", None), *[("imported", f"doc-{n}.md") for n in range(5)]]
     assert summary.imported == 5 and summary.failed == 1
     assert all(outcome.record is None for outcome in summary.outcomes)

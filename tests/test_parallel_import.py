@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ from click.testing import CliRunner
 from report_factory import DAY0, write_report
 from store_backends import BACKENDS, Backend
 
-from phaser_analytics import pipeline
+from phaser_analytics import hookimpl, pipeline
 from phaser_analytics.cli import cli
+from phaser_analytics.plugins import build_host, set_host
 from phaser_analytics.stores import open_store
 
 pytestmark = pytest.mark.skipif(
@@ -42,6 +44,29 @@ def _reports(root: Path, count: int) -> Path:
     return root
 
 
+class _NotingPid:
+    """A plugin whose ``enrich_record`` notes which process read each report (it runs
+    where the report is parsed, in the forked workers too) and adds nothing."""
+
+    def __init__(self, pids: Path) -> None:
+        self.pids = pids
+
+    @hookimpl
+    def enrich_record(self, record: Any, source: Any) -> None:
+        with self.pids.open("a") as handle:
+            handle.write(f"{os.getpid()}\n")
+
+
+@pytest.fixture
+def pids(tmp_path: Path) -> Iterator[Path]:
+    """The file every process that parses a report writes its id to, one a line."""
+    noted = tmp_path / "pids"
+    noted.write_text("")
+    set_host(build_host([("noting_pid", _NotingPid(noted))]))
+    yield noted
+    set_host(None)
+
+
 def _stored(url: str | None, project: Path) -> list[dict[str, Any]]:
     store = open_store(url, project_dir=project)
     records = [r.to_dict() for r in store.read(store.find())]
@@ -53,19 +78,10 @@ def _stored(url: str | None, project: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=str)
 def test_workers_store_the_same_records_as_one_process(
-    tmp_path: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, backend: Backend, pids: Path
 ) -> None:
     reports = _reports(tmp_path / "reports", 80)
     outputs, stored, parsers = {}, {}, {}
-    pids = tmp_path / "pids"
-    real = pipeline._parse_one
-
-    def noting_pid(*args: Any) -> Any:  # runs in the forked workers too
-        with pids.open("a") as handle:
-            handle.write(f"{os.getpid()}\n")
-        return real(*args)
-
-    monkeypatch.setattr(pipeline, "_parse_one", noting_pid)
     for jobs in ("1", "2"):
         pids.write_text("")
         project = tmp_path / f"project-{jobs}"
@@ -90,25 +106,22 @@ def test_workers_store_the_same_records_as_one_process(
     assert str(os.getpid()) not in parsers["2"] and 1 <= len(parsers["2"]) <= 2
 
 
-def test_auto_uses_workers_only_for_many_reports(tmp_path: Path, monkeypatch) -> None:
-    seen: list[int] = []
-    real = pipeline._parse_all
-
-    def spy(paths: list[Path], *args: Any) -> Any:
-        jobs = args[-1]
-        seen.append(jobs)
-        return real(paths, *args)
-
-    monkeypatch.setattr(pipeline, "_parse_all", spy)
-    project = tmp_path / "project"
-    project.mkdir()
-    few = _reports(tmp_path / "few", 3)
-    result = CliRunner().invoke(
-        cli, ["analytics", "import", str(few), "-r", "--project", str(project)]
-    )
-    assert "Imported 3 execution(s)" in result.output
-    assert seen == [None]  # auto: decided in _parse_all by the number of reports
+def test_auto_uses_workers_only_for_many_reports(tmp_path: Path, pids: Path) -> None:
     assert pipeline.PARALLEL_FROM > 4
+    for count in (3, pipeline.PARALLEL_FROM):  # the default --jobs is 0, auto
+        pids.write_text("")
+        project = tmp_path / f"project-{count}"
+        project.mkdir()
+        reports = _reports(tmp_path / f"reports-{count}", count)
+        result = CliRunner().invoke(
+            cli, ["analytics", "import", str(reports), "-r", "--project", str(project)]
+        )
+        assert f"Imported {count} execution(s)" in result.output
+        parsers = set(pids.read_text().split())
+        if count < pipeline.PARALLEL_FROM or (os.cpu_count() or 1) == 1:
+            assert parsers == {str(os.getpid())}
+        else:
+            assert parsers and str(os.getpid()) not in parsers
 
 
 def test_a_worker_that_fails_on_a_report_fails_only_that_report(tmp_path: Path) -> None:

@@ -358,7 +358,9 @@ def test_store_option_is_accepted_after_the_command(url: str | None, project: Pa
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["location"] in (
-        given, redact(given), given.replace("sqlite:///", "/")
+        given,
+        redact(given),
+        given.replace("sqlite:///", "/"),
     )
     assert json.loads(result.stdout)["count"] == 1
 
@@ -407,30 +409,48 @@ def test_migrate_both_ways_is_idempotent(
 def test_migrate_resumes_after_an_interruption(
     store: Store, url: str | None, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from phaser_analytics import hookimpl
     from phaser_analytics.cli import store_cmds
+    from phaser_analytics.plugins import build_host, set_host
 
     store.save([make_record(project, hours=i) for i in range(7)])
     store.close()
     target = f"sqlite:///{tmp_path / 'copy.db'}" if url is None else str(tmp_path / "copy-json")
     monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 3)
-    real_copy = store_cmds._copy
-    calls = {"n": 0}
+    saves = {"n": 0}
 
-    def interrupted(source: Any, target_store: Any) -> Any:
-        real_save = target_store.save
+    class Interrupted:
+        """The target store, through a store plugin whose ``save`` is killed between the
+        first and the second batch."""
 
-        def save(records: Any, **options: Any) -> Any:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise KeyboardInterrupt  # killed between the first and second batch
-            return real_save(records, **options)
+        def __init__(self, opened: Store) -> None:
+            self.opened = opened
 
-        target_store.save = save
-        return real_copy(source, target_store)
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.opened, name)
 
-    monkeypatch.setattr(store_cmds, "_copy", interrupted)
-    assert invoke(url, project, "store", "migrate", "--to", target).exit_code != 0
-    monkeypatch.setattr(store_cmds, "_copy", real_copy)
+        def save(self, records: Any, **options: Any) -> Any:
+            saves["n"] += 1
+            if saves["n"] == 2:
+                raise KeyboardInterrupt
+            return self.opened.save(records, **options)
+
+    class Plugin:
+        @hookimpl
+        def register_stores(self, register: Any) -> None:
+            def open_interrupted(url: str, *, project_dir: Any = None, warn: Any = None) -> Any:
+                real = url.removeprefix("interrupted://")
+                return Interrupted(open_store(real, project_dir=project_dir))
+
+            register("interrupted", open_interrupted)
+
+    set_host(build_host([("interrupted", Plugin())]))
+    try:
+        migrate = ("store", "migrate", "--to", f"interrupted://{target}")
+        assert invoke(url, project, *migrate).exit_code != 0
+    finally:
+        set_host(None)
+    assert saves["n"] == 2
     resumed = invoke(url, project, "store", "migrate", "--to", target)
     assert "Copied 4" in resumed.output and "3 were already there" in resumed.output
     copy = open_store(target, project_dir=project)
