@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from storage_helpers import fill, json_store, no_fsync  # noqa: F401 (a fixture)
 
 from phaser_analytics.cli import cli, viewing
-from phaser_analytics.cli.viewing import LazyRecords
 from phaser_analytics.stores.base import Entry
 from phaser_analytics.stores.json_files import JsonStore
+from phaser_analytics.view import LazyRecords
 
 pytestmark = pytest.mark.usefixtures("no_fsync")
 

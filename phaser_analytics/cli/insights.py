@@ -11,6 +11,7 @@ import click
 
 from ..errors import AnalyticsError
 from ..models import AnalyticsQuery
+from ..view import Selection, write_output
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -22,7 +23,7 @@ from .main import (
     status_option,
     store_option,
 )
-from .viewing import Selection, _query, history, make_view, write_output
+from .viewing import _query, history, make_view
 
 
 def _store(project_dir: Path) -> Any:

@@ -13,6 +13,7 @@ import click
 
 from ..errors import stderr_warning
 from ..query import compute_stats, select_global
+from ..view import Selection, write_output
 from .main import (
     AppContext,
     RendererChoice,
@@ -27,7 +28,7 @@ from .main import (
     store_option,
     zone_option,
 )
-from .viewing import Selection, _query, make_view, write_output
+from .viewing import _query, make_view
 
 if TYPE_CHECKING:
     from ..hookspecs import Breakdown

@@ -1,14 +1,15 @@
-"""``show``, ``export`` and ``badge``: query → render."""
+"""``show``, ``export`` and ``badge``: their options, store and renderer; the reading itself
+(select → view → write) is :mod:`phaser_analytics.view`'s."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO, overload
+from typing import Any
 
 import click
 
@@ -18,12 +19,18 @@ from ..models import (
     BADGE_METRICS,
     AggregatedStats,
     AnalyticsQuery,
-    ExecutionRecord,
     ExecutionStatus,
     utcnow,
 )
 from ..query import compute_stats, project_key, select_global
-from ..stores.base import Entry, Store
+from ..view import (
+    Selection,
+    render_chunks,
+    select_all_projects,
+    select_project,
+    select_project_streaming,
+    write_output,
+)
 from .configured import config_defaults, view_options
 from .main import (
     EXIT_FAILED,
@@ -44,120 +51,22 @@ from .main import (
 )
 
 
-@dataclass
-class Selection:
-    records: Sequence[ExecutionRecord]
-    stats: AggregatedStats
-    project: dict[str, Any] | None
-    projects: list[dict[str, Any]] = field(default_factory=list)
-    store_empty: bool = False
-    origins: list[dict[str, Any]] | None = None
-    #: The store a project view was read from, and the project's key in it: what later
-    #: steps of the command (``show``'s anomalies) read more from.
-    store: Any = None
-    key: str | None = None
-
-
 def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
-    """Records and stats for ``query``: stats come from the store's entries, and only the
-    selected records are read."""
+    """The selection of ``query`` (:mod:`phaser_analytics.view`) from the command's store:
+    the project's, or with ``global_`` every registered project's."""
     if global_:
-        chosen = select_global(query, warn=stderr_warning, store=global_store(project_dir))
-        pairs = chosen.load()
-        return Selection(
-            records=[record for _, record in pairs],
-            origins=[{"name": p.name, "path": p.path} for p, _ in pairs],
-            stats=compute_stats(chosen.entries),
-            project=None,
-            projects=[p.to_dict() for p in chosen.projects],
-            store_empty=not chosen.items and not any(p.execution_count for p in chosen.projects),
-        )
+        return select_all_projects(global_store(project_dir), query)
     store = open_command_store(project_dir)
-    key = project_key(project_dir, store)
-    # Only the entries the query keeps are built: `show --last 5` reads five.
-    entries = list(store.find(query, project=key))
-    info = store.info()
-    return Selection(
-        records=list(store.read(entries)),
-        stats=compute_stats(entries),
-        project={"name": info.project_name(key) or project_dir.name, "path": str(project_dir)},
-        store_empty=not info.count_for(key),
-        store=store,
-        key=key,
-    )
-
-
-class LazyRecords(Sequence[ExecutionRecord]):
-    """The records of ``entries``, read from the store one at a time as they are iterated,
-    so a renderer that streams (``render_iter``) holds one record at a time: ``export`` of
-    ten thousand executions needs the memory of one.
-
-    Vanished or unreadable records are skipped, as :meth:`Store.read` skips them. Iterating
-    reads them again each time; ``len``, indexing and ``bool`` read them all once and keep
-    them, so a renderer that needs them all still gets a sequence. ``entries`` may be any
-    iterable that can be iterated again.
-    """
-
-    def __init__(self, store: Store, entries: Iterable[Entry]) -> None:
-        self._store = store
-        self._entries = entries
-        self._loaded: list[ExecutionRecord] | None = None
-
-    def __iter__(self) -> Iterator[ExecutionRecord]:
-        if self._loaded is not None:
-            yield from self._loaded
-            return
-        yield from self._store.read(self._entries)
-
-    def _all(self) -> list[ExecutionRecord]:
-        if self._loaded is None:
-            self._loaded = list(self._store.read(self._entries))
-        return self._loaded
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    @overload
-    def __getitem__(self, index: int) -> ExecutionRecord: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[ExecutionRecord]: ...
-
-    def __getitem__(self, index: int | slice) -> ExecutionRecord | list[ExecutionRecord]:
-        return self._all()[index]
-
-    def __bool__(self) -> bool:
-        return bool(self._all())
-
-
-class _Found:
-    """The entries of ``query``, found in the store again at each iteration (neither
-    the index's rows nor the entries are kept between passes)."""
-
-    def __init__(self, store: Store, query: AnalyticsQuery, project: str) -> None:
-        self.store, self.query, self.project = store, query, project
-
-    def __iter__(self) -> Iterator[Entry]:
-        return self.store.find(self.query, project=self.project)
+    return select_project(store, project_key(project_dir, store), query, project_dir)
 
 
 def select_streaming(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
-    """:func:`select` for a renderer that streams: the entries are found again for each
-    pass (the stats, then the records) and the records are a :class:`LazyRecords`, so
-    memory holds one entry and one record at a time, however many executions
-    (``--global`` selections are :func:`select`'s)."""
+    """:func:`select` for a renderer that streams (``--global`` selections are
+    :func:`select`'s)."""
     if global_:
         return select(project_dir, query, global_)
     store = open_command_store(project_dir)
-    key = project_key(project_dir, store)
-    entries = _Found(store, query, key)
-    info = store.info()
-    return Selection(
-        records=LazyRecords(store, entries),
-        stats=compute_stats(entries),
-        project={"name": info.project_name(key) or project_dir.name, "path": str(project_dir)},
-        store_empty=not info.count_for(key),
-    )
+    return select_project_streaming(store, project_key(project_dir, store), query, project_dir)
 
 
 def history(project_dir: Path) -> list[Any]:
@@ -319,38 +228,6 @@ def _explain_templates(output_format: str, view: RenderView) -> None:
             TEMPLATE_FORMATS[output_format],
         )
     )
-
-
-def render_chunks(renderer: Any, view: RenderView) -> Iterable[str]:
-    render_iter = optional(renderer, "render_iter")
-    if render_iter is not None:
-        return render_iter(view)
-    return [renderer.render(view)]
-
-
-def _write_chunks(stream: TextIO, chunks: Iterable[str]) -> None:
-    """Write ``chunks`` as they come, ending with exactly one newline."""
-    last = ""
-    for chunk in chunks:
-        if chunk:
-            stream.write(chunk)
-            last = chunk
-    if not last.endswith("\n"):
-        stream.write("\n")
-
-
-def write_output(chunks: Iterable[str], output: Path | None) -> None:
-    """Write rendered output to ``output`` (see :mod:`phaser_analytics.output_file`: atomic
-    for a regular file, through a symlink, directly to a device or pipe), or stream it to
-    stdout; either way it ends with exactly one newline."""
-    if output is None:
-        _write_chunks(sys.stdout, chunks)
-        sys.stdout.flush()
-        return
-    from ..output_file import open_output
-
-    with open_output(output) as handle:
-        _write_chunks(handle, chunks)
 
 
 def parse_rate(value: str) -> float:
