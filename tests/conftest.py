@@ -14,6 +14,8 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from phaser_analytics import plugins
 
+pytest_plugins = ["pg_fixtures"]  # a real PostgreSQL server: postgres_server, pg_url
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_REPORT = REPO / "examples" / "EXECUTION_REPORT.md"
 

@@ -16,6 +16,7 @@ from functools import cache
 
 _APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 _updated = False
+_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
 
 def find_binary(name: str, extra_globs: tuple[str, ...] = ()) -> str | None:
@@ -43,6 +44,11 @@ def ensure_debian_package(package: str) -> str | None:
     if apt is None:
         return f"no apt-get on this machine: install {package!r} (the Debian package) by hand"
     env = {**os.environ, **_APT_ENV}
+    # dpkg needs ldconfig and start-stop-daemon from the sbin directories, which a minimal PATH
+    # (CI runs the README command under `env -i`) leaves out.
+    path = env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join([*filter(None, path),
+                                   *(d for d in _SBIN if d not in path)])
     try:
         if not _updated:
             subprocess.run([apt, "update", "-q"], env=env, check=True,
