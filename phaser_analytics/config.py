@@ -53,9 +53,10 @@ SHARED_KEYS = ("template",)
 #: Keys under ``"analytics"`` read and checked by their own functions (with
 #: :func:`read_config_file`): ``pricing`` (model prices, :mod:`phaser_analytics.pricing`),
 #: ``tz`` (the time zone of dates, :func:`configured_zone`), ``notify`` (the webhook of
-#: :mod:`phaser_analytics.default_plugins.notifier`) and ``store`` (the store URL,
-#: :func:`store_setting`).
-KEYS_READ_ELSEWHERE = ("pricing", "tz", "notify", "store")
+#: :mod:`phaser_analytics.default_plugins.notifier`), ``store`` (the store URL,
+#: :func:`store_setting`) and ``postgres`` (the PostgreSQL store's timeouts,
+#: :mod:`phaser_analytics.stores.postgres`).
+KEYS_READ_ELSEWHERE = ("pricing", "tz", "notify", "store", "postgres")
 
 
 class ConfigError(AnalyticsError):

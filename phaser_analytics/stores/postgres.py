@@ -1,0 +1,933 @@
+"""The PostgreSQL store: one database holds a team's history, every project and machine.
+
+URLs are libpq's: ``postgresql://user@host:port/dbname`` (or ``postgres://``); a bare
+``postgresql://`` takes everything from the ``PG*`` environment variables, as ``psql`` does.
+psycopg 3 (the ``phaser-analytics[postgres]`` extra) is imported only when such a URL is
+opened.
+
+Layout (docs/team.md): ``phaser_executions`` holds one row per execution: the full record
+as ``jsonb``, and in typed columns what queries filter, sort and aggregate on (``timestamptz``
+times, ``numeric`` cost), the machine or CI runner it was imported from, and
+``identity_key``, a digest of the execution's identity (project path, document, start as
+written, base commit) under a UNIQUE constraint, so ``INSERT … ON CONFLICT DO NOTHING``
+makes imports idempotent however many machines import at once. ``phaser_schema`` records the
+migrations applied.
+
+Schema: an empty database gets the tables on first use when the role may create them; a
+database of an older schema is upgraded only by ``phaser analytics store migrate-schema``
+(a shared database is changed on purpose, never as a side effect of an import), and one of
+a newer schema is refused: this version would not know what it writes.
+
+Every write is one transaction (``save`` copies a batch into a temporary table with COPY,
+then inserts from it); big reads go through a server-side cursor. Connect and statement
+timeouts (``analytics.postgres.connect_timeout`` and ``…statement_timeout`` in the config,
+or the URL's ``connect_timeout`` / ``statement_timeout`` parameters) keep a dead server
+from hanging a CI job. Every error is one line naming host and database, never the password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import socket
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..errors import ExecutionNotFoundError, StorageError
+from ..models import AggregatedStats, ExecutionRecord, ExecutionStatus, datetime_from_json
+from .base import (
+    Entry,
+    Finding,
+    ProjectCount,
+    SaveOutcome,
+    StoreInfo,
+    Warn,
+    is_valid_execution_id,
+    pick_match,
+    stderr_warning,
+)
+
+if TYPE_CHECKING:
+    from ..models import AnalyticsQuery
+
+SCHEMES = ("postgresql", "postgres")
+INSTALL_HINT = "pip install 'phaser-analytics[postgres]'"
+
+#: Seconds; the config keys ``analytics.postgres.connect_timeout`` / ``statement_timeout``
+#: and the URL parameters of the same names override them.
+DEFAULT_CONNECT_TIMEOUT = 10
+DEFAULT_STATEMENT_TIMEOUT = 120
+CONFIG_KEY = "postgres"
+TIMEOUT_KEYS = ("connect_timeout", "statement_timeout")
+
+TABLE = "phaser_executions"
+SCHEMA_TABLE = "phaser_schema"
+#: Rows fetched per round trip from a server-side cursor, and ids per query in ``read``.
+FETCH_ROWS = 2000
+READ_CHUNK = 1000
+#: Serialises schema changes between clients (pg_advisory_xact_lock's key).
+_SCHEMA_LOCK = 0x7068_6173  # "phas"
+
+#: The record-derived columns, in the order ``_row`` gives them and COPY writes them.
+COLUMNS = (
+    "execution_id", "identity_key", "project_name", "project_path", "audit_document",
+    "document_title", "branch", "base_commit", "started_at", "started_text", "completed_at",
+    "completed_text", "status", "duration_seconds", "test_delta", "phases_planned",
+    "phases_completed", "total_tokens", "cost_usd", "imported_at", "imported_from", "record",
+)
+#: What ``find`` selects to build an :class:`Entry` (times as written, cost as float).
+_ENTRY_SELECT = (
+    "execution_id, audit_document, document_title, project_name, project_path, branch, "
+    "base_commit, started_text, completed_text, status, duration_seconds, test_delta, "
+    "phases_planned, phases_completed, total_tokens, cost_usd::float8"
+)
+_NEWEST_FIRST = 'started_at DESC NULLS LAST, execution_id COLLATE "C" DESC'
+
+
+# -- migrations --------------------------------------------------------------------------------
+
+#: (version, name, SQL) in order. Never edit one that has shipped: add the next.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "executions table",
+        f"""
+        CREATE TABLE {TABLE} (
+            execution_id     text PRIMARY KEY,
+            identity_key     text NOT NULL,
+            project_name     text,
+            project_path     text,
+            audit_document   text,
+            document_title   text,
+            branch           text,
+            base_commit      text,
+            started_at       timestamptz,
+            started_text     text,
+            completed_at     timestamptz,
+            completed_text   text,
+            status           text NOT NULL,
+            duration_seconds double precision,
+            test_delta       integer,
+            phases_planned   integer,
+            phases_completed integer,
+            total_tokens     bigint,
+            cost_usd         numeric,
+            imported_at      timestamptz NOT NULL,
+            imported_from    text,
+            stored_at        timestamptz NOT NULL DEFAULT now(),
+            record           jsonb NOT NULL,
+            CONSTRAINT {TABLE}_identity UNIQUE (identity_key)
+        );
+        CREATE UNIQUE INDEX {TABLE}_id_ci ON {TABLE} (lower(execution_id) text_pattern_ops);
+        CREATE INDEX {TABLE}_newest ON {TABLE}
+            (started_at DESC NULLS LAST, execution_id COLLATE "C" DESC);
+        CREATE INDEX {TABLE}_project ON {TABLE}
+            (project_path, started_at DESC NULLS LAST, execution_id COLLATE "C" DESC);
+        CREATE INDEX {TABLE}_status ON {TABLE} (status, started_at DESC);
+        """,
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+# -- URLs, settings and errors -------------------------------------------------------------------
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (in the authority or as ``password=`` parameter)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostport}"
+    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"),
+                       parts.fragment))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach the server: the libpq URL (our own parameters removed) and timeouts."""
+
+    conninfo: str
+    where: str
+    password: str | None
+    connect_timeout: float
+    statement_timeout: float
+
+
+def _seconds(value: Any, name: str, source: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not seconds > 0:
+        raise StorageError(f"{source}: {name} must be a number of seconds above 0, not {value!r}.")
+    return seconds
+
+
+def _configured_timeouts(project_dir: Path | None) -> dict[str, tuple[Any, str]]:
+    """``analytics.postgres.*`` timeouts from the user's config, then the project's."""
+    if project_dir is None:
+        from ..registry import phaser_home
+
+        files = [phaser_home() / "config.json"]
+    else:
+        from ..config import config_files
+
+        files = [path for path, _base in config_files(project_dir)]
+    from ..config import read_config_file
+
+    found: dict[str, tuple[Any, str]] = {}
+    for path in files:
+        section = read_config_file(path).get(CONFIG_KEY)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise StorageError(f"Config file {path}: 'analytics.{CONFIG_KEY}' must be an object.")
+        for key, value in section.items():
+            if key not in TIMEOUT_KEYS:
+                raise StorageError(
+                    f"Config file {path}: unknown key 'analytics.{CONFIG_KEY}.{key}' "
+                    f"(known: {', '.join(TIMEOUT_KEYS)})."
+                )
+            found[key] = (value, f"Config file {path}: 'analytics.{CONFIG_KEY}.{key}'")
+    return found
+
+
+def settings(url: str, project_dir: Path | None = None) -> Settings:
+    """Parse ``url`` (libpq's rules) and the timeouts: URL parameter, else config, else
+    ``PGCONNECT_TIMEOUT`` (connect only), else the defaults."""
+    parts = urlsplit(url)
+    ours: dict[str, str] = {}
+    kept = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        (ours.__setitem__(key, value) if key in TIMEOUT_KEYS else kept.append((key, value)))
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept),
+                           parts.fragment))
+    shown = redact(url)
+    configured = _configured_timeouts(project_dir)
+    timeouts: dict[str, float] = {}
+    for key, default in (("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+                         ("statement_timeout", DEFAULT_STATEMENT_TIMEOUT)):
+        if key in ours:
+            timeouts[key] = _seconds(ours[key], key, f"Store URL {shown}")
+        elif key in configured:
+            value, source = configured[key]
+            timeouts[key] = _seconds(value, "the value", source)
+        elif key == "connect_timeout" and os.environ.get("PGCONNECT_TIMEOUT"):
+            timeouts[key] = _seconds(os.environ["PGCONNECT_TIMEOUT"], key, "PGCONNECT_TIMEOUT")
+        else:
+            timeouts[key] = float(default)
+    params = _conninfo_params(conninfo, shown)
+    return Settings(
+        conninfo=conninfo,
+        where=_where(params),
+        password=params.get("password") or os.environ.get("PGPASSWORD") or None,
+        connect_timeout=timeouts["connect_timeout"],
+        statement_timeout=timeouts["statement_timeout"],
+    )
+
+
+def _conninfo_params(conninfo: str, shown: str) -> dict[str, str]:
+    from psycopg import conninfo as pg_conninfo
+
+    try:
+        return pg_conninfo.conninfo_to_dict(conninfo)  # type: ignore[return-value]
+    except Exception as exc:  # psycopg.ProgrammingError: libpq refused to parse it
+        reason = _one_line(str(exc)) or "not a valid libpq URL"
+        raise StorageError(f"Invalid PostgreSQL store URL {shown}: {reason}.") from None
+
+
+def _where(params: dict[str, str]) -> str:
+    """``host:port/dbname`` as libpq will resolve them (URL, else PG* variables, else its
+    defaults), for messages; never the password."""
+    env = os.environ
+    host = params.get("host") or params.get("hostaddr") or env.get("PGHOST") or "localhost"
+    port = params.get("port") or env.get("PGPORT") or "5432"
+    user = params.get("user") or env.get("PGUSER") or _login_name()
+    dbname = params.get("dbname") or env.get("PGDATABASE") or user
+    return f"{host}:{port}/{dbname}"
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name from the environment or the password database
+        return "?"
+
+
+def _one_line(text: str) -> str:
+    """The useful part of a libpq message, on one line: ``FATAL:`` prefixes and the
+    ``connection to server at … failed:`` preamble dropped, hints kept short."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    first = re.sub(r'^connection failed:\s*', "", first)
+    first = re.sub(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed:\s*', "",
+                   first)
+    first = re.sub(r"^(FATAL|ERROR):\s*", "", first)
+    if first in ("", "FATAL:") and len(lines) > 1:
+        first = re.sub(r"^(FATAL|ERROR):\s*", "", lines[1])
+    return first.rstrip(".")
+
+
+def machine_name() -> str:
+    """The machine or CI runner an import comes from: ``$PHASER_MACHINE``, else the CI's
+    runner name (GitHub Actions, GitLab CI, Buildkite, Jenkins), else the host name."""
+    env = os.environ
+    explicit = env.get("PHASER_MACHINE", "").strip()
+    if explicit:
+        return explicit[:200]
+    for ci, variable in (
+        ("github-actions", "RUNNER_NAME"),
+        ("gitlab-ci", "CI_RUNNER_DESCRIPTION"),
+        ("buildkite", "BUILDKITE_AGENT_NAME"),
+        ("jenkins", "NODE_NAME"),
+    ):
+        value = env.get(variable, "").strip()
+        if value:
+            return f"{ci}:{value}"[:200]
+    return socket.gethostname() or "unknown"
+
+
+def identity_key(identity: tuple[str | None, ...]) -> str:
+    """The digest the UNIQUE constraint holds: one per execution, whatever its id."""
+    return hashlib.sha256(json.dumps(list(identity)).encode("utf-8")).hexdigest()
+
+
+def _import_psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise StorageError(
+            f"PostgreSQL stores need psycopg, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return psycopg
+
+
+# -- the store ---------------------------------------------------------------------------------
+
+
+class PostgresStore:
+    """A store in one PostgreSQL database (module docstring). Not thread-safe: one per
+    command, like every store."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, *, project_dir: Path | None = None,
+                 warn: Warn = stderr_warning, create: bool = True) -> None:
+        self._psycopg = _import_psycopg()
+        self.url = redact(url)
+        self.settings = settings(url, project_dir)
+        self.warn = warn
+        self.machine = machine_name()
+        self._conn = self._connect()
+        self._cursors = 0
+        self.schema_version = self._schema_version()
+        if self.schema_version == 0 and create:
+            self.migrate_schema(automatic=True)
+        else:
+            self._check_schema()
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> PostgresStore:
+        return cls(url, **kwargs)
+
+    # -- connection and errors -----------------------------------------------------------------
+
+    @property
+    def where(self) -> str:
+        return self.settings.where
+
+    def _error(self, exc: BaseException, doing: str) -> StorageError:
+        """One line for the user: what failed, where, and libpq's reason (no password)."""
+        errors = self._psycopg.errors
+        if isinstance(exc, errors.QueryCanceled) and "statement timeout" in str(exc):
+            reason = (f"a statement took longer than {self.settings.statement_timeout:g} s "
+                      "(analytics.postgres.statement_timeout)")
+        else:
+            reason = _one_line(str(exc)) or type(exc).__name__
+        message = f"PostgreSQL store {self.where}: {doing} failed: {reason}."
+        password = self.settings.password
+        if password:
+            message = message.replace(password, "***")
+        return StorageError(message)
+
+    @contextlib.contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except self._psycopg.Error as exc:
+            raise self._error(exc, doing) from None
+
+    def _connect(self) -> Any:
+        s = self.settings
+        try:
+            conn = self._psycopg.connect(
+                s.conninfo,
+                autocommit=True,
+                connect_timeout=max(1, round(s.connect_timeout)),
+                # A server that vanishes mid-query (host down, network cut) must not hang
+                # the client: keepalives notice an idle wait, tcp_user_timeout a stuck send.
+                keepalives=1,
+                keepalives_idle=15,
+                keepalives_interval=5,
+                keepalives_count=3,
+                tcp_user_timeout=int(max(s.connect_timeout, 30) * 1000),
+                application_name="phaser-analytics",
+            )
+        except self._psycopg.Error as exc:
+            raise self._connect_error(exc) from None
+        try:
+            conn.execute(
+                f"SET statement_timeout = {int(s.statement_timeout * 1000)}; SET TimeZone = 'UTC'"
+            )
+        except self._psycopg.Error as exc:
+            conn.close()
+            raise self._error(exc, "setting up the session") from None
+        return conn
+
+    def _connect_error(self, exc: BaseException) -> StorageError:
+        text = str(exc)
+        if "timeout expired" in text:
+            reason = (f"no answer within {self.settings.connect_timeout:g} s "
+                      "(analytics.postgres.connect_timeout)")
+        else:
+            reason = _one_line(text) or type(exc).__name__
+        message = f"Cannot connect to the PostgreSQL store {self.where}: {reason}."
+        if self.settings.password:
+            message = message.replace(self.settings.password, "***")
+        return StorageError(message)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------------------
+
+    def _schema_version(self) -> int:
+        with self._guard("reading the schema version"):
+            exists = self._conn.execute(
+                "SELECT to_regclass(%s), to_regclass(%s)", (SCHEMA_TABLE, TABLE)
+            ).fetchone()
+            if exists[0] is None:
+                if exists[1] is not None:
+                    raise StorageError(
+                        f"PostgreSQL store {self.where}: table {TABLE} exists without "
+                        f"{SCHEMA_TABLE}; it was not made by phaser-analytics."
+                    )
+                return 0
+            row = self._conn.execute(f"SELECT max(version) FROM {SCHEMA_TABLE}").fetchone()
+        return int(row[0] or 0)
+
+    def _check_schema(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"PostgreSQL store {self.where} has schema version {version}, newer than this "
+                f"phaser-analytics knows ({SCHEMA_VERSION}): upgrade phaser-analytics."
+            )
+        if version < SCHEMA_VERSION:
+            raise StorageError(
+                f"PostgreSQL store {self.where} has schema version {version}, older than this "
+                f"phaser-analytics ({SCHEMA_VERSION}): run 'phaser analytics store "
+                "migrate-schema' (as a role that may alter its tables)."
+            )
+
+    def migrate_schema(self, *, automatic: bool = False) -> tuple[int, int]:
+        """Apply the migrations the database lacks, in one transaction under an advisory
+        lock (so two clients never apply one twice); ``(version before, version after)``.
+        A database of a newer schema is refused, untouched."""
+        errors = self._psycopg.errors
+        try:
+            with self._conn.transaction():
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                before = self._schema_version()
+                if before > SCHEMA_VERSION:
+                    self.schema_version = before
+                    self._check_schema()
+                if before == 0:
+                    self._conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (version integer PRIMARY KEY, "
+                        "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+                        "applied_by text)"
+                    )
+                for version, name, sql in MIGRATIONS:
+                    if version <= before:
+                        continue
+                    self._conn.execute(sql)
+                    self._conn.execute(
+                        f"INSERT INTO {SCHEMA_TABLE} (version, name, applied_by) "
+                        "VALUES (%s, %s, current_user || '@' || %s)",
+                        (version, name, self.machine),
+                    )
+        except errors.InsufficientPrivilege:
+            what = "has no phaser-analytics tables" if automatic else "needs a schema upgrade"
+            raise StorageError(
+                f"PostgreSQL store {self.where} {what}, and this role may not create them: "
+                "run 'phaser analytics store migrate-schema' as the database's owner "
+                "(docs/team.md)."
+            ) from None
+        except self._psycopg.Error as exc:
+            raise self._error(exc, "migrating the schema") from None
+        self.schema_version = SCHEMA_VERSION
+        return before, SCHEMA_VERSION
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def _where_clause(self, query: AnalyticsQuery | None,
+                      project: str | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if project is not None:
+            clauses.append("project_path = %s")
+            params.append(project)
+        if query is not None:
+            if query.since is not None:
+                clauses.append("started_at >= %s")
+                params.append(query.since)
+            if query.until is not None:
+                clauses.append("started_at <= %s")
+                params.append(query.until)
+            if query.status is not None:
+                clauses.append("status = %s")
+                params.append(query.status.value)
+            if query.document:
+                clauses.append("strpos(audit_document, %s) > 0")
+                params.append(query.document)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def find(self, query: AnalyticsQuery | None = None, *,
+             project: str | None = None) -> Iterator[Entry]:
+        where, params = self._where_clause(query, project)
+        sql = f"SELECT {_ENTRY_SELECT} FROM {TABLE}{where} ORDER BY {_NEWEST_FIRST}"
+        limit = query.limit if query is not None else None
+        if limit is not None:
+            if limit <= 0:
+                return iter(())
+            sql += " LIMIT %s"
+            params.append(limit)
+        return self._entries(sql, params, big=limit is None or limit > FETCH_ROWS)
+
+    def _entries(self, sql: str, params: Sequence[Any], *, big: bool) -> Iterator[Entry]:
+        for row in self._rows(sql, params, big=big, doing="reading executions"):
+            yield _entry(row)
+
+    def _rows(self, sql: str, params: Sequence[Any], *, big: bool,
+              doing: str) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql``: a small result in one fetch, a big one through a server-side
+        cursor ``FETCH_ROWS`` at a time (WITH HOLD, so a write in between does not end it)."""
+        if not big:
+            with self._guard(doing):
+                rows = self._conn.execute(sql, params).fetchall()
+            yield from rows
+            return
+        self._cursors += 1
+        cursor = self._conn.cursor(name=f"phaser_read_{self._cursors}", withhold=True)
+        try:
+            with self._guard(doing):
+                cursor.itersize = FETCH_ROWS
+                cursor.execute(sql, params)
+            while True:
+                with self._guard(doing):
+                    rows = cursor.fetchmany(FETCH_ROWS)
+                if not rows:
+                    break
+                yield from rows
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+    def read(self, entries: Iterable[Entry]) -> Iterator[ExecutionRecord]:
+        chunk: list[str] = []
+        for entry in entries:
+            chunk.append(entry.execution_id)
+            if len(chunk) >= READ_CHUNK:
+                yield from self._read_chunk(chunk)
+                chunk = []
+        if chunk:
+            yield from self._read_chunk(chunk)
+
+    def _read_chunk(self, ids: list[str]) -> Iterator[ExecutionRecord]:
+        with self._guard("reading executions"):
+            rows = self._conn.execute(
+                f"SELECT execution_id, record FROM {TABLE} WHERE execution_id = ANY(%s)", (ids,)
+            ).fetchall()
+        found = dict(rows)
+        for execution_id in ids:
+            data = found.get(execution_id)
+            if data is None:
+                continue
+            record = self._load(execution_id, data)
+            if record is not None:
+                yield record
+
+    def _load(self, execution_id: str, data: Any) -> ExecutionRecord | None:
+        try:
+            return ExecutionRecord.from_dict(data)
+        except Exception as exc:  # from_dict may raise anything on a damaged record
+            self.warn(f"Execution {execution_id} in {self.where} cannot be read "
+                      f"({type(exc).__name__}: {exc}); skipped. Run 'phaser analytics doctor'.")
+            return None
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        entry = self._resolve(execution_id)
+        with self._guard("reading an execution"):
+            row = self._conn.execute(
+                f"SELECT record FROM {TABLE} WHERE execution_id = %s", (entry.execution_id,)
+            ).fetchone()
+        if row is None:
+            raise ExecutionNotFoundError(execution_id)
+        record = self._load(entry.execution_id, row[0])
+        if record is None:
+            raise StorageError(
+                f"Execution {entry.execution_id} in {self.where} cannot be read; "
+                "run 'phaser analytics doctor'."
+            )
+        return record
+
+    def _resolve(self, execution_id: str) -> Entry:
+        """The entry of a full id or unique prefix (base.pick_match's messages)."""
+        if not is_valid_execution_id(execution_id):
+            raise ExecutionNotFoundError(execution_id)
+        wanted = execution_id.lower()
+        compact = wanted.replace("-", "")
+        with self._guard("looking up an execution"):
+            rows = self._conn.execute(
+                f"SELECT {_ENTRY_SELECT} FROM {TABLE} WHERE lower(execution_id) = %s", (wanted,)
+            ).fetchall()
+            if not rows:
+                rows = self._conn.execute(
+                    f"SELECT {_ENTRY_SELECT} FROM {TABLE} WHERE lower(execution_id) LIKE %s "
+                    "OR replace(lower(execution_id), '-', '') LIKE %s",
+                    (_like_prefix(wanted), _like_prefix(compact)),
+                ).fetchall()
+        matches = [_entry(row) for row in rows]
+        if len(matches) == 1 and matches[0].execution_id.lower() == wanted:
+            return matches[0]
+        return pick_match(execution_id, matches)
+
+    def info(self) -> StoreInfo:
+        with self._guard("counting executions"):
+            rows = self._conn.execute(
+                f"SELECT project_name, project_path, count(*) FROM {TABLE} "
+                "GROUP BY project_name, project_path ORDER BY count(*) DESC, project_path"
+            ).fetchall()
+        projects = [ProjectCount(name, path, int(count)) for name, path, count in rows]
+        return StoreInfo(
+            backend=self.backend,
+            location=self.url,
+            count=sum(p.count for p in projects),
+            projects=projects,
+            schema_version=str(self.schema_version),
+            multi_project=True,
+        )
+
+    def machines(self) -> list[tuple[str | None, int]]:
+        """How many executions each machine or CI runner imported, most first."""
+        with self._guard("counting executions"):
+            return [(m, int(n)) for m, n in self._conn.execute(
+                f"SELECT imported_from, count(*) FROM {TABLE} GROUP BY imported_from "
+                "ORDER BY count(*) DESC, imported_from"
+            ).fetchall()]
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def save(self, records: Sequence[ExecutionRecord], *,
+             replace: bool = False) -> list[SaveOutcome]:
+        """One transaction: COPY the batch into a temporary table, insert what is new with
+        ON CONFLICT DO NOTHING, then look up (and with ``replace`` update) the rest."""
+        outcomes: list[SaveOutcome | None] = [None] * len(records)
+        # Records repeated within the batch count once: the first is written, with
+        # ``replace`` the last one's content.
+        first_of: dict[str, int] = {}
+        first_by_id: dict[str, int] = {}
+        batch: dict[int, ExecutionRecord] = {}
+        repeats: list[tuple[int, int]] = []
+        for index, record in enumerate(records):
+            key = identity_key(record.identity)
+            lowered = record.execution_id.lower()
+            earlier = first_of.get(key, first_by_id.get(lowered))
+            if earlier is not None:
+                repeats.append((index, earlier))
+                if replace:
+                    batch[earlier] = record
+                continue
+            first_of[key] = first_by_id[lowered] = index
+            batch[index] = record
+        if not batch:
+            return []
+        existing: dict[int, str] = {}
+        try:
+            with self._conn.transaction():
+                self._copy_in(batch)
+                inserted = {row[0] for row in self._conn.execute(
+                    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
+                    f"SELECT {', '.join(COLUMNS)} FROM phaser_incoming ORDER BY seq "
+                    "ON CONFLICT DO NOTHING RETURNING execution_id"
+                ).fetchall()}
+                pending = [i for i, r in batch.items() if r.execution_id not in inserted]
+                if pending:
+                    existing = self._existing_ids(pending)
+                    if replace:
+                        self._replace(existing)
+        except self._psycopg.Error as exc:
+            raise self._error(exc, f"saving {len(batch)} execution(s)") from None
+        for index, record in batch.items():
+            if index in existing:
+                record.execution_id = existing[index]
+                outcomes[index] = SaveOutcome("replaced" if replace else "already",
+                                              existing[index])
+            else:
+                outcomes[index] = SaveOutcome("imported", record.execution_id)
+        for index, earlier in repeats:
+            stored_id = batch[earlier].execution_id
+            records[index].execution_id = stored_id
+            outcomes[index] = SaveOutcome("replaced" if replace else "already", stored_id)
+        return [o for o in outcomes if o is not None]
+
+    def _copy_in(self, batch: dict[int, ExecutionRecord]) -> None:
+        self._conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS phaser_incoming "
+            f"(seq integer, LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        columns = ", ".join(("seq", *COLUMNS))
+        with self._conn.cursor().copy(f"COPY phaser_incoming ({columns}) FROM STDIN") as copy:
+            for index, record in batch.items():
+                copy.write_row((index, *self._row(record)))
+
+    def _row(self, record: ExecutionRecord) -> tuple[Any, ...]:
+        data = record.to_dict()
+        return (
+            record.execution_id,
+            identity_key(record.identity),
+            record.project_name,
+            record.project_path,
+            record.audit_document,
+            record.document_title,
+            record.branch,
+            record.base_commit,
+            record.started_at,
+            data["started_at"],
+            record.completed_at,
+            data["completed_at"],
+            record.status.value,
+            record.duration_seconds,
+            record.test_delta,
+            record.phases_planned,
+            record.phases_completed,
+            record.total_tokens,
+            None if record.cost_usd is None else repr(float(record.cost_usd)),
+            record.imported_at,
+            self.machine,
+            json.dumps(data, ensure_ascii=False, allow_nan=False),
+        )
+
+    def _existing_ids(self, pending: list[int]) -> dict[int, str]:
+        """For the batch rows not inserted: the id of the execution already stored (the
+        same identity first, else the same id)."""
+        rows = self._conn.execute(
+            "SELECT i.seq, e.execution_id, e.identity_key = i.identity_key "
+            f"FROM phaser_incoming i JOIN {TABLE} e ON e.identity_key = i.identity_key "
+            "OR lower(e.execution_id) = lower(i.execution_id) WHERE i.seq = ANY(%s) "
+            "ORDER BY i.seq, 3 DESC",
+            (pending,),
+        ).fetchall()
+        found: dict[int, str] = {}
+        for seq, execution_id, _same_identity in rows:
+            found.setdefault(seq, execution_id)
+        missing = [seq for seq in pending if seq not in found]
+        if missing:  # cannot happen: a conflict names a stored row; never write half
+            raise StorageError(f"PostgreSQL store {self.where}: a conflicting execution "
+                               "vanished during the import; run it again.")
+        return found
+
+    def _replace(self, existing: dict[int, str]) -> None:
+        """Overwrite the stored executions with the batch's, keeping their stored ids."""
+        self._conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS phaser_replacing (seq integer, execution_id text) "
+            "ON COMMIT DELETE ROWS"
+        )
+        with self._conn.cursor().copy("COPY phaser_replacing FROM STDIN") as copy:
+            for seq, execution_id in existing.items():
+                copy.write_row((seq, execution_id))
+        assigned = ", ".join(f"{c} = i.{c}" for c in COLUMNS if c not in ("execution_id", "record"))
+        self._conn.execute(
+            f"UPDATE {TABLE} e SET {assigned}, stored_at = now(), "
+            "record = jsonb_set(i.record, '{execution_id}', to_jsonb(r.execution_id)) "
+            "FROM phaser_replacing r JOIN phaser_incoming i ON i.seq = r.seq "
+            "WHERE e.execution_id = r.execution_id"
+        )
+
+    def delete(self, execution_ids: Iterable[str], *, missing_ok: bool = False) -> list[Entry]:
+        chosen: dict[str, Entry] = {}
+        for execution_id in execution_ids:
+            try:
+                entry = self._resolve(execution_id)
+            except ExecutionNotFoundError:
+                if missing_ok:
+                    continue
+                raise
+            chosen[entry.execution_id] = entry
+        if not chosen:
+            return []
+        with self._guard("deleting executions"), self._conn.transaction():
+            gone = {row[0] for row in self._conn.execute(
+                f"DELETE FROM {TABLE} WHERE execution_id = ANY(%s) RETURNING execution_id",
+                (list(chosen),),
+            ).fetchall()}
+        return [entry for execution_id, entry in chosen.items() if execution_id in gone]
+
+    # -- doctor ------------------------------------------------------------------------------------
+
+    def check(self, *, repair: bool = False) -> list[Finding]:
+        """The schema version, and every row: its record loads, and its columns (identity
+        included) agree with it; ``repair`` rewrites disagreeing columns from the record."""
+        findings = [Finding("schema", f"schema version {self.schema_version} "
+                            f"(this phaser-analytics: {SCHEMA_VERSION})", "ok")]
+        unreadable: list[str] = []
+        stale: list[ExecutionRecord] = []
+        sql = (f"SELECT {_ENTRY_SELECT}, identity_key, record FROM {TABLE} "
+               f"ORDER BY {_NEWEST_FIRST}")
+        total = 0
+        for row in self._rows(sql, (), big=True, doing="checking executions"):
+            total += 1
+            entry, key, data = _entry(row[:-2]), row[-2], row[-1]
+            try:
+                record = ExecutionRecord.from_dict(data)
+            except Exception:
+                unreadable.append(entry.execution_id)
+                continue
+            if record.execution_id != entry.execution_id or key != identity_key(
+                record.identity
+            ) or Entry.of(record) != entry:
+                stale.append(record)
+        findings.append(Finding("rows", f"{total} execution(s) in {self.where}", "ok"))
+        if unreadable:
+            findings.append(Finding(
+                "records", f"{len(unreadable)} execution(s) whose record cannot be read: "
+                f"{', '.join(unreadable[:10])}{' …' if len(unreadable) > 10 else ''}", "problem"))
+        if stale:
+            fixed = False
+            if repair:
+                with self._guard("repairing executions"), self._conn.transaction():
+                    for record in stale:
+                        row = self._row(record)
+                        assigned = ", ".join(f"{c} = %s" for c in COLUMNS[1:-2])
+                        self._conn.execute(
+                            f"UPDATE {TABLE} SET {assigned} WHERE execution_id = %s",
+                            (*row[1:-2], record.execution_id),
+                        )
+                fixed = True
+            findings.append(Finding(
+                "columns", f"{len(stale)} execution(s) whose columns disagree with their "
+                f"record{': rewritten from the record' if fixed else ''}",
+                "note" if fixed else "problem"))
+        return findings
+
+    # -- aggregates in SQL -------------------------------------------------------------------------
+
+    def stats(self, query: AnalyticsQuery | None = None, *,
+              project: str | None = None) -> AggregatedStats:
+        """What :meth:`AggregatedStats.compute` gives over ``find(query, project=project)``,
+        computed by the server in one query (tests/test_postgres_store.py compares them on
+        the same records). Cost is summed as ``numeric``, so it does not drift."""
+        where, params = self._where_clause(query, project)
+        inner = f"SELECT * FROM {TABLE}{where}"
+        if query is not None and query.limit is not None:
+            inner += f" ORDER BY {_NEWEST_FIRST} LIMIT %s"
+            params.append(max(query.limit, 0))
+        sql = f"""
+            WITH selected AS ({inner})
+            SELECT count(*),
+                   count(*) FILTER (WHERE status = 'success'),
+                   count(*) FILTER (WHERE status = 'partial'),
+                   count(*) FILTER (WHERE status = 'failed'),
+                   avg(duration_seconds), min(duration_seconds), max(duration_seconds),
+                   sum(duration_seconds),
+                   sum(test_delta), avg(test_delta)::float8,
+                   coalesce(sum(phases_planned), 0),
+                   coalesce(sum(least(coalesce(phases_completed, 0), phases_planned)), 0),
+                   (SELECT started_text FROM selected WHERE started_at IS NOT NULL
+                    ORDER BY started_at LIMIT 1),
+                   (SELECT started_text FROM selected WHERE started_at IS NOT NULL
+                    ORDER BY started_at DESC LIMIT 1),
+                   sum(total_tokens), round(sum(cost_usd), 6)::float8
+            FROM selected
+        """
+        with self._guard("computing statistics"):
+            row = self._conn.execute(sql, params).fetchone()
+        (total, successful, partial, failed, avg_d, min_d, max_d, sum_d, sum_delta, avg_delta,
+         planned, completed, earliest, latest, tokens, cost) = row
+        return AggregatedStats(
+            total_executions=int(total),
+            successful=int(successful),
+            partial=int(partial),
+            failed=int(failed),
+            avg_duration_seconds=avg_d,
+            min_duration_seconds=min_d,
+            max_duration_seconds=max_d,
+            total_duration_seconds=sum_d,
+            total_test_delta=None if sum_delta is None else int(sum_delta),
+            avg_test_delta=avg_delta,
+            total_phases_executed=int(planned),
+            total_phases_completed=int(completed),
+            earliest_execution=datetime_from_json(earliest),
+            latest_execution=datetime_from_json(latest),
+            total_tokens=None if tokens is None else int(tokens),
+            total_cost_usd=cost,
+        )
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    (execution_id, audit_document, document_title, project_name, project_path, branch,
+     base_commit, started_text, completed_text, status, duration_seconds, test_delta,
+     phases_planned, phases_completed, total_tokens, cost_usd) = row
+    return Entry(
+        execution_id=execution_id,
+        audit_document=audit_document,
+        document_title=document_title,
+        project_name=project_name,
+        project_path=project_path,
+        branch=branch,
+        base_commit=base_commit,
+        started_at=datetime_from_json(started_text),
+        completed_at=datetime_from_json(completed_text),
+        status=ExecutionStatus(status),
+        duration_seconds=duration_seconds,
+        test_delta=test_delta,
+        phases_planned=phases_planned,
+        phases_completed=phases_completed,
+        total_tokens=total_tokens,
+        cost_usd=cost_usd,
+    )
+
+
+def open_postgres(url: str, *, project_dir: Path | None = None,
+                  warn: Callable[[str], None] | None = None) -> PostgresStore:
+    """The ``register_stores`` opener for ``postgresql://`` and ``postgres://``."""
+    return PostgresStore(url, project_dir=project_dir, **({"warn": warn} if warn else {}))
+
