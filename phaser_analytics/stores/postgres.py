@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..errors import ExecutionNotFoundError, StorageError
 from ..models import AggregatedStats, ExecutionRecord, ExecutionStatus, datetime_from_json
@@ -140,17 +140,9 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 def redact(url: str) -> str:
-    """``url`` without its password (in the authority or as ``password=`` parameter)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostport}"
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"),
-                       parts.fragment))
+    """``url`` without its password (in the authority, or as a ``password=`` parameter)."""
+    url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^@?#]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
 @dataclass(frozen=True)
@@ -162,6 +154,8 @@ class Settings:
     password: str | None
     connect_timeout: float
     statement_timeout: float
+    #: libpq parameters the URL sets itself (ours only fill in what it leaves out).
+    given: frozenset[str] = frozenset()
 
 
 def _seconds(value: Any, name: str, source: str) -> float:
@@ -211,8 +205,9 @@ def settings(url: str, project_dir: Path | None = None) -> Settings:
     kept = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         (ours.__setitem__(key, value) if key in TIMEOUT_KEYS else kept.append((key, value)))
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept),
-                           parts.fragment))
+    conninfo = url
+    if ours:  # rebuilt by hand: urlunsplit would drop the "//" of a bare postgresql://
+        conninfo = url.split("?", 1)[0] + (f"?{urlencode(kept, quote_via=quote)}" if kept else "")
     shown = redact(url)
     configured = _configured_timeouts(project_dir)
     timeouts: dict[str, float] = {}
@@ -234,6 +229,7 @@ def settings(url: str, project_dir: Path | None = None) -> Settings:
         password=params.get("password") or os.environ.get("PGPASSWORD") or None,
         connect_timeout=timeouts["connect_timeout"],
         statement_timeout=timeouts["statement_timeout"],
+        given=frozenset(params),
     )
 
 
@@ -327,7 +323,11 @@ class PostgresStore:
     backend = "postgresql"
 
     def __init__(self, url: str, *, project_dir: Path | None = None,
-                 warn: Warn = stderr_warning, create: bool = True) -> None:
+                 warn: Warn = stderr_warning, create: bool = True,
+                 check_version: bool = True) -> None:
+        """Connect; create the tables in an empty database (``create``, when the role may);
+        refuse a database of another schema version (``check_version``; ``store
+        migrate-schema`` opens without it, then calls :meth:`migrate_schema`)."""
         self._psycopg = _import_psycopg()
         self.url = redact(url)
         self.settings = settings(url, project_dir)
@@ -335,11 +335,15 @@ class PostgresStore:
         self.machine = machine_name()
         self._conn = self._connect()
         self._cursors = 0
-        self.schema_version = self._schema_version()
-        if self.schema_version == 0 and create:
-            self.migrate_schema(automatic=True)
-        else:
-            self._check_schema()
+        try:
+            self.schema_version = self._schema_version()
+            if self.schema_version == 0 and create:
+                self.migrate_schema(automatic=True)
+            elif check_version:
+                self._check_schema()
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> PostgresStore:
@@ -374,19 +378,25 @@ class PostgresStore:
 
     def _connect(self) -> Any:
         s = self.settings
+        # A server that vanishes mid-query (host down, network cut) must not hang the
+        # client: keepalives notice an idle wait, tcp_user_timeout a stuck send. What the
+        # URL (or PGAPPNAME) sets itself is left as it is.
+        extra: dict[str, Any] = {
+            "keepalives": 1,
+            "keepalives_idle": 15,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": int(max(s.connect_timeout, 30) * 1000),
+        }
+        if not os.environ.get("PGAPPNAME"):
+            extra["application_name"] = "phaser-analytics"
+        extra = {k: v for k, v in extra.items() if k not in s.given}
         try:
             conn = self._psycopg.connect(
                 s.conninfo,
                 autocommit=True,
                 connect_timeout=max(1, round(s.connect_timeout)),
-                # A server that vanishes mid-query (host down, network cut) must not hang
-                # the client: keepalives notice an idle wait, tcp_user_timeout a stuck send.
-                keepalives=1,
-                keepalives_idle=15,
-                keepalives_interval=5,
-                keepalives_count=3,
-                tcp_user_timeout=int(max(s.connect_timeout, 30) * 1000),
-                application_name="phaser-analytics",
+                **extra,
             )
         except self._psycopg.Error as exc:
             raise self._connect_error(exc) from None
@@ -425,11 +435,16 @@ class PostgresStore:
 
     def _schema_version(self) -> int:
         with self._guard("reading the schema version"):
-            exists = self._conn.execute(
-                "SELECT to_regclass(%s), to_regclass(%s)", (SCHEMA_TABLE, TABLE)
-            ).fetchone()
-            if exists[0] is None:
-                if exists[1] is not None:
+            # pg_class read with this statement's snapshot (not to_regclass's catalog
+            # cache), so a client that waited for the schema lock sees the tables the
+            # client before it created.
+            names = {row[0] for row in self._conn.execute(
+                "SELECT relname FROM pg_catalog.pg_class WHERE relname IN (%s, %s) "
+                "AND relnamespace IN (SELECT oid FROM pg_catalog.pg_namespace "
+                "WHERE nspname = ANY(current_schemas(false)))", (SCHEMA_TABLE, TABLE)
+            ).fetchall()}
+            if SCHEMA_TABLE not in names:
+                if TABLE in names:
                     raise StorageError(
                         f"PostgreSQL store {self.where}: table {TABLE} exists without "
                         f"{SCHEMA_TABLE}; it was not made by phaser-analytics."
@@ -865,7 +880,8 @@ class PostgresStore:
                    sum(duration_seconds),
                    sum(test_delta), avg(test_delta)::float8,
                    coalesce(sum(phases_planned), 0),
-                   coalesce(sum(least(coalesce(phases_completed, 0), phases_planned)), 0),
+                   coalesce(sum(least(coalesce(phases_completed, 0), phases_planned))
+                            FILTER (WHERE phases_planned IS NOT NULL), 0),
                    (SELECT started_text FROM selected WHERE started_at IS NOT NULL
                     ORDER BY started_at LIMIT 1),
                    (SELECT started_text FROM selected WHERE started_at IS NOT NULL

@@ -1,0 +1,512 @@
+"""The PostgreSQL store against a real server (tests/pgserver.py): what it writes, what it
+refuses, its schema versions, its timeouts and its one-line errors. The behaviour every
+backend shares is tests/test_store_conformance.py's; the CLI and many-process cases are in
+tests/test_postgres_team.py."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+from pgserver import PgServer
+from storage_helpers import make_record
+
+from phaser_analytics.errors import ExecutionNotFoundError, StorageError
+from phaser_analytics.models import (
+    AggregatedStats,
+    AnalyticsQuery,
+    ExecutionStatus,
+    PhaseRecord,
+    PhaseStatus,
+)
+from phaser_analytics.stores import postgres
+from phaser_analytics.stores.base import open_store, sort_newest_first
+from phaser_analytics.stores.postgres import PostgresStore
+
+REPO = Path(__file__).resolve().parent.parent
+PLUS2 = timezone(timedelta(hours=2))
+
+
+def opened(url: str, **kwargs: object) -> PostgresStore:
+    store = open_store(url, **kwargs)
+    assert isinstance(store, PostgresStore)
+    return store
+
+
+def count_rows(server: PgServer, url: str) -> int:
+    dbname = url.rsplit("/", 1)[1].split("?")[0]
+    with server.connect(dbname) as conn:
+        if conn.execute("SELECT to_regclass('phaser_executions')").fetchone()[0] is None:
+            return 0
+        return conn.execute("SELECT count(*) FROM phaser_executions").fetchone()[0]
+
+
+def rich_record(**extra: object):
+    """A record with every field set, times in two zones, phases, tokens and extras."""
+    return make_record(
+        "/work/demo",
+        hours=3,
+        document="document-7-reverse.md",
+        document_title="Reverse — ünïcode 🚀",
+        branch="audit/2024-12-06",
+        started_at=datetime(2024, 12, 6, 10, 30, tzinfo=PLUS2),
+        completed_at=datetime(2024, 12, 6, 11, 53, 23, tzinfo=timezone.utc),
+        phaser_version="1.7.0",
+        status=ExecutionStatus.PARTIAL,
+        phases_planned=7,
+        phases_completed=8,
+        final_commit="f" * 40,
+        commit_count=7,
+        files_changed=12,
+        phases=[PhaseRecord(phase_number=1, title="Set-up", status=PhaseStatus.COMPLETED,
+                            commit_sha="abc1234", duration_seconds=61.5, tests_before=1,
+                            tests_after=3, error_message="none, really", retry_count=2)],
+        report_path="/work/demo/EXECUTION_REPORT.md",
+        reported_test_delta=32,
+        tag="v1.2",
+        lines_added=1486,
+        lines_removed=37,
+        failure_reasons=["flaky test", "timeout"],
+        tokens={"input": 10, "output": 20, "cache_creation": 3, "cache_read": 4, "total": 37},
+        tokens_by_model={"claude": {"input": 10, "cost_usd": 0.1}},
+        cost_usd=0.1 + 0.2,
+        extra={"z": 1, "a": [1, 2, {"nested": None}], "text": "tab\tquote\"back\\slash"},
+        **extra,
+    )
+
+
+# -- what it stores ----------------------------------------------------------------------------
+
+
+def test_every_field_round_trips(pg_url: str) -> None:
+    record = rich_record()
+    with opened(pg_url) as store:
+        assert [o.action for o in store.save([record])] == ["imported"]
+    with opened(pg_url) as store:
+        again = store.get(record.execution_id)
+        (entry,) = store.find()
+    assert again.to_dict() == record.to_dict()
+    assert again.started_at.utcoffset() == timedelta(hours=2)  # as written, not as UTC
+    assert entry.identity == record.identity
+    assert entry.cost_usd == record.cost_usd
+
+
+def test_typed_columns_and_the_machine(postgres_server: PgServer, pg_url: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHASER_MACHINE", "ci-runner-7")
+    record = rich_record()
+    with opened(pg_url) as store:
+        store.save([record])
+        assert store.machines() == [("ci-runner-7", 1)]
+    dbname = pg_url.rsplit("/", 1)[1]
+    with postgres_server.connect(dbname) as conn:
+        row = conn.execute(
+            "SELECT pg_typeof(started_at)::text, pg_typeof(cost_usd)::text, "
+            "pg_typeof(record)::text, cost_usd::text, started_at = %s, project_path, "
+            "imported_from FROM phaser_executions", (record.started_at,)
+        ).fetchone()
+        indexes = {r[0] for r in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'phaser_executions'")}
+    assert row == ("timestamp with time zone", "numeric", "jsonb", "0.30000000000000004", True,
+                   "/work/demo", "ci-runner-7")
+    assert {"phaser_executions_identity", "phaser_executions_id_ci",
+            "phaser_executions_newest", "phaser_executions_project"} <= indexes
+
+
+def test_saving_is_idempotent_by_identity_and_replace_keeps_the_id(pg_url: str) -> None:
+    first = make_record("/p", hours=1)
+    with opened(pg_url) as store:
+        assert [o.action for o in store.save([first, make_record("/p", hours=2)])] == [
+            "imported", "imported"]
+        # The same execution imported again (a new id, the same identity): already there.
+        twin = make_record("/p", hours=1, execution_id="another-id", tag="new")
+        outcome = store.save([twin])
+        assert [(o.action, o.execution_id) for o in outcome] == [("already", first.execution_id)]
+        assert store.get(first.execution_id).tag is None
+        # Repeated within one batch: counted once.
+        third = make_record("/p", hours=3)
+        assert [o.action for o in store.save([third, third])] == ["imported", "already"]
+        # --force: replaced, the stored id kept, the new content written.
+        outcome = store.save([twin], replace=True)
+        assert [(o.action, o.execution_id) for o in outcome] == [("replaced", first.execution_id)]
+        assert twin.execution_id == first.execution_id
+        assert store.get(first.execution_id).tag == "new"
+        # The same id with another identity is the same execution too.
+        same_id = make_record("/p", hours=9, execution_id=first.execution_id.upper())
+        assert [o.action for o in store.save([same_id])] == ["already"]
+        assert store.info().count == 3
+
+
+def test_find_orders_filters_and_limits_as_the_python_path(pg_url: str) -> None:
+    records = [make_record("/a", hours=h, status=s, document=d)
+               for h, s, d in [(5, ExecutionStatus.SUCCESS, "one.md"),
+                               (1, ExecutionStatus.FAILED, "two.md"),
+                               (5, ExecutionStatus.PARTIAL, "three-one.md"),
+                               (9, ExecutionStatus.SUCCESS, "Two.md")]]
+    records.append(make_record("/b", hours=3, document="b.md"))
+    records.append(make_record("/a", hours=0, document="nostart.md", started_at=None,
+                               completed_at=None, execution_id="zzzz-no-start"))
+    records.append(make_record("/a", hours=0, document="nostart2.md", started_at=None,
+                               completed_at=None, execution_id="aaaa-no-start"))
+    with opened(pg_url) as store:
+        store.save(records)
+        queries = [
+            None,
+            AnalyticsQuery(limit=2),
+            AnalyticsQuery(status=ExecutionStatus.SUCCESS),
+            AnalyticsQuery(document="two"),
+            AnalyticsQuery(document="one", limit=1),
+            AnalyticsQuery(since=records[1].started_at, until=records[0].started_at),
+        ]
+        for query in queries:
+            for project in (None, "/a"):
+                wanted = sort_newest_first(
+                    r for r in records
+                    if (query is None or query.matches(r))
+                    and (project is None or r.project_path == project))
+                if query is not None and query.limit is not None:
+                    wanted = wanted[: query.limit]
+                got = [e.execution_id for e in store.find(query, project=project)]
+                assert got == [r.execution_id for r in wanted], (query, project)
+
+
+def test_aggregates_in_sql_equal_the_python_path(pg_url: str) -> None:
+    """stats() is computed by the server; AggregatedStats.compute by Python over the same
+    entries: the same figures, cost included (summed as numeric, rounded alike)."""
+    records = []
+    for i in range(40):
+        status = list(ExecutionStatus)[i % 3]
+        extra: dict[str, object] = {"cost_usd": round(0.1 * (i % 7) + 0.01 * i, 4)}
+        if i % 5 == 0:
+            extra.update(final_tests=None, reported_test_delta=None)
+        if i % 6 == 0:
+            extra.update(tokens={"total": 1000 + i})
+        if i % 4 == 0:
+            extra.update(date_only=True)
+        if i % 9 == 0:
+            extra.update(phases_planned=None)
+        if i % 8 == 0:
+            extra.update(phases_completed=9)  # "9 of 6": capped at 1 in the rate
+        if i == 13:
+            extra.update(started_at=None, completed_at=None)
+        records.append(make_record("/a" if i % 2 else "/b", hours=i * 7, status=status,
+                                   document=f"doc-{i % 4}.md", **extra))
+    records[3].started_at = records[3].started_at.astimezone(PLUS2)
+    with opened(pg_url) as store:
+        store.save(records)
+        for query in (None, AnalyticsQuery(limit=7), AnalyticsQuery(document="doc-1"),
+                      AnalyticsQuery(status=ExecutionStatus.FAILED),
+                      AnalyticsQuery(since=records[10].started_at), AnalyticsQuery(limit=0)):
+            for project in (None, "/a"):
+                expected = AggregatedStats.compute(store.find(query, project=project))
+                assert store.stats(query, project=project).to_dict() == expected.to_dict()
+        empty = AnalyticsQuery(document="no such document")
+        assert store.stats(empty).to_dict() == AggregatedStats.compute([]).to_dict()
+
+
+def test_ids_and_prefixes(pg_url: str) -> None:
+    a = make_record("/p", hours=1, execution_id="abcd1234-0000-0000-0000-000000000001")
+    b = make_record("/p", hours=2, execution_id="abcd1234-0000-0000-0000-000000000002")
+    with opened(pg_url) as store:
+        store.save([a, b])
+        assert store.get("ABCD1234-0000-0000-0000-000000000001").execution_id == a.execution_id
+        compact = b.execution_id.replace("-", "")
+        assert store.get(compact).execution_id == b.execution_id
+        with pytest.raises(StorageError, match="ambiguous"):
+            store.get("abcd1234")
+        with pytest.raises(StorageError, match="too short"):
+            store.get("abc")
+        for bad in ("../etc/passwd", "", "a%", "zzzz"):
+            with pytest.raises(ExecutionNotFoundError):
+                store.get(bad)
+        with pytest.raises(ExecutionNotFoundError):
+            store.delete([a.execution_id, "ffff0000"])
+        assert store.info().count == 2
+        removed = store.delete([a.execution_id, "ffff0000"], missing_ok=True)
+        assert [e.execution_id for e in removed] == [a.execution_id]
+        assert [e.execution_id for e in store.find()] == [b.execution_id]
+
+
+def test_big_reads_go_through_a_server_side_cursor(pg_url: str) -> None:
+    total = postgres.FETCH_ROWS + 500
+    with opened(pg_url) as store:
+        store.save([make_record("/p", hours=i) for i in range(total)])
+        entries = store.find()
+        first = next(entries)
+        cursors = store._conn.execute("SELECT name FROM pg_cursors").fetchall()
+        assert [name for (name,) in cursors if name.startswith("phaser_read_")]
+        # A write between two fetches does not end the read (the cursor is WITH HOLD).
+        store.save([make_record("/q", hours=-1)])
+        rest = list(entries)
+        assert len(rest) + 1 == total
+        assert first.started_at > rest[0].started_at
+        records = list(store.read([first, *rest]))
+        assert [r.execution_id for r in records] == [e.execution_id for e in [first, *rest]]
+
+
+def test_a_damaged_record_is_skipped_with_one_warning_and_doctor_finds_it(
+    postgres_server: PgServer, pg_url: str
+) -> None:
+    good, bad = make_record("/p", hours=1), make_record("/p", hours=2)
+    warnings: list[str] = []
+    with opened(pg_url, warn=warnings.append) as store:
+        store.save([good, bad])
+        with postgres_server.connect(pg_url.rsplit("/", 1)[1]) as conn:
+            conn.execute("UPDATE phaser_executions SET record = record || '{\"status\": 7}' "
+                         "WHERE execution_id = %s", (bad.execution_id,))
+            conn.execute("UPDATE phaser_executions SET branch = 'wrong' "
+                         "WHERE execution_id = %s", (good.execution_id,))
+        assert [r.execution_id for r in store.read(store.find())] == [good.execution_id]
+        assert len(warnings) == 1 and bad.execution_id in warnings[0]
+        findings = store.check()
+        problems = [f for f in findings if f.problem]
+        assert [f.check for f in problems] == ["records", "columns"]
+        repaired = store.check(repair=True)
+        assert [f.check for f in repaired if f.problem] == ["records"]
+        assert next(store.find(AnalyticsQuery(limit=1))).branch is None  # from the record
+
+
+# -- what it refuses -----------------------------------------------------------------------------
+
+
+def test_a_batch_that_fails_half_way_leaves_nothing(pg_url: str) -> None:
+    kept = make_record("/p", hours=100)
+    with opened(pg_url) as store:
+        store.save([kept])
+        batch = [make_record("/p", hours=i) for i in range(10)]
+        batch[6].document_title = "a NUL \x00 PostgreSQL text cannot hold"
+        with pytest.raises(StorageError) as failed:
+            store.save(batch)
+        assert "\n" not in str(failed.value) and "saving 10 execution(s)" in str(failed.value)
+        assert [e.execution_id for e in store.find()] == [kept.execution_id]
+        # The connection is usable afterwards, and the rest saves.
+        del batch[6]
+        assert [o.action for o in store.save(batch)] == ["imported"] * 9
+
+
+def assert_one_line(message: str, server: PgServer, *, dbname: str) -> None:
+    assert "\n" not in message
+    assert "127.0.0.1" in message and dbname in message
+    assert server.role_password not in message and server.superuser_password not in message
+
+
+def test_an_unreachable_server_is_one_line(postgres_server: PgServer) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: refused
+        url = f"postgresql://phaser:{postgres_server.role_password}@127.0.0.1:{port}/teamdb"
+        with pytest.raises(StorageError) as failed:
+            open_store(url)
+    message = str(failed.value)
+    assert_one_line(message, postgres_server, dbname="teamdb")
+    assert message.startswith(f"Cannot connect to the PostgreSQL store 127.0.0.1:{port}/teamdb")
+    assert "refused" in message
+
+
+def test_a_wrong_password_is_one_line(postgres_server: PgServer, pg_url: str) -> None:
+    url = pg_url.replace(postgres_server.role_password, "s3cret-wrong")
+    with pytest.raises(StorageError) as failed:
+        open_store(url)
+    message = str(failed.value)
+    assert_one_line(message, postgres_server, dbname=pg_url.rsplit("/", 1)[1])
+    assert "s3cret-wrong" not in message and "password authentication failed" in message
+
+
+def test_a_missing_database_is_one_line(postgres_server: PgServer) -> None:
+    url = postgres_server.url("no_such_db")
+    with pytest.raises(StorageError) as failed:
+        open_store(url)
+    message = str(failed.value)
+    assert_one_line(message, postgres_server, dbname="no_such_db")
+    assert 'database "no_such_db" does not exist' in message
+
+
+def test_a_server_that_never_answers_times_out(postgres_server: PgServer) -> None:
+    """A port that accepts the connection and then says nothing (a hung server, a
+    black-holing proxy): the connect timeout ends the wait."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        port = sock.getsockname()[1]
+        url = f"postgresql://phaser@127.0.0.1:{port}/teamdb?connect_timeout=2"
+        started = time.monotonic()
+        with pytest.raises(StorageError, match=r"no answer within 2 s "
+                           r"\(analytics.postgres.connect_timeout\)"):
+            open_store(url)
+        assert time.monotonic() - started < 30  # a guard, not a measurement
+
+
+def test_the_statement_timeout_ends_a_blocked_write(postgres_server: PgServer,
+                                                    pg_url: str) -> None:
+    with opened(pg_url) as store:
+        store.save([make_record("/p", hours=1)])
+    blocker = psycopg.connect(postgres_server.url(pg_url.rsplit("/", 1)[1]))
+    try:
+        blocker.execute("LOCK TABLE phaser_executions IN ACCESS EXCLUSIVE MODE")
+        with opened(pg_url + "?statement_timeout=1") as store, pytest.raises(
+            StorageError, match=r"longer than 1 s \(analytics.postgres.statement_timeout\)"
+        ):
+            store.save([make_record("/p", hours=2)])
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert count_rows(postgres_server, pg_url) == 1
+
+
+def test_timeouts_come_from_the_config(pg_url: str, project: Path, isolated_home: Path) -> None:
+    (isolated_home / "config.json").write_text(
+        '{"analytics": {"postgres": {"statement_timeout": 7, "connect_timeout": 3}}}')
+    (project / ".phaser").mkdir()
+    (project / ".phaser" / "config.json").write_text(
+        '{"analytics": {"postgres": {"statement_timeout": 2.5}}}')
+    with opened(pg_url, project_dir=project) as store:
+        assert store.settings.connect_timeout == 3
+        assert store._conn.execute("SHOW statement_timeout").fetchone() == ("2500ms",)
+    with opened(pg_url) as store:  # no project: the user's config only
+        assert store._conn.execute("SHOW statement_timeout").fetchone() == ("7s",)
+    with opened(pg_url + "?statement_timeout=4", project_dir=project) as store:
+        assert store._conn.execute("SHOW statement_timeout").fetchone() == ("4s",)
+    # libpq's own parameters pass through untouched, encoded spaces included.
+    with opened(pg_url + "?application_name=a%20b&statement_timeout=4") as store:
+        assert store._conn.execute("SHOW application_name").fetchone() == ("a b",)
+    (isolated_home / "config.json").write_text(
+        '{"analytics": {"postgres": {"statment_timeout": 7}}}')
+    with pytest.raises(StorageError, match=r"unknown key 'analytics\.postgres\.statment_timeout'"):
+        open_store(pg_url)
+    (isolated_home / "config.json").write_text(
+        '{"analytics": {"postgres": {"connect_timeout": "soon"}}}')
+    with pytest.raises(StorageError, match="number of seconds"):
+        open_store(pg_url)
+
+
+def test_a_bare_url_takes_the_pg_environment(postgres_server: PgServer, pg_url: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    dbname = pg_url.rsplit("/", 1)[1]
+    for name, value in (("PGHOST", "127.0.0.1"), ("PGPORT", str(postgres_server.port)),
+                        ("PGUSER", "phaser"), ("PGPASSWORD", postgres_server.role_password),
+                        ("PGDATABASE", dbname)):
+        monkeypatch.setenv(name, value)
+    with opened("postgresql://") as store:
+        store.save([make_record("/p")])
+        assert store.info().location == "postgresql://"
+    with opened("postgres:///" + dbname) as store:
+        assert store.info().count == 1
+    monkeypatch.setenv("PGDATABASE", "elsewhere")
+    with pytest.raises(StorageError) as failed:
+        open_store("postgresql://")
+    assert f"127.0.0.1:{postgres_server.port}/elsewhere" in str(failed.value)
+    assert postgres_server.role_password not in str(failed.value)
+
+
+def test_a_password_is_never_shown(postgres_server: PgServer, pg_url: str) -> None:
+    password = postgres_server.role_password
+    with opened(pg_url) as store:
+        assert password not in store.url and password not in store.info().location
+        assert ":***@" in store.info().location
+    as_parameter = pg_url.replace(f":{password}@", "@") + f"?password={password}"
+    with opened(as_parameter) as store:
+        assert password not in store.info().location
+    assert postgres.redact("postgresql://u:p%40ss@h/db?sslmode=require&password=x") == (
+        "postgresql://u:***@h/db?sslmode=require&password=***")
+    assert postgres.redact("postgresql://") == "postgresql://"
+    assert postgres.redact("postgres://u@h:5/db") == "postgres://u@h:5/db"
+
+
+def test_without_psycopg_one_line_says_what_to_install(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from phaser_analytics.stores.base import open_store\n"
+        "from phaser_analytics.errors import StorageError\n"
+        "try:\n    open_store('postgresql://u@h/db')\n"
+        "except StorageError as exc:\n    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "PostgreSQL stores need psycopg, which is not installed: "
+        "pip install 'phaser-analytics[postgres]'")
+
+
+# -- schema versions -------------------------------------------------------------------------------
+
+
+def test_a_newer_schema_is_refused_untouched(postgres_server: PgServer, pg_url: str) -> None:
+    with opened(pg_url) as store:
+        store.save([make_record("/p")])
+    dbname = pg_url.rsplit("/", 1)[1]
+    with postgres_server.connect(dbname) as conn:
+        conn.execute("INSERT INTO phaser_schema (version, name) VALUES (99, 'from the future')")
+    with pytest.raises(StorageError) as failed:
+        open_store(pg_url)
+    assert "schema version 99, newer than this phaser-analytics knows (1)" in str(failed.value)
+    with postgres_server.connect(dbname) as conn:
+        assert conn.execute("SELECT max(version) FROM phaser_schema").fetchone() == (99,)
+        assert conn.execute("SELECT count(*) FROM phaser_executions").fetchone() == (1,)
+
+
+def test_an_older_schema_is_upgraded_only_by_migrate_schema(
+    postgres_server: PgServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with opened(pg_url) as store:
+        store.save([make_record("/p")])
+    upgrade = (2, "a test column", "ALTER TABLE phaser_executions ADD COLUMN test_only text")
+    monkeypatch.setattr(postgres, "MIGRATIONS", (*postgres.MIGRATIONS, upgrade))
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 2)
+    with pytest.raises(StorageError, match="schema version 1, older than this phaser-analytics "
+                       r"\(2\): run 'phaser analytics store migrate-schema'"):
+        open_store(pg_url)
+    store = PostgresStore(pg_url, create=False, check_version=False)
+    with store:
+        assert store.migrate_schema() == (1, 2)
+        assert store.migrate_schema() == (2, 2)
+    with opened(pg_url) as store:
+        assert store.info().schema_version == "2"
+        assert store.info().count == 1
+
+
+def test_a_role_that_may_not_create_tables_is_told_who_may(postgres_server: PgServer) -> None:
+    """PostgreSQL 15: only the database owner creates tables in `public`. A team gives CI a
+    role that reads and writes rows; the owner creates the schema with migrate-schema."""
+    dbname = postgres_server.create_database(owner="postgres")
+    url = postgres_server.url(dbname)
+    with pytest.raises(StorageError, match="this role may not create them: run 'phaser "
+                       "analytics store migrate-schema' as the database's owner"):
+        open_store(url)
+    owner_url = postgres_server.url(dbname, user="postgres")
+    with opened(owner_url) as store:
+        assert store.info().schema_version == "1"
+    with postgres_server.connect(dbname) as conn:
+        conn.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+                     "TO phaser")
+    with opened(url) as store:
+        assert [o.action for o in store.save([make_record("/p")])] == ["imported"]
+
+
+def test_first_use_by_many_clients_at_once_creates_the_schema_once(pg_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        try:
+            with opened(pg_url) as store:
+                store.save([make_record("/p", hours=1)])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with opened(pg_url) as store:
+        assert store.info().count == 1
+        rows = store._conn.execute("SELECT version FROM phaser_schema").fetchall()
+    assert rows == [(1,)]
