@@ -192,7 +192,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "store": (
         "store_cmds",
         "store",
-        "Which store is in use (store info), and copying between stores (store migrate).",
+        "Which store is in use (store info), copying between stores (store migrate), and a "
+        "database store's schema (store migrate-schema).",
     ),
     "trends": (
         "metrics_cmds",
@@ -301,9 +302,9 @@ def store_option(func: F) -> F:
         expose_value=False,
         is_eager=True,
         callback=_set_store,
-        help="The store to use: a directory, file:///abs/dir, sqlite:///abs/path.db or "
-        "sqlite:relative.db (default: PHASER_STORE, else config analytics.store, else the "
-        "project's .phaser/analytics/).",
+        help="The store to use: a directory, file:///abs/dir, sqlite:///abs/path.db, "
+        "sqlite:relative.db or postgresql://user@host/db (default: PHASER_STORE, else config "
+        "analytics.store, else the project's .phaser/analytics/).",
     )(func)
 
 

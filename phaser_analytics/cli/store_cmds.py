@@ -138,3 +138,44 @@ def _copy(source: Any, target: Any) -> tuple[int, int]:
             flush()
     flush()
     return copied, already
+
+
+@store.command("migrate-schema")
+@project_option
+@store_option
+def migrate_schema_cmd(project: Path | None) -> None:
+    """Bring a PostgreSQL store's tables up to this version's schema.
+
+    A shared database is upgraded only by this command, run by a role that may alter its
+    tables (the database's owner), never as a side effect of another command; an empty
+    database gets its tables on first use when the role may create them (docs/team.md).
+    JSON and SQLite stores are brought up to date whenever they are opened.
+    """
+    from ..stores.base import open_store, redact, url_scheme
+    from .main import store_url
+
+    project_dir = resolve_project(project)
+    url = store_url(project_dir)
+    if url is not None and url_scheme(url) in ("postgresql", "postgres"):
+        from ..stores.postgres import MIGRATIONS, PostgresStore
+
+        target = PostgresStore(url, project_dir=project_dir, warn=warn, create=False,
+                               check_version=False)
+        try:
+            before, after = target.migrate_schema()
+        finally:
+            target.close()
+        if before == after:
+            click.echo(f"{target.url}: schema version {after}, up to date.")
+            return
+        applied = [f"{v} ({name})" for v, name, _sql in MIGRATIONS if before < v <= after]
+        click.echo(f"{target.url}: schema version {before} -> {after}; applied "
+                   f"{', '.join(applied)}.")
+        return
+    opened = open_store(url, project_dir=project_dir, warn=warn)
+    try:
+        info = opened.info()
+    finally:
+        opened.close()
+    click.echo(f"{redact(info.location)}: {info.backend} store, schema version "
+               f"{info.schema_version or '-'}; it is brought up to date when opened.")

@@ -310,6 +310,14 @@ def _import_psycopg() -> Any:
         raise StorageError(
             f"PostgreSQL stores need psycopg, which is not installed: {INSTALL_HINT}"
         ) from None
+    import logging
+
+    # psycopg logs what it ignores while cleaning up after a lost connection ("error
+    # ignored terminating Copy"); the error itself reaches the user as our one line.
+    # Without a handler of its own, logging would print those records to stderr.
+    logger = logging.getLogger("psycopg")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
     return psycopg
 
 

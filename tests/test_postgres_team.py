@@ -1,0 +1,297 @@
+"""A team's history in PostgreSQL, through the command line, against a real server: many
+machines importing at once, the server stopped in the middle of `store migrate`, servers
+that cannot be reached, and `store migrate-schema`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pgserver import PgServer
+from storage_helpers import make_record
+
+from phaser_analytics.cli import cli
+from phaser_analytics.stores.base import open_store
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = (REPO / "examples" / "EXECUTION_REPORT.md").read_text(encoding="utf-8")
+#: A guard against a hung child, not a measurement.
+DEADLINE_SECONDS = 300
+
+
+def write_report(directory: Path, document: str) -> Path:
+    """The README's example report, as the report of ``document``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "EXECUTION_REPORT.md"
+    path.write_text(EXAMPLE.replace("document-7-reverse.md", document), encoding="utf-8")
+    return path
+
+
+def dbname_of(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?")[0]
+
+
+def rows(server: PgServer, url: str, sql: str) -> list[tuple]:
+    with server.connect(dbname_of(url)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def phaser(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+           timeout: float = DEADLINE_SECONDS) -> subprocess.CompletedProcess[str]:
+    """The real command, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "phaser_analytics", "analytics", *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def stored(server: PgServer, url: str) -> int:
+    """Executions in the database (0 before its tables exist)."""
+    with server.connect(dbname_of(url)) as conn:
+        if conn.execute("SELECT to_regclass('phaser_executions')").fetchone()[0] is None:
+            return 0
+        return conn.execute("SELECT count(*) FROM phaser_executions").fetchone()[0]
+
+
+def snapshot(*roots: Path) -> dict[str, bytes]:
+    """Every file under ``roots``, to show a failed command wrote nothing."""
+    files: dict[str, bytes] = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                files[str(path)] = path.read_bytes()
+    return files
+
+
+# -- the team's history through the CLI -------------------------------------------------------
+
+
+def test_import_show_and_info_with_a_store_url(
+    pg_url: str, project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHASER_MACHINE", "laptop-ana")
+    reports = project / "reports"
+    write_report(reports / "a", "document-1-bridge.md")
+    write_report(reports / "b", "document-2-replay.md")
+    result = runner.invoke(cli, ["analytics", "--store", pg_url, "import", str(reports),
+                                 "--recursive", "--project", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 execution(s)." in result.output
+    again = runner.invoke(cli, ["analytics", "import", str(reports), "--recursive",
+                                "--store", pg_url, "--project", str(project)])
+    assert again.exit_code == 0 and "2 already imported" in again.output
+    assert not (project / ".phaser" / "analytics").exists()  # nothing in the project
+
+    monkeypatch.setenv("PHASER_STORE", pg_url)
+    info = runner.invoke(cli, ["analytics", "store", "info", "--json"])
+    assert info.exit_code == 0, info.output
+    data = json.loads(info.output)
+    assert (data["backend"], data["count"], data["schema_version"]) == ("postgresql", 2, "1")
+    assert ":***@" in data["location"] and "phaser:" in data["location"]
+    shown = runner.invoke(cli, ["analytics", "show", "--global", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    documents = sorted(e["audit_document"] for e in json.loads(shown.output)["executions"])
+    assert documents == ["document-1-bridge.md", "document-2-replay.md"]
+
+
+def test_eight_machines_importing_at_once_make_exactly_200(
+    postgres_server: PgServer, pg_url: str, tmp_path: Path
+) -> None:
+    """8 processes, each a "machine", import 25 reports each, one `import` per report, into
+    one database at the same time; then each imports one of the first machine's again."""
+    workers, per_worker = 8, 25
+    go = tmp_path / "go"
+    script = """
+import os, sys, time
+from pathlib import Path
+from phaser_analytics.cli import cli
+go = Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.01)
+failures = 0
+for report in sys.argv[3:]:
+    try:
+        cli.main(["analytics", "import", report, "--store", sys.argv[2]], standalone_mode=False)
+    except SystemExit as exc:
+        failures += bool(exc.code)
+    except Exception as exc:
+        print("FAILED", report, exc, file=sys.stderr)
+        failures += 1
+sys.exit(failures)
+"""
+    shared = write_report(tmp_path / "machine-0" / "r0", "document-w0-0.md")
+    processes = []
+    for worker in range(workers):
+        reports = [str(write_report(tmp_path / f"machine-{worker}" / f"r{i}",
+                                    f"document-w{worker}-{i}.md")) for i in range(per_worker)]
+        env = {**os.environ, "PHASER_MACHINE": f"machine-{worker}"}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", script, str(go), pg_url, *reports, str(shared)],
+            env=env, cwd=tmp_path / f"machine-{worker}", stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        ))
+    go.touch()
+    imported = already = 0
+    for process in processes:
+        out, errors = process.communicate(timeout=DEADLINE_SECONDS)
+        assert process.returncode == 0, errors
+        imported += out.count("✓ Imported:")
+        already += out.count("Already imported:")
+    # Each execution was imported by exactly one machine; the rest were told it was there.
+    assert (imported, already) == (workers * per_worker, workers)
+    assert rows(postgres_server, pg_url, "SELECT count(*), count(DISTINCT identity_key) "
+                "FROM phaser_executions") == [(200, 200)]
+    by_machine = rows(postgres_server, pg_url, "SELECT imported_from, count(*) FROM "
+                      "phaser_executions GROUP BY 1 ORDER BY 1")
+    assert by_machine == [(f"machine-{w}", 25) for w in range(workers)]
+
+
+def test_the_server_stopped_in_the_middle_of_store_migrate(
+    postgres_server: PgServer, pg_url: str, tmp_path: Path
+) -> None:
+    """The server goes away while `store migrate` copies batch after batch: one line and a
+    non-zero exit; run again once it is back: exactly the source's executions, no twice."""
+    total = 6000
+    source_url = f"sqlite:///{tmp_path / 'history.db'}"
+    source = open_store(source_url)
+    try:
+        for start in range(0, total, 1000):
+            source.save([make_record(f"/team/p{i % 3}", hours=i)
+                         for i in range(start, start + 1000)])
+    finally:
+        source.close()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phaser_analytics", "analytics", "store", "migrate",
+         "--from", source_url, "--to", pg_url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while process.poll() is None and time.monotonic() < deadline:
+            if stored(postgres_server, pg_url):
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "migrate finished before the server could be stopped"
+        postgres_server.stop(mode="fast", remove=False)
+        out, errors = process.communicate(timeout=DEADLINE_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if not postgres_server.running:
+            postgres_server.start()
+    assert process.returncode == 1, (out, errors)
+    lines = errors.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: PostgreSQL store 127.0.0.1:"), errors
+    assert dbname_of(pg_url) in lines[0] and "Traceback" not in errors
+    assert postgres_server.role_password not in errors
+    partial = rows(postgres_server, pg_url, "SELECT count(*) FROM phaser_executions")[0][0]
+    assert 0 < partial < total
+
+    again = phaser("store", "migrate", "--from", source_url, "--to", pg_url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"holds all {total} execution(s)" in again.stdout
+    assert rows(postgres_server, pg_url, "SELECT count(*), count(DISTINCT identity_key) "
+                "FROM phaser_executions") == [(total, total)]
+
+
+@pytest.mark.parametrize("case", ["unreachable", "wrong password", "missing database"])
+def test_a_store_that_cannot_be_reached_is_one_line_and_writes_nothing(
+    postgres_server: PgServer, pg_url: str, project: Path, isolated_home: Path, case: str
+) -> None:
+    password = postgres_server.role_password
+    if case == "unreachable":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url, where = f"postgresql://phaser:{password}@127.0.0.1:{port}/teamdb", \
+            f"127.0.0.1:{port}/teamdb"
+    elif case == "wrong password":
+        url = pg_url.replace(password, "hunter2-wrong")
+        where = f"127.0.0.1:{postgres_server.port}/{dbname_of(pg_url)}"
+    else:
+        url = postgres_server.url("no_such_team")
+        where = f"127.0.0.1:{postgres_server.port}/no_such_team"
+    report = write_report(project / "reports", "document-9-gone.md")
+    before = snapshot(project, isolated_home)
+    for args in (["import", str(report), "--project", str(project)], ["show"],
+                 ["store", "info"], ["store", "migrate", "--to", pg_url],
+                 ["store", "migrate-schema"]):
+        result = phaser("--store", url, *args, cwd=project)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (args, result.stderr)
+        assert lines[0].startswith(f"Error: Cannot connect to the PostgreSQL store {where}: ")
+        assert password not in result.stderr + result.stdout
+        assert "hunter2" not in result.stderr + result.stdout
+    assert snapshot(project, isolated_home) == before
+    assert rows(postgres_server, pg_url, "SELECT count(*) FROM pg_tables "
+                "WHERE tablename LIKE 'phaser%'") == [(0,)]
+
+
+def test_migrate_schema_creates_and_reports(postgres_server: PgServer, runner: CliRunner,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    dbname = postgres_server.create_database(owner="postgres")
+    owner_url = postgres_server.url(dbname, user="postgres")
+    monkeypatch.setenv("PHASER_STORE", owner_url)
+    first = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == (
+        f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/{dbname}: schema version "
+        "0 -> 1; applied 1 (executions table).")
+    second = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
+    assert second.output.strip().endswith("schema version 1, up to date.")
+    monkeypatch.setenv("PHASER_STORE", f"sqlite:///{postgres_server.base}/x.db")
+    other = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
+    assert other.exit_code == 0 and "it is brought up to date when opened" in other.output
+
+
+def test_a_dead_server_does_not_hang_the_command(tmp_path: Path) -> None:
+    """A server that accepts connections and never answers (hung, or a black hole): the
+    command gives up after the connect timeout with one line."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4)
+        port = sock.getsockname()[1]
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / "config.json").write_text(
+            '{"analytics": {"postgres": {"connect_timeout": 2}}}', encoding="utf-8")
+        result = phaser("--store", f"postgresql://ci@127.0.0.1:{port}/team", "show",
+                        env={"PHASER_HOME": str(home)}, cwd=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: Cannot connect to the PostgreSQL store 127.0.0.1:{port}/team: no answer "
+        "within 2 s (analytics.postgres.connect_timeout).")
+
+
+def test_sigkill_in_the_middle_of_a_bulk_import_leaves_whole_batches(
+    postgres_server: PgServer, pg_url: str, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    for i in range(60):
+        write_report(reports / f"r{i:03d}", f"document-{i}.md")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phaser_analytics", "analytics", "import", str(reports),
+         "--recursive", "--jobs", "1", "--store", pg_url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while process.poll() is None and time.monotonic() < deadline:
+        if stored(postgres_server, pg_url):
+            break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+    again = phaser("import", str(reports), "--recursive", "--store", pg_url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert rows(postgres_server, pg_url, "SELECT count(*), count(DISTINCT identity_key) "
+                "FROM phaser_executions") == [(60, 60)]
