@@ -295,3 +295,34 @@ def test_sigkill_in_the_middle_of_a_bulk_import_leaves_whole_batches(
     assert again.returncode == 0, again.stderr
     assert rows(postgres_server, pg_url, "SELECT count(*), count(DISTINCT identity_key) "
                 "FROM phaser_executions") == [(60, 60)]
+
+
+def test_a_team_reads_its_history(pg_url: str, tmp_path: Path, runner: CliRunner,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """What docs/team.md shows a team doing, on the history of two machines."""
+    monkeypatch.setenv("PHASER_STORE", pg_url)
+    for machine, documents in (("laptop", ["document-1-a.md", "document-2-b.md"]),
+                               ("github-actions:runner-1", ["document-3-c.md"])):
+        monkeypatch.setenv("PHASER_MACHINE", machine)
+        for document in documents:
+            report = write_report(tmp_path / machine / document, document)
+            text = report.read_text(encoding="utf-8")
+            if document == "document-3-c.md":  # another project
+                text = text.replace("| Project | Phaser |", "| Project | Website |").replace(
+                    "/Users/jp/Projects/Phaser", "/srv/website")
+            report.write_text(text, encoding="utf-8")
+            result = runner.invoke(cli, ["analytics", "import", str(report)])
+            assert result.exit_code == 0, result.output
+    shown = runner.invoke(cli, ["analytics", "show", "--global", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert len(json.loads(shown.output)["executions"]) == 3
+    per_project = runner.invoke(cli, ["analytics", "projects", "--format", "json"])
+    assert per_project.exit_code == 0, per_project.output
+    assert "Website" in per_project.output and "Phaser" in per_project.output
+    trends = runner.invoke(cli, ["analytics", "trends", "--global", "--format", "json"])
+    assert trends.exit_code == 0, trends.output
+    exported = runner.invoke(cli, ["analytics", "export", "--global", "--format", "csv"])
+    assert exported.exit_code == 0, exported.output
+    assert len(exported.output.strip().splitlines()) == 4  # a header and three executions
+    info = runner.invoke(cli, ["analytics", "store", "info"])
+    assert "Executions:     3" in info.output and "Projects:       2" in info.output

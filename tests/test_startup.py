@@ -18,7 +18,7 @@ import pytest
 from storage_helpers import fill
 
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = ("markdown_it", "jinja2", "prometheus_client", "playwright")
+HEAVY = ("markdown_it", "jinja2", "prometheus_client", "playwright", "psycopg")
 
 #: Runs the CLI like the ``phaser`` script and writes the loaded modules at exit (after
 #: click's ``sys.exit``) to the file named by $MODULES_OUT.
