@@ -1,10 +1,11 @@
 """pytest fixtures for a real PostgreSQL server (tests/pgserver.py), and the summary line.
 
-`postgres_server` starts one server for the whole session, on first use, and stops it at the
-end, failed tests or not. `pg_url` gives each test a database of its own on it (owned by the
-role `phaser`, password in the URL). Where PostgreSQL cannot be had, the tests skip with a
-reason that names what to install; but where this process may install it (root with apt-get,
-as on CI) and that fails, they fail, so CI never passes by silently running none of them.
+`postgres_server` (or `session_server()`) starts one server for the whole session, on first
+use, and `pytest_sessionfinish` stops it at the end, failed tests or not. `pg_url` gives each
+test a database of its own on it (owned by the role `phaser`, password in the URL). Where
+PostgreSQL cannot be had, the tests skip with a reason that names what to install; but where
+this process may install it (root with apt-get, as on CI) and that fails, they fail, so CI
+never passes by silently running none of them.
 
 Every test that uses the server is marked `postgres`, and the terminal summary says how many
 of them ran against which server (or why none did).
@@ -13,7 +14,6 @@ of them ran against which server (or why none did).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from pgserver import PgServer, StartFailed, Unavailable, may_install
@@ -30,7 +30,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _uses_server(item: pytest.Item) -> bool:
-    return "postgres_server" in getattr(item, "fixturenames", ())
+    """A test of the server's: it asks for it, or it is the conformance suite's
+    ``postgresql`` backend (tests/store_backends.py)."""
+    if "postgres_server" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and str(callspec.params.get("backend")) == "postgresql"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -63,13 +68,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(line)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PgServer]:
-    """A PostgreSQL server for the session, started on first use and stopped at the end."""
+def session_server() -> PgServer:
+    """The session's server, started on first use (stopped by pytest_sessionfinish); skips
+    or fails the calling test as the module docstring says. For fixtures and for code that
+    cannot ask for one, such as tests/store_backends.py's ``make_url``."""
     if "why" in _state:
         pytest.skip(str(_state["why"]))
     if "error" in _state:
         pytest.fail(str(_state["error"]), pytrace=False)
+    server = _state.get("server")
+    if isinstance(server, PgServer):
+        return server
     try:
         server = PgServer.create()
     except Unavailable as exc:
@@ -82,10 +91,19 @@ def postgres_server() -> Iterator[PgServer]:
         _state["error"] = f"PostgreSQL did not start: {exc}"
         pytest.fail(str(_state["error"]), pytrace=False)
     _state["server"] = server
-    try:
-        yield server
-    finally:
+    return server
+
+
+def pytest_sessionfinish() -> None:
+    server = _state.get("server")
+    if isinstance(server, PgServer):
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PgServer:
+    """A PostgreSQL server for the session, started on first use and stopped at the end."""
+    return session_server()
 
 
 @pytest.fixture
