@@ -510,3 +510,22 @@ def test_first_use_by_many_clients_at_once_creates_the_schema_once(pg_url: str) 
         assert store.info().count == 1
         rows = store._conn.execute("SELECT version FROM phaser_schema").fetchall()
     assert rows == [(1,)]
+
+
+def test_a_row_stored_by_another_client_meanwhile_takes_the_on_conflict_path(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save() looks up what is stored, then COPYs the rest straight in; when another client
+    stored one of them in between (simulated: the look-up sees nothing), the COPY fails on
+    the UNIQUE constraint, is rolled back to its savepoint, and INSERT … ON CONFLICT sorts
+    the batch out: nothing twice, nothing lost."""
+    stored = make_record("/p", hours=1)
+    with opened(pg_url) as store:
+        store.save([stored])
+        monkeypatch.setattr(PostgresStore, "_stored_ids", lambda self, rows: {})
+        twin = make_record("/p", hours=1, execution_id="fresh-id-for-the-same-execution")
+        fresh = make_record("/p", hours=2)
+        outcomes = store.save([fresh, twin])
+        assert [(o.action, o.execution_id) for o in outcomes] == [
+            ("imported", fresh.execution_id), ("already", stored.execution_id)]
+        assert store.info().count == 2

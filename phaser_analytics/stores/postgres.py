@@ -676,8 +676,10 @@ class PostgresStore:
 
     def save(self, records: Sequence[ExecutionRecord], *,
              replace: bool = False) -> list[SaveOutcome]:
-        """One transaction: COPY the batch into a temporary table, insert what is new with
-        ON CONFLICT DO NOTHING, then look up (and with ``replace`` update) the rest."""
+        """One transaction. The executions not stored yet are COPied straight in; when
+        another client stores one of them meanwhile, or ``replace`` has some to overwrite,
+        the batch goes through a temporary table and INSERT … ON CONFLICT DO NOTHING
+        instead, then what was already there is looked up (and with ``replace`` updated)."""
         outcomes: list[SaveOutcome | None] = [None] * len(records)
         # Records repeated within the batch count once: the first is written, with
         # ``replace`` the last one's content.
@@ -698,20 +700,12 @@ class PostgresStore:
             batch[index] = record
         if not batch:
             return []
-        existing: dict[int, str] = {}
+        rows = {index: self._row(record) for index, record in batch.items()}
         try:
             with self._conn.transaction():
-                self._copy_in(batch)
-                inserted = {row[0] for row in self._conn.execute(
-                    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
-                    f"SELECT {', '.join(COLUMNS)} FROM phaser_incoming ORDER BY seq "
-                    "ON CONFLICT DO NOTHING RETURNING execution_id"
-                ).fetchall()}
-                pending = [i for i, r in batch.items() if r.execution_id not in inserted]
-                if pending:
-                    existing = self._existing_ids(pending)
-                    if replace:
-                        self._replace(existing)
+                existing = self._stored_ids(rows)
+                if (replace and existing) or not self._copy_new(rows, existing):
+                    existing = self._insert_or_replace(rows, replace)
         except self._psycopg.Error as exc:
             raise self._error(exc, f"saving {len(batch)} execution(s)") from None
         for index, record in batch.items():
@@ -727,15 +721,63 @@ class PostgresStore:
             outcomes[index] = SaveOutcome("replaced" if replace else "already", stored_id)
         return [o for o in outcomes if o is not None]
 
-    def _copy_in(self, batch: dict[int, ExecutionRecord]) -> None:
+    def _stored_ids(self, rows: dict[int, tuple[Any, ...]]) -> dict[int, str]:
+        """For the batch's rows already stored (same identity first, else same id): the
+        stored execution's id."""
+        keys = [row[1] for row in rows.values()]
+        ids = [row[0].lower() for row in rows.values()]
+        found = self._conn.execute(
+            f"SELECT identity_key, lower(execution_id), execution_id FROM {TABLE} "
+            "WHERE identity_key = ANY(%s) OR lower(execution_id) = ANY(%s)", (keys, ids)
+        ).fetchall()
+        by_key = {key: stored for key, _lowered, stored in found}
+        by_id = {lowered: stored for _key, lowered, stored in found}
+        existing: dict[int, str] = {}
+        for index, row in rows.items():
+            stored = by_key.get(row[1]) or by_id.get(row[0].lower())
+            if stored is not None:
+                existing[index] = stored
+        return existing
+
+    def _copy_new(self, rows: dict[int, tuple[Any, ...]], existing: dict[int, str]) -> bool:
+        """The fast path: COPY the rows not stored straight into the table, in a savepoint.
+        False (and nothing written) if another client stored one of them meanwhile: the
+        caller then takes the ON CONFLICT path."""
+        new = [row for index, row in rows.items() if index not in existing]
+        if not new:
+            return True
+        try:
+            with self._conn.transaction(), self._conn.cursor().copy(
+                f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN"
+            ) as copy:
+                for row in new:
+                    copy.write_row(row)
+        except self._psycopg.errors.UniqueViolation:
+            return False
+        return True
+
+    def _insert_or_replace(self, rows: dict[int, tuple[Any, ...]],
+                           replace: bool) -> dict[int, str]:
+        """The general path: COPY into a temporary table, INSERT … ON CONFLICT DO NOTHING,
+        then find (and with ``replace`` overwrite) what was there; the stored ids."""
         self._conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS phaser_incoming "
             f"(seq integer, LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         columns = ", ".join(("seq", *COLUMNS))
         with self._conn.cursor().copy(f"COPY phaser_incoming ({columns}) FROM STDIN") as copy:
-            for index, record in batch.items():
-                copy.write_row((index, *self._row(record)))
+            for index, row in rows.items():
+                copy.write_row((index, *row))
+        inserted = {row[0] for row in self._conn.execute(
+            f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
+            f"SELECT {', '.join(COLUMNS)} FROM phaser_incoming ORDER BY seq "
+            "ON CONFLICT DO NOTHING RETURNING execution_id"
+        ).fetchall()}
+        pending = [index for index, row in rows.items() if row[0] not in inserted]
+        existing = self._existing_ids(pending) if pending else {}
+        if replace and existing:
+            self._replace(existing)
+        return existing
 
     def _row(self, record: ExecutionRecord) -> tuple[Any, ...]:
         data = record.to_dict()
