@@ -343,6 +343,7 @@ class PostgresStore:
         self.machine = machine_name()
         self._conn = self._connect()
         self._cursors = 0
+        self._info: StoreInfo | None = None
         try:
             self.schema_version = self._schema_version()
             if self.schema_version == 0 and create:
@@ -649,13 +650,17 @@ class PostgresStore:
         return pick_match(execution_id, matches)
 
     def info(self) -> StoreInfo:
+        """Counts per project, kept for the life of this store object (one command) until
+        it saves or deletes: a command asks several times."""
+        if self._info is not None:
+            return self._info
         with self._guard("counting executions"):
             rows = self._conn.execute(
                 f"SELECT project_name, project_path, count(*) FROM {TABLE} "
                 "GROUP BY project_name, project_path ORDER BY count(*) DESC, project_path"
             ).fetchall()
         projects = [ProjectCount(name, path, int(count)) for name, path, count in rows]
-        return StoreInfo(
+        self._info = StoreInfo(
             backend=self.backend,
             location=self.url,
             count=sum(p.count for p in projects),
@@ -663,6 +668,7 @@ class PostgresStore:
             schema_version=str(self.schema_version),
             multi_project=True,
         )
+        return self._info
 
     def machines(self) -> list[tuple[str | None, int]]:
         """How many executions each machine or CI runner imported, most first."""
@@ -701,6 +707,7 @@ class PostgresStore:
         if not batch:
             return []
         rows = {index: self._row(record) for index, record in batch.items()}
+        self._info = None
         try:
             with self._conn.transaction():
                 existing = self._stored_ids(rows)
@@ -844,9 +851,18 @@ class PostgresStore:
 
     def delete(self, execution_ids: Iterable[str], *, missing_ok: bool = False) -> list[Entry]:
         chosen: dict[str, Entry] = {}
-        for execution_id in execution_ids:
+        wanted = list(execution_ids)
+        # Full ids (what `clear` passes, thousands at a time) in one query; prefixes and
+        # anything else one by one, with get()'s messages.
+        with self._guard("looking up executions"):
+            found = [_entry(row) for row in self._conn.execute(
+                f"SELECT {_ENTRY_SELECT} FROM {TABLE} WHERE lower(execution_id) = ANY(%s)",
+                ([i.lower() for i in wanted if isinstance(i, str)],),
+            ).fetchall()]
+        exact = {entry.execution_id.lower(): entry for entry in found}
+        for execution_id in wanted:
             try:
-                entry = self._resolve(execution_id)
+                entry = exact.get(execution_id.lower()) or self._resolve(execution_id)
             except ExecutionNotFoundError:
                 if missing_ok:
                     continue
@@ -859,6 +875,7 @@ class PostgresStore:
                 f"DELETE FROM {TABLE} WHERE execution_id = ANY(%s) RETURNING execution_id",
                 (list(chosen),),
             ).fetchall()}
+        self._info = None
         return [entry for execution_id, entry in chosen.items() if execution_id in gone]
 
     # -- doctor ------------------------------------------------------------------------------------
@@ -902,6 +919,7 @@ class PostgresStore:
                             (*row[1:-2], record.execution_id),
                         )
                 fixed = True
+                self._info = None
             findings.append(Finding(
                 "columns", f"{len(stale)} execution(s) whose columns disagree with their "
                 f"record{': rewritten from the record' if fixed else ''}",
