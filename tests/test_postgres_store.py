@@ -251,7 +251,7 @@ def test_big_reads_go_through_a_server_side_cursor(pg_url: str) -> None:
         assert [r.execution_id for r in records] == [e.execution_id for e in [first, *rest]]
 
 
-def test_a_damaged_record_is_skipped_with_one_warning_and_doctor_finds_it(
+def test_a_damaged_record_is_set_aside_once_and_doctor_finds_and_repairs(
     postgres_server: PgServer, pg_url: str
 ) -> None:
     good, bad = make_record("/p", hours=1), make_record("/p", hours=2)
@@ -263,14 +263,19 @@ def test_a_damaged_record_is_skipped_with_one_warning_and_doctor_finds_it(
                          "WHERE execution_id = %s", (bad.execution_id,))
             conn.execute("UPDATE phaser_executions SET branch = 'wrong' "
                          "WHERE execution_id = %s", (good.execution_id,))
+        problems = [f.check for f in store.check() if f.problem]
+        assert problems == ["record", "columns"]
         assert [r.execution_id for r in store.read(store.find())] == [good.execution_id]
         assert len(warnings) == 1 and bad.execution_id in warnings[0]
-        findings = store.check()
-        problems = [f for f in findings if f.problem]
-        assert [f.check for f in problems] == ["records", "columns"]
+        assert "moved to the phaser_quarantine table" in warnings[0]
+        assert [r.execution_id for r in store.read(store.find())] == [good.execution_id]
+        assert len(warnings) == 1  # set aside: not warned about again
         repaired = store.check(repair=True)
-        assert [f.check for f in repaired if f.problem] == ["records"]
+        assert [f.check for f in repaired if f.problem] == []
+        assert "1 record(s) in the phaser_quarantine table" in " ".join(
+            f.message for f in repaired)
         assert next(store.find(AnalyticsQuery(limit=1))).branch is None  # from the record
+        assert store.check()[-1].check == "quarantine"
 
 
 # -- what it refuses -----------------------------------------------------------------------------

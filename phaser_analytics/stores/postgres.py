@@ -68,6 +68,8 @@ TIMEOUT_KEYS = ("connect_timeout", "statement_timeout")
 
 TABLE = "phaser_executions"
 SCHEMA_TABLE = "phaser_schema"
+#: Rows whose record no longer loads, moved aside by a read or by ``doctor --repair``.
+QUARANTINE_TABLE = "phaser_quarantine"
 #: Rows fetched per round trip from a server-side cursor, and ids per query in ``read``.
 FETCH_ROWS = 2000
 READ_CHUNK = 1000
@@ -130,6 +132,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX {TABLE}_project ON {TABLE}
             (project_path, started_at DESC NULLS LAST, execution_id COLLATE "C" DESC);
         CREATE INDEX {TABLE}_status ON {TABLE} (status, started_at DESC);
+        CREATE TABLE {QUARANTINE_TABLE} (
+            execution_id text NOT NULL,
+            record       jsonb NOT NULL,
+            reason       text NOT NULL,
+            moved_at     timestamptz NOT NULL DEFAULT now(),
+            moved_by     text
+        );
         """,
     ),
 )
@@ -605,12 +614,39 @@ class PostgresStore:
                 yield record
 
     def _load(self, execution_id: str, data: Any) -> ExecutionRecord | None:
+        """The record of a row; a row that does not load is moved to the quarantine table
+        (when this role may), with one warning."""
         try:
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
             return ExecutionRecord.from_dict(data)
         except Exception as exc:  # from_dict may raise anything on a damaged record
-            self.warn(f"Execution {execution_id} in {self.where} cannot be read "
-                      f"({type(exc).__name__}: {exc}); skipped. Run 'phaser analytics doctor'.")
+            reason = f"{type(exc).__name__}: {exc}"
+            moved = self._quarantine(execution_id, reason)
+            self.warn(
+                f"execution {execution_id} in {self.where} cannot be loaded ({reason}); "
+                + ("moved to the phaser_quarantine table." if moved else
+                   "skipped (this role may not move it aside: run 'phaser analytics doctor "
+                   "--repair' as one that may).")
+            )
             return None
+
+    def _quarantine(self, execution_id: str, reason: str) -> bool:
+        """Move a row to the quarantine table, in its own transaction; False if that
+        failed (a read-only role), leaving it in place."""
+        try:
+            with self._conn.transaction():
+                self._conn.execute(
+                    f"INSERT INTO {QUARANTINE_TABLE} (execution_id, record, reason, moved_by) "
+                    f"SELECT execution_id, record, %s, %s FROM {TABLE} WHERE execution_id = %s",
+                    (reason, self.machine, execution_id),
+                )
+                self._conn.execute(f"DELETE FROM {TABLE} WHERE execution_id = %s",
+                                   (execution_id,))
+        except self._psycopg.Error:
+            return False
+        self._info = None
+        return True
 
     def get(self, execution_id: str) -> ExecutionRecord:
         entry = self._resolve(execution_id)
@@ -618,14 +654,9 @@ class PostgresStore:
             row = self._conn.execute(
                 f"SELECT record FROM {TABLE} WHERE execution_id = %s", (entry.execution_id,)
             ).fetchone()
-        if row is None:
-            raise ExecutionNotFoundError(execution_id)
-        record = self._load(entry.execution_id, row[0])
+        record = None if row is None else self._load(entry.execution_id, row[0])
         if record is None:
-            raise StorageError(
-                f"Execution {entry.execution_id} in {self.where} cannot be read; "
-                "run 'phaser analytics doctor'."
-            )
+            raise ExecutionNotFoundError(execution_id)
         return record
 
     def _resolve(self, execution_id: str) -> Entry:
@@ -686,6 +717,13 @@ class PostgresStore:
         another client stores one of them meanwhile, or ``replace`` has some to overwrite,
         the batch goes through a temporary table and INSERT … ON CONFLICT DO NOTHING
         instead, then what was already there is looked up (and with ``replace`` updated)."""
+        for record in records:
+            if not is_valid_execution_id(record.execution_id):
+                # The JSON and SQLite stores' words, so every backend refuses alike.
+                raise StorageError(
+                    f"Cannot store an execution with the id {record.execution_id!r}: an id "
+                    "is letters, digits, '-' and '_'."
+                )
         outcomes: list[SaveOutcome | None] = [None] * len(records)
         # Records repeated within the batch count once: the first is written, with
         # ``replace`` the last one's content.
@@ -882,10 +920,11 @@ class PostgresStore:
 
     def check(self, *, repair: bool = False) -> list[Finding]:
         """The schema version, and every row: its record loads, and its columns (identity
-        included) agree with it; ``repair`` rewrites disagreeing columns from the record."""
+        included) agree with it. ``repair`` moves rows that do not load to the quarantine
+        table and rewrites disagreeing columns from the record."""
         findings = [Finding("schema", f"schema version {self.schema_version} "
                             f"(this phaser-analytics: {SCHEMA_VERSION})", "ok")]
-        unreadable: list[str] = []
+        unreadable: list[tuple[str, str]] = []
         stale: list[ExecutionRecord] = []
         sql = (f"SELECT {_ENTRY_SELECT}, identity_key, record FROM {TABLE} "
                f"ORDER BY {_NEWEST_FIRST}")
@@ -894,19 +933,24 @@ class PostgresStore:
             total += 1
             entry, key, data = _entry(row[:-2]), row[-2], row[-1]
             try:
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
                 record = ExecutionRecord.from_dict(data)
-            except Exception:
-                unreadable.append(entry.execution_id)
+            except Exception as exc:  # whatever validation raises: not loadable
+                unreadable.append((entry.execution_id, f"{type(exc).__name__}: {exc}"))
                 continue
             if record.execution_id != entry.execution_id or key != identity_key(
                 record.identity
             ) or Entry.of(record) != entry:
                 stale.append(record)
         findings.append(Finding("rows", f"{total} execution(s) in {self.where}", "ok"))
-        if unreadable:
-            findings.append(Finding(
-                "records", f"{len(unreadable)} execution(s) whose record cannot be read: "
-                f"{', '.join(unreadable[:10])}{' …' if len(unreadable) > 10 else ''}", "problem"))
+        for execution_id, reason in unreadable:
+            if repair and self._quarantine(execution_id, reason):
+                findings.append(Finding(
+                    "repair", f"moved {execution_id} to the {QUARANTINE_TABLE} table", "ok"))
+            else:
+                findings.append(Finding(
+                    "record", f"execution {execution_id} cannot be loaded: {reason}"))
         if stale:
             fixed = False
             if repair:
@@ -924,6 +968,13 @@ class PostgresStore:
                 "columns", f"{len(stale)} execution(s) whose columns disagree with their "
                 f"record{': rewritten from the record' if fixed else ''}",
                 "note" if fixed else "problem"))
+        with self._guard("checking executions"):
+            (quarantined,) = self._conn.execute(
+                f"SELECT count(*) FROM {QUARANTINE_TABLE}").fetchone()
+        if quarantined:
+            findings.append(Finding(
+                "quarantine", f"{quarantined} record(s) in the {QUARANTINE_TABLE} table: "
+                "inspect them with psql", "note"))
         return findings
 
     # -- aggregates in SQL -------------------------------------------------------------------------
@@ -1013,5 +1064,8 @@ def _entry(row: Sequence[Any]) -> Entry:
 def open_postgres(url: str, *, project_dir: Path | None = None,
                   warn: Callable[[str], None] | None = None) -> PostgresStore:
     """The ``register_stores`` opener for ``postgresql://`` and ``postgres://``."""
-    return PostgresStore(url, project_dir=project_dir, **({"warn": warn} if warn else {}))
+    # ``is not None``: a warn callback may be falsy (an empty list that collects warnings).
+    if warn is None:
+        return PostgresStore(url, project_dir=project_dir)
+    return PostgresStore(url, project_dir=project_dir, warn=warn)
 
