@@ -64,7 +64,29 @@ def _sqlite_corrupt(url: str | None, project: Path, execution_id: str) -> None:
     db.close()
 
 
+def _postgres_url(tmp_path: Path, project: Path) -> str:
+    """A new database on the session's PostgreSQL server (tests/pg_fixtures.py), which
+    skips the test with a reason where PostgreSQL cannot be had."""
+    from pg_fixtures import session_server
+
+    server = session_server()
+    return server.url(server.create_database())
+
+
+def _postgres_corrupt(url: str | None, project: Path, execution_id: str) -> None:
+    import psycopg
+
+    assert url is not None
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE phaser_executions SET record = record || '{\"status\": \"not-a-status\"}' "
+            "WHERE execution_id = %s",
+            (execution_id,),
+        )
+
+
 BACKENDS = [
     Backend("json", _json_url, _json_corrupt, multi_project=False),
     Backend("sqlite", _sqlite_url, _sqlite_corrupt, multi_project=True),
+    Backend("postgresql", _postgres_url, _postgres_corrupt, multi_project=True),
 ]
