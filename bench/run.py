@@ -806,6 +806,11 @@ def print_report(
 # -- main ----------------------------------------------------------------------------------
 
 
+def is_postgres(store: str) -> bool:
+    """``--store postgresql`` (a local server) or a ``postgresql://…`` URL."""
+    return store.split(":", 1)[0] in ("postgresql", "postgres")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="reports (default 10000)")
@@ -821,9 +826,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic reports")
     parser.add_argument(
         "--store",
-        choices=BACKENDS,
         default="json",
-        help="the store backend measured (default json: the project's JSON files)",
+        help="the store backend measured: json (default: the project's JSON files), sqlite, "
+        "postgresql (bench/postgres.py's figures, on a local server this starts) or "
+        "postgresql://… (on that database: its phaser tables are dropped!)",
     )
     parser.add_argument(
         "--json-out", type=Path, help=f"default {DEFAULT_JSON} (latest-sqlite.json for sqlite)"
@@ -831,9 +837,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workdir", type=Path, help="work (and stay) in this directory instead of a temp one"
     )
+    parser.add_argument(
+        "--pg-imports",
+        type=int,
+        default=25,
+        help="with --store postgresql: reports each of the 8 concurrent importers imports "
+        "(default 25)",
+    )
     args = parser.parse_args(argv)
+    if args.store not in BACKENDS and not is_postgres(args.store):
+        parser.error(f"--store: json, sqlite, postgresql or postgresql://…, not {args.store!r}")
     if args.json_out is None:
-        suffix = "" if args.store == "json" else f"-{args.store}"
+        kind = "postgresql" if is_postgres(args.store) else args.store
+        suffix = "" if kind == "json" else f"-{kind}"
         args.json_out = DEFAULT_JSON.with_name(f"latest{suffix}.json")
     if args.n < 1 or args.repeat < 1:
         parser.error("--n and --repeat must be at least 1")
@@ -855,6 +871,8 @@ def benchmark(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if is_postgres(args.store):
+        return benchmark_postgres(args, root, log)
     global BACKEND
     BACKEND = args.store
     layout = Layout(root, args.n)
@@ -879,6 +897,37 @@ def benchmark(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     figures = run_all(bench, layout)
     config["load_after"] = _load()
     goals = targets(figures)
+    print_report(info, config, figures, goals)
+    return {
+        "machine": info,
+        "config": config,
+        "figures": {name: figure.to_dict() for name, figure in figures.items()},
+        "targets": {goal.name: goal.to_dict() for goal in goals},
+        "all_passed": all(goal.passed for goal in goals),
+    }
+
+
+def benchmark_postgres(
+    args: argparse.Namespace, root: Path, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """``--store postgresql…``: bench/postgres.py's figures and targets."""
+    import postgres  # a sibling module of this script
+
+    config = {"n": args.n, "repeat": args.repeat, "long_seconds": args.long,
+              "seed": args.seed, "workdir": str(root), "store": postgres.redacted(args.store),
+              "reports_generated": 0, "reports_mb": 0.0, "generate_seconds": 0.0}
+    bench = Bench(isolated_env(root), root, args.repeat, args.long, log)
+    info = machine()
+    config["load_before"] = _load()
+    floor = Spec(
+        "floor_startup",
+        f'python -c "{FLOOR_STARTUP}" with the same interpreter',
+        lambda _: [sys.executable, "-c", FLOOR_STARTUP],
+    )
+    figures = postgres.run_all(bench, root, args.n, args.seed, args.store, Spec, phaser, floor,
+                               imports_each=args.pg_imports)
+    config["load_after"] = _load()
+    goals = postgres.targets(figures, Target, _ratio, args.n)
     print_report(info, config, figures, goals)
     return {
         "machine": info,

@@ -326,3 +326,25 @@ def test_a_team_reads_its_history(pg_url: str, tmp_path: Path, runner: CliRunner
     assert len(exported.output.strip().splitlines()) == 4  # a header and three executions
     info = runner.invoke(cli, ["analytics", "store", "info"])
     assert "Executions:     3" in info.output and "Projects:       2" in info.output
+
+
+@pytest.mark.slow
+def test_the_postgresql_benchmark_smoke_run_writes_every_figure(pg_url: str,
+                                                                 tmp_path: Path) -> None:
+    """bench/run.py --store postgresql://…: every figure and target, on a tiny run (the
+    figures themselves are bench/run.py's business, never a test's)."""
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--store", pg_url, "--n", "30",
+         "--repeat", "1", "--pg-imports", "2", "--json-out", str(out)],
+        capture_output=True, text=True, timeout=DEADLINE_SECONDS, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert set(data["figures"]) == {"pg_migrate", "floor_startup", "pg_show", "pg_trends",
+                                    "pg_failures", "pg_importers"}
+    assert set(data["targets"]) == {"pg_migrate_seconds", "pg_show/floor_startup",
+                                    "pg_trends/floor_startup", "pg_failures/floor_startup",
+                                    "pg_importers_s_per_import"}
+    assert ":***@" in data["config"]["store"]
+    assert "pg_importers" in result.stdout and "targets met" in result.stdout
