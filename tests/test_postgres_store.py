@@ -177,9 +177,10 @@ def test_find_orders_filters_and_limits_as_the_python_path(pg_url: str) -> None:
                 assert got == [r.execution_id for r in wanted], (query, project)
 
 
-def test_aggregates_in_sql_equal_the_python_path(pg_url: str) -> None:
+def test_aggregates_in_sql_equal_the_python_path(pg_url: str, tmp_path: Path) -> None:
     """stats() is computed by the server; AggregatedStats.compute by Python over the same
-    entries: the same figures, cost included (summed as numeric, rounded alike)."""
+    entries, from this store and from a SQLite store holding the same records: the same
+    figures, cost included (summed as numeric, rounded alike)."""
     records = []
     for i in range(40):
         status = list(ExecutionStatus)[i % 3]
@@ -199,16 +200,22 @@ def test_aggregates_in_sql_equal_the_python_path(pg_url: str) -> None:
         records.append(make_record("/a" if i % 2 else "/b", hours=i * 7, status=status,
                                    document=f"doc-{i % 4}.md", **extra))
     records[3].started_at = records[3].started_at.astimezone(PLUS2)
+    sqlite = open_store(f"sqlite:///{tmp_path / 'same.db'}")
+    sqlite.save(records)
     with opened(pg_url) as store:
         store.save(records)
         for query in (None, AnalyticsQuery(limit=7), AnalyticsQuery(document="doc-1"),
                       AnalyticsQuery(status=ExecutionStatus.FAILED),
                       AnalyticsQuery(since=records[10].started_at), AnalyticsQuery(limit=0)):
             for project in (None, "/a"):
-                expected = AggregatedStats.compute(store.find(query, project=project))
-                assert store.stats(query, project=project).to_dict() == expected.to_dict()
+                in_sql = store.stats(query, project=project).to_dict()
+                assert in_sql == AggregatedStats.compute(store.find(query, project=project)
+                                                         ).to_dict()
+                assert in_sql == AggregatedStats.compute(sqlite.find(query, project=project)
+                                                         ).to_dict()
         empty = AnalyticsQuery(document="no such document")
         assert store.stats(empty).to_dict() == AggregatedStats.compute([]).to_dict()
+    sqlite.close()
 
 
 def test_ids_and_prefixes(pg_url: str) -> None:

@@ -19,6 +19,7 @@ from pgserver import PgServer
 from storage_helpers import make_record
 
 from phaser_analytics.cli import cli
+from phaser_analytics.models import ExecutionStatus
 from phaser_analytics.stores.base import open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -348,3 +349,32 @@ def test_the_postgresql_benchmark_smoke_run_writes_every_figure(pg_url: str,
                                     "pg_importers_s_per_import"}
     assert ":***@" in data["config"]["store"]
     assert "pg_importers" in result.stdout and "targets met" in result.stdout
+
+
+def test_the_ci_gates_judge_in_sql_what_the_python_path_judges(
+    pg_url: str, tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--fail-under and --ci-exit-code judge every match; on PostgreSQL the figures come from
+    one aggregate query, and say the same as a SQLite store holding the same records."""
+    from phaser_analytics.stores.postgres import PostgresStore
+
+    records = [make_record("/team/web", hours=i, status=list(ExecutionStatus)[i % 3])
+               for i in range(30)]
+    sqlite_url = f"sqlite:///{tmp_path / 'same.db'}"
+    for url in (pg_url, sqlite_url):
+        store = open_store(url)
+        store.save(records)
+        store.close()
+    calls = []
+    original = PostgresStore.stats
+    monkeypatch.setattr(PostgresStore, "stats",
+                        lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
+    said = {}
+    for url in (pg_url, sqlite_url):
+        result = runner.invoke(cli, ["analytics", "--store", url, "show", "--global", "--last",
+                                     "3", "--fail-under", "50%", "--ci-exit-code"])
+        assert result.exit_code == 1, result.output
+        said[url] = [line for line in result.output.splitlines() if "CI gate" in line]
+    assert said[pg_url] == said[sqlite_url]
+    assert "10 failed and 10 partial execution(s) (30 executions judged)" in said[pg_url][0]
+    assert len(calls) == 1
