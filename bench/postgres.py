@@ -162,7 +162,7 @@ def record_of(index: int, seed: int) -> Any:
 
 def build_source(path: Path, n: int, seed: int, log: Callable[[str], None]) -> str:
     """A SQLite store of N executions; its URL."""
-    from phaser_analytics.stores.base import open_store
+    from phaser_analytics.stores import open_store
 
     url = f"sqlite:///{path}"
     log(f"building a SQLite store of {n} executions")

@@ -26,8 +26,8 @@ from phaser_analytics.models import (
     PhaseRecord,
     PhaseStatus,
 )
-from phaser_analytics.stores import postgres
-from phaser_analytics.stores.base import open_store, sort_newest_first
+from phaser_analytics.stores import open_store, postgres
+from phaser_analytics.stores.base import redact, sort_newest_first
 from phaser_analytics.stores.postgres import PostgresStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -425,16 +425,16 @@ def test_a_password_is_never_shown(postgres_server: PgServer, pg_url: str) -> No
     as_parameter = pg_url.replace(f":{password}@", "@") + f"?password={password}"
     with opened(as_parameter) as store:
         assert password not in store.info().location
-    assert postgres.redact("postgresql://u:p%40ss@h/db?sslmode=require&password=x") == (
+    assert redact("postgresql://u:p%40ss@h/db?sslmode=require&password=x") == (
         "postgresql://u:***@h/db?sslmode=require&password=***")
-    assert postgres.redact("postgresql://") == "postgresql://"
-    assert postgres.redact("postgres://u@h:5/db") == "postgres://u@h:5/db"
+    assert redact("postgresql://") == "postgresql://"
+    assert redact("postgres://u@h:5/db") == "postgres://u@h:5/db"
 
 
 def test_without_psycopg_one_line_says_what_to_install(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "from phaser_analytics.stores.base import open_store\n"
+        "from phaser_analytics.stores import open_store\n"
         "from phaser_analytics.errors import StorageError\n"
         "try:\n    open_store('postgresql://u@h/db')\n"
         "except StorageError as exc:\n    print(exc)\n"

@@ -20,7 +20,7 @@ from storage_helpers import make_record
 
 from phaser_analytics.cli import cli
 from phaser_analytics.models import ExecutionStatus
-from phaser_analytics.stores.base import open_store
+from phaser_analytics.stores import open_store
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = (REPO / "examples" / "EXECUTION_REPORT.md").read_text(encoding="utf-8")

@@ -151,7 +151,8 @@ def migrate_schema_cmd(project: Path | None) -> None:
     database gets its tables on first use when the role may create them (docs/team.md).
     JSON and SQLite stores are brought up to date whenever they are opened.
     """
-    from ..stores.base import open_store, redact, url_scheme
+    from ..stores import open_store
+    from ..stores.base import redact, url_scheme
     from .main import store_url
 
     project_dir = resolve_project(project)

@@ -319,8 +319,10 @@ def url_scheme(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (``postgresql://u:pw@h/db``)."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
+    """``url`` with any password replaced by ``***``: in the authority
+    (``postgresql://u:pw@h/db``) and as a ``password=`` parameter (libpq's)."""
+    url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^@?#]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
 def store_url_from_config(project_dir: Path) -> str | None:

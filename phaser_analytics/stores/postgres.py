@@ -50,6 +50,7 @@ from .base import (
     Warn,
     is_valid_execution_id,
     pick_match,
+    redact,
     stderr_warning,
 )
 
@@ -146,12 +147,6 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 # -- URLs, settings and errors -------------------------------------------------------------------
-
-
-def redact(url: str) -> str:
-    """``url`` without its password (in the authority, or as a ``password=`` parameter)."""
-    url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^@?#]*@", r"\1:***@", url)
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
 @dataclass(frozen=True)
