@@ -89,7 +89,7 @@ def test_an_unknown_scheme_lists_the_installed_ones_and_hides_the_password(
     assert result.exit_code == 1
     assert result.stderr == (
         "Error: Unknown store scheme 'nosuch' in nosuch://alice:***@db.example.com/team; "
-        "installed schemes: file, sqlite.\n"
+        "installed schemes: file, postgres, postgresql, sqlite.\n"
     )
     assert "s3cret" not in result.output
 
