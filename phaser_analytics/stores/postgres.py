@@ -45,6 +45,7 @@ from .base import (
     Entry,
     Finding,
     ProjectCount,
+    SaveAction,
     SaveOutcome,
     StoreInfo,
     Warn,
@@ -175,7 +176,7 @@ def _seconds(value: Any, name: str, source: str) -> float:
 def _configured_timeouts(project_dir: Path | None) -> dict[str, tuple[Any, str]]:
     """``analytics.postgres.*`` timeouts from the user's config, then the project's."""
     if project_dir is None:
-        from ..registry import phaser_home
+        from ..project_registry import phaser_home
 
         files = [phaser_home() / "config.json"]
     else:
@@ -748,17 +749,17 @@ class PostgresStore:
                     existing = self._insert_or_replace(rows, replace)
         except self._psycopg.Error as exc:
             raise self._error(exc, f"saving {len(batch)} execution(s)") from None
+        kept = SaveAction.REPLACED if replace else SaveAction.ALREADY
         for index, record in batch.items():
             if index in existing:
                 record.execution_id = existing[index]
-                outcomes[index] = SaveOutcome("replaced" if replace else "already",
-                                              existing[index])
+                outcomes[index] = SaveOutcome(kept, existing[index])
             else:
-                outcomes[index] = SaveOutcome("imported", record.execution_id)
+                outcomes[index] = SaveOutcome(SaveAction.IMPORTED, record.execution_id)
         for index, earlier in repeats:
             stored_id = batch[earlier].execution_id
             records[index].execution_id = stored_id
-            outcomes[index] = SaveOutcome("replaced" if replace else "already", stored_id)
+            outcomes[index] = SaveOutcome(kept, stored_id)
         return [o for o in outcomes if o is not None]
 
     def _stored_ids(self, rows: dict[int, tuple[Any, ...]]) -> dict[int, str]:
