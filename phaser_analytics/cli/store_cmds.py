@@ -160,7 +160,7 @@ def migrate_schema_cmd(project: Path | None) -> None:
     if url is not None and url_scheme(url) in ("postgresql", "postgres"):
         from ..stores.postgres import MIGRATIONS, PostgresStore
 
-        target = PostgresStore(url, project_dir=project_dir, warn=warn, create=False,
+        target = PostgresStore(url, project_dir=project_dir, warn=stderr_warning, create=False,
                                check_version=False)
         try:
             before, after = target.migrate_schema()
@@ -173,7 +173,7 @@ def migrate_schema_cmd(project: Path | None) -> None:
         click.echo(f"{target.url}: schema version {before} -> {after}; applied "
                    f"{', '.join(applied)}.")
         return
-    opened = open_store(url, project_dir=project_dir, warn=warn)
+    opened = open_store(url, project_dir=project_dir, warn=stderr_warning)
     try:
         info = opened.info()
     finally:
