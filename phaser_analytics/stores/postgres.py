@@ -49,6 +49,7 @@ from .base import (
     SaveOutcome,
     StoreInfo,
     Warn,
+    check_ids,
     is_valid_execution_id,
     pick_match,
     redact,
@@ -713,13 +714,7 @@ class PostgresStore:
         another client stores one of them meanwhile, or ``replace`` has some to overwrite,
         the batch goes through a temporary table and INSERT … ON CONFLICT DO NOTHING
         instead, then what was already there is looked up (and with ``replace`` updated)."""
-        for record in records:
-            if not is_valid_execution_id(record.execution_id):
-                # The JSON and SQLite stores' words, so every backend refuses alike.
-                raise StorageError(
-                    f"Cannot store an execution with the id {record.execution_id!r}: an id "
-                    "is letters, digits, '-' and '_'."
-                )
+        check_ids(records)
         outcomes: list[SaveOutcome | None] = [None] * len(records)
         # Records repeated within the batch count once: the first is written, with
         # ``replace`` the last one's content.
