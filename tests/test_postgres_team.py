@@ -301,6 +301,7 @@ def test_sigkill_in_the_middle_of_a_bulk_import_leaves_whole_batches(
 def test_a_team_reads_its_history(pg_url: str, tmp_path: Path, runner: CliRunner,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """What docs/team.md shows a team doing, on the history of two machines."""
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PHASER_STORE", pg_url)
     for machine, documents in (("laptop", ["document-1-a.md", "document-2-b.md"]),
                                ("github-actions:runner-1", ["document-3-c.md"])):
@@ -317,7 +318,7 @@ def test_a_team_reads_its_history(pg_url: str, tmp_path: Path, runner: CliRunner
     shown = runner.invoke(cli, ["analytics", "show", "--global", "--format", "json"])
     assert shown.exit_code == 0, shown.output
     assert len(json.loads(shown.output)["executions"]) == 3
-    per_project = runner.invoke(cli, ["analytics", "projects", "--format", "json"])
+    per_project = runner.invoke(cli, ["analytics", "projects", "--global", "--format", "json"])
     assert per_project.exit_code == 0, per_project.output
     assert "Website" in per_project.output and "Phaser" in per_project.output
     trends = runner.invoke(cli, ["analytics", "trends", "--global", "--format", "json"])
