@@ -458,3 +458,37 @@ def test_the_index_stats_are_the_records_stats(project: Path) -> None:
     records = fill_varied(project, 40)
     index = json.loads((_analytics(project) / "index.json").read_text())
     assert index["stats"] == AggregatedStats.compute(records).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("phases_planned", "6"),
+        ("total_tokens", "lots"),
+        ("started_at", 7),
+        ("started_at", "yesterday"),
+        ("cost_usd", "1.0"),
+        ("duration_seconds", "1h"),
+        ("test_delta", True),
+        ("total_tokens", 10**309),
+        ("audit_document", ["a"]),
+    ],
+)
+def test_an_index_row_of_the_wrong_types_is_rebuilt_not_a_crash(
+    project: Path, field: str, value: object
+) -> None:
+    """A row's values are checked like a record's: one of the wrong type makes the index
+    untrusted (rebuilt from the records with one warning), never an internal error."""
+    records = fill(project, 3)
+    path = _analytics(project) / "index.json"
+    index = json.loads(path.read_text())
+    for row in index["executions"]:
+        row[field] = value
+    path.write_text(json.dumps(index))
+    for args in (("show",), ("trends",), ("show", "--format", "json"), ("failures",)):
+        result = _invoke(project, *args)
+        assert result.exit_code == 0, (args, result.output, result.stderr)
+    shown = _invoke(project, "show", "--format", "json")
+    assert {e["execution_id"] for e in json.loads(shown.stdout)["executions"]} == {
+        r.execution_id for r in records
+    }
