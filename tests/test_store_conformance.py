@@ -583,3 +583,38 @@ def test_a_read_only_sqlite_store_is_read(tmp_path: Path, project: Path) -> None
         (tmp_path / "ro.db").chmod(0o644)
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["executions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("phases_planned", "six"), ("started_at", "yesterday"), ("status", "ok")]
+)
+def test_a_sqlite_row_with_damaged_columns_is_one_line_then_repaired(
+    tmp_path: Path, project: Path, column: str, value: object
+) -> None:
+    """A database from a stranger (a project's config may name one inside the project) can
+    hold columns of any type: one line and exit 1, never an internal error, and
+    ``doctor --repair`` sets the row aside so every command works again."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    store = open_store(url, project_dir=project)
+    records = [make_record(project, hours=i) for i in range(3)]
+    store.save(records)
+    store.close()
+    db = sqlite3.connect(tmp_path / "d.db")
+    db.execute(
+        f"UPDATE executions SET {column} = ? WHERE execution_id = ?",
+        (value, records[1].execution_id),
+    )
+    db.commit()
+    db.close()
+    shown = invoke(url, project, "show", "--global")
+    assert shown.exit_code == 1, shown.output
+    assert "damaged row" in shown.stderr and "Traceback" not in shown.output
+    assert shown.stderr.count("\n") == 1
+    repaired = invoke(url, project, "doctor", "--repair")
+    assert "quarantine" in repaired.output, repaired.output
+    shown = invoke(url, project, "show", "--global", "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    kept = {e["execution_id"] for e in json.loads(shown.stdout)["executions"]}
+    assert kept == {records[0].execution_id, records[2].execution_id}

@@ -12,7 +12,7 @@ tests/test_store_conformance.py, which is parametrised over the backends.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import ExecutionNotFoundError, StorageError
 from ..errors import stderr_warning as stderr_warning  # the backends' default warn
-from ..models import ExecutionStatus
+from ..models import MAX_NUMBER, ExecutionStatus, datetime_from_json
 
 if TYPE_CHECKING:
     from ..models import AnalyticsQuery, ExecutionRecord
@@ -88,6 +88,42 @@ class Entry:
 
 #: The entry's fields that come from the record (all but ``ref``), in order.
 ENTRY_FIELDS = tuple(name for name in Entry.__dataclass_fields__ if name != "ref")
+
+
+#: What each of an entry's stored values may be besides null, checked as a record's are.
+_ROW_TEXT = ("audit_document", "document_title", "project_name", "project_path", "branch",
+             "base_commit")  # fmt: skip
+_ROW_INTEGERS = ("test_delta", "phases_planned", "phases_completed", "total_tokens")
+_ROW_NUMBERS = ("duration_seconds", "cost_usd")
+_ROW_TIMES = ("started_at", "completed_at")
+
+
+def entry_values_fit(values: Mapping[str, Any]) -> bool:
+    """Whether an entry's values as a backend stored them (times as JSON text) are of the
+    types an :class:`Entry` holds: a stranger's store can hold anything."""
+    get = values.get
+    for name in _ROW_TEXT:
+        value = get(name)
+        if value is not None and type(value) is not str:
+            return False
+    for name in _ROW_INTEGERS:
+        value = get(name)
+        if value is not None and (type(value) is not int or abs(value) > MAX_NUMBER):
+            return False
+    for name in _ROW_NUMBERS:
+        value = get(name)
+        if value is not None and (type(value) not in (int, float) or not abs(value) <= MAX_NUMBER):
+            return False
+    for name in _ROW_TIMES:
+        value = get(name)
+        if value is not None:
+            if type(value) is not str:
+                return False
+            try:
+                datetime_from_json(value)
+            except ValueError:
+                return False
+    return True
 
 
 def _sort_key(item: Any) -> tuple[bool, float, str]:

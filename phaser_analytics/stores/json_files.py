@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ExecutionNotFoundError, StorageError, StoreWriteError
 from ..models import (
-    MAX_NUMBER,
     AggregatedStats,
     ExecutionRecord,
     ExecutionStatus,
@@ -55,6 +54,7 @@ from .base import (
     StoreInfo,
     Warn,
     check_ids,
+    entry_values_fit,
     is_valid_execution_id,
     resolve_id,
     stderr_warning,
@@ -203,50 +203,13 @@ class _BadIndex(ValueError):
     """The index cannot be trusted; the message says why (for the warning)."""
 
 
-#: What each of a row's values may be besides null, checked as a record's are: a row of
-#: another type makes the index untrusted (rebuilt), never a crash further on.
-_ROW_TEXT = ("audit_document", "document_title", "project_name", "project_path", "branch",
-             "base_commit")  # fmt: skip
-_ROW_INTEGERS = ("test_delta", "phases_planned", "phases_completed", "total_tokens")
-_ROW_NUMBERS = ("duration_seconds", "cost_usd")
-_ROW_TIMES = ("started_at", "completed_at")
-
-
-def _values_fit(row: dict[str, Any]) -> bool:
-    get = row.get
-    for name in _ROW_TEXT:
-        value = get(name)
-        if value is not None and type(value) is not str:
-            return False
-    for name in _ROW_INTEGERS:
-        value = get(name)
-        if value is not None and (type(value) is not int or abs(value) > MAX_NUMBER):
-            return False
-    for name in _ROW_NUMBERS:
-        value = get(name)
-        if value is not None and (
-            type(value) not in (int, float) or not abs(value) <= MAX_NUMBER
-        ):
-            return False
-    for name in _ROW_TIMES:
-        value = get(name)
-        if value is not None:
-            if type(value) is not str:
-                return False
-            try:
-                datetime_from_json(value)
-            except ValueError:
-                return False
-    return True
-
-
 def _check_row(row: Any) -> dict[str, Any]:
     if (
         not isinstance(row, dict)
         or not is_valid_execution_id(row.get("execution_id"))
         or not isinstance(row.get("filename"), str)
         or row.get("status") not in _STATUSES
-        or not _values_fit(row)
+        or not entry_values_fit(row)
     ):
         raise _BadIndex("is corrupt")
     if not RECORD_NAME.fullmatch(row["filename"]):

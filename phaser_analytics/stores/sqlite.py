@@ -28,6 +28,7 @@ from .base import (
     StoreInfo,
     Warn,
     check_ids,
+    entry_values_fit,
     is_valid_execution_id,
     pick_match,
     redact,
@@ -153,8 +154,24 @@ _COLUMNS = ", ".join(ENTRY_FIELDS)
 _SELECT = f"SELECT {_COLUMNS} FROM executions"
 
 
+_STATUS_VALUES = frozenset(status.value for status in ExecutionStatus)
+
+
+class DamagedRow(StorageError):
+    """A row whose indexed columns are not of an entry's types (a database from elsewhere)."""
+
+
 def _entry(row: Sequence[Any]) -> Entry:
     values = dict(zip(ENTRY_FIELDS, row, strict=True))
+    if (
+        not is_valid_execution_id(values["execution_id"])
+        or values["status"] not in _STATUS_VALUES
+        or not entry_values_fit(values)
+    ):
+        raise DamagedRow(
+            f"The SQLite store holds a damaged row (execution {values['execution_id']!r}): "
+            "'phaser analytics doctor --repair' moves it to the quarantine table."
+        )
     values["started_at"] = datetime_from_json(values["started_at"])
     values["completed_at"] = datetime_from_json(values["completed_at"])
     values["status"] = ExecutionStatus(values["status"])
@@ -225,6 +242,9 @@ class SqliteStore:
                 db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
+                # A database can come from a stranger (a project's config may name one inside
+                # the project): its views and triggers call no function with side effects.
+                db.execute("PRAGMA trusted_schema = OFF")
                 migrate(db)
             except sqlite3.Error as exc:
                 raise self._error(exc, "open") from exc
@@ -462,12 +482,16 @@ class SqliteStore:
                 )
             )
         bad = []
-        for key, text in db.execute("SELECT lower(execution_id), record FROM executions"):
+        for key, text, *columns in db.execute(
+            f"SELECT lower(execution_id), record, {_COLUMNS} FROM executions"
+        ):
             try:
+                _entry(columns)
                 data = json.loads(text)
                 ExecutionRecord.from_dict(data)
             except Exception as exc:
-                bad.append((key, text, f"{type(exc).__name__}: {exc}"))
+                reason = "its columns are damaged" if isinstance(exc, DamagedRow) else None
+                bad.append((key, text, reason or f"{type(exc).__name__}: {exc}"))
         for key, text, reason in bad:
             if repair:
                 self._quarantine(key, text, reason)
