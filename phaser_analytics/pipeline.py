@@ -472,6 +472,7 @@ def import_reports(
     store: Any = None,
     jobs: int | None = 1,
     batch_size: int = SAVE_BATCH,
+    claim: bool = True,
 ) -> ImportSummary:
     """Import many reports into one store (``store``, else the one in force for
     ``project_dir``).
@@ -486,14 +487,20 @@ def import_reports(
     Every execution saved (imported or replaced) is handed to the ``record_stored`` hooks
     once, after its batch is committed and before it is reported; ``origin`` says which
     command imported it (``import``, ``capture``, ``drain``).
+
+    In a store of many projects, ``claim`` files the executions under ``project_dir`` (the
+    project they are imported into) whatever path their reports state
+    (:func:`.stores.base.claim_for_project`); without it they keep the stated path.
     """
     from .query import project_key, project_store
+    from .stores.base import claim_for_project, holds_many_projects
 
     host = host or get_host()
     own_store = store is None
     if store is None:
         store = project_store(project_dir, **({"warn": warn} if warn is not None else {}))
     where = {**store_info(store, Path(project_dir)), "import_id": uuid.uuid4().hex}
+    claim = claim and holds_many_projects(store)
     summary = ImportSummary()
     pending: list[ReportOutcome] = []
 
@@ -509,6 +516,9 @@ def import_reports(
         if not pending:
             return
         records = [o.record for o in pending if o.record is not None]
+        if claim:
+            for record in records:
+                claim_for_project(record, where["project_dir"])
         saved = store.save(records, replace=force)
         for outcome, result in zip(pending, saved, strict=True):
             outcome.action = result.action

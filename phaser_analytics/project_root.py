@@ -40,3 +40,10 @@ def find_project_root(start: Path | None = None) -> Path:
         if (candidate / ".git").exists():
             return candidate
     return here
+
+
+def is_project_root(directory: Path) -> bool:
+    """Whether ``directory`` is a project by rule 1 or 2 (a ``.phaser/`` or a git work tree's
+    root), not merely the directory a command was started in."""
+    marker = directory / ".phaser"
+    return (marker.is_dir() and not _is_phaser_home(marker)) or (directory / ".git").exists()

@@ -74,6 +74,10 @@ def _stored(url: str | None, project: Path) -> list[dict[str, Any]]:
     for record in records:
         for name in VARYING:
             record.pop(name)
+        # Each run imports into a project of its own; a store of many projects files the
+        # executions under it (the path the reports state is kept in extra).
+        if record["project_path"] == str(project.resolve()):
+            record["project_path"] = "<project>"
     return sorted(records, key=lambda r: (r["started_at"], r["audit_document"]))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -618,3 +619,45 @@ def test_a_sqlite_row_with_damaged_columns_is_one_line_then_repaired(
     assert shown.exit_code == 0, shown.output
     kept = {e["execution_id"] for e in json.loads(shown.stdout)["executions"]}
     assert kept == {records[0].execution_id, records[2].execution_id}
+
+
+def test_reports_from_another_machine_are_shown_in_the_project_they_were_imported_into(
+    backend: Backend, url: str | None, project: Path, tmp_path: Path
+) -> None:
+    """The bundled reports state `/Users/jp/Projects/Phaser`: imported into this project
+    (or migrated from its JSON store) they are this project's executions in every store,
+    and a store of many projects keeps the stated path in the record's extra."""
+    reports = tmp_path / "examples"
+    shutil.copytree(REPO / "examples", reports)
+    imported = invoke(url, project, "import", str(reports), "--recursive")
+    assert imported.exit_code == 0, imported.output
+    shown = invoke(url, project, "show", "--format", "json")
+    executions = json.loads(shown.stdout)["executions"]
+    assert len(executions) == 3, shown.output
+    if backend.multi_project:
+        opened = open_store(url, project_dir=project)
+        records = list(opened.read(opened.find()))
+        opened.close()
+        assert {r.project_path for r in records} == {str(project.resolve())}
+        assert {r.extra["reported_project_path"] for r in records} == {
+            "/Users/jp/Projects/Phaser"
+        }
+    again = invoke(url, project, "import", str(reports), "--recursive")
+    assert "3 already imported" in again.output, again.output
+
+
+@pytest.mark.parametrize("many", [b for b in BACKENDS if b.multi_project], ids=str)
+def test_a_json_history_migrated_into_a_store_of_many_projects_stays_this_projects(
+    many: Backend, project: Path, tmp_path: Path
+) -> None:
+    url = many.make_url(tmp_path, project)
+    reports = tmp_path / "examples"
+    shutil.copytree(REPO / "examples", reports)
+    assert invoke(None, project, "import", str(reports), "--recursive").exit_code == 0
+    for _ in range(2):  # idempotent: the second run copies nothing and verifies all
+        migrated = invoke(None, project, "store", "migrate", "--to", str(url))
+        assert migrated.exit_code == 0, migrated.output
+        assert "Verified" in migrated.output
+    assert "3 were already there" in migrated.output
+    shown = invoke(url, project, "show", "--format", "json")
+    assert len(json.loads(shown.stdout)["executions"]) == 3, shown.output

@@ -14,6 +14,7 @@ import click
 from ..errors import stderr_warning
 from ..formatting import clean_text
 from ..pipeline import ReportOutcome, discover, import_reports, report_paths
+from ..project_root import is_project_root
 from ..stores.base import SaveAction
 from .main import (
     EXIT_FAILED,
@@ -258,6 +259,9 @@ def import_cmd(
             skip_plugins={TOKENS_PLUGIN} if no_tokens else (),
             store=store,
             jobs=jobs or None,
+            # A project named with --project or found by its .phaser/ or git root owns what
+            # is imported into it; a bare working directory leaves the reports' own paths.
+            claim=project is not None or is_project_root(Path(project_dir)),
         )
     location = store.info().location
     store.close()

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..errors import stderr_warning
-from ..stores.base import SaveAction
+from ..stores.base import SaveAction, claim_for_project, holds_many_projects
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -96,9 +96,18 @@ def migrate_cmd(
     target = open_store(to_url, project_dir=project_dir, warn=stderr_warning, host=app.host())
     if source.url == target.url:
         raise click.UsageError("--to names the store being copied from.")
+    # From one project's store into a store of many, the executions belong to that project
+    # (as an import into it would have them), whatever path their reports stated.
+    claim = (
+        str(project_dir.resolve())
+        if holds_many_projects(target) and not holds_many_projects(source)
+        else None
+    )
     try:
-        copied, already = _copy(source, target)
-        wanted = {entry.identity for entry in source.find()}
+        copied, already = _copy(source, target, claim)
+        wanted = {
+            (claim, *entry.identity[1:]) if claim else entry.identity for entry in source.find()
+        }
         held = {entry.identity for entry in target.find()}
     finally:
         source.close()
@@ -117,7 +126,7 @@ def migrate_cmd(
     say(f"Verified: {target.url} holds all {len(wanted)} execution(s) of {source.url}.")
 
 
-def _copy(source: Any, target: Any) -> tuple[int, int]:
+def _copy(source: Any, target: Any, claim: str | None = None) -> tuple[int, int]:
     copied = already = 0
     batch: list[Any] = []
 
@@ -125,7 +134,10 @@ def _copy(source: Any, target: Any) -> tuple[int, int]:
         nonlocal copied, already
         if not batch:
             return
-        for outcome in target.save(list(source.read(batch))):
+        records = list(source.read(batch))
+        if claim:
+            records = [claim_for_project(record, claim) for record in records]
+        for outcome in target.save(records):
             if outcome.action is SaveAction.ALREADY:
                 already += 1
             else:
@@ -160,8 +172,9 @@ def migrate_schema_cmd(project: Path | None) -> None:
     if url is not None and url_scheme(url) in ("postgresql", "postgres"):
         from ..stores.postgres import MIGRATIONS, PostgresStore
 
-        target = PostgresStore(url, project_dir=project_dir, warn=stderr_warning, create=False,
-                               check_version=False)
+        target = PostgresStore(
+            url, project_dir=project_dir, warn=stderr_warning, create=False, check_version=False
+        )
         try:
             before, after = target.migrate_schema()
         finally:
@@ -170,13 +183,16 @@ def migrate_schema_cmd(project: Path | None) -> None:
             click.echo(f"{target.url}: schema version {after}, up to date.")
             return
         applied = [f"{v} ({name})" for v, name, _sql in MIGRATIONS if before < v <= after]
-        click.echo(f"{target.url}: schema version {before} -> {after}; applied "
-                   f"{', '.join(applied)}.")
+        click.echo(
+            f"{target.url}: schema version {before} -> {after}; applied {', '.join(applied)}."
+        )
         return
     opened = open_store(url, project_dir=project_dir, warn=stderr_warning)
     try:
         info = opened.info()
     finally:
         opened.close()
-    click.echo(f"{redact(info.location)}: {info.backend} store, schema version "
-               f"{info.schema_version or '-'}; it is brought up to date when opened.")
+    click.echo(
+        f"{redact(info.location)}: {info.backend} store, schema version "
+        f"{info.schema_version or '-'}; it is brought up to date when opened."
+    )

@@ -126,6 +126,25 @@ def entry_values_fit(values: Mapping[str, Any]) -> bool:
     return True
 
 
+def holds_many_projects(store: Any) -> bool:
+    """Whether ``store`` holds several projects (a database) or one (a project's JSON files):
+    the backend's ``multi_project`` attribute, else what its :meth:`Store.info` says."""
+    many = getattr(store, "multi_project", None)
+    return bool(store.info().multi_project if many is None else many)
+
+
+def claim_for_project(record: ExecutionRecord, project_path: str) -> ExecutionRecord:
+    """In a store of many projects an execution belongs to the project it was imported (or
+    migrated) into: a report written on another machine states that machine's path, under
+    which ``show`` in this project would never find it. The stated path is kept in
+    ``extra["reported_project_path"]``."""
+    if record.project_path != project_path:
+        if record.project_path:
+            record.extra.setdefault("reported_project_path", record.project_path)
+        record.project_path = project_path
+    return record
+
+
 def _sort_key(item: Any) -> tuple[bool, float, str]:
     started = item.started_at
     return (started is not None, started.timestamp() if started else 0.0, item.execution_id)

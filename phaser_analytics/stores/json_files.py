@@ -400,6 +400,7 @@ class JsonStore:
     """One project's store of spec §4 JSON files (implements :class:`.base.Store`)."""
 
     backend = "json"
+    multi_project = False
     #: How long ``check`` waits for the lock before reporting it held.
     check_lock_timeout = 5.0
 

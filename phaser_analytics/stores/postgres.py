@@ -335,6 +335,7 @@ class PostgresStore:
     command, like every store."""
 
     backend = "postgresql"
+    multi_project = True
 
     def __init__(self, url: str, *, project_dir: Path | None = None,
                  warn: Warn = stderr_warning, create: bool = True,

@@ -219,6 +219,7 @@ class SqliteStore:
     """A store in one SQLite database (implements :class:`.base.Store`)."""
 
     backend = "sqlite"
+    multi_project = True
 
     def __init__(self, path: Path, *, url: str | None = None, warn: Warn = stderr_warning):
         self.path = Path(path)
