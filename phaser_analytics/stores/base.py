@@ -145,6 +145,22 @@ def claim_for_project(record: ExecutionRecord, project_path: str) -> ExecutionRe
     return record
 
 
+def loaded_in_order(
+    keys: Iterable[str],
+    found: Mapping[str, Any],
+    load: Callable[[str, Any], ExecutionRecord | None],
+) -> Iterator[ExecutionRecord]:
+    """The records of ``keys`` in their order, from a database's rows ``found`` (key → stored
+    record): vanished rows are skipped, and so are those ``load`` sets aside (``None``)."""
+    for key in keys:
+        data = found.get(key)
+        if data is None:
+            continue
+        record = load(key, data)
+        if record is not None:
+            yield record
+
+
 def _sort_key(item: Any) -> tuple[bool, float, str]:
     started = item.started_at
     return (started is not None, started.timestamp() if started else 0.0, item.execution_id)

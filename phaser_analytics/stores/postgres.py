@@ -51,6 +51,7 @@ from .base import (
     Warn,
     check_ids,
     is_valid_execution_id,
+    loaded_in_order,
     pick_match,
     redact,
     stderr_warning,
@@ -602,14 +603,7 @@ class PostgresStore:
             rows = self._conn.execute(
                 f"SELECT execution_id, record FROM {TABLE} WHERE execution_id = ANY(%s)", (ids,)
             ).fetchall()
-        found = dict(rows)
-        for execution_id in ids:
-            data = found.get(execution_id)
-            if data is None:
-                continue
-            record = self._load(execution_id, data)
-            if record is not None:
-                yield record
+        yield from loaded_in_order(ids, dict(rows), self._load)
 
     def _load(self, execution_id: str, data: Any) -> ExecutionRecord | None:
         """The record of a row; a row that does not load is moved to the quarantine table

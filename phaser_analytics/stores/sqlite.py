@@ -30,6 +30,7 @@ from .base import (
     check_ids,
     entry_values_fit,
     is_valid_execution_id,
+    loaded_in_order,
     pick_match,
     redact,
     stderr_warning,
@@ -326,13 +327,7 @@ class SqliteStore:
                     keys,
                 ).fetchall()
             )
-        for key in keys:
-            text = found.get(key)
-            if text is None:
-                continue
-            record = self._load(key, text)
-            if record is not None:
-                yield record
+        yield from loaded_in_order(keys, found, self._load)
 
     def _load(self, key: str, text: str) -> ExecutionRecord | None:
         """The record of a row; a row that does not load is quarantined, with one warning."""
