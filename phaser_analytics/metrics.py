@@ -13,16 +13,26 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
+from .aggregates import (
+    PERIODS,
+    PhaseSummary,
+    ReasonCount,
+    Usage,
+    period_start,
+    phase_summaries,
+    reason_counts,
+    reason_key,
+    stats_by_period,
+    usage,
+)
 from .dates import zone_label
 from .hookspecs import Breakdown, Column
-from .models import AggregatedStats, ExecutionRecord, ExecutionStatus, PhaseStatus
-from .query import compute_phase_failure_rates, failed_phases
-from .stores.base import sort_newest_first
+from .models import AggregatedStats, ExecutionRecord
 
-PERIODS = ("day", "week", "month")
+__all__ = ["PERIODS", "period_start", "reason_key"]  # kept here for their callers
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 #: Eighths of a block, for bars that are not a whole number of blocks long.
@@ -35,16 +45,6 @@ BAR_WIDTH = 20
 
 def in_zone(moment: datetime | None, zone: tzinfo | None) -> datetime | None:
     return moment.astimezone(zone) if moment is not None else None
-
-
-def period_start(moment: datetime, by: str, zone: tzinfo | None) -> date:
-    """The first day of the day, ISO week (Monday) or month holding ``moment``."""
-    day = moment.astimezone(zone).date()
-    if by == "week":
-        return day - timedelta(days=day.weekday())
-    if by == "month":
-        return day.replace(day=1)
-    return day
 
 
 def period_label(start: date, by: str) -> str:
@@ -136,11 +136,16 @@ def trends(items: Iterable[Any], by: str = "day", zone: tzinfo | None = None) ->
     ISO week or month, oldest first; only periods with executions are listed."""
     if by not in PERIODS:
         raise ValueError(f"by must be one of {', '.join(PERIODS)}, not {by!r}")
-    dated = [item for item in items if item.started_at is not None]
-    groups = group_by(dated, lambda item: period_start(item.started_at, by, zone))
+    return trends_of(stats_by_period(items, by, zone), by, zone)
+
+
+def trends_of(
+    periods: dict[date, AggregatedStats], by: str = "day", zone: tzinfo | None = None
+) -> Breakdown:
+    """:func:`trends` of the statistics of each period (first day → stats)."""
     rows = [
-        {"period": period_label(start, by), "start": start, **_stats_row(_stats(groups[start]))}
-        for start in sorted(groups)
+        {"period": period_label(start, by), "start": start, **_stats_row(periods[start])}
+        for start in sorted(periods)
     ]
     return Breakdown(
         name="trends",
@@ -261,44 +266,25 @@ PHASE_COLUMNS = [
 ]
 
 
-@dataclass
-class _PhaseFacts:
-    runs: int = 0
-    title: str = ""
-    last_error: str | None = None
-    last_failed: datetime | None = None
-
-
-def _phase_facts(records: Iterable[ExecutionRecord]) -> dict[int, _PhaseFacts]:
-    facts: dict[int, _PhaseFacts] = defaultdict(_PhaseFacts)
-    for record in sort_newest_first(records):
-        for phase in record.phases:
-            fact = facts[phase.phase_number]
-            fact.runs += 1
-            fact.title = fact.title or phase.title
-            if phase.status is PhaseStatus.FAILED and fact.last_failed is None:
-                fact.last_failed = record.started_at
-                fact.last_error = phase.error_message
-    return facts
-
-
 def phases(records: Sequence[ExecutionRecord], zone: tzinfo | None = None) -> Breakdown:
     """Runs, failures, failure rate and the latest error per phase number (spec §7.2,
     §7.3); the title is the most recent one. Highest failure rate first."""
-    rates = compute_phase_failure_rates(records)
-    failures = {number: count for number, _title, count in failed_phases(records)}
-    facts = _phase_facts(records)
+    return phases_of(phase_summaries(records), zone)
+
+
+def phases_of(summaries: Iterable[PhaseSummary], zone: tzinfo | None = None) -> Breakdown:
+    """:func:`phases` of the phase numbers' summaries."""
     rows: list[dict[str, Any]] = [
         {
-            "phase": number,
-            "title": facts[number].title,
-            "runs": facts[number].runs,
-            "failures": failures.get(number, 0),
-            "failure_rate": rate,
-            "last_error": facts[number].last_error,
-            "last_failed": in_zone(facts[number].last_failed, zone),
+            "phase": summary.phase,
+            "title": summary.title,
+            "runs": summary.runs,
+            "failures": summary.failures,
+            "failure_rate": summary.failure_rate,
+            "last_error": summary.last_error,
+            "last_failed": in_zone(summary.last_failed, zone),
         }
-        for number, rate in rates.items()
+        for summary in summaries
     ]
     rows.sort(key=lambda row: (-row["failure_rate"], -row["failures"], row["phase"]))
     return Breakdown(
@@ -315,28 +301,18 @@ REASON_COLUMNS = [
 ]
 
 
-def reason_key(reason: str) -> str:
-    """Reasons that differ only in case, spacing or final punctuation are one reason."""
-    return " ".join(reason.lower().split()).rstrip(".!;:")
-
-
 def failure_reasons(records: Iterable[ExecutionRecord], zone: tzinfo | None = None) -> Breakdown:
     """Each reason of the reports' Issues Encountered, with the number of executions that
     give it (once per execution) and when it was last seen; the newest wording is shown."""
-    counts: dict[str, int] = defaultdict(int)
-    shown: dict[str, str] = {}
-    last_seen: dict[str, datetime | None] = {}
-    for record in sort_newest_first(records):
-        for key in dict.fromkeys(reason_key(r) for r in record.failure_reasons if r.strip()):
-            counts[key] += 1
-            if key not in shown:
-                shown[key] = next(r for r in record.failure_reasons if reason_key(r) == key)
-                last_seen[key] = record.started_at
+    return failure_reasons_of(reason_counts(records), zone)
+
+
+def failure_reasons_of(counts: Iterable[ReasonCount], zone: tzinfo | None = None) -> Breakdown:
+    """:func:`failure_reasons` of the reasons' counts, in their order."""
     rows: list[dict[str, Any]] = [
-        {"reason": shown[key], "count": counts[key], "last_seen": in_zone(last_seen[key], zone)}
-        for key in counts
+        {"reason": c.reason, "count": c.count, "last_seen": in_zone(c.last_seen, zone)}
+        for c in counts
     ]
-    rows.sort(key=lambda row: -row["count"])  # stable: newest first among equals
     return Breakdown(
         name="failure_reasons",
         title="Failure reasons",
@@ -358,17 +334,13 @@ def _usage_rows(
 def peak_usage(items: Iterable[Any], zone: tzinfo | None = None) -> list[Breakdown]:
     """Executions (and failed ones) per hour of day and per weekday, every hour and day
     listed, zeros included, so the peaks stand out."""
-    hours, hours_failed = [0] * 24, [0] * 24
-    days, days_failed = [0] * 7, [0] * 7
-    for item in items:
-        if item.started_at is None:
-            continue
-        local = item.started_at.astimezone(zone)
-        failed = item.status is ExecutionStatus.FAILED
-        hours[local.hour] += 1
-        days[local.weekday()] += 1
-        hours_failed[local.hour] += failed
-        days_failed[local.weekday()] += failed
+    return peak_usage_of(usage(items, zone), zone)
+
+
+def peak_usage_of(counts: Usage, zone: tzinfo | None = None) -> list[Breakdown]:
+    """:func:`peak_usage` of the counts per hour and weekday."""
+    hours, hours_failed = counts.hours, counts.hours_failed
+    days, days_failed = counts.days, counts.days_failed
     label = zone_label(zone)
     counts = [Column("executions", "Runs", "int"), Column("failed", "Failed", "int")]
     return [
@@ -389,6 +361,13 @@ def peak_usage(items: Iterable[Any], zone: tzinfo | None = None) -> list[Breakdo
 
 def failures(records: Sequence[ExecutionRecord], zone: tzinfo | None = None) -> Breakdown:
     """Failure reasons, then executions per hour of day and per weekday."""
-    reasons = failure_reasons(records, zone)
-    reasons.sections = peak_usage(records, zone)
+    return failures_of(reason_counts(records), usage(records, zone), zone)
+
+
+def failures_of(
+    counts: Iterable[ReasonCount], per_hour: Usage, zone: tzinfo | None = None
+) -> Breakdown:
+    """:func:`failures` of the reasons' counts and the counts per hour and weekday."""
+    reasons = failure_reasons_of(counts, zone)
+    reasons.sections = peak_usage_of(per_hour, zone)
     return reasons

@@ -158,6 +158,16 @@ class GlobalSelection:
         return loaded
 
 
+def projects_in(store: Store) -> dict[str | None, ProjectEntry]:
+    """The projects of a store that holds several, by path, with their counts."""
+    from .project_registry import ProjectEntry
+
+    return {
+        p.path: ProjectEntry(p.name or Path(p.path or "").name, p.path or "", None, p.count)
+        for p in store.info().projects
+    }
+
+
 def select_global(
     query: AnalyticsQuery,
     *,
@@ -171,11 +181,7 @@ def select_global(
 
     selection = GlobalSelection(store=store)
     if store is not None:
-        info = store.info()
-        by_path = {
-            p.path: ProjectEntry(p.name or Path(p.path or "").name, p.path or "", None, p.count)
-            for p in info.projects
-        }
+        by_path = projects_in(store)
         selection.projects = list(by_path.values())
         for entry in store.find(query):
             project = by_path.get(entry.project_path)

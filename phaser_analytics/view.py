@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, overload
 
+from .aggregates import Selected
 from .errors import stderr_warning
 from .hookspecs import RenderView, optional
 from .models import AggregatedStats, AnalyticsQuery, ExecutionRecord
@@ -115,28 +116,17 @@ class LazyRecords(Sequence[ExecutionRecord]):
         return bool(self._all())
 
 
-class _Found:
-    """The entries of ``query``, found in the store again at each iteration (neither
-    the index's rows nor the entries are kept between passes)."""
-
-    def __init__(self, store: Store, query: AnalyticsQuery, project: str) -> None:
-        self.store, self.query, self.project = store, query, project
-
-    def __iter__(self) -> Iterator[Entry]:
-        return self.store.find(self.query, project=self.project)
-
-
 def select_project_streaming(
     store: Store, key: str, query: AnalyticsQuery, project_dir: Path
 ) -> Selection:
     """:func:`select_project` for a renderer that streams: the entries are found again for
     each pass (the stats, then the records) and the records are a :class:`LazyRecords`, so
     memory holds one entry and one record at a time, however many executions."""
-    entries = _Found(store, query, key)
+    chosen = Selected(store, query, key)
     info = store.info()
     return Selection(
-        records=LazyRecords(store, entries),
-        stats=compute_stats(entries),
+        records=LazyRecords(store, chosen.found()),
+        stats=chosen.stats(),
         project={"name": info.project_name(key) or project_dir.name, "path": str(project_dir)},
         store_empty=not info.count_for(key),
     )

@@ -3,7 +3,7 @@ any renderer (``--format``) through the view's ``breakdown``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import stderr_warning
-from ..query import compute_stats, select_global
+from ..query import select_global
 from ..view import Selection, write_output
 from .main import (
     AppContext,
@@ -31,9 +31,11 @@ from .main import (
 from .viewing import _query, make_view
 
 if TYPE_CHECKING:
+    from ..aggregates import Selected
     from ..hookspecs import Breakdown
     from ..metrics import ProjectGroup
     from ..models import AnalyticsQuery, ExecutionRecord
+    from ..query import GlobalSelection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,47 +66,77 @@ def aggregate_options(format_default: str | None = "table") -> Callable[[F], F]:
 
 @dataclass
 class Scope:
-    """The executions an aggregate command reads: index entries always, full records only
-    when the command needs phases or failure reasons."""
+    """The executions an aggregate command reads, as a :class:`~phaser_analytics.aggregates.
+    Selected` (aggregated in the store's database when it can), with the project(s) they
+    are of."""
 
-    entries: list[Any]
-    groups: list[ProjectGroup]
+    selected: Selected
     project: dict[str, Any] | None
     projects: list[dict[str, Any]]
-    load: Callable[[], list[ExecutionRecord]]
+    groups: Callable[[], list[ProjectGroup]]
+
+    def records(self) -> Sequence[ExecutionRecord]:
+        """The records for the view, read only if a renderer asks for them (the built-in
+        ones draw the breakdown alone)."""
+        chosen = self.selected
+        if chosen.store is None or chosen.has_records:
+            return chosen.records
+        from ..view import LazyRecords
+
+        return LazyRecords(chosen.store, chosen.found())
 
 
 def select_scope(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Scope:
+    from ..aggregates import Selected
     from ..metrics import ProjectGroup
 
     if global_:
         from .main import global_store
 
-        chosen = select_global(query, warn=stderr_warning, store=global_store(project_dir))
-        groups = {p.path: ProjectGroup(p.name, p.path) for p in chosen.projects}
-        for project, entry in chosen.items:
-            groups[project.path].items.append(entry)
+        store = global_store(project_dir)
+        if store is not None:  # one store holds every project: one query per aggregate
+            from ..query import projects_in
+
+            def groups_in_store() -> list[ProjectGroup]:
+                return _groups(select_global(query, warn=stderr_warning, store=store))
+
+            return Scope(
+                selected=Selected(store, query),
+                project=None,
+                projects=[p.to_dict() for p in projects_in(store).values()],
+                groups=groups_in_store,
+            )
+        chosen = select_global(query, warn=stderr_warning)
         return Scope(
-            entries=chosen.entries,
-            groups=list(groups.values()),
+            selected=Selected(
+                None, query, entries=chosen.entries, load=lambda: [r for _, r in chosen.load()]
+            ),
             project=None,
             projects=[p.to_dict() for p in chosen.projects],
-            load=lambda: [record for _, record in chosen.load()],
+            groups=lambda: _groups(chosen),
         )
     from ..query import project_key
     from .main import open_command_store
 
     store = open_command_store(project_dir)
     key = project_key(project_dir, store)
-    entries = list(store.find(query, project=key))
+    selected = Selected(store, query, key)
     name = store.info().project_name(key) or project_dir.name
     return Scope(
-        entries=entries,
-        groups=[ProjectGroup(name, str(project_dir), list(entries))],
+        selected=selected,
         project={"name": name, "path": str(project_dir)},
         projects=[],
-        load=lambda: list(store.read(entries)),
+        groups=lambda: [ProjectGroup(name, str(project_dir), selected.entries)],
     )
+
+
+def _groups(chosen: GlobalSelection) -> list[ProjectGroup]:
+    from ..metrics import ProjectGroup
+
+    groups = {p.path: ProjectGroup(p.name, p.path) for p in chosen.projects}
+    for project, entry in chosen.items:
+        groups[project.path].items.append(entry)
+    return list(groups.values())
 
 
 def aggregate_scope(
@@ -132,15 +164,15 @@ def emit(
     breakdown: Breakdown,
     output_format: str,
     zone: tzinfo | None,
-    records: list[ExecutionRecord] | None = None,
+    records: Sequence[ExecutionRecord] = (),
 ) -> None:
     """Render ``breakdown`` with the chosen renderer and print it."""
     from ..dates import zone_label
 
     app: AppContext = ctx.obj
     selection = Selection(
-        records=records or [],
-        stats=compute_stats(scope.entries),
+        records=records,
+        stats=scope.selected.stats(),
         project=scope.project,
         projects=scope.projects,
     )
@@ -150,10 +182,8 @@ def emit(
     write_output([app.host().renderer(output_format).render(view)], None)
 
 
-def note_undated(entries: list[Any]) -> None:
-    from ..metrics import undated
-
-    count = undated(entries)
+def note_undated(count: int) -> None:
+    """Say how many executions without a start the periods or hours leave out."""
     if count:
         err(
             f"Warning: {count} execution(s) without a start time have no day or hour; "
@@ -188,8 +218,10 @@ def trends(
     project_dir, zone, query, scope = aggregate_scope(
         ctx, project, since, until, status, document, global_
     )
-    note_undated(scope.entries)
-    breakdown = metrics.trends(scope.entries, by.lower(), zone)
+    periods = scope.selected.stats_by_period(by.lower(), zone)
+    dated = sum(stats.total_executions for stats in periods.values())
+    note_undated(scope.selected.stats().total_executions - dated)
+    breakdown = metrics.trends_of(periods, by.lower(), zone)
     emit(ctx, "trends", scope, query, project_dir, breakdown, output_format, zone)
 
 
@@ -212,9 +244,9 @@ def phases(
     project_dir, zone, query, scope = aggregate_scope(
         ctx, project, since, until, status, document, global_
     )
-    records = scope.load()
-    breakdown = metrics.phases(records, zone)
-    emit(ctx, "phases", scope, query, project_dir, breakdown, output_format, zone, records)
+    breakdown = metrics.phases_of(scope.selected.phase_summaries(), zone)
+    emit(ctx, "phases", scope, query, project_dir, breakdown, output_format, zone,
+         scope.records())  # fmt: skip
 
 
 @click.command()
@@ -236,10 +268,11 @@ def failures(
     project_dir, zone, query, scope = aggregate_scope(
         ctx, project, since, until, status, document, global_
     )
-    note_undated(scope.entries)
-    records = scope.load()
-    breakdown = metrics.failures(records, zone)
-    emit(ctx, "failures", scope, query, project_dir, breakdown, output_format, zone, records)
+    per_hour = scope.selected.usage(zone)
+    note_undated(scope.selected.stats().total_executions - per_hour.dated)
+    breakdown = metrics.failures_of(scope.selected.reason_counts(), per_hour, zone)
+    emit(ctx, "failures", scope, query, project_dir, breakdown, output_format, zone,
+         scope.records())  # fmt: skip
 
 
 def wants_statistics(params: dict[str, Any]) -> bool:
@@ -273,5 +306,5 @@ def project_statistics(
     project_dir, zone, query, scope = aggregate_scope(
         ctx, project, since, until, status, document, global_ or project is None
     )
-    breakdown = metrics.projects(scope.groups, zone)
+    breakdown = metrics.projects(scope.groups(), zone)
     emit(ctx, "projects", scope, query, project_dir, breakdown, output_format or "table", zone)

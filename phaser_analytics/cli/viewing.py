@@ -513,13 +513,10 @@ def judged_stats(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Agg
     if store is None:  # --global over the registered projects' own stores
         return compute_stats(select_global(query, warn=stderr_warning).entries)
     try:
+        from ..aggregates import Selected
+
         project = None if global_ else project_key(project_dir, store)
-        # A store that aggregates in its database (PostgreSQL) gives the same figures in one
-        # query (tests/test_postgres_store.py compares them); the others, from the entries.
-        in_database = getattr(store, "stats", None)
-        if callable(in_database):
-            return in_database(query, project=project)
-        return compute_stats(store.find(query, project=project))
+        return Selected(store, query, project).stats()
     finally:
         store.close()
 

@@ -1,0 +1,396 @@
+"""The aggregates the reading commands show, and where they are computed.
+
+``show``'s statistics, ``trends``' periods, ``phases``' per-phase figures and ``failures``'
+reasons and peak hours each have one Python implementation here, over a store's entries
+(or, for phases and failure reasons, its records). A store may compute the same thing in
+its database: the optional methods of :class:`~phaser_analytics.stores.base.Aggregates`
+(the SQLite store has them all). :class:`Selected` is the one place that chooses: the
+store's method when the store has it, else the Python path. Either way the result is the
+same objects (tests/test_sql_aggregates.py compares them on the same records).
+
+The helpers at the end (:class:`StatsPart`, :func:`slots_to_keys`) are for a backend that
+aggregates in SQL: partial statistics merged in Python, and times of day grouped in the
+database by a UTC slot that the zone maps to one period.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from .models import AggregatedStats, ExecutionStatus, PhaseStatus
+
+if TYPE_CHECKING:
+    from .models import AnalyticsQuery, ExecutionRecord
+    from .stores.base import Entry, Store
+
+
+# -- what aggregates give ------------------------------------------------------------------
+
+
+@dataclass
+class PhaseSummary:
+    """One phase number across the selected executions: how often it ran and failed, its
+    most recent non-empty title, and the error and start of its most recent failure."""
+
+    phase: int
+    title: str = ""
+    runs: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_failed: datetime | None = None
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.runs if self.runs else 0.0
+
+
+@dataclass
+class ReasonCount:
+    """One failure reason: the executions that give it (once each), its newest wording and
+    when it was last seen. Lists of them are most executions first, newest first among
+    equals."""
+
+    reason: str
+    count: int
+    last_seen: datetime | None
+
+
+@dataclass
+class Usage:
+    """Executions (and failed ones) per local hour of day (24) and weekday (7, Monday
+    first); executions without a start are in none."""
+
+    hours: list[int] = field(default_factory=lambda: [0] * 24)
+    hours_failed: list[int] = field(default_factory=lambda: [0] * 24)
+    days: list[int] = field(default_factory=lambda: [0] * 7)
+    days_failed: list[int] = field(default_factory=lambda: [0] * 7)
+
+    def add(self, moment: datetime, zone: tzinfo | None, count: int, failed: int) -> None:
+        local = moment.astimezone(zone)
+        self.hours[local.hour] += count
+        self.days[local.weekday()] += count
+        self.hours_failed[local.hour] += failed
+        self.days_failed[local.weekday()] += failed
+
+    @property
+    def dated(self) -> int:
+        return sum(self.hours)
+
+
+# -- the Python path -----------------------------------------------------------------------
+
+PERIODS = ("day", "week", "month")
+
+
+def period_start(moment: datetime, by: str, zone: tzinfo | None) -> date:
+    """The first day of the day, ISO week (Monday) or month holding ``moment`` in ``zone``
+    (``None``: the machine's local zone)."""
+    day = moment.astimezone(zone).date()
+    if by == "week":
+        return day - timedelta(days=day.weekday())
+    if by == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _newest_first(items: Iterable[Any]) -> list[Any]:
+    from .stores.base import sort_newest_first
+
+    return sort_newest_first(items)
+
+
+def stats_by_period(
+    items: Iterable[Any], by: str, zone: tzinfo | None
+) -> dict[date, AggregatedStats]:
+    """The statistics of the dated executions of each period (its first day), oldest
+    first."""
+    groups: dict[date, list[Any]] = defaultdict(list)
+    for item in items:
+        if item.started_at is not None:
+            groups[period_start(item.started_at, by, zone)].append(item)
+    return {start: AggregatedStats.compute(groups[start]) for start in sorted(groups)}
+
+
+def phase_summaries(records: Iterable[ExecutionRecord]) -> list[PhaseSummary]:
+    """Every phase number of ``records``, in number order (spec §7.2, §7.3)."""
+    found: dict[int, PhaseSummary] = {}
+    for record in _newest_first(records):
+        for phase in record.phases:
+            summary = found.get(phase.phase_number)
+            if summary is None:
+                summary = found[phase.phase_number] = PhaseSummary(phase.phase_number)
+            summary.runs += 1
+            summary.title = summary.title or phase.title
+            if phase.status is PhaseStatus.FAILED:
+                if not summary.failures:
+                    summary.last_failed = record.started_at
+                    summary.last_error = phase.error_message
+                summary.failures += 1
+    return [found[number] for number in sorted(found)]
+
+
+def reason_key(reason: str) -> str:
+    """Reasons that differ only in case, spacing or final punctuation are one reason."""
+    return " ".join(reason.lower().split()).rstrip(".!;:")
+
+
+def reasons_of(record_reasons: Sequence[str]) -> list[tuple[str, str]]:
+    """``(key, wording)`` of each distinct reason of one execution, in order: the key of
+    every non-blank reason, once, with the first wording that has that key."""
+    keys = dict.fromkeys(reason_key(r) for r in record_reasons if r.strip())
+    return [(key, next(r for r in record_reasons if reason_key(r) == key)) for key in keys]
+
+
+def reason_counts(records: Iterable[ExecutionRecord]) -> list[ReasonCount]:
+    """Each failure reason of the reports' Issues Encountered, most executions first."""
+    found: dict[str, ReasonCount] = {}
+    for record in _newest_first(records):
+        for key, wording in reasons_of(record.failure_reasons):
+            if key in found:
+                found[key].count += 1
+            else:
+                found[key] = ReasonCount(wording, 1, record.started_at)
+    return sorted(found.values(), key=lambda r: -r.count)  # stable: newest first
+
+
+def usage(items: Iterable[Any], zone: tzinfo | None) -> Usage:
+    """Executions and failed ones per local hour and weekday."""
+    counts = Usage()
+    for item in items:
+        if item.started_at is not None:
+            counts.add(item.started_at, zone, 1, item.status is ExecutionStatus.FAILED)
+    return counts
+
+
+# -- choosing: the store's database, else Python ---------------------------------------------
+
+
+class NotAggregated(Exception):
+    """A store's aggregate method raises this when it cannot give the exact answer (say, a
+    sum beyond its integers): the Python path is used instead."""
+
+
+class Selected:
+    """The executions ``query`` selects in ``store`` (of ``project``; ``None``: every
+    project), aggregated by the store when it has the method, else in Python over its
+    entries, found once and kept, and its records, read once when needed.
+
+    ``entries`` and ``load`` instead of a store: executions selected elsewhere (``--global``
+    over the registered projects' own stores), aggregated in Python.
+    """
+
+    def __init__(
+        self,
+        store: Store | None,
+        query: AnalyticsQuery | None,
+        project: str | None = None,
+        *,
+        entries: Sequence[Entry] | None = None,
+        load: Callable[[], Sequence[ExecutionRecord]] | None = None,
+    ) -> None:
+        self.store, self.query, self.project = store, query, project
+        self._entries = list(entries) if entries is not None else None
+        self._load = load
+        self._records: Sequence[ExecutionRecord] | None = None
+        self._stats: AggregatedStats | None = None
+
+    def _method(self, name: str) -> Callable[..., Any] | None:
+        method = getattr(self.store, name, None) if self.store is not None else None
+        return method if callable(method) else None
+
+    def _in_store(self, name: str, *args: Any) -> Any:
+        method = self._method(name)
+        if method is None:
+            return NotImplemented
+        try:
+            return method(self.query, *args, project=self.project)
+        except NotAggregated:
+            return NotImplemented
+
+    @property
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            assert self.store is not None
+            self._entries = list(self.store.find(self.query, project=self.project))
+        return self._entries
+
+    def found(self) -> Iterable[Entry]:
+        """The entries, found again at each iteration unless they are kept already."""
+        if self._entries is not None or self.store is None:
+            return self.entries
+        return _Found(self.store, self.query, self.project)
+
+    @property
+    def has_records(self) -> bool:
+        """Whether the records were read already."""
+        return self._records is not None
+
+    @property
+    def records(self) -> Sequence[ExecutionRecord]:
+        """The selected records, read once and kept."""
+        if self._records is None:
+            if self._load is not None:
+                self._records = list(self._load())
+            else:
+                assert self.store is not None
+                self._records = list(self.store.read(self.entries))
+        return self._records
+
+    def stats(self) -> AggregatedStats:
+        if self._stats is None:
+            stats = self._in_store("stats")
+            if stats is NotImplemented:
+                stats = AggregatedStats.compute(self.entries)
+            self._stats = stats
+        return self._stats
+
+    def stats_by_period(self, by: str, zone: tzinfo | None) -> dict[date, AggregatedStats]:
+        if by not in PERIODS:
+            raise ValueError(f"by must be one of {', '.join(PERIODS)}, not {by!r}")
+        found = self._in_store("stats_by_period", by, zone)
+        return stats_by_period(self.entries, by, zone) if found is NotImplemented else found
+
+    def phase_summaries(self) -> list[PhaseSummary]:
+        found = self._in_store("phase_summaries")
+        return phase_summaries(self.records) if found is NotImplemented else found
+
+    def reason_counts(self) -> list[ReasonCount]:
+        found = self._in_store("reason_counts")
+        return reason_counts(self.records) if found is NotImplemented else found
+
+    def usage(self, zone: tzinfo | None) -> Usage:
+        found = self._in_store("usage", zone)
+        return usage(self.entries, zone) if found is NotImplemented else found
+
+
+class _Found:
+    """The entries of a query, found in the store again at each iteration."""
+
+    def __init__(self, store: Store, query: AnalyticsQuery | None, project: str | None) -> None:
+        self.store, self.query, self.project = store, query, project
+
+    def __iter__(self) -> Iterator[Entry]:
+        return self.store.find(self.query, project=self.project)
+
+
+# -- for backends that aggregate in SQL ------------------------------------------------------
+
+
+@dataclass
+class StatsPart:
+    """Partial statistics of some executions, as a database sums them (see the SQLite
+    store's ``_PARTS``): merged with :meth:`add`, finished with :meth:`stats`. Starts are
+    timestamps here; :meth:`stats` is given the datetimes of the earliest and latest."""
+
+    total: int = 0
+    successful: int = 0
+    partial: int = 0
+    failed: int = 0
+    durations: int = 0
+    duration_sum: float = 0.0
+    duration_min: float | None = None
+    duration_max: float | None = None
+    deltas: int = 0
+    delta_sum: int = 0
+    planned: int = 0
+    completed: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    tokens: int = 0
+    token_sum: int = 0
+    costs: int = 0
+    cost_sum: float = 0.0
+
+    @classmethod
+    def of_row(cls, row: Sequence[Any]) -> StatsPart:
+        """From a row of the 18 values, in the order of the fields; ``NULL`` sums are 0."""
+        values = [0 if v is None and i in _SUMS else v for i, v in enumerate(row)]
+        return cls(*values)
+
+    def add(self, other: StatsPart) -> None:
+        for name in _ADDED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.duration_min = _low(self.duration_min, other.duration_min)
+        self.first_ts = _low(self.first_ts, other.first_ts)
+        self.duration_max = _high(self.duration_max, other.duration_max)
+        self.last_ts = _high(self.last_ts, other.last_ts)
+
+    def stats(self, earliest: datetime | None, latest: datetime | None) -> AggregatedStats:
+        cost = self.cost_sum if self.costs else None
+        return AggregatedStats(
+            total_executions=self.total,
+            successful=self.successful,
+            partial=self.partial,
+            failed=self.failed,
+            avg_duration_seconds=self.duration_sum / self.durations if self.durations else None,
+            min_duration_seconds=self.duration_min,
+            max_duration_seconds=self.duration_max,
+            total_duration_seconds=self.duration_sum if self.durations else None,
+            total_test_delta=self.delta_sum if self.deltas else None,
+            avg_test_delta=self.delta_sum / self.deltas if self.deltas else None,
+            total_phases_executed=self.planned,
+            total_phases_completed=self.completed,
+            earliest_execution=earliest,
+            latest_execution=latest,
+            total_tokens=self.token_sum if self.tokens else None,
+            total_cost_usd=round(cost, 6) if cost is not None else None,
+        )
+
+
+_FIELDS = list(StatsPart.__dataclass_fields__)
+_SUMS = {_FIELDS.index(n) for n in ("duration_sum", "delta_sum", "planned", "completed",
+                                    "token_sum", "cost_sum")}  # fmt: skip
+_ADDED = [n for n in _FIELDS if not n.endswith(("_min", "_max", "_ts"))]
+
+
+def _low(a: Any, b: Any) -> Any:
+    return b if a is None or (b is not None and b < a) else a
+
+
+def _high(a: Any, b: Any) -> Any:
+    return b if a is None or (b is not None and b > a) else a
+
+
+def slot_seconds(zone: tzinfo | None, moments: Iterable[float]) -> int:
+    """How long a UTC slot a database may group starts by, so that ``zone`` maps nearly
+    every slot to one local hour: an hour where the zone's offsets at ``moments`` are whole
+    hours, else a quarter of an hour, else a minute. :func:`slots_to_keys` finds the slots
+    that still straddle a boundary."""
+    size = 3600
+    for moment in moments:
+        offset = _utc(moment).astimezone(zone).utcoffset()
+        seconds = int(offset.total_seconds()) if offset is not None else 0
+        while size > 60 and seconds % size:
+            size = 900 if size == 3600 else 60
+    return size
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=timestamp)
+
+
+def slot_start(slot: int, size: int) -> datetime:
+    return _utc(slot * size)
+
+
+def slots_to_keys(
+    slots: Iterable[int], size: int, key: Callable[[datetime], Any]
+) -> tuple[dict[int, Any], list[int]]:
+    """The ``key`` (a local period or hour) of each slot whose first and last instant have
+    the same key, and the slots that straddle a change of key (the database groups their
+    starts one by one instead)."""
+    keys: dict[int, Any] = {}
+    straddling = []
+    last = timedelta(seconds=size) - timedelta(microseconds=1)
+    for slot in slots:
+        start = slot_start(slot, size)
+        first = key(start)
+        if key(start + last) == first:
+            keys[slot] = first
+        else:
+            straddling.append(slot)
+    return keys, straddling
