@@ -17,68 +17,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from .models import AggregatedStats, ExecutionStatus, PhaseStatus
+from .models import (
+    AggregatedStats,
+    ExecutionStatus,
+    PhaseStatus,
+    PhaseSummary,
+    ReasonCount,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from .models import AnalyticsQuery, ExecutionRecord
     from .stores.base import Entry, Store
-
-
-# -- what aggregates give ------------------------------------------------------------------
-
-
-@dataclass
-class PhaseSummary:
-    """One phase number across the selected executions: how often it ran and failed, its
-    most recent non-empty title, and the error and start of its most recent failure."""
-
-    phase: int
-    title: str = ""
-    runs: int = 0
-    failures: int = 0
-    last_error: str | None = None
-    last_failed: datetime | None = None
-
-    @property
-    def failure_rate(self) -> float:
-        return self.failures / self.runs if self.runs else 0.0
-
-
-@dataclass
-class ReasonCount:
-    """One failure reason: the executions that give it (once each), its newest wording and
-    when it was last seen. Lists of them are most executions first, newest first among
-    equals."""
-
-    reason: str
-    count: int
-    last_seen: datetime | None
-
-
-@dataclass
-class Usage:
-    """Executions (and failed ones) per local hour of day (24) and weekday (7, Monday
-    first); executions without a start are in none."""
-
-    hours: list[int] = field(default_factory=lambda: [0] * 24)
-    hours_failed: list[int] = field(default_factory=lambda: [0] * 24)
-    days: list[int] = field(default_factory=lambda: [0] * 7)
-    days_failed: list[int] = field(default_factory=lambda: [0] * 7)
-
-    def add(self, moment: datetime, zone: tzinfo | None, count: int, failed: int) -> None:
-        local = moment.astimezone(zone)
-        self.hours[local.hour] += count
-        self.days[local.weekday()] += count
-        self.hours_failed[local.hour] += failed
-        self.days_failed[local.weekday()] += failed
-
-    @property
-    def dated(self) -> int:
-        return sum(self.hours)
 
 
 # -- the Python path -----------------------------------------------------------------------
@@ -362,19 +316,20 @@ def slot_seconds(zone: tzinfo | None, moments: Iterable[float]) -> int:
     that still straddle a boundary."""
     size = 3600
     for moment in moments:
-        offset = _utc(moment).astimezone(zone).utcoffset()
+        offset = utc_moment(moment).astimezone(zone).utcoffset()
         seconds = int(offset.total_seconds()) if offset is not None else 0
         while size > 60 and seconds % size:
             size = 900 if size == 3600 else 60
     return size
 
 
-def _utc(timestamp: float) -> datetime:
+def utc_moment(timestamp: float) -> datetime:
+    """The instant of a POSIX timestamp, in UTC (to the microsecond)."""
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=timestamp)
 
 
 def slot_start(slot: int, size: int) -> datetime:
-    return _utc(slot * size)
+    return utc_moment(slot * size)
 
 
 def slots_to_keys(

@@ -6,7 +6,8 @@ whatever scheme a plugin registers through the ``register_stores(register)`` hoo
 means the JSON store in ``{project}/.phaser/analytics/``.
 
 Every backend implements :class:`Store`: seven methods and ``close``. Each backend passes
-tests/test_store_conformance.py, which is parametrised over the backends.
+tests/test_store_conformance.py, which is parametrised over the backends. A backend may
+also compute aggregates in its database: any of the optional :class:`Aggregates` methods.
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from ..errors import stderr_warning as stderr_warning  # the backends' default w
 from ..models import MAX_NUMBER, ExecutionStatus, datetime_from_json
 
 if TYPE_CHECKING:
-    from ..models import AnalyticsQuery, ExecutionRecord
+    from datetime import date, tzinfo
+
+    from ..models import (
+        AggregatedStats,
+        AnalyticsQuery,
+        ExecutionRecord,
+        PhaseSummary,
+        ReasonCount,
+        Usage,
+    )
 
 Warn = Callable[[str], None]
 
@@ -315,6 +325,49 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections and locks; the store is not used afterwards."""
+        ...
+
+
+class Aggregates(Protocol):
+    """Optional: aggregates a store computes in its database instead of handing every entry
+    (or record) to Python. A store may have any of these methods, or none;
+    :class:`phaser_analytics.aggregates.Selected` calls a method the store has and uses the
+    Python implementation of :mod:`phaser_analytics.aggregates` for the others. Each must
+    return what that implementation returns over ``find(query, project=project)`` (or
+    those entries' records), the same objects; it may raise
+    :class:`phaser_analytics.aggregates.NotAggregated` to leave one call to Python.
+    tests/test_sql_aggregates.py holds each backend's figures to the Python path's."""
+
+    def stats(
+        self, query: AnalyticsQuery | None = None, *, project: str | None = None
+    ) -> AggregatedStats:
+        """:meth:`AggregatedStats.compute` of the entries."""
+        ...
+
+    def stats_by_period(
+        self, query: AnalyticsQuery | None, by: str, zone: tzinfo | None, *,
+        project: str | None = None,
+    ) -> dict[date, AggregatedStats]:  # fmt: skip
+        """``aggregates.stats_by_period``: the stats of the dated entries of each day, ISO
+        week or month (``by``) in ``zone`` (``None``: local), by its first day."""
+        ...
+
+    def usage(
+        self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
+    ) -> Usage:
+        """``aggregates.usage``: executions and failed ones per local hour and weekday."""
+        ...
+
+    def phase_summaries(
+        self, query: AnalyticsQuery | None, *, project: str | None = None
+    ) -> list[PhaseSummary]:
+        """``aggregates.phase_summaries`` of the records: per phase number, in order."""
+        ...
+
+    def reason_counts(
+        self, query: AnalyticsQuery | None, *, project: str | None = None
+    ) -> list[ReasonCount]:
+        """``aggregates.reason_counts`` of the records: failure reasons, most first."""
         ...
 
 

@@ -16,8 +16,23 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..aggregates import (
+    NotAggregated,
+    StatsPart,
+    period_start,
+    slot_seconds,
+    slots_to_keys,
+    utc_moment,
+)
 from ..errors import ExecutionNotFoundError, StorageError
-from ..models import ExecutionRecord, ExecutionStatus, datetime_from_json, datetime_to_json, utcnow
+from ..models import (
+    ExecutionRecord,
+    ExecutionStatus,
+    Usage,
+    datetime_from_json,
+    datetime_to_json,
+    utcnow,
+)
 from .base import (
     ENTRY_FIELDS,
     Entry,
@@ -37,7 +52,9 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..models import AnalyticsQuery
+    from datetime import date, datetime, tzinfo
+
+    from ..models import AggregatedStats, AnalyticsQuery
 
 BUSY_TIMEOUT_SECONDS = 30.0
 #: Rows fetched at a time by :meth:`SqliteStore.find` and read by :meth:`SqliteStore.read`.
@@ -201,6 +218,61 @@ _UPDATE = (
 )
 
 
+def _where(query: AnalyticsQuery | None, project: str | None) -> tuple[str, list[Any]]:
+    """`` WHERE …`` (or nothing) and its parameters for ``query``'s filters (not its limit)
+    and ``project``; the child tables (``phases``, ``failure_reasons``) have the columns
+    it names too."""
+    where: list[str] = []
+    params: list[Any] = []
+    if project is not None:
+        where.append("project_path = ?")
+        params.append(project)
+    if query is not None:
+        if query.since is not None:
+            where.append("started_ts >= ?")
+            params.append(query.since.timestamp())
+        if query.until is not None:
+            where.append("started_ts <= ?")
+            params.append(query.until.timestamp())
+        if query.status is not None:
+            where.append("status = ?")
+            params.append(ExecutionStatus(query.status).value)
+        if query.document is not None:
+            where.append("instr(coalesce(audit_document, ''), ?) > 0")
+            params.append(query.document)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+#: The partial statistics of a group of rows, in :class:`~..aggregates.StatsPart`'s order.
+_PARTS = """
+    count(*),
+    count(*) FILTER (WHERE status = 'success'),
+    count(*) FILTER (WHERE status = 'partial'),
+    count(*) FILTER (WHERE status = 'failed'),
+    count(duration_seconds), sum(duration_seconds), min(duration_seconds),
+    max(duration_seconds),
+    count(test_delta), sum(test_delta),
+    sum(phases_planned), sum(min(coalesce(phases_completed, 0), phases_planned)),
+    min(started_ts), max(started_ts),
+    count(total_tokens), sum(total_tokens),
+    count(cost_usd), sum(cost_usd)
+"""
+
+
+def _slot(size: int) -> str:
+    """The UTC slot of ``size`` seconds holding a start: ``floor(started_ts / size)``."""
+    quotient = f"(started_ts / {int(size)})"
+    return (
+        f"(CAST({quotient} AS INTEGER) - "
+        f"(started_ts < 0 AND {quotient} != CAST({quotient} AS INTEGER)))"
+    )
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def path_of(url: str) -> Path:
     """``sqlite:///abs/path.db`` → ``/abs/path.db``; ``sqlite:relative.db`` → relative."""
     body = url[len("sqlite:") :]
@@ -268,29 +340,11 @@ class SqliteStore:
     def find(
         self, query: AnalyticsQuery | None = None, *, project: str | None = None
     ) -> Iterator[Entry]:
-        where, params = [], []
-        if project is not None:
-            where.append("project_path = ?")
-            params.append(project)
-        limit = None
-        if query is not None:
-            if query.since is not None:
-                where.append("started_ts >= ?")
-                params.append(query.since.timestamp())
-            if query.until is not None:
-                where.append("started_ts <= ?")
-                params.append(query.until.timestamp())
-            if query.status is not None:
-                where.append("status = ?")
-                params.append(ExecutionStatus(query.status).value)
-            if query.document is not None:
-                where.append("instr(coalesce(audit_document, ''), ?) > 0")
-                params.append(query.document)
-            limit = query.limit
-            if limit is not None and limit <= 0:
-                return iter(())
-        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY started_ts DESC, execution_id DESC"
+        limit = query.limit if query is not None else None
+        if limit is not None and limit <= 0:
+            return iter(())
+        where, params = _where(query, project)
+        sql = _SELECT + where + " ORDER BY started_ts DESC, execution_id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._rows(sql, params)
@@ -504,6 +558,134 @@ class SqliteStore:
                 )
             )
         return findings
+
+    # -- aggregates in SQL (the optional base.Aggregates) -----------------------------------
+
+    def _selected(self, query: AnalyticsQuery | None, project: str | None) -> tuple[str, list]:
+        """``WITH selected AS (…)``: the rows ``find(query, project=project)`` yields."""
+        where, params = _where(query, project)
+        sql = "SELECT * FROM executions" + where
+        if query is not None and query.limit is not None:
+            sql += f" ORDER BY started_ts DESC, execution_id DESC LIMIT {max(int(query.limit), 0)}"
+        return f"WITH selected AS ({sql}) ", params
+
+    def _aggregate(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "integer overflow" in str(exc):  # a sum beyond 64 bits: Python sums it
+                raise NotAggregated(str(exc)) from exc
+            raise self._error(exc, "read") from exc
+        except sqlite3.Error as exc:
+            raise self._error(exc, "read") from exc
+
+    def _start_times(
+        self, selected: str, params: Sequence[Any], stamps: Iterable[float | None]
+    ) -> dict[float, Any]:
+        """The start of the selected row at each timestamp as the row states it (its own
+        offset): of several at one instant, the first in :meth:`find`'s order, as
+        :meth:`AggregatedStats.compute` keeps the first of equal starts."""
+        wanted = sorted({s for s in stamps if s is not None})
+        found: dict[float, Any] = {}
+        for chunk in _chunks(wanted):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._aggregate(
+                f"{selected}SELECT started_ts, started_at FROM selected "
+                f"WHERE started_ts IN ({marks}) ORDER BY execution_id DESC",
+                [*params, *chunk],
+            )
+            for stamp, text in rows:
+                found.setdefault(stamp, text)
+        return {stamp: datetime_from_json(text) for stamp, text in found.items()}
+
+    def stats(
+        self, query: AnalyticsQuery | None = None, *, project: str | None = None
+    ) -> AggregatedStats:
+        """:meth:`AggregatedStats.compute` of ``find(query, project=project)``, in SQL."""
+        selected, params = self._selected(query, project)
+        row = self._aggregate(f"{selected}SELECT {_PARTS} FROM selected", params)[0]
+        part = StatsPart.of_row(row)
+        starts = self._start_times(selected, params, (part.first_ts, part.last_ts))
+        return part.stats(starts.get(part.first_ts), starts.get(part.last_ts))  # type: ignore[arg-type]
+
+    def _parts_by(
+        self,
+        query: AnalyticsQuery | None,
+        project: str | None,
+        zone: tzinfo | None,
+        key: Callable[[datetime], Any],
+    ) -> tuple[dict[Any, StatsPart], str, list]:
+        """Partial statistics of the dated selected rows by ``key`` of their start (a local
+        period or hour): grouped in SQL by UTC slot, each slot mapped to its key, and the
+        few slots that straddle a change of key grouped by start instead."""
+        selected, params = self._selected(query, project)
+        low, high = self._aggregate(
+            f"{selected}SELECT min(started_ts), max(started_ts) FROM selected", params
+        )[0]
+        parts: dict[Any, StatsPart] = {}
+        if low is None:
+            return parts, selected, params
+        size = slot_seconds(zone, (low, high))
+        slot = _slot(size)
+        rows = self._aggregate(
+            f"{selected}SELECT {slot}, {_PARTS} FROM selected "
+            f"WHERE started_ts IS NOT NULL GROUP BY 1",
+            params,
+        )
+        keys, straddling = slots_to_keys((row[0] for row in rows), size, key)
+        grouped = [(keys[row[0]], row[1:]) for row in rows if row[0] in keys]
+        for chunk in _chunks(straddling):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._aggregate(
+                f"{selected}SELECT started_ts, {_PARTS} FROM selected "
+                f"WHERE started_ts IS NOT NULL AND {slot} IN ({marks}) GROUP BY 1",
+                [*params, *chunk],
+            )
+            grouped += [(key(utc_moment(row[0])), row[1:]) for row in rows]
+        for group, row in grouped:
+            part = StatsPart.of_row(row)
+            if group in parts:
+                parts[group].add(part)
+            else:
+                parts[group] = part
+        return parts, selected, params
+
+    def stats_by_period(
+        self,
+        query: AnalyticsQuery | None,
+        by: str,
+        zone: tzinfo | None,
+        *,
+        project: str | None = None,
+    ) -> dict[date, AggregatedStats]:
+        """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL."""
+        parts, selected, params = self._parts_by(
+            query, project, zone, lambda moment: period_start(moment, by, zone)
+        )
+        stamps = [s for p in parts.values() for s in (p.first_ts, p.last_ts)]
+        starts = self._start_times(selected, params, stamps)
+        return {
+            start: parts[start].stats(starts[parts[start].first_ts], starts[parts[start].last_ts])  # type: ignore[index]
+            for start in sorted(parts)
+        }
+
+    def usage(
+        self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
+    ) -> Usage:
+        """:func:`~..aggregates.usage` of the selected entries, in SQL."""
+
+        def hour_and_day(moment: datetime) -> tuple[int, int]:
+            local = moment.astimezone(zone)
+            return local.hour, local.weekday()
+
+        parts, _, _ = self._parts_by(query, project, zone, hour_and_day)
+        counts = Usage()
+        for (hour, day), part in parts.items():
+            counts.hours[hour] += part.total
+            counts.days[day] += part.total
+            counts.hours_failed[hour] += part.failed
+            counts.days_failed[day] += part.failed
+        return counts
 
     def close(self) -> None:
         if self._db is not None:

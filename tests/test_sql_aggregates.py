@@ -1,0 +1,306 @@
+"""Aggregates computed in SQL (the optional ``Aggregates`` methods of docs/storage.md) give
+what the Python path of ``phaser_analytics.aggregates`` gives on the same records: for
+generated histories under every filter and zone, through the command line against a
+SQLite and a JSON store holding the same imports, and after an old database upgrades."""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import asdict, is_dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phaser_analytics import aggregates
+from phaser_analytics.cli import cli
+from phaser_analytics.models import (
+    AggregatedStats,
+    AnalyticsQuery,
+    ExecutionRecord,
+    ExecutionStatus,
+    PhaseRecord,
+    PhaseStatus,
+)
+from phaser_analytics.stores.json_files import JsonStore
+from phaser_analytics.stores.sqlite import SqliteStore
+
+UTC = timezone.utc
+ZONES = (
+    None,
+    UTC,
+    ZoneInfo("Europe/Paris"),
+    ZoneInfo("Asia/Kolkata"),  # +05:30: local hours start at half past a UTC hour
+    ZoneInfo("America/St_Johns"),  # -03:30 and daylight saving
+    ZoneInfo("Australia/Lord_Howe"),  # a half-hour daylight-saving shift
+    timezone(timedelta(hours=5, minutes=45)),
+    timezone(timedelta(minutes=7)),  # no zone has it: slots straddle every hour
+)
+PROJECTS = ("/work/alpha", "/work/beta")
+DOCUMENTS = ("audit-one.md", "audit-two.md", "other.md", None)
+TITLES = ("Setup", "Build", "", "Deploy")
+ERRORS = (None, "Tests failed", "Timeout after 30 s")
+REASONS = ("Flaky test", "flaky  TEST.", "Merge conflict", "  ", ".", "Disk full!", "Ünïcode ÄÖ")
+# A few instants, each written with several offsets: equal starts must be resolved alike.
+INSTANTS = [datetime(2024, 3, 30, 23, 50, tzinfo=UTC) + timedelta(hours=7 * i, seconds=i)
+            for i in range(12)] + [datetime(2024, 10, 27, 0, 59, 59, 999999, tzinfo=UTC),
+                                   datetime(2023, 12, 31, 18, 30, tzinfo=UTC),
+              # either side of midnight at +01:12:01, in one UTC minute
+              datetime(2024, 5, 1, 22, 47, 30, tzinfo=UTC),
+              datetime(2024, 5, 1, 22, 47, 59, 500000, tzinfo=UTC)]  # fmt: skip
+OFFSETS = [timezone(timedelta(minutes=m)) for m in (0, 60, -210, 330, 345)]
+
+
+@st.composite
+def records(draw: st.DrawFn) -> ExecutionRecord:
+    started = draw(st.none() | st.sampled_from(INSTANTS))
+    if started is not None:
+        started = started.astimezone(draw(st.sampled_from(OFFSETS)))
+    completed = None
+    if started is not None and draw(st.booleans()):
+        completed = started + timedelta(seconds=draw(st.floats(0, 90_000).map(lambda s: round(s, 3))))
+    phases = [
+        PhaseRecord(
+            phase_number=draw(st.integers(1, 5)),
+            title=draw(st.sampled_from(TITLES)),
+            status=draw(st.sampled_from(list(PhaseStatus))),
+            error_message=draw(st.sampled_from(ERRORS)),
+        )
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    planned = draw(st.none() | st.integers(0, 8))
+    tokens = draw(st.none() | st.integers(0, 10**9))
+    return ExecutionRecord(
+        execution_id=draw(st.uuids()).hex if draw(st.booleans()) else str(draw(st.uuids())),
+        audit_document=draw(st.sampled_from(DOCUMENTS)),
+        project_name="alpha",
+        project_path=draw(st.sampled_from(PROJECTS)),
+        started_at=started,
+        completed_at=completed,
+        date_only=draw(st.booleans()) and completed is not None and draw(st.booleans()),
+        status=draw(st.sampled_from(list(ExecutionStatus))),
+        phases_planned=planned,
+        phases_completed=draw(st.none() | st.integers(0, 9)),
+        baseline_tests=draw(st.none() | st.integers(0, 500)),
+        final_tests=draw(st.none() | st.integers(0, 500)),
+        reported_test_delta=draw(st.none() | st.integers(-20, 20)),
+        base_commit=draw(st.text("0123456789abcdef", min_size=6, max_size=6)),
+        phases=phases,
+        failure_reasons=draw(st.lists(st.sampled_from(REASONS), max_size=3)),
+        tokens={"total": tokens} if tokens is not None else None,
+        cost_usd=draw(st.none() | st.floats(0, 50).map(lambda c: round(c, 6))),
+    )
+
+
+queries = st.builds(
+    AnalyticsQuery,
+    limit=st.none() | st.integers(1, 6),
+    since=st.none() | st.sampled_from(INSTANTS),
+    until=st.none() | st.sampled_from(INSTANTS),
+    status=st.none() | st.sampled_from(list(ExecutionStatus)),
+    document=st.none() | st.sampled_from(("audit", "two", "")),
+)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, floats to a relative 1e-9 (a database may add in another order) and
+    datetimes as instants and as written (their offset too)."""
+    if is_dataclass(a) and is_dataclass(b):
+        return type(a) is type(b) and same(asdict(a), asdict(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return (a is None) == (b is None) and (
+            a is None or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        )
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a == b and a.utcoffset() == b.utcoffset()
+    return bool(a == b) and type(a) is type(b)
+
+
+def python_path(store: SqliteStore, query: AnalyticsQuery, project: str | None, name: str,
+                *args: Any) -> Any:  # fmt: skip
+    """What :mod:`phaser_analytics.aggregates` computes from the store's entries/records."""
+    entries = list(store.find(query, project=project))
+    if name == "stats":
+        return AggregatedStats.compute(entries)
+    if name == "stats_by_period":
+        return aggregates.stats_by_period(entries, *args)
+    if name == "usage":
+        return aggregates.usage(entries, *args)
+    return getattr(aggregates, name)(list(store.read(entries)))
+
+
+CALLS = [
+    ("stats", ()),
+    *(("stats_by_period", (by, zone)) for by in aggregates.PERIODS for zone in ZONES),
+    *(("usage", (zone,)) for zone in ZONES),
+]
+
+
+def sql(store: SqliteStore, query: AnalyticsQuery, project: str | None, name: str,
+        *args: Any) -> Any:  # fmt: skip
+    return getattr(store, name)(query, *args, project=project)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=st.lists(records(), max_size=25),
+    query=queries,
+    project=st.sampled_from((None, *PROJECTS)),
+)
+def test_every_aggregate_in_sql_equals_the_python_path(
+    history: list[ExecutionRecord], query: AnalyticsQuery, project: str | None
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteStore(Path(folder) / "store.db")
+        try:
+            store.save(history)
+            for name, args in CALLS:
+                expected = python_path(store, query, project, name, *args)
+                found = sql(store, query, project, name, *args)
+                assert same(found, expected), (name, args, found, expected)
+        finally:
+            store.close()
+
+
+def test_every_start_in_every_zone_with_starts_either_side_of_a_boundary(tmp_path: Path) -> None:
+    """Each instant, written with each offset, in each status: the UTC slots the database
+    groups by straddle local midnights and hours, and are grouped by start instead."""
+    statuses = list(ExecutionStatus)
+    history = [
+        ExecutionRecord(
+            execution_id=f"run-{i:02d}-{j}", project_path=PROJECTS[0], base_commit=f"{i}-{j}",
+            started_at=instant.astimezone(offset), status=statuses[(i + j) % 3],
+            completed_at=instant + timedelta(minutes=i), cost_usd=0.1 * j,
+        )
+        for i, instant in enumerate(INSTANTS) for j, offset in enumerate(OFFSETS)
+    ]  # fmt: skip
+    store = SqliteStore(tmp_path / "store.db")
+    store.save(history)
+    for query in (AnalyticsQuery(), AnalyticsQuery(limit=7), AnalyticsQuery(status=statuses[1])):
+        for name, args in CALLS:
+            expected = python_path(store, query, None, name, *args)
+            assert same(sql(store, query, None, name, *args), expected), (name, args)
+
+
+@pytest.mark.parametrize(("name", "args"), CALLS)
+def test_an_empty_store_aggregates_to_nothing(tmp_path: Path, name: str, args: tuple) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    query = AnalyticsQuery()
+    assert same(sql(store, query, None, name, *args), python_path(store, query, None, name, *args))
+
+
+def test_a_sum_beyond_sqlites_integers_is_left_to_python(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    big = [ExecutionRecord(execution_id=f"big-{i}", project_path="/p", base_commit=str(i),
+                           tokens={"total": 2**53}) for i in range(1100)]  # fmt: skip
+    store.save(big)
+    with pytest.raises(aggregates.NotAggregated):
+        store.stats(None)
+    chosen = aggregates.Selected(store, None)
+    assert chosen.stats().total_tokens == 1100 * 2**53
+
+
+# -- the command line: the same output from SQLite as from the JSON store -----------------------
+
+
+def _history(project: Path) -> list[ExecutionRecord]:
+    """A month of executions of ``project`` with phases, reasons, tokens and gaps."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from history import varied_record
+
+    made = [varied_record(project, i, name="alpha") for i in range(48)]
+    made[7].started_at = None  # no start: in no period or hour
+    made[7].completed_at = None
+    return made
+
+
+@pytest.fixture
+def twin_stores(tmp_path: Path) -> tuple[Path, str]:
+    """A project whose JSON store and a SQLite store hold the same executions."""
+    project = tmp_path / "alpha"
+    project.mkdir()
+    history = _history(project.resolve())
+    JsonStore.for_project(project).save([ExecutionRecord.from_dict(r.to_dict()) for r in history])
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    sqlite = SqliteStore(tmp_path / "store.db")
+    sqlite.save([ExecutionRecord.from_dict(r.to_dict()) for r in history])
+    sqlite.close()
+    return project, url
+
+
+ARGUMENTS = [
+    ["trends"],
+    ["trends", "--by", "week", "--tz", "Asia/Kolkata"],
+    ["trends", "--by", "month", "--tz", "America/St_Johns", "--status", "failed"],
+    ["trends", "--since", "2024-12-05", "--until", "2024-12-20", "--tz", "UTC"],
+    ["failures"],
+    ["failures", "--tz", "Asia/Kathmandu", "--document", "audit"],
+    ["phases"],
+    ["phases", "--status", "partial", "--since", "2024-12-10"],
+    ["show", "--since", "2024-11-01"],
+    ["show", "--last", "3", "--status", "success"],
+]
+
+
+def _normalised(output: str, fmt: str) -> Any:
+    if fmt != "json":
+        return output
+    document = json.loads(output)
+    document.pop("generated_at", None)
+    return document
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+@pytest.mark.parametrize("arguments", ARGUMENTS, ids=" ".join)
+def test_the_commands_show_the_same_from_sqlite_as_from_json(
+    twin_stores: tuple[Path, str], arguments: list[str], fmt: str
+) -> None:
+    from click.testing import CliRunner
+
+    project, url = twin_stores
+    common = ["--project", str(project), "--format", fmt]
+    if arguments[0] == "show" and fmt == "json":
+        common.append("--verbose")
+    runner = CliRunner()
+    from_json = runner.invoke(cli, ["analytics", *arguments, *common])
+    from_sqlite = runner.invoke(cli, ["analytics", *arguments, *common, "--store", url])
+    assert from_json.exit_code == 0, from_json.output
+    assert from_sqlite.exit_code == 0, from_sqlite.output
+    expected = _normalised(from_json.stdout, fmt)
+    assert same(_normalised(from_sqlite.stdout, fmt), expected)
+    assert from_sqlite.stderr == from_json.stderr
+
+
+@pytest.mark.parametrize("command", ["trends"])
+def test_against_sqlite_the_commands_read_no_record_and_aggregate_in_sql(
+    twin_stores: tuple[Path, str], command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL path is the one taken: the Python aggregates and reading records fail."""
+    from click.testing import CliRunner
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the Python path was taken")
+
+    for name in ("stats_by_period", "usage", "phase_summaries", "reason_counts"):
+        monkeypatch.setattr(aggregates, name, refuse)
+    monkeypatch.setattr(AggregatedStats, "compute", classmethod(refuse))
+    monkeypatch.setattr(SqliteStore, "read", refuse)
+    monkeypatch.setattr(SqliteStore, "find", refuse)
+    project, url = twin_stores
+    result = CliRunner().invoke(
+        cli, ["analytics", command, "--project", str(project), "--store", url, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stats"]["total_executions"] == 48
