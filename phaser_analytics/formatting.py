@@ -117,25 +117,34 @@ def format_datetime(
     value: datetime | date | str | None,
     fmt: str = "%Y-%m-%d %H:%M:%S",
     *,
-    tz: tzinfo | None = None,
+    tz: tzinfo | None = timezone.utc,
 ) -> str:
-    """Show a moment with ``fmt``, in ``tz`` (UTC when not given).
+    """Show a moment with ``fmt``, in ``tz`` (``None``: the machine's local time).
 
-    UTC by default because the store is in UTC and the output must not depend on the
-    machine that renders it; a naive value is taken as UTC, as everywhere in the package.
+    UTC by default because the store is in UTC; the templates get the command's zone
+    (``--tz``, ``analytics.tz``). A naive value is taken as UTC, as everywhere in the package.
     """
     moment = _as_datetime(value)
     if moment is None:
         return UNKNOWN
     if isinstance(moment, datetime):
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        moment = moment.astimezone(tz or timezone.utc)
+        moment = in_display_zone(moment, tz)
     return moment.strftime(fmt)
 
 
-def format_date(value: datetime | date | str | None, *, tz: tzinfo | None = None) -> str:
-    """The day of a moment: ``"2024-12-06"``."""
+def format_date(
+    value: datetime | date | str | None,
+    date_only: bool = False,
+    *,
+    tz: tzinfo | None = timezone.utc,
+) -> str:
+    """The day of a moment in ``tz`` (``None``: local time): ``"2024-12-06"``. A bare-date
+    report's day (``date_only``: stored at midnight UTC) is that day in every zone."""
+    moment = _as_datetime(value)
+    if isinstance(moment, datetime):
+        as_utc = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        if _bare_day(as_utc, date_only):
+            tz = timezone.utc
     return format_datetime(value, "%Y-%m-%d", tz=tz)
 
 

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,8 +205,9 @@ _SCALARS = (str, int, float, bool, type(None))
 def view_context(view: RenderView) -> dict[str, Any]:
     """What every report template sees of a view besides its executions: plain data (the
     JSON export's dicts), no live objects. Keys: generated_at, project, projects,
-    is_global, query, stats, command, options. Datetimes are ISO strings; the ``date``
-    filters read them."""
+    is_global, query, stats, command, options, zone. Datetimes are ISO strings in UTC; the
+    ``date`` filters show them in the command's zone, which ``zone`` names."""
+    from phaser_analytics.dates import zone_label
     from phaser_analytics.models import datetime_to_json, utcnow
 
     return {
@@ -218,6 +220,7 @@ def view_context(view: RenderView) -> dict[str, Any]:
         "command": view.command,
         # Paths and other objects stay out: a template gets values, not methods.
         "options": {k: v for k, v in view.options.items() if isinstance(v, _SCALARS)},
+        "zone": zone_label(view.option("zone")),
     }
 
 
@@ -295,8 +298,19 @@ _FORMATTERS: dict[str, Callable[..., str]] = {
     "status_icon": status_icon,
     "status_label": status_label,
 }
-#: The filters every report template has.
+#: The filters every report template has (``date`` and ``datetime`` here in UTC; a render
+#: gets them in the command's zone: :func:`zoned_filters`).
 FILTERS = {name: _strict(function) for name, function in _FORMATTERS.items()}
+
+
+def zoned_filters(zone: tzinfo | None) -> dict[str, Callable[..., str]]:
+    """:data:`FILTERS` with ``date`` and ``datetime`` showing moments in ``zone`` (``None``:
+    the machine's local time), the zone the table shows (``--tz``, ``analytics.tz``)."""
+    return {
+        **FILTERS,
+        "date": _strict(functools.partial(formatting.format_date, tz=zone)),
+        "datetime": _strict(functools.partial(formatting.format_datetime, tz=zone)),
+    }
 
 
 def _confined_loader(directory: Path, root: Path | None) -> BaseLoader:
@@ -418,11 +432,13 @@ def make_environment(
     private_dirs: Iterable[Path] = (),
     *,
     html: bool = False,
+    zone: tzinfo | None = timezone.utc,
 ) -> SandboxedEnvironment:
     """The sandboxed environment every report template renders in; the directories of
     ``search_path`` inside ``project_dir``'s ``.phaser/templates/`` are confined to it, and
     a template from there cannot reach the templates of ``private_dirs``. ``html`` turns on
-    autoescaping, for the dashboard page."""
+    autoescaping, for the dashboard page. The ``date`` and ``datetime`` filters show
+    moments in ``zone`` (``None``: local time)."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -446,7 +462,7 @@ def make_environment(
         undefined=StrictUndefined,
         keep_trailing_newline=False,
     )
-    environment.filters.update(FILTERS)
+    environment.filters.update(zoned_filters(zone))
     return environment
 
 
@@ -584,8 +600,9 @@ def render_template(
     private_dirs: Iterable[Path] = (),
     *,
     html: bool = False,
+    zone: tzinfo | None = timezone.utc,
 ) -> str:
-    """Render ``name`` from ``search_path``; any template failure is a
+    """Render ``name`` from ``search_path``, its ``date`` filters in ``zone``; any template failure is a
     :class:`TemplateRenderError` naming the template, the line and the cause.
 
     Directories inside ``project_dir``'s ``.phaser/templates/`` are confined to it, and a
@@ -595,7 +612,9 @@ def render_template(
     """
     from jinja2 import TemplateError
 
-    environment = make_environment(list(search_path), project_dir, private_dirs, html=html)
+    environment = make_environment(
+        list(search_path), project_dir, private_dirs, html=html, zone=zone
+    )
     seconds = render_seconds()
     try:
         with _alarm(seconds):

@@ -470,3 +470,35 @@ def test_trends_buckets_and_filters_in_one_zone(runner: CliRunner, three_am_utc:
     assert days() == ["2024-12-05"]
     assert days("--tz", "UTC") == ["2024-12-06"]
     assert days("--tz", "UTC", "--since", "2024-12-06") == ["2024-12-06"]
+
+
+def test_markdown_shows_the_day_of_the_zone_the_table_shows(
+    runner: CliRunner, three_am_utc: Path, tmp_path: Path
+) -> None:
+    """The markdown report's dates are those of the command's zone, as the table's are:
+    19:00 on the 5th in Los Angeles is the 5th there, the 6th in UTC."""
+
+    def markdown(*args: str) -> str:
+        result = invoke(
+            runner, "show", "--format", "markdown", "--project", str(three_am_utc), *args
+        )
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    local = markdown()
+    assert "- **Date:** 2024-12-05" in local
+    assert "(local time, PST)" in local
+    in_utc = markdown("--tz", "UTC")
+    assert "- **Date:** 2024-12-06" in in_utc
+    assert "(UTC)" in in_utc
+    assert "- **Date:** 2024-12-06" in markdown("--tz", "Asia/Tokyo")
+
+
+def test_a_bare_date_report_keeps_its_day_in_every_zone(
+    runner: CliRunner, project: Path, tmp_path: Path, los_angeles: None
+) -> None:
+    report = write_report(tmp_path / "reports", "dated.md", "2024-12-06", "2024-12-06")
+    assert invoke(runner, "import", str(report), "--project", str(project)).exit_code == 0
+    result = invoke(runner, "show", "--format", "markdown", "--project", str(project))
+    assert result.exit_code == 0, result.output
+    assert "- **Date:** 2024-12-06" in result.stdout

@@ -160,7 +160,7 @@ class HtmlRenderer(Renderer):
         stand_in = f"PHASER-DATA-{secrets.token_hex(16)}"
         context, data = page_context(view, stand_in)
         page = templating.render_template(
-            name, context, search_path, project_dir, private, html=True
+            name, context, search_path, project_dir, private, html=True, zone=view.option("zone")
         )
         # Records and project templates are untrusted: no escape sequence reaches a terminal.
         return clean_text(page, lines=True).replace(stand_in, data, 1)

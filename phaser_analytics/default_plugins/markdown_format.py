@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from phaser_analytics.dates import zone_label
 from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.formatting import clean_text
 from phaser_analytics.hookspecs import Renderer, hookimpl
@@ -39,7 +40,8 @@ def template_context(view: RenderView) -> dict[str, Any]:
     """What a template sees: plain data (the JSON export's dicts), no live objects.
 
     Keys: generated_at, project, projects, is_global, query, stats, executions, verbose,
-    command, options. Datetimes are ISO strings; the ``date`` filters read them. For
+    command, options, zone. Datetimes are ISO strings in UTC; the ``date`` filters show
+    them in the command's zone, which ``zone`` names. For
     ``show``, each execution also has ``anomalies`` (reasons; empty when it is not one).
     """
     from phaser_analytics.templating import view_context
@@ -65,6 +67,7 @@ def breakdown_context(view: RenderView) -> dict[str, Any]:
         "projects": [dict(project) for project in view.projects],
         "is_global": view.project is None,
         "options": {k: v for k, v in view.options.items() if isinstance(v, _SCALARS)},
+        "zone": zone_label(view.option("zone")),
         "no_rows": breakdowns.NO_ROWS,
         "breakdowns": [
             {
@@ -113,7 +116,9 @@ class MarkdownRenderer(Renderer):
         )
         name = templating.template_name(template_file, default)
         private = templating.private_dirs(search_path, template_file)
-        text = templating.render_template(name, context, search_path, project_dir, private)
+        text = templating.render_template(
+            name, context, search_path, project_dir, private, zone=view.option("zone")
+        )
         # Records and project templates are untrusted: no escape sequence reaches a terminal.
         return clean_text(text, lines=True).strip("\n")
 
