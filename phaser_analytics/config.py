@@ -202,8 +202,18 @@ def _checked(setting: Setting, key: str, base: Path, project: Path | None = None
 
 
 def _checked_template(setting: Setting, base: Path, project: Path | None) -> Setting:
+    """A template file, or a bare name (``weekly-digest.md.j2``) looked up on the template
+    search path as ``--template NAME`` is: the project's config gives a name whenever it
+    has no directory part, the user's when no file of that name is beside the config."""
+    from .templating import TemplateName, is_bare_name
+
     if not isinstance(setting.value, str) or not setting.value.strip():
-        raise setting.error(f"must be a path to a template file, not {json.dumps(setting.value)}")
+        raise setting.error(
+            f"must be a template file or name, not {json.dumps(setting.value)}"
+        )
+    bare = is_bare_name(setting.value)
+    if bare and (project is not None or not (base / setting.value).is_file()):
+        return Setting(TemplateName(setting.value), setting.path, setting.key)
     if project is not None:
         return _checked_project_template(setting, project)
     path = Path(setting.value).expanduser()

@@ -83,18 +83,29 @@ def confinement_root(project_dir: str | Path) -> Path | None:
     return Path(real_templates) if is_inside(real_templates, real_project) else None
 
 
+class TemplateName(str):
+    """A template's name that a config file gave: always looked up on the search path,
+    never taken for a file in the working directory (which may be a cloned repository's)."""
+
+
+def is_bare_name(text: str) -> bool:
+    """No directory part and no ``~``: ``weekly-digest.md.j2``."""
+    separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    return not any(separator in text for separator in separators) and not text.startswith("~")
+
+
 def is_template_name(template_file: str | Path | None) -> bool:
     """Whether ``--template`` gave a template's name rather than a file: a bare file name
-    (no directory part) that is not a file here. A name is looked up on the search path
-    (``.phaser/templates/``, ``$PHASER_HOME/templates/``, plugins' directories, the
-    built-ins), so ``--template weekly-digest.md.j2`` finds the copy in the project."""
+    (no directory part) that is not a file here, or a config's :class:`TemplateName`. A
+    name is looked up on the search path (``.phaser/templates/``, ``$PHASER_HOME/templates/``,
+    plugins' directories, the built-ins), so ``--template weekly-digest.md.j2`` finds the
+    copy in the project."""
     if template_file is None:
         return False
+    if isinstance(template_file, TemplateName):
+        return True
     text = os.fspath(template_file)
-    separators = [os.sep] + ([os.altsep] if os.altsep else [])
-    if any(separator in text for separator in separators) or text.startswith("~"):
-        return False
-    return not Path(text).is_file()
+    return is_bare_name(text) and not Path(text).is_file()
 
 
 def template_search_path(

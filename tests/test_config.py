@@ -153,6 +153,48 @@ def test_global_template_path_is_relative_to_phaser_home(
     assert settings_for(populated, "show")["template"].value == isolated_home / "mine.md.j2"
 
 
+def test_a_bare_name_in_the_project_config_is_looked_up_like_template_name(
+    populated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``"template": "team.md.j2"`` finds .phaser/templates/team.md.j2, as ``--template
+    team.md.j2`` does; a file of that name in the working directory (the cloned
+    repository's root) is never taken instead."""
+    templates = populated / ".phaser" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "team.md.j2").write_text("Team report: {{ stats.total_executions }} runs\n")
+    (populated / "team.md.j2").write_text("{% include '/etc/passwd' %}")
+    monkeypatch.chdir(populated)
+    _project_config(populated, {"export": {"template": "team.md.j2"}})
+    result = CliRunner().invoke(
+        cli, ["analytics", "export", "--format", "markdown", "--project", str(populated)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Team report: 12 runs"
+
+
+def test_a_bare_name_in_the_user_config_finds_phaser_home_templates(
+    populated: Path, isolated_home: Path
+) -> None:
+    (isolated_home / "templates").mkdir()
+    (isolated_home / "templates" / "digest.md.j2").write_text("Digest of {{ command }}\n")
+    _global_config(isolated_home, {"show": {"template": "digest.md.j2"}})
+    result = CliRunner().invoke(
+        cli, ["analytics", "show", "--format", "markdown", "--project", str(populated)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Digest of show"
+
+
+def test_a_configured_name_found_nowhere_is_one_line(populated: Path) -> None:
+    _project_config(populated, {"show": {"template": "nowhere.md.j2"}})
+    result = CliRunner().invoke(
+        cli, ["analytics", "show", "--format", "markdown", "--project", str(populated)]
+    )
+    assert result.exit_code != 0
+    assert "Template not found: nowhere.md.j2" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_command_template_beats_the_shared_one(populated: Path) -> None:
     templates = populated / ".phaser" / "templates"
     templates.mkdir(parents=True)
@@ -183,8 +225,8 @@ def test_command_template_beats_the_shared_one(populated: Path) -> None:
         ({"badge": {"thresholds": [["x", "red"]]}}, "analytics.badge.thresholds", "percentage"),
         ({"badge": {"thresholds": [[9, "r d"]]}}, "analytics.badge.thresholds", "colour"),
         ({"template": ".phaser/templates/nowhere.j2"}, "analytics.template", "not a file"),
-        ({"template": "nowhere.j2"}, "analytics.template", "outside .phaser/templates/"),
-        ({"export": {"template": 3}}, "analytics.export.template", "path"),
+        ({"template": "reports/nowhere.j2"}, "analytics.template", "outside .phaser/templates/"),
+        ({"export": {"template": 3}}, "analytics.export.template", "template file or name"),
     ],
 )
 def test_bad_value_names_the_file_and_key(

@@ -102,11 +102,26 @@ class TestProjectConfigTemplate:
         assert result.exit_code == 2
 
     def test_a_file_in_the_project_but_outside_its_templates_dir_is_refused(self, runner, imported):
-        (imported / "notes.txt").write_text("project notes", encoding="utf-8")
-        write_config(imported, {"show": {"template": "notes.txt"}})
+        (imported / "reports").mkdir()
+        (imported / "reports" / "notes.txt").write_text("project notes", encoding="utf-8")
+        write_config(imported, {"show": {"template": "reports/notes.txt"}})
         result = show_markdown(runner, imported)
         assert result.exit_code == 2
         assert "project notes" not in result.output
+
+    def test_a_bare_name_is_a_name_never_the_file_beside_the_config(
+        self, runner, imported, monkeypatch
+    ):
+        """``"notes.txt"`` is looked up as a template name (the project's
+        .phaser/templates/, the user's, the built-ins), never read from the project root,
+        even when the command runs there."""
+        (imported / "notes.txt").write_text("project notes", encoding="utf-8")
+        monkeypatch.chdir(imported)
+        write_config(imported, {"show": {"template": "notes.txt"}})
+        result = show_markdown(runner, imported)
+        assert result.exit_code == 1
+        assert "project notes" not in result.output
+        assert "Template not found: notes.txt" in result.output
 
     def test_a_symlink_in_the_templates_dir_leaving_it_is_refused(self, runner, imported, secret):
         (project_templates(imported) / "team.md.j2").symlink_to(secret)

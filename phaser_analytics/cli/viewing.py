@@ -258,9 +258,10 @@ class TemplateArg(click.ParamType):
     name = "template"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, (str, Path)):
-            return value
-        from ..templating import is_template_name
+        from ..templating import TemplateName, is_template_name
+
+        if not isinstance(value, (str, Path)) or isinstance(value, TemplateName):
+            return value  # a config's name stays a name, whatever the working directory holds
 
         if is_template_name(value):
             return str(value)
