@@ -208,9 +208,7 @@ def _checked_template(setting: Setting, base: Path, project: Path | None) -> Set
     from .templating import TemplateName, is_bare_name
 
     if not isinstance(setting.value, str) or not setting.value.strip():
-        raise setting.error(
-            f"must be a template file or name, not {json.dumps(setting.value)}"
-        )
+        raise setting.error(f"must be a template file or name, not {json.dumps(setting.value)}")
     bare = is_bare_name(setting.value)
     if bare and (project is not None or not (base / setting.value).is_file()):
         return Setting(TemplateName(setting.value), setting.path, setting.key)

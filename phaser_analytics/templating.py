@@ -613,8 +613,8 @@ def render_template(
     html: bool = False,
     zone: tzinfo | None = timezone.utc,
 ) -> str:
-    """Render ``name`` from ``search_path``, its ``date`` filters in ``zone``; any template failure is a
-    :class:`TemplateRenderError` naming the template, the line and the cause.
+    """Render ``name`` from ``search_path``, its ``date`` filters in ``zone``; any template
+    failure is a :class:`TemplateRenderError` naming the template, the line and the cause.
 
     Directories inside ``project_dir``'s ``.phaser/templates/`` are confined to it, and a
     template read from there cannot include, import or extend a file of ``private_dirs``

@@ -348,3 +348,82 @@ def test_estimate_refuses_to_guess_from_nothing(runner, history, tmp_path):
     audit.write_text("".join(f"## Phase {n}\n" for n in range(40)), encoding="utf-8")
     result = runner.invoke(cli, ["analytics", "estimate", str(audit), "--project", str(history)])
     assert result.exit_code == 1 and "none of a document with about 40 phases" in result.output
+
+
+# -- --global: every project, each judged by its own history ----------------------------------
+
+
+@pytest.fixture(params=["json", "sqlite"])
+def two_projects(request, runner, tmp_path, monkeypatch):
+    """Project A holds ``history`` (outliers of 400 minutes); project B runs the same
+    document for 400 minutes every time (normal there). With ``sqlite``, both live in one
+    database (``PHASER_STORE``); with ``json``, each in its own store, found through the
+    registry of $PHASER_HOME."""
+    if request.param == "sqlite":
+        monkeypatch.setenv("PHASER_STORE", f"sqlite:///{tmp_path / 'team.db'}")
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    alpha = dict(project_name="Alpha", project_path="/work/alpha")
+    runs = [dict(minutes=m, tokens=100_000, cost=1.50, **alpha) for m in NORMAL]
+    runs.append(
+        dict(minutes=400, tokens=100_000, cost=15.0, status="failed", failed_phase=2, **alpha)
+    )
+    imported(runner, first, runs)
+    beta = dict(project_name="Beta", project_path="/work/beta")
+    imported(runner, second, [dict(minutes=400 + m % 3, **beta) for m in range(12)])
+    return first, second
+
+
+def test_anomalies_global_judges_each_project_by_its_own_history(runner, two_projects):
+    first, _ = two_projects
+    result = invoke(runner, "anomalies", "--global", "--project", str(first), "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["breakdown"]["rows"]
+    # B's 400-minute runs are its normal; A's one is an outlier of A.
+    assert {(r["project"], r["figure"]) for r in rows} == {
+        ("Alpha", "duration_seconds"),
+        ("Alpha", "cost_usd"),
+    }
+    table = invoke(runner, "anomalies", "--global", "--project", str(first)).output
+    assert "Project" in table and "of 23 execution(s)" in table
+
+
+def test_estimate_global_rests_on_every_projects_runs(runner, two_projects):
+    first, _ = two_projects
+
+    def runs(*args):
+        result = invoke(
+            runner, "estimate", "document-7-reverse.md", "--project", str(first),
+            "--format", "json", *args,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["breakdown"]["rows"][0]["runs"]
+
+    assert runs() == 11
+    assert runs("--global") == 23
+
+
+def test_compare_global_finds_ids_in_any_project(runner, two_projects, request):
+    first, second = two_projects
+    (a_newest, *_), (b_newest, *_) = ids(runner, first), ids(runner, second)
+    if "json" in request.node.callspec.id:  # one database answers for any id it holds
+        args = ["analytics", "compare", a_newest, b_newest, "--project", str(first)]
+        alone = runner.invoke(cli, args)
+        assert alone.exit_code != 0 and f"Execution not found: {b_newest}" in alone.output
+    result = invoke(
+        runner, "compare", a_newest[:8], b_newest[:8], "--global", "--project", str(first),
+        "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    fields, _ = rows_by_field(result.output)
+    assert fields["duration"]["a_value"] == 400 * 60
+    assert fields["duration"]["b_value"] == 402 * 60  # B's newest: the 12th run, 400 + 11 % 3
+    last = invoke(
+        runner, "compare", "--last", "--global", "--project", str(first), "--format", "json"
+    )
+    assert last.exit_code == 0, last.output
+    fields, _ = rows_by_field(last.output)
+    # The newest run of all is B's 12th (day 11; A's last is day 10): B's two newest runs,
+    # the older as A.
+    assert (fields["duration"]["a_value"], fields["duration"]["b_value"]) == (401 * 60, 402 * 60)
