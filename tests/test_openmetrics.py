@@ -326,3 +326,70 @@ def test_a_prom_output_file_gets_the_classic_format_without_format(
     text = target.read_text(encoding="utf-8")
     assert "# TYPE phaser_executions_total counter" in text  # node_exporter's format
     assert "# EOF" not in text
+
+
+# -- a real Pushgateway, as the guide's hosted-runner step pushes ----------------------------
+
+
+def pushgateway() -> str:
+    from sysdeps import ensure_debian_package, find_binary
+
+    found = find_binary("prometheus-pushgateway")
+    if found is None:
+        why = ensure_debian_package("prometheus-pushgateway")
+        if why is not None:
+            pytest.skip(f"needs the Pushgateway: {why}")
+        found = find_binary("prometheus-pushgateway")
+        if found is None:
+            pytest.skip("prometheus-pushgateway installed, but not found on PATH")
+    return found
+
+
+def test_the_pushgateway_takes_the_export_and_serves_it(
+    runner: CliRunner, project: Path, history: list, tmp_path: Path
+) -> None:
+    """docs/guide.md's step: ``export --format prometheus`` then an HTTP POST of the file to
+    ``/metrics/job/phaser_analytics``; Debian's Pushgateway accepts it (a malformed push is
+    a 400) and serves every sample with the job label."""
+    import time
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families as classic
+
+    target = tmp_path / "phaser.prom"
+    result = runner.invoke(cli, ["analytics", "export", "--format", "prometheus",
+                                 "--project", str(project), "-o", str(target)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    port = _free_port()
+    server = subprocess.Popen(
+        [pushgateway(), f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/-/ready", timeout=5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        push = urllib.request.Request(
+            f"{base}/metrics/job/phaser_analytics", data=target.read_bytes(), method="POST"
+        )
+        with urllib.request.urlopen(push, timeout=10) as response:
+            assert response.status == 200
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+            served = response.read().decode("utf-8")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    families = {family.name: family for family in classic(served)}
+    runs = families["phaser_executions"]
+    assert runs.type == "counter"
+    by_status = {s.labels["status"]: s.value for s in runs.samples}
+    assert by_status == {status.value: sum(1 for r in history if r.status is status)
+                         for status in ExecutionStatus}  # fmt: skip
+    assert {s.labels["job"] for s in runs.samples} == {"phaser_analytics"}
