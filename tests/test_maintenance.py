@@ -76,6 +76,21 @@ def test_before_a_bare_date_keeps_that_day(three_days: Path) -> None:
     assert "Deleted 1 execution records. 2 remaining (2024-12-02 to 2024-12-03)." in result.output
 
 
+def test_the_days_clear_names_are_those_of_the_zone_before_is_read_in(three_days: Path) -> None:
+    """09:00 UTC is 18:00 in Tokyo and 01:00 in Los Angeles: the same days either way, but
+    22:00 UTC is the next day in Tokyo, and what --dry-run lists says so."""
+    late = make_record(three_days, hours=24 * 5 + 13)  # 22:00 UTC on 6 December
+    json_store(three_days).save([late])
+    result = _invoke(
+        three_days, "clear", "--before", "2024-12-10", "--dry-run", "--tz", "Asia/Tokyo"
+    )
+    assert result.exit_code == 0, result.output
+    assert "(2024-12-07)" in result.output
+    assert "Nothing was deleted. 0 remaining." in result.output
+    in_utc = _invoke(three_days, "clear", "--before", "2024-12-10", "--dry-run", "--tz", "UTC")
+    assert "(2024-12-06)" in in_utc.output and "(2024-12-07)" not in in_utc.output
+
+
 def test_before_a_moment_is_exact(three_days: Path) -> None:
     _invoke(three_days, "clear", "--before", "2024-12-02T09:00:01Z", "--force")
     assert _days(three_days) == ["2024-12-03"]

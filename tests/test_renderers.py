@@ -599,7 +599,7 @@ class TestMarkdown:
         text = RENDERERS["markdown"].render(dataset_view("many"))
         lines = text.splitlines()
         assert lines[0] == "# Phaser Analytics Report"
-        assert lines[2] == "Generated: 2024-12-07 09:00:00 UTC"
+        assert lines[2] == "Generated: 2024-12-07 09:00:00 (UTC)"
         assert "## Summary" in lines and "## Recent Executions" in lines
         for row in (
             "| Metric | Value |",

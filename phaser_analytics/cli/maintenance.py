@@ -20,6 +20,7 @@ from .main import (
     EXIT_FAILED,
     EXIT_USAGE,
     DateBound,
+    command_zone,
     err,
     open_command_store,
     project_option,
@@ -58,17 +59,19 @@ def _doomed(entries: Sequence[Entry], before: datetime | None, clear_all: bool) 
     return [e for e in entries if e.started_at is not None and e.started_at < before]
 
 
-def _describe(entry: Entry) -> str:
-    day = format_date(entry.started_at) if entry.started_at else "unknown date"
+def _describe(entry: Entry, zone: Any) -> str:
+    """One doomed execution and its day in ``zone``, the zone ``--before`` is read in."""
+    day = format_date(entry.started_at, tz=zone) if entry.started_at else "unknown date"
     return f"  - {clean_text(entry.audit_document or entry.execution_id)} ({day})"
 
 
-def _remaining(entries: Sequence[Entry]) -> str:
-    """``"3 remaining (2024-12-01 to 2024-12-03)."``"""
+def _remaining(entries: Sequence[Entry], zone: Any) -> str:
+    """``"3 remaining (2024-12-01 to 2024-12-03)."``, the days in ``zone``."""
     starts = [e.started_at for e in entries if e.started_at is not None]
     if not starts:
         return f"{len(entries)} remaining."
-    return f"{len(entries)} remaining ({format_date(min(starts))} to {format_date(max(starts))})."
+    first, last = format_date(min(starts), tz=zone), format_date(max(starts), tz=zone)
+    return f"{len(entries)} remaining ({first} to {last})."
 
 
 @click.command()
@@ -104,6 +107,7 @@ def clear(
     if len(chosen) > 1:
         raise click.UsageError(f"{' and '.join(chosen)} cannot be used together.")
     project_dir = resolve_project(project)
+    zone = command_zone(click.get_current_context())
     store = open_command_store(project_dir)
     key = project_key(project_dir, store)
     entries = list(store.find(project=key))
@@ -114,17 +118,17 @@ def clear(
     else:
         doomed = _doomed(entries, before, clear_all)
     if not doomed:
-        say(f"Nothing to delete. {_remaining(entries)}")
+        say(f"Nothing to delete. {_remaining(entries, zone)}")
         return
     if dry_run:
         say(f"Would delete {len(doomed)} execution records:")
         for entry in doomed[:LISTED]:
-            say(_describe(entry))
+            say(_describe(entry, zone))
         if len(doomed) > LISTED:
             say(f"  ... and {len(doomed) - LISTED} more")
         doomed_ids = {e.execution_id for e in doomed}
         kept = [e for e in entries if e.execution_id not in doomed_ids]
-        say(f"Nothing was deleted. {_remaining(kept)}")
+        say(f"Nothing was deleted. {_remaining(kept, zone)}")
         return
     if not force:
         if not can_prompt():
@@ -134,12 +138,12 @@ def clear(
             )
         if not click.confirm(f"Delete {len(doomed)} execution records?"):
             # The user's answer, not an error: nothing deleted, exit 0.
-            say(f"Nothing was deleted. {_remaining(entries)}")
+            say(f"Nothing was deleted. {_remaining(entries, zone)}")
             return
     removed = store.delete([e.execution_id for e in doomed], missing_ok=True)
     left = list(store.find(project=key))
     update_execution_count(project_dir, len(left), warn=stderr_warning)
-    say(f"Deleted {len(removed)} execution records. {_remaining(left)}")
+    say(f"Deleted {len(removed)} execution records. {_remaining(left, zone)}")
 
 
 # -- doctor -------------------------------------------------------------------------------------
@@ -190,11 +194,13 @@ def doctor(repair: bool, project: Path | None) -> None:
 _COLUMNS = ("NAME", "PATH", "LAST SEEN", "EXECUTIONS", "DIRECTORY")
 
 
-def _row(project: ProjectEntry) -> tuple[str, ...]:
+def _row(project: ProjectEntry, zone: Any) -> tuple[str, ...]:
+    """A registry row; the last import's time in ``zone`` (``analytics.tz``, else local)."""
+    last_seen = project.last_seen
     return (
         clean_text(project.name),
         clean_text(project.path),
-        format_datetime(project.last_seen, "%Y-%m-%d %H:%M") if project.last_seen else "-",
+        format_datetime(last_seen, "%Y-%m-%d %H:%M", tz=zone) if last_seen else "-",
         str(project.execution_count),
         "ok" if project.exists() else "missing",
     )
@@ -254,7 +260,8 @@ def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -
             "it imports into."
         )
         return
-    for line in _table([_row(p) for p in projects]):
+    zone = command_zone(ctx)
+    for line in _table([_row(p, zone) for p in projects]):
         say(line)
     missing = sum(1 for p in projects if not p.exists())
     if missing:
