@@ -109,6 +109,12 @@ class RenderView:
         return self.options.get(name, default)
 
 
+#: In a renderer's ``commands``: it renders the breakdowns of the aggregate commands
+#: (``trends``, ``phases``, ``failures``, ``projects`` and the insight commands: every
+#: command that shows a :class:`Breakdown`); see docs/plugin-hooks.md.
+BREAKDOWNS = "breakdowns"
+
+
 @runtime_checkable
 class Renderer(Protocol):
     """An output format.
@@ -118,7 +124,7 @@ class Renderer(Protocol):
 
     Optional (read with :func:`optional`): ``commands``, the commands that offer it
     (``("show", "export")`` when absent; badge formats say ``("badge",)``, and
-    ``"breakdowns"`` adds the aggregate commands); ``render_iter(view)``, yielding the
+    :data:`BREAKDOWNS` adds the aggregate commands); ``render_iter(view)``, yielding the
     output in chunks, which the host prefers when writing large exports.
     """
 

@@ -1,4 +1,4 @@
-"""plugins.entry_points finds what importlib.metadata.entry_points finds, without importing it.
+"""distributions.entry_points finds what importlib.metadata.entry_points finds, without importing it.
 
 Every command loads the plugins, so the scan of the installed distributions must be cheap;
 it must also be exactly as faithful as ``importlib.metadata``: the same entry points, of the
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from phaser_analytics import plugins
+from phaser_analytics.plugins import distributions
 
 
 def _described(points: list) -> list[tuple[str, str, str, str | None, str | None]]:
@@ -34,12 +34,12 @@ def _importlib(group: str) -> list:
 def _fresh(group: str, path: list[str] | None = None, setup: str = "") -> tuple[list, bool, list]:
     """In a fresh interpreter, with ``sys.path`` replaced by ``path`` (if given; the
     standard library's directories stay after it) and ``setup`` run: what
-    ``plugins.entry_points(group)`` finds, whether it found it without importing
+    ``distributions.entry_points(group)`` finds, whether it found it without importing
     ``importlib.metadata`` (by reading the distributions directly), and what
     ``importlib.metadata`` finds."""
     code = f"""
 import json, sys
-from phaser_analytics import plugins
+from phaser_analytics.plugins import distributions
 def described(points):
     return sorted([ep.name, ep.value, ep.group, ep.dist.name if ep.dist else None,
                    ep.dist.version if ep.dist else None] for ep in points)
@@ -48,7 +48,7 @@ def described(points):
 standard = [p for p in sys.path if p and "-packages" not in p]
 if {path!r} is not None:
     sys.path[:] = [*{path!r}, *standard]
-found = described(plugins.entry_points({group!r}))
+found = described(distributions.entry_points({group!r}))
 direct = "importlib.metadata" not in sys.modules
 from importlib import metadata
 print(json.dumps([found, direct, described(metadata.entry_points(group={group!r}))]))
@@ -68,7 +68,7 @@ def test_the_scan_agrees_with_importlib_metadata_here(group: str) -> None:
 
 
 def test_the_built_in_plugins_are_found_with_their_distribution() -> None:
-    found = {ep.name: ep for ep in plugins.entry_points(plugins.ENTRY_POINT_GROUP)}
+    found = {ep.name: ep for ep in distributions.entry_points("phaser_analytics")}
     assert {"markdown_report", "table", "json", "csv", "shields_io"} <= set(found)
     table = found["table"]
     assert table.dist is not None and table.dist.name == "phaser-analytics"
@@ -133,7 +133,7 @@ def test_a_zip_on_sys_path_is_left_to_importlib_metadata(
     scanned, direct, expected = _fresh("phaser_analytics", sys.path)
     assert not direct  # importlib.metadata was asked
     assert scanned == expected and "zeta" in [name for name, *_ in scanned]
-    found = plugins.entry_points("phaser_analytics")
+    found = distributions.entry_points("phaser_analytics")
     assert "zeta" in [ep.name for ep in found]
     assert _described(found) == _described(_importlib("phaser_analytics"))
 
@@ -160,24 +160,24 @@ def test_another_distribution_finder_is_left_to_importlib_metadata(
     found, direct, expected = _fresh("phaser_analytics", setup=finder)
     assert not direct  # importlib.metadata was asked
     assert found == expected
-    assert _described(plugins.entry_points("phaser_analytics")) == _described(
+    assert _described(distributions.entry_points("phaser_analytics")) == _described(
         _importlib("phaser_analytics")
     )
 
 
 def test_loading_an_entry_point_is_importlib_metadatas(fake_path: list[Path]) -> None:
-    point = plugins.EntryPoint("x", "os.path:join", "g")
+    point = distributions.EntryPoint("x", "os.path:join", "g")
     assert point.load() is metadata.EntryPoint("x", "os.path:join", "g").load()
     assert (
-        plugins.EntryPoint("x", "os.path", "g").load()
+        distributions.EntryPoint("x", "os.path", "g").load()
         is metadata.EntryPoint("x", "os.path", "g").load()
     )
     spaced = "os.path : join [extra]"
     assert (
-        plugins.EntryPoint("x", spaced, "g").load() is metadata.EntryPoint("x", spaced, "g").load()
+        distributions.EntryPoint("x", spaced, "g").load() is metadata.EntryPoint("x", spaced, "g").load()
     )
     with pytest.raises(ValueError, match="invalid entry point"):
-        plugins.EntryPoint("x", "not a module!", "g").load()
+        distributions.EntryPoint("x", "not a module!", "g").load()
 
 
 @pytest.mark.parametrize("broken", ["entry_points.txt", "METADATA"])
@@ -189,7 +189,7 @@ def test_a_distribution_with_unreadable_metadata_is_skipped_with_one_warning(
     _dist(fake_path[0], "omega-1.dist-info", "[phaser_analytics]\nomega = omega\n", "Name: omega\n")
     (fake_path[0] / "omega-1.dist-info" / broken).write_bytes(b"[phaser_analytics]\n\xff\xfe\n")
     warnings: list[str] = []
-    found = plugins.entry_points("phaser_analytics", warnings.append)
+    found = distributions.entry_points("phaser_analytics", warnings.append)
     assert sorted(ep.name for ep in found) == ["alpha", "beta", "gamma", "spaced"]
     assert len(warnings) == 1
     assert "omega-1.dist-info" in warnings[0] and "skipped" in warnings[0]

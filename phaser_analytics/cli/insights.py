@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import AnalyticsError
+from ..hookspecs import BREAKDOWNS
 from ..models import AnalyticsQuery
 from ..view import Selection, write_output
 from .main import (
@@ -37,7 +38,7 @@ def format_option(func: Any) -> Any:
     return click.option(
         "--format",
         "output_format",
-        type=RendererChoice("breakdowns"),
+        type=RendererChoice(BREAKDOWNS),
         default="table",
         show_default=True,
         help="Output format.",

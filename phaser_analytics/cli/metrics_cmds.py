@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import stderr_warning
+from ..hookspecs import BREAKDOWNS
 from ..query import select_global
 from ..view import Selection, write_output
 from .main import (
@@ -52,7 +53,7 @@ def aggregate_options(format_default: str | None = "table") -> Callable[[F], F]:
         func = click.option(
             "--format",
             "output_format",
-            type=RendererChoice("breakdowns"),
+            type=RendererChoice(BREAKDOWNS),
             default=format_default,
             show_default=format_default is not None,
             help="Output format.",

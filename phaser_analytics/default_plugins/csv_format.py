@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
-from phaser_analytics.hookspecs import Renderer, hookimpl
+from phaser_analytics.hookspecs import BREAKDOWNS, Renderer, hookimpl
 from phaser_analytics.models import ExecutionRecord, PhaseRecord, PhaseStatus, datetime_to_json
 
 if TYPE_CHECKING:
@@ -168,8 +168,8 @@ class CsvRenderer(Renderer):
     name = "csv"
     help = "CSV for spreadsheets: one row per execution (--phases: one per phase)."
     suffix = ".csv"
-    #: It renders the aggregate commands' breakdowns too (plugins.BREAKDOWNS).
-    commands = ("show", "export", "breakdowns")
+    #: It renders the aggregate commands' breakdowns too.
+    commands = ("show", "export", BREAKDOWNS)
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.formatting import json_safe
-from phaser_analytics.hookspecs import Renderer, hookimpl
+from phaser_analytics.hookspecs import BREAKDOWNS, Renderer, hookimpl
 from phaser_analytics.models import AggregatedStats, datetime_to_json, utcnow
 
 if TYPE_CHECKING:
@@ -157,8 +157,8 @@ class JsonRenderer(Renderer):
     name = "json"
     help = "JSON document: query, project, executions, stats (--ci-minimal: counts only)."
     suffix = ".json"
-    #: It renders the aggregate commands' breakdowns too (plugins.BREAKDOWNS).
-    commands = ("show", "export", "breakdowns")
+    #: It renders the aggregate commands' breakdowns too.
+    commands = ("show", "export", BREAKDOWNS)
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from phaser_analytics.dates import zone_label
 from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.formatting import clean_text
-from phaser_analytics.hookspecs import Renderer, hookimpl
+from phaser_analytics.hookspecs import BREAKDOWNS, Renderer, hookimpl
 from phaser_analytics.models import datetime_to_json, utcnow
 
 if TYPE_CHECKING:
@@ -97,8 +97,8 @@ class MarkdownRenderer(Renderer):
     name = "markdown"
     help = "Markdown report from a Jinja2 template (--template, .phaser/templates/)."
     suffix = ".md"
-    #: It renders the aggregate commands' breakdowns too (plugins.BREAKDOWNS).
-    commands = ("show", "export", "breakdowns")
+    #: It renders the aggregate commands' breakdowns too.
+    commands = ("show", "export", BREAKDOWNS)
 
     def render(self, view: RenderView) -> str:
         from phaser_analytics import templating

@@ -26,7 +26,7 @@ from phaser_analytics.formatting import (
     format_when,
     truncate_to_width,
 )
-from phaser_analytics.hookspecs import Renderer, hookimpl
+from phaser_analytics.hookspecs import BREAKDOWNS, Renderer, hookimpl
 
 if TYPE_CHECKING:
     from phaser_analytics.hookspecs import Breakdown, RenderView
@@ -486,8 +486,8 @@ class TableRenderer(Renderer):
     name = "table"
     help = "Framed terminal table with a summary line (--verbose: per-phase details)."
     suffix = ".txt"
-    #: It renders the aggregate commands' breakdowns too (plugins.BREAKDOWNS).
-    commands = ("show", "export", "breakdowns")
+    #: It renders the aggregate commands' breakdowns too.
+    commands = ("show", "export", BREAKDOWNS)
 
     def render(self, view: RenderView) -> str:
         if view.breakdown is not None:
