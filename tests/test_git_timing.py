@@ -144,19 +144,70 @@ def no_git_processes_left() -> Iterator[None]:
     git_commits.close_all()
 
 
+class GitCalls(list[list[str]]):
+    """The command line of every process started (subprocess.run starts one with Popen),
+    and the processes themselves, in the same order, in :attr:`processes`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.processes: list[subprocess.Popen[Any]] = []
+
+    def clear(self) -> None:
+        super().clear()
+        self.processes.clear()
+
+    def cat_file(self) -> subprocess.Popen[Any]:
+        """The last ``git cat-file`` process started."""
+        return next(
+            process
+            for call, process in reversed(list(zip(self, self.processes, strict=True)))
+            if call[:2] == ["git", "cat-file"]
+        )
+
+
 @pytest.fixture
-def git_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The command line of every process started (subprocess.run starts one with Popen)."""
-    calls: list[list[str]] = []
+def git_calls(monkeypatch: pytest.MonkeyPatch) -> GitCalls:
+    calls = GitCalls()
     real = subprocess.Popen
 
     class Counting(real):  # type: ignore[misc, valid-type]
         def __init__(self, args: Any, *rest: Any, **options: Any) -> None:
-            calls.append([os.path.basename(str(args[0])), *map(str, args[1:])])
             super().__init__(args, *rest, **options)
+            calls.append([os.path.basename(str(args[0])), *map(str, args[1:])])
+            calls.processes.append(self)
 
     monkeypatch.setattr(subprocess, "Popen", Counting)
     return calls
+
+
+def git_log_times(repo: Path, shas: list[str]) -> dict[str, datetime]:
+    """What ``git log`` says of ``shas``: the commit time of each SHA given (short or full,
+    any case) that names a commit of ``repo``, as commit_times must find it."""
+    out = subprocess.run(
+        ["git", "log", "--no-walk=unsorted", "--ignore-missing", "--format=%H %ct", *shas],
+        cwd=repo, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    found: dict[str, datetime] = {}
+    for line in out.splitlines():
+        full, stamp = line.split()
+        for sha in shas:
+            if full.startswith(sha.lower()):
+                found[sha] = datetime.fromtimestamp(int(stamp), tz=UTC)
+    return found
+
+
+def git_wrapper(tmp_path: Path, cat_file: str) -> Path:
+    """A directory holding a ``git`` that runs ``cat_file`` (shell) for ``git cat-file``
+    and the real git for everything else."""
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f'#!/bin/sh\nif [ "$1" = cat-file ]; then {cat_file}; fi\n'
+        f'exec {shutil.which("git")} "$@"\n',
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o755)
+    return wrapper.parent
 
 
 def test_an_import_starts_one_git_process_per_repository(repo, git_calls, tmp_path):
@@ -237,19 +288,17 @@ def test_the_batch_finds_what_git_log_finds(repo):
         [oid[:6] for entries in list(kinds.values())[:150] for oid, _ in entries],  # > a chunk
     ]
     for case in cases:
-        assert git_commits.commit_times(project, case) == git_commits._log_commit_times(
-            project, case
-        )
+        assert git_commits.commit_times(project, case) == git_log_times(project, case)
     assert git_commits.commit_times(project, [commit_and_other]) != {}
     assert git_commits.commit_times(project, [two_commits]) == {}
 
 
 def test_a_failed_git_process_leaves_the_repository_to_git_log(repo, git_calls):
     project, shas = repo
-    expected = git_commits._log_commit_times(project, shas)
+    expected = git_log_times(project, shas)
     git_calls.clear()
     assert git_commits.commit_times(project, shas) == expected
-    git_commits._open[os.path.abspath(project)].process.kill()
+    git_calls.cat_file().kill()
     assert git_commits.commit_times(project, shas) == expected
     assert git_commits.commit_times(project, shas[:1]) == {shas[0]: expected[shas[0]]}
     assert [call[:2] for call in git_calls] == [
@@ -259,34 +308,25 @@ def test_a_failed_git_process_leaves_the_repository_to_git_log(repo, git_calls):
     ]
 
 
-def test_a_git_process_that_does_not_answer_is_given_up(repo, monkeypatch):
+def test_a_git_process_that_does_not_answer_is_given_up(repo, git_calls, monkeypatch, tmp_path):
     project, shas = repo
+    expected = git_log_times(project, shas)
+    git_calls.clear()
     monkeypatch.setattr(git_commits, "GIT_TIMEOUT_SECONDS", 0.3)
-    assert git_commits.commit_times(project, shas[:1])  # the process is started
-    batch = git_commits._open[os.path.abspath(project)]
-    batch.process.kill()
-    batch.process.wait()
-    batch.process = subprocess.Popen(
-        ["sleep", "30"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )  # reads nothing, answers nothing
-    sleeper = batch.process
-    assert git_commits.commit_times(project, shas) == git_commits._log_commit_times(project, shas)
+    # A git whose cat-file reads nothing and answers nothing (a hung git).
+    monkeypatch.setenv("PATH", f"{git_wrapper(tmp_path, 'exec sleep 30')}{os.pathsep}"
+                               f"{os.environ['PATH']}")  # fmt: skip
+    assert git_commits.commit_times(project, shas) == expected  # from git log, in time
+    sleeper = git_calls.cat_file()
     assert sleeper.poll() is not None  # killed, not left behind
+    assert [call[:2] for call in git_calls] == [["git", "cat-file"], ["git", "log"]]
 
 
 def test_without_a_usable_cat_file_each_report_runs_git_log(repo, git_calls, monkeypatch, tmp_path):
     # A git whose cat-file fails, as where the process cannot be used (not POSIX, a
     # broken git): it is tried once, then every report runs git log.
     project, shas = repo
-    real = shutil.which("git")
-    wrapper = tmp_path / "bin" / "git"
-    wrapper.parent.mkdir()
-    wrapper.write_text(
-        f'#!/bin/sh\nif [ "$1" = cat-file ]; then exit 1; fi\nexec {real} "$@"\n',
-        encoding="utf-8",
-    )
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{git_wrapper(tmp_path, 'exit 1')}{os.pathsep}{os.environ['PATH']}")
     for _ in range(2):
         assert len(git_commits.commit_times(project, shas)) == 3
     assert [call[:2] for call in git_calls] == [["git", "cat-file"], ["git", "log"], ["git", "log"]]
@@ -307,7 +347,7 @@ def test_threads_share_the_process_one_conversation_at_a_time(repo, git_calls):
     from concurrent.futures import ThreadPoolExecutor
 
     project, shas = repo
-    expected = git_commits._log_commit_times(project, shas)
+    expected = git_log_times(project, shas)
     git_calls.clear()
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda _: git_commits.commit_times(project, shas), range(40)))
@@ -316,19 +356,20 @@ def test_threads_share_the_process_one_conversation_at_a_time(repo, git_calls):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_starts_its_own_process(repo):
+def test_a_forked_child_starts_its_own_process(repo, git_calls):
     project, shas = repo
     expected = git_commits.commit_times(project, shas)
-    parents = git_commits._open[os.path.abspath(project)]
+    assert [call[:2] for call in git_calls] == [["git", "cat-file"]]
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
         ok = git_commits.commit_times(project, shas) == expected
-        ok = ok and git_commits._open[os.path.abspath(project)] is not parents
+        # Its own cat-file process, never the parent's pipes.
+        ok = ok and [call[:2] for call in git_calls] == [["git", "cat-file"]] * 2
         os.write(write, b"1" if ok else b"0")
         os._exit(0)
     os.close(write)
     assert os.read(read, 1) == b"1"
     os.waitpid(child, 0)
     assert git_commits.commit_times(project, shas) == expected  # the parent's still answers
-    assert git_commits._open[os.path.abspath(project)] is parents
+    assert len(git_calls) == 1  # with no process started again
