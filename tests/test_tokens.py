@@ -327,16 +327,14 @@ def test_tokens_set_by_an_earlier_plugin_are_kept(transcripts: Path):
 
 
 def test_only_lines_near_the_window_are_parsed(transcripts: Path, monkeypatch: pytest.MonkeyPatch):
-    parsed: list[str] = []
+    parsed: list[str] = []  # every text json.loads is given while the transcripts are read
     real_loads = json.loads
 
-    class CountingJson:
-        @staticmethod
-        def loads(text: str) -> object:
-            parsed.append(text)
-            return real_loads(text)
+    def counting_loads(text: str, **options: Any) -> object:
+        parsed.append(text)
+        return real_loads(text, **options)
 
-    monkeypatch.setattr(claude_usage, "json", CountingJson)
+    monkeypatch.setattr(json, "loads", counting_loads)
     window = claude_usage.Window(
         datetime(2025, 6, 2, 9, 0, tzinfo=UTC), datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
     )
