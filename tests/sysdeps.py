@@ -39,7 +39,10 @@ def ensure_debian_package(package: str) -> str | None:
     """
     global _updated
     if os.name != "posix" or os.geteuid() != 0:
-        return f"not root, so the Debian package {package!r} cannot be installed here: apt-get install {package}"
+        return (
+            f"not root, so the Debian package {package!r} cannot be installed here: "
+            f"apt-get install {package}"
+        )
     apt = shutil.which("apt-get")
     if apt is None:
         return f"no apt-get on this machine: install {package!r} (the Debian package) by hand"

@@ -1,4 +1,5 @@
-"""distributions.entry_points finds what importlib.metadata.entry_points finds, without importing it.
+"""distributions.entry_points finds what importlib.metadata.entry_points finds, without
+importing it.
 
 Every command loads the plugins, so the scan of the installed distributions must be cheap;
 it must also be exactly as faithful as ``importlib.metadata``: the same entry points, of the
@@ -173,8 +174,8 @@ def test_loading_an_entry_point_is_importlib_metadatas(fake_path: list[Path]) ->
         is metadata.EntryPoint("x", "os.path", "g").load()
     )
     spaced = "os.path : join [extra]"
-    assert (
-        distributions.EntryPoint("x", spaced, "g").load() is metadata.EntryPoint("x", spaced, "g").load()
+    assert distributions.EntryPoint("x", spaced, "g").load() is (
+        metadata.EntryPoint("x", spaced, "g").load()
     )
     with pytest.raises(ValueError, match="invalid entry point"):
         distributions.EntryPoint("x", "not a module!", "g").load()

@@ -295,7 +295,6 @@ def test_a_store_holding_several_projects_shows_them_side_by_side(
 ) -> None:
     fill_varied(project, 5, name="Frontend")
     from history import varied_record
-
     from storage_helpers import json_store
 
     backend = [varied_record(project, 100 + i, name="Backend") for i in range(3)]

@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from phaser_analytics import ExecutionRecord, ExecutionStatus, PhaseRecord, PhaseStatus, dates, metrics
+from phaser_analytics import (
+    ExecutionRecord,
+    ExecutionStatus,
+    PhaseRecord,
+    PhaseStatus,
+    dates,
+    metrics,
+)
 
 UTC = timezone.utc
 TOKYO = ZoneInfo("Asia/Tokyo")  # UTC+9 all year
