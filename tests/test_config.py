@@ -13,8 +13,6 @@ from storage_helpers import fill
 from storage_helpers import no_fsync as no_fsync  # a fixture, used through pytestmark
 
 from phaser_analytics.cli import cli
-from phaser_analytics.cli.configured import apply_config_defaults
-from phaser_analytics.cli.viewing import badge
 from phaser_analytics.config import (
     COMMAND_KEYS,
     KEYS_READ_ELSEWHERE,
@@ -104,16 +102,14 @@ def test_keys_other_modules_read_are_accepted(populated: Path) -> None:
     assert _executions_shown(_show(populated)) == 2
 
 
-def _badge_context(project: Path, *args: str) -> tuple[Any, dict[str, Any]]:
-    ctx = badge.make_context("badge", ["--project", str(project), *args])
-    return ctx, dict(ctx.params)
-
-
-def test_badge_thresholds_become_view_options_highest_first(populated: Path) -> None:
-    _project_config(populated, {"badge": {"thresholds": [[50, "yellow"], [95, "#00ff00"]]}})
-    ctx, params = _badge_context(populated)
-    options = apply_config_defaults(ctx, populated, "badge", params)
-    assert options == {"thresholds": [[95, "#00ff00"], [50, "yellow"]]}
+def test_badge_thresholds_apply_highest_first_in_any_order(populated: Path) -> None:
+    """Every execution succeeded: 100 % is at least 95 and at least 50, and the highest
+    threshold it reaches gives the colour, whichever order the config lists them in."""
+    for thresholds in ([[50, "yellow"], [95, "#00ff00"]], [[95, "#00ff00"], [50, "yellow"]]):
+        _project_config(populated, {"badge": {"thresholds": thresholds}})
+        result = CliRunner().invoke(cli, ["analytics", "badge", "--project", str(populated)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["color"] == "#00ff00"
 
 
 def test_badge_colour_follows_configured_thresholds(populated: Path) -> None:
