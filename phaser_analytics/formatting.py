@@ -316,6 +316,8 @@ def truncate_to_width(text: str, width: int, ellipsis: str = ELLIPSIS) -> str:
     room = width - display_width(ellipsis)
     if room < 0:
         return truncate_to_width(ellipsis, width, "")
+    if text.isascii() and text.isprintable():  # one column a character: no wcwidth needed
+        return text[:room] + ellipsis
     kept: list[str] = []
     used = 0
     for cluster in _graphemes(text):

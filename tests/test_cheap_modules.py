@@ -80,8 +80,12 @@ def test_known_widths_agree_with_wcwidth_on_any_text(text: str) -> None:
     assert formatting.display_width(text) == expected
 
 
-def test_show_measures_its_table_without_wcwidth(tmp_path) -> None:
-    """A table of ASCII documents, ✅, ⚠️, ❌, box drawing and Δ needs no wcwidth."""
+@pytest.mark.parametrize("columns", ["200", "50"])
+def test_show_measures_its_table_without_wcwidth(tmp_path, columns: str) -> None:
+    """A table of ASCII documents, ✅, ⚠️, ❌, box drawing and Δ needs no wcwidth, also
+    when a narrow terminal cuts the documents' names."""
+    import os
+
     from storage_helpers import fill
 
     project = tmp_path / "project"
@@ -98,10 +102,27 @@ def test_show_measures_its_table_without_wcwidth(tmp_path) -> None:
         "print('WCWIDTH', 'wcwidth' in sys.modules)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "COLUMNS": columns},
     )
     assert "│" in result.stdout
+    assert ("…" in result.stdout) == (columns == "50")
     assert result.stdout.rstrip().endswith("WCWIDTH False")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+       st.integers(min_value=0, max_value=32))
+def test_ascii_is_cut_as_the_graphemes_would_cut_it(text: str, width: int) -> None:
+    """The ASCII short cut of truncate_to_width gives what cutting grapheme by grapheme
+    with wcwidth's widths gives."""
+    import wcwidth
+
+    if wcwidth.wcswidth(text) <= width:
+        expected = text
+    else:
+        expected = text[: max(width - 1, 0)] + "…" if width else ""
+    assert formatting.truncate_to_width(text, width) == expected
 
 
 # -- the built-in plugins that read reports are cheap to load; their work is imported on use ---
