@@ -147,10 +147,14 @@ class GlobalSelection:
     store: Store | None = None
 
     def load(self) -> list[tuple[ProjectEntry, ExecutionRecord]]:
+        if self.store is not None:  # one store: its records in one read, in order
+            project_of = {entry.execution_id: project for project, entry in self.items}
+            return [(project_of[record.execution_id], record)
+                    for record in self.store.read(self.entries)]
         loaded = []
         stores: dict[str, Store] = {}
         for project, entry in self.items:
-            store = self.store or stores.get(project.path)
+            store = stores.get(project.path)
             if store is None:
                 store = stores[project.path] = open_store(None, project_dir=Path(project.path))
             for record in store.read([entry]):

@@ -70,6 +70,7 @@ def select_all_projects(store: Store | None, query: AnalyticsQuery) -> Selection
         project=None,
         projects=[p.to_dict() for p in chosen.projects],
         store_empty=not chosen.items and not any(p.execution_count for p in chosen.projects),
+        store=store,
     )
 
 

@@ -88,7 +88,9 @@ def anomaly_reasons(
     (with ``--global``, the project each came from). ``known`` is the project's history
     when the caller has read it already; otherwise only the part the rule needs is read
     (:func:`history_before`), so ``show`` stays as quick on a long history as on a short
-    one. ``opened`` is ``(store, project key)`` of a store the command has open."""
+    one. ``opened`` is ``(store, project key)`` of a store the command has open; with
+    ``origins``, a store that holds every project (``--global`` on a database), whose
+    projects' histories are read from it rather than from a store opened for each."""
     from ..anomalies import find_anomalies, reasons
 
     if not records:
@@ -101,7 +103,12 @@ def anomaly_reasons(
         groups.setdefault(where, []).append(record)
     found: dict[str, list[str]] = {}
     for where, members in groups.items():
-        window = history_before(Path(where), members, opened if origins is None else None)
+        if origins is None:
+            window = history_before(Path(where), members, opened)
+        elif opened is not None:  # every project in the one store, keyed by its path
+            window = history_before(Path(where), members, (opened[0], where))
+        else:
+            window = history_before(Path(where), members)
         found.update(reasons(find_anomalies(members, window)))
     return found
 

@@ -1,0 +1,96 @@
+"""Commands against a team's PostgreSQL store, through the command line and a real server:
+what ``show`` costs the server (connections), and what it shows."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pgserver import PgServer
+from storage_helpers import make_record
+
+from phaser_analytics.cli import cli
+from phaser_analytics.stores import open_store
+
+#: Ten ordinary durations (minutes) of one document in each project, then one far above.
+NORMAL = [56, 58, 59, 60, 60, 60, 61, 62, 63, 64]
+OUTLIER = 400
+
+
+def invoke(runner: CliRunner, *args: str):
+    return runner.invoke(cli, ["analytics", *args], catch_exceptions=False)
+
+
+def dbname_of(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?")[0]
+
+
+def sessions(server: PgServer, url: str) -> int:
+    """Sessions the server has had on ``url``'s database, once every one has ended (a
+    session's count is flushed when its backend exits, just after the client leaves)."""
+    deadline = time.monotonic() + 30
+    with server.connect() as conn:
+        while True:
+            count, live = conn.execute(
+                "SELECT sessions, numbackends FROM pg_stat_database WHERE datname = %s",
+                (dbname_of(url),),
+            ).fetchone()
+            if live == 0 or time.monotonic() > deadline:
+                return int(count)
+            time.sleep(0.05)
+
+
+def history(url: str, projects: list[str]) -> None:
+    """Each project: the NORMAL runs of ``audit.md``, then the OUTLIER, an hour apart."""
+    records = []
+    for offset, path in enumerate(projects):
+        for hours, minutes in enumerate([*NORMAL, OUTLIER]):
+            record = make_record(path, hours=100 * offset + hours, document="audit.md",
+                                 project_name=Path(path).name)
+            record.completed_at = record.started_at + timedelta(minutes=minutes)
+            records.append(record)
+    store = open_store(url, warn=lambda message: None)
+    try:
+        store.save(records)
+    finally:
+        store.close()
+
+
+def test_show_global_opens_one_connection_and_judges_each_project_in_its_own_history(
+    pg_url: str, postgres_server: PgServer, runner: CliRunner
+) -> None:
+    history(pg_url, ["/team/alpha", "/team/beta", "/team/gamma"])
+    before = sessions(postgres_server, pg_url)
+    result = invoke(runner, "--store", pg_url, "show", "--global", "--last", "25",
+                    "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert sessions(postgres_server, pg_url) - before == 1
+    shown = json.loads(result.output)["executions"]
+    assert len(shown) == 25
+    flagged = {(e["project"]["name"], e["duration_seconds"]) for e in shown if e["anomalies"]}
+    # every project's outlier is among the 25 newest, each judged against its own runs
+    assert flagged == {(name, OUTLIER * 60) for name in ("alpha", "beta", "gamma")}
+    assert all("duration 6h 40m is above the usual" in e["anomalies"][0]
+               for e in shown if e["anomalies"])
+
+
+def test_show_of_one_project_opens_one_connection(
+    pg_url: str, postgres_server: PgServer, runner: CliRunner, tmp_path: Path
+) -> None:
+    project = tmp_path / "alpha"
+    project.mkdir()
+    history(pg_url, [str(project), "/team/beta"])
+    before = sessions(postgres_server, pg_url)
+    result = invoke(runner, "--store", pg_url, "show", "--project", str(project))
+    assert result.exit_code == 0, result.output
+    assert sessions(postgres_server, pg_url) - before == 1
+    assert "6h 40m" in result.output and "!" in result.output
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
