@@ -29,19 +29,24 @@ def dbname_of(url: str) -> str:
     return url.rsplit("/", 1)[1].split("?")[0]
 
 
-def sessions(server: PgServer, url: str) -> int:
-    """Sessions the server has had on ``url``'s database, once every one has ended (a
-    session's count is flushed when its backend exits, just after the client leaves)."""
+def server_counts(server: PgServer, url: str) -> tuple[int, int]:
+    """Sessions and committed transactions the server has had on ``url``'s database, once
+    every session has ended (a session's counts are flushed when its backend exits, just
+    after the client leaves)."""
     deadline = time.monotonic() + 30
     with server.connect() as conn:
         while True:
-            count, live = conn.execute(
-                "SELECT sessions, numbackends FROM pg_stat_database WHERE datname = %s",
-                (dbname_of(url),),
+            count, commits, live = conn.execute(
+                "SELECT sessions, xact_commit, numbackends FROM pg_stat_database "
+                "WHERE datname = %s", (dbname_of(url),),
             ).fetchone()
             if live == 0 or time.monotonic() > deadline:
-                return int(count)
+                return int(count), int(commits)
             time.sleep(0.05)
+
+
+def sessions(server: PgServer, url: str) -> int:
+    return server_counts(server, url)[0]
 
 
 def history(url: str, projects: list[str]) -> None:
@@ -89,6 +94,25 @@ def test_show_of_one_project_opens_one_connection(
     assert result.exit_code == 0, result.output
     assert sessions(postgres_server, pg_url) - before == 1
     assert "6h 40m" in result.output and "!" in result.output
+
+
+def test_opening_a_store_of_the_current_schema_is_one_statement_after_connecting(
+    pg_url: str, postgres_server: PgServer
+) -> None:
+    """Time-outs, time zone and the schema version in one round trip (a team's server may
+    be far away); an empty database still gets its tables on first use."""
+    import psycopg
+
+    open_store(pg_url, warn=lambda message: None).close()  # creates the tables
+    before = server_counts(postgres_server, pg_url)
+    psycopg.connect(pg_url).close()  # what logging in costs the server (a transaction)
+    bare = server_counts(postgres_server, pg_url)
+    store = open_store(pg_url, warn=lambda message: None)
+    assert store.schema_version >= 1
+    store.close()
+    after = server_counts(postgres_server, pg_url)
+    assert after[0] - bare[0] == 1
+    assert after[1] - bare[1] == (bare[1] - before[1]) + 1
 
 
 @pytest.fixture

@@ -349,11 +349,11 @@ class PostgresStore:
         self.settings = settings(url, project_dir)
         self.warn = warn
         self.machine = machine_name()
-        self._conn = self._connect()
+        self._conn, version = self._connect()
         self._cursors = 0
         self._info: StoreInfo | None = None
         try:
-            self.schema_version = self._schema_version()
+            self.schema_version = self._schema_version() if version is None else version
             if self.schema_version == 0 and create:
                 self.migrate_schema(automatic=True)
             elif check_version:
@@ -393,7 +393,10 @@ class PostgresStore:
         except self._psycopg.Error as exc:
             raise self._error(exc, doing) from None
 
-    def _connect(self) -> Any:
+    def _connect(self) -> tuple[Any, int | None]:
+        """The connection, set up (timeouts, UTC), and the schema version when the
+        database has phaser-analytics' tables (else ``None``: :meth:`_schema_version`
+        looks closer). Set-up and version are one round trip: a team's server may be far."""
         s = self.settings
         # A server that vanishes mid-query (host down, network cut) must not hang the
         # client: keepalives notice an idle wait, tcp_user_timeout a stuck send. What the
@@ -417,14 +420,23 @@ class PostgresStore:
             )
         except self._psycopg.Error as exc:
             raise self._connect_error(exc) from None
+        session = f"SET statement_timeout = {int(s.statement_timeout * 1000)}; SET TimeZone = 'UTC'"
         try:
-            conn.execute(
-                f"SET statement_timeout = {int(s.statement_timeout * 1000)}; SET TimeZone = 'UTC'"
-            )
+            # Simple-query protocol: the statements run in order, as one implicit
+            # transaction; the third result is the version.
+            cursor = conn.execute(f"{session}; SELECT max(version) FROM {SCHEMA_TABLE}")
+            cursor.nextset()
+            cursor.nextset()
+            row = cursor.fetchone()
+            return conn, int(row[0] or 0) if row is not None and row[0] is not None else None
+        except self._psycopg.Error:
+            pass  # no such table (an empty database), or no right to read it: see below
+        try:
+            conn.execute(session)  # the failed statement took the SETs with it
         except self._psycopg.Error as exc:
             conn.close()
             raise self._error(exc, "setting up the session") from None
-        return conn
+        return conn, None
 
     def _connect_error(self, exc: BaseException) -> StorageError:
         text = str(exc)
