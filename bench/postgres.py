@@ -83,7 +83,8 @@ class Database:
 
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(
-                "DROP TABLE IF EXISTS phaser_executions, phaser_schema, phaser_quarantine"
+                "DROP TABLE IF EXISTS phaser_executions, phaser_schema, phaser_quarantine, "
+                "phaser_projects; DROP FUNCTION IF EXISTS phaser_projects_count()"
             )
 
     def count(self) -> int:

@@ -458,7 +458,8 @@ def test_a_newer_schema_is_refused_untouched(postgres_server: PgServer, pg_url: 
         conn.execute("INSERT INTO phaser_schema (version, name) VALUES (99, 'from the future')")
     with pytest.raises(StorageError) as failed:
         open_store(pg_url)
-    assert "schema version 99, newer than this phaser-analytics knows (1)" in str(failed.value)
+    assert (f"schema version 99, newer than this phaser-analytics knows ({postgres.SCHEMA_VERSION})"
+            in str(failed.value))
     with postgres_server.connect(dbname) as conn:
         assert conn.execute("SELECT max(version) FROM phaser_schema").fetchone() == (99,)
         assert conn.execute("SELECT count(*) FROM phaser_executions").fetchone() == (1,)
@@ -469,18 +470,19 @@ def test_an_older_schema_is_upgraded_only_by_migrate_schema(
 ) -> None:
     with opened(pg_url) as store:
         store.save([make_record("/p")])
-    upgrade = (2, "a test column", "ALTER TABLE phaser_executions ADD COLUMN test_only text")
+    now = postgres.SCHEMA_VERSION
+    upgrade = (now + 1, "a test column", "ALTER TABLE phaser_executions ADD COLUMN test_only text")
     monkeypatch.setattr(postgres, "MIGRATIONS", (*postgres.MIGRATIONS, upgrade))
-    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 2)
-    with pytest.raises(StorageError, match="schema version 1, older than this phaser-analytics "
-                       r"\(2\): run 'phaser analytics store migrate-schema'"):
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", now + 1)
+    with pytest.raises(StorageError, match=f"schema version {now}, older than this "
+                       rf"phaser-analytics \({now + 1}\): run 'phaser analytics store migrate-schema'"):
         open_store(pg_url)
     store = PostgresStore(pg_url, create=False, check_version=False)
     with store:
-        assert store.migrate_schema() == (1, 2)
-        assert store.migrate_schema() == (2, 2)
+        assert store.migrate_schema() == (now, now + 1)
+        assert store.migrate_schema() == (now + 1, now + 1)
     with opened(pg_url) as store:
-        assert store.info().schema_version == "2"
+        assert store.info().schema_version == str(now + 1)
         assert store.info().count == 1
 
 
@@ -494,7 +496,7 @@ def test_a_role_that_may_not_create_tables_is_told_who_may(postgres_server: PgSe
         open_store(url)
     owner_url = postgres_server.url(dbname, user="postgres")
     with opened(owner_url) as store:
-        assert store.info().schema_version == "1"
+        assert store.info().schema_version == str(postgres.SCHEMA_VERSION)
     with postgres_server.connect(dbname) as conn:
         conn.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
                      "TO phaser")
@@ -521,7 +523,7 @@ def test_first_use_by_many_clients_at_once_creates_the_schema_once(pg_url: str) 
     with opened(pg_url) as store:
         assert store.info().count == 1
         rows = store._conn.execute("SELECT version FROM phaser_schema").fetchall()
-    assert rows == [(1,)]
+    assert rows == [(version,) for version in range(1, postgres.SCHEMA_VERSION + 1)]
 
 
 def test_a_row_stored_by_another_client_meanwhile_takes_the_on_conflict_path(
@@ -541,3 +543,87 @@ def test_a_row_stored_by_another_client_meanwhile_takes_the_on_conflict_path(
         assert [(o.action, o.execution_id) for o in outcomes] == [
             ("imported", fresh.execution_id), ("already", stored.execution_id)]
         assert store.info().count == 2
+
+
+# -- executions per project (schema version 2) ----------------------------------------------------
+
+
+def grouped(postgres_server: PgServer, url: str) -> list[tuple[str | None, str | None, int]]:
+    """What a GROUP BY over every row says: the truth the kept counts must equal."""
+    with postgres_server.connect(url.rsplit("/", 1)[1]) as conn:
+        return sorted(conn.execute(
+            "SELECT project_name, project_path, count(*) FROM phaser_executions GROUP BY 1, 2"
+        ).fetchall(), key=repr)
+
+
+def counted(store: PostgresStore) -> list[tuple[str | None, str | None, int]]:
+    store._info = None
+    return sorted(((p.name, p.path, p.count) for p in store.info().projects), key=repr)
+
+
+def test_the_executions_per_project_follow_every_write(
+    postgres_server: PgServer, pg_url: str
+) -> None:
+    """save (COPY and the ON CONFLICT path), --force replacing, delete, quarantine, a
+    project without a path or a name, and a write from psql: info() equals a GROUP BY."""
+    with opened(pg_url) as store:
+        first = [make_record("/a", hours=h) for h in range(5)]
+        first += [make_record("/b", hours=h, project_name="B") for h in range(3)]
+        first.append(make_record(hours=40, project_name=None, project_path=None))
+        store.save(first)
+        assert counted(store) == grouped(postgres_server, pg_url)
+        assert (None, None, 1) in counted(store) and ("B", "/b", 3) in counted(store)
+        # replace: the same executions again, one of them moved to another name
+        again = [make_record("/a", hours=h, execution_id=f"x-{h}") for h in range(3)]
+        again[0].project_name = "Renamed"
+        store.save(again, replace=True)
+        assert counted(store) == grouped(postgres_server, pg_url)
+        assert ("Renamed", "/a", 1) in counted(store)
+        store.save([*again, make_record("/c", hours=1)])  # already there, and one new
+        store.delete([r.execution_id for r in first[5:8]])  # every one of /b
+        assert counted(store) == grouped(postgres_server, pg_url)
+        assert not any(path == "/b" for _, path, _ in counted(store))
+        assert store._quarantine(first[4].execution_id, "a test")
+        assert counted(store) == grouped(postgres_server, pg_url)
+    with postgres_server.connect(pg_url.rsplit("/", 1)[1]) as conn:
+        conn.execute("UPDATE phaser_executions SET project_path = '/moved' "
+                     "WHERE project_path = '/c'")
+        conn.execute("DELETE FROM phaser_executions WHERE project_path IS NULL")
+    with opened(pg_url) as store:
+        assert counted(store) == grouped(postgres_server, pg_url)
+        assert ("Demo", "/moved", 1) in counted(store)
+
+
+def test_a_version_1_database_is_counted_when_migrated(
+    postgres_server: PgServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:1])
+        patched.setattr(postgres, "SCHEMA_VERSION", 1)
+        with opened(pg_url) as store:
+            store.save([make_record(f"/p{h % 3}", hours=h) for h in range(10)])
+    with pytest.raises(StorageError, match="schema version 1, older than"):
+        open_store(pg_url)
+    with PostgresStore(pg_url, create=False, check_version=False) as store:
+        assert store.migrate_schema() == (1, postgres.SCHEMA_VERSION)
+    with opened(pg_url) as store:
+        assert counted(store) == grouped(postgres_server, pg_url)
+        assert sum(count for *_, count in counted(store)) == 10
+
+
+def test_a_role_granted_only_version_1s_tables_still_imports_and_counts(
+    postgres_server: PgServer
+) -> None:
+    """The triggers write the counts as the tables' owner; a role that cannot read them
+    (its GRANTs predate the upgrade) gets the counts the slow way."""
+    dbname = postgres_server.create_database(owner="postgres")
+    with opened(postgres_server.url(dbname, user="postgres")):
+        pass
+    with postgres_server.connect(dbname) as conn:
+        conn.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON phaser_executions, phaser_schema, "
+                     "phaser_quarantine TO phaser")
+    with opened(postgres_server.url(dbname)) as store:
+        store.save([make_record("/p", hours=h) for h in range(4)])
+        assert counted(store) == [("Demo", "/p", 4)]
+    with postgres_server.connect(dbname) as conn:
+        assert conn.execute("SELECT executions FROM phaser_projects").fetchall() == [(4,)]

@@ -96,7 +96,7 @@ def test_import_show_and_info_with_a_store_url(
     info = runner.invoke(cli, ["analytics", "store", "info", "--json"])
     assert info.exit_code == 0, info.output
     data = json.loads(info.output)
-    assert (data["backend"], data["count"], data["schema_version"]) == ("postgresql", 2, "1")
+    assert (data["backend"], data["count"], data["schema_version"]) == ("postgresql", 2, "2")
     assert ":***@" in data["location"] and "phaser:" in data["location"]
     shown = runner.invoke(cli, ["analytics", "show", "--global", "--format", "json"])
     assert shown.exit_code == 0, shown.output
@@ -154,6 +154,10 @@ sys.exit(failures)
     by_machine = rows(postgres_server, pg_url, "SELECT imported_from, count(*) FROM "
                       "phaser_executions GROUP BY 1 ORDER BY 1")
     assert by_machine == [(f"machine-{w}", 25) for w in range(workers)]
+    # The executions per project, kept by triggers in each writing transaction, agree.
+    assert rows(postgres_server, pg_url, "SELECT project_path, executions FROM phaser_projects"
+                ) == rows(postgres_server, pg_url, "SELECT project_path, count(*) FROM "
+                          "phaser_executions GROUP BY 1")
 
 
 def test_the_server_stopped_in_the_middle_of_store_migrate(
@@ -247,9 +251,9 @@ def test_migrate_schema_creates_and_reports(postgres_server: PgServer, runner: C
     assert first.exit_code == 0, first.output
     assert first.output.strip() == (
         f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/{dbname}: schema version "
-        "0 -> 1; applied 1 (executions table).")
+        "0 -> 2; applied 1 (executions table), 2 (executions per project, kept by triggers).")
     second = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
-    assert second.output.strip().endswith("schema version 1, up to date.")
+    assert second.output.strip().endswith("schema version 2, up to date.")
     monkeypatch.setenv("PHASER_STORE", f"sqlite:///{postgres_server.base}/x.db")
     other = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
     assert other.exit_code == 0 and "it is brought up to date when opened" in other.output
