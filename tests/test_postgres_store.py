@@ -532,8 +532,10 @@ def test_a_row_stored_by_another_client_meanwhile_takes_the_on_conflict_path(
     """save() looks up what is stored, then COPYs the rest straight in; when another client
     stored one of them in between (simulated: the look-up sees nothing), the COPY fails on
     the UNIQUE constraint, is rolled back to its savepoint, and INSERT … ON CONFLICT sorts
-    the batch out: nothing twice, nothing lost."""
+    the batch out: nothing twice, nothing lost. (Batches of FEW_ROWS or fewer take one
+    INSERT … ON CONFLICT instead: set to 0, every batch here takes the COPY path.)"""
     stored = make_record("/p", hours=1)
+    monkeypatch.setattr(postgres, "FEW_ROWS", 0)
     with opened(pg_url) as store:
         store.save([stored])
         monkeypatch.setattr(PostgresStore, "_stored_ids", lambda self, rows: {})
@@ -627,3 +629,30 @@ def test_a_role_granted_only_version_1s_tables_still_imports_and_counts(
         assert counted(store) == [("Demo", "/p", 4)]
     with postgres_server.connect(dbname) as conn:
         assert conn.execute("SELECT executions FROM phaser_projects").fetchall() == [(4,)]
+
+
+# -- one INSERT for a few rows, COPY for more: the same outcomes -------------------------------
+
+
+@pytest.mark.parametrize("few_rows", [0, postgres.FEW_ROWS])
+def test_both_save_paths_give_the_same_outcomes(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, few_rows: int
+) -> None:
+    """New, already stored (same identity, another id), the same id as a stored one,
+    repeated within the batch: what each path says and stores."""
+    monkeypatch.setattr(postgres, "FEW_ROWS", few_rows)
+    stored = make_record("/p", hours=1)
+    with opened(pg_url) as store:
+        store.save([stored])
+        fresh = make_record("/p", hours=2)
+        twin = make_record("/p", hours=1, execution_id="another-id-same-execution")
+        same_id = make_record("/p", hours=3, execution_id=stored.execution_id)
+        repeat = make_record("/p", hours=2, execution_id="repeat-of-fresh")
+        outcomes = store.save([fresh, twin, same_id, repeat])
+        assert [(o.action, o.execution_id) for o in outcomes] == [
+            ("imported", fresh.execution_id), ("already", stored.execution_id),
+            ("already", stored.execution_id), ("already", fresh.execution_id)]
+        assert twin.execution_id == stored.execution_id
+        assert store.info().count == 2
+        assert sorted(e.execution_id for e in store.find()) == sorted(
+            [stored.execution_id, fresh.execution_id])

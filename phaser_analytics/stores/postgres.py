@@ -98,6 +98,13 @@ _ENTRY_SELECT = (
     "phases_planned, phases_completed, total_tokens, cost_usd::float8"
 )
 _NEWEST_FIRST = 'started_at DESC NULLS LAST, execution_id COLLATE "C" DESC'
+#: Each column's parameter in an INSERT (the values ``_row`` gives, cost and record as text).
+_PLACEHOLDERS = tuple(
+    {"cost_usd": "%s::numeric", "record": "%s::jsonb"}.get(column, "%s") for column in COLUMNS
+)
+#: Batches up to this size are saved by one INSERT statement (``_insert_few``), bigger
+#: ones by COPY in a transaction.
+FEW_ROWS = 20
 
 
 # -- migrations --------------------------------------------------------------------------------
@@ -811,10 +818,12 @@ class PostgresStore:
         rows = {index: self._row(record) for index, record in batch.items()}
         self._info = None
         try:
-            with self._conn.transaction():
-                existing = self._stored_ids(rows)
-                if (replace and existing) or not self._copy_new(rows, existing):
-                    existing = self._insert_or_replace(rows, replace)
+            existing = self._insert_few(rows) if len(rows) <= FEW_ROWS and not replace else None
+            if existing is None:
+                with self._conn.transaction():
+                    existing = self._stored_ids(rows)
+                    if (replace and existing) or not self._copy_new(rows, existing):
+                        existing = self._insert_or_replace(rows, replace)
         except self._psycopg.Error as exc:
             raise self._error(exc, f"saving {len(batch)} execution(s)") from None
         kept = SaveAction.REPLACED if replace else SaveAction.ALREADY
@@ -829,6 +838,26 @@ class PostgresStore:
             records[index].execution_id = stored_id
             outcomes[index] = SaveOutcome(kept, stored_id)
         return [o for o in outcomes if o is not None]
+
+    def _insert_few(self, rows: dict[int, tuple[Any, ...]]) -> dict[int, str]:
+        """The path of one import (a report or a few): one ``INSERT … ON CONFLICT DO
+        NOTHING`` statement, atomic by itself, one round trip where the general path takes
+        five (BEGIN, look-up, SAVEPOINT, COPY, COMMIT); then, only if some were already
+        there, their stored ids."""
+        one = f"({', '.join(_PLACEHOLDERS)})"
+        inserted = {row[0] for row in self._conn.execute(
+            f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES "
+            f"{', '.join([one] * len(rows))} ON CONFLICT DO NOTHING RETURNING execution_id",
+            [value for row in rows.values() for value in row],
+        ).fetchall()}
+        pending = {index: row for index, row in rows.items() if row[0] not in inserted}
+        if not pending:
+            return {}
+        existing = self._stored_ids(pending)
+        if len(existing) < len(pending):  # a conflict names a stored row; never say half
+            raise StorageError(f"PostgreSQL store {self.where}: a conflicting execution "
+                               "vanished during the import; run it again.")
+        return existing
 
     def _stored_ids(self, rows: dict[int, tuple[Any, ...]]) -> dict[int, str]:
         """For the batch's rows already stored (same identity first, else same id): the
