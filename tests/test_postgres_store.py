@@ -475,7 +475,8 @@ def test_an_older_schema_is_upgraded_only_by_migrate_schema(
     monkeypatch.setattr(postgres, "MIGRATIONS", (*postgres.MIGRATIONS, upgrade))
     monkeypatch.setattr(postgres, "SCHEMA_VERSION", now + 1)
     with pytest.raises(StorageError, match=f"schema version {now}, older than this "
-                       rf"phaser-analytics \({now + 1}\): run 'phaser analytics store migrate-schema'"):
+                       rf"phaser-analytics \({now + 1}\): run 'phaser analytics store "
+                       "migrate-schema'"):
         open_store(pg_url)
     store = PostgresStore(pg_url, create=False, check_version=False)
     with store:
