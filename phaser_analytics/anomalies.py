@@ -59,7 +59,6 @@ FIGURES: tuple[Figure, ...] = (
     Figure("total_tokens", "tokens", "tokens", 1000.0),
     Figure("test_delta", "test delta", "delta", 2.0),
 )
-FLOORS = {figure.key: figure.floor for figure in FIGURES}
 
 
 def number(value: Any) -> float | None:
@@ -79,8 +78,6 @@ class Spread:
     count: int
     median: float
     spread: float  # 1.4826 × MAD, at least the figure's floor
-    low_quartile: float
-    high_quartile: float
 
     def usual_range(self, threshold: float = THRESHOLD) -> tuple[float, float]:
         return (self.median - threshold * self.spread, self.median + threshold * self.spread)
@@ -91,14 +88,10 @@ class Spread:
 
 
 def robust_spread(values: Sequence[float], floor: float) -> Spread:
-    """Median, scaled MAD (at least ``floor``) and quartiles of ``values`` (not empty)."""
+    """Median and scaled MAD (at least ``floor``) of ``values`` (not empty)."""
     median = statistics.median(values)
     mad = statistics.median(abs(v - median) for v in values)
-    if len(values) >= 2:
-        low, _, high = statistics.quantiles(values, n=4, method="inclusive")
-    else:
-        low = high = values[0]
-    return Spread(len(values), median, max(MAD_SCALE * mad, floor), low, high)
+    return Spread(len(values), median, max(MAD_SCALE * mad, floor))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 #: Written into every new execution file; ``"1.0"`` files (spec §4.2) still load.
 SCHEMA_VERSION = "1.1"
-READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
 
 
 #: The largest magnitude a number in a record may have: 2**53, the largest integer every JSON

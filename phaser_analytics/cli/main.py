@@ -569,6 +569,3 @@ def global_store(project_dir: Path) -> Any:
         return None
     return open_command_store(project_dir)
 
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
