@@ -6,14 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.etree import ElementTree as ET
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phaser_analytics import formatting
-from phaser_analytics.default_plugins import shields_io
+from phaser_analytics.cli import cli
 
 #: Loading the plugins imports none of these: xml.sax.saxutils imports urllib, http.client,
 #: ssl and email; importlib.metadata imports email, zipfile and csv.
@@ -37,45 +38,56 @@ def test_loading_the_plugins_imports_nothing_expensive() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "audits", 'say "hi"', "it's", "both \" and '", "<&>", "tab\there\nnew\rline", "✅ 100%"],
+    ["audits", 'say "hi"', "it's", "both \" and '", "<&>", "tab\there\nnew\rline", "✅ 100%"],
 )
-def test_svg_escaping_is_xml_sax_saxutils(text: str) -> None:
-    assert shields_io._escape(text) == escape(text)
-    assert shields_io._quoteattr(text) == quoteattr(text)
+def test_an_svg_badge_says_its_label_exactly(text: str, tmp_path: Path) -> None:
+    """The SVG badge escapes what XML needs escaped (without xml.sax): parsed, its title
+    and its aria-label are the label and message as shown."""
+    from storage_helpers import fill
+
+    project = tmp_path / "project"
+    project.mkdir()
+    fill(project, 2)
+    args = ["analytics", "badge", "--format", "svg", "--label", text, "--project", str(project)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    root = ET.fromstring(result.output)
+    shown = f"{formatting.clean_text(text)}: 100%"
+    assert root.get("aria-label") == shown
+    assert root.findtext("{http://www.w3.org/2000/svg}title") == shown
 
 
 # -- display widths without wcwidth -----------------------------------------------------------
 
+#: What tables and reports draw with: box drawing and block elements (frames, sparklines),
+#: and the symbols of the summary and status columns. Measuring these needs no wcwidth
+#: (test_show_measures_its_table_without_wcwidth), and must give wcwidth's widths.
+DRAWN = "".join(chr(code) for code in range(0x2500, 0x25A0)) + "ΔΣ–—…→←↑↓·§°×⚠✅❌"
 
-@pytest.mark.parametrize("char", sorted(formatting._KNOWN_WIDTHS))
-def test_every_known_width_is_wcwidths(char: str) -> None:
+
+@pytest.mark.parametrize("char", sorted(DRAWN))
+def test_what_tables_draw_measures_as_wcwidth_says(char: str) -> None:
     import wcwidth
 
-    assert formatting._KNOWN_WIDTHS[char] == wcwidth.wcswidth(char)
-    assert formatting._known_width(char) == wcwidth.wcswidth(char)
+    assert formatting.display_width(char) == wcwidth.wcswidth(char)
 
 
-@pytest.mark.parametrize("char", sorted(formatting._WIDENED_BY_VS16))
-def test_a_variation_selector_widens_as_wcwidth_says(char: str) -> None:
+def test_a_variation_selector_widens_as_wcwidth_says() -> None:
     import wcwidth
 
-    assert formatting._known_width(char + "\ufe0f") == wcwidth.wcswidth(char + "\ufe0f") == 2
+    assert formatting.display_width("⚠\ufe0f") == wcwidth.wcswidth("⚠\ufe0f") == 2
 
 
-_ALPHABET = "".join(formatting._KNOWN_WIDTHS) + "abc XYZ 0-9|+%" + "\ufe0f" + "⚠️" * 5
+_ALPHABET = DRAWN + "abc XYZ 0-9|+%" + "\ufe0f" + "⚠️" * 5
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=_ALPHABET, max_size=40) | st.text(max_size=12))
-def test_known_widths_agree_with_wcwidth_on_any_text(text: str) -> None:
+def test_display_width_agrees_with_wcwidth_on_any_text(text: str) -> None:
     import wcwidth
 
-    known = formatting._known_width(text)
-    if known is not None:
-        assert known == wcwidth.wcswidth(text)
-    # And whichever way it is measured, display_width is what it always was.
     expected = wcwidth.wcswidth(text)
-    if expected < 0:
+    if expected < 0:  # control characters: each counts as wcwidth measures it, at least 0
         expected = sum(max(wcwidth.wcwidth(c), 0) for c in text)
     assert formatting.display_width(text) == expected
 
