@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 from storage_helpers import json_store
 
-from phaser_analytics import ExecutionRecord, hookimpl, parse_execution_report, pricing
+from phaser_analytics import ExecutionRecord, hookimpl, parse_execution_report
 from phaser_analytics.cli import cli
 from phaser_analytics.default_plugins import claude_tokens, claude_usage, report_parser
 from phaser_analytics.pipeline import load_report
@@ -76,12 +78,6 @@ MEASURED_COST = 0.076991
 def transcripts(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(FIXTURES))
     return FIXTURES
-
-
-@pytest.fixture(autouse=True)
-def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-warning-per-model memory is per process; each test starts without it."""
-    monkeypatch.setattr(pricing, "_warned", set())
 
 
 @pytest.fixture
@@ -143,9 +139,7 @@ def test_transcripts_win_over_the_report_table_which_is_kept(transcripts: Path, 
     }
 
 
-def test_a_model_without_a_price_leaves_the_cost_unknown_and_warns_once(
-    transcripts: Path, reports: Path, capsys: pytest.CaptureFixture[str]
-):
+def test_a_model_without_a_price_leaves_the_cost_unknown(transcripts: Path, reports: Path):
     first = _load(reports, "unpriced")
     second = _load(reports, "unpriced")
     for record in (first, second):
@@ -160,7 +154,27 @@ def test_a_model_without_a_price_leaves_the_cost_unknown_and_warns_once(
         assert record.tokens_by_model is not None
         assert record.tokens_by_model[UNPRICED]["cost_usd"] is None
         assert record.tokens_by_model[SONNET]["cost_usd"] == 0.0018
-    warnings = [line for line in capsys.readouterr().err.splitlines() if UNPRICED in line]
+
+
+def test_a_model_without_a_price_is_warned_about_once_per_process(reports: Path):
+    """The warning is said once by a process that reads the model many times: the same
+    report read three times in a fresh interpreter, as an import of many reports does."""
+    report = reports / "reports" / "unpriced" / "EXECUTION_REPORT.md"
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from phaser_analytics.pipeline import load_report\n"
+        "for _ in range(3):\n"
+        "    record, warnings = load_report(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "    assert record.cost_usd is None and warnings == [], warnings\n"
+    )
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(FIXTURES)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(report), str(reports)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if UNPRICED in line]
     assert len(warnings) == 1
     assert "no price" in warnings[0]
 
