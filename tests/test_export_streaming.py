@@ -3,16 +3,19 @@ from the store as it reaches them, so memory stays flat however many executions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from storage_helpers import fill, json_store, no_fsync  # noqa: F401 (a fixture)
 
-from phaser_analytics.cli import cli, viewing
-from phaser_analytics.stores.base import Entry
-from phaser_analytics.stores.json_files import JsonStore
+from phaser_analytics import ExecutionRecord, hookimpl, plugins
+from phaser_analytics.cli import cli
+from phaser_analytics.stores import open_store
+from phaser_analytics.stores.base import Entry, Store
 from phaser_analytics.view import LazyRecords
 
 pytestmark = pytest.mark.usefixtures("no_fsync")
@@ -64,50 +67,82 @@ def test_lazy_records_skip_what_cannot_be_read(store_of_six: Path, capsys):
     assert "is unreadable" in capsys.readouterr().out
 
 
-@pytest.fixture
-def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """``read`` for each record read from the store, ``chunk`` for each piece of output."""
-    seen: list[str] = []
-    real_load, real_chunks = JsonStore._load, viewing.render_chunks
-
-    def load(self: JsonStore, entry: Entry) -> object:
-        seen.append("read")
-        return real_load(self, entry)
-
-    def chunks(renderer: object, view: object) -> Iterator[str]:
-        for chunk in real_chunks(renderer, view):
-            seen.append("chunk")
-            yield chunk
-
-    monkeypatch.setattr(JsonStore, "_load", load)
-    monkeypatch.setattr(viewing, "render_chunks", chunks)
-    return seen
+#: What the spying store writes into the output as it hands over each record.
+READ = "\x00read\x00"
 
 
-def _export(project: Path, fmt: str) -> str:
+class ReadSpy:
+    """A JSON store, as a plugin's store (``register_stores``) would wrap one, that writes
+    :data:`READ` to stdout, where the command's own output goes, as it hands over each
+    record: the output then shows when each record was read, relative to what was
+    written."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def read(self, entries: Iterable[Entry]) -> Iterator[ExecutionRecord]:
+        for record in self._store.read(entries):
+            sys.stdout.write(READ)
+            yield record
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+class SpyPlugin:
+    @hookimpl
+    def register_stores(self, register: Any) -> None:
+        register(
+            "spy",
+            lambda url, *, project_dir, warn: ReadSpy(
+                open_store(None, project_dir=project_dir, warn=warn)
+            ),
+        )
+
+
+def _events(output: str) -> list[str]:
+    """``read`` for each record read from the store, ``chunk`` for each run of output
+    between two reads."""
+    events: list[str] = []
+    for number, piece in enumerate(output.split(READ)):
+        if number:
+            events.append("read")
+        if piece.strip():
+            events.append("chunk")
+    return events
+
+
+def _export(project: Path, fmt: str, *store: str) -> str:
     result = CliRunner().invoke(
-        cli, ["analytics", "export", "--format", fmt, "--project", str(project)]
+        cli, ["analytics", "export", "--format", fmt, "--project", str(project), *store]
     )
     assert result.exit_code == 0, result.output
     return result.output
 
 
+@pytest.fixture
+def events(store_of_six: Path) -> Callable[[str], list[str]]:
+    """The events of an export of the six records in the given format, through the spy."""
+    plugins.set_host(plugins.build_host([("spy", SpyPlugin())]))  # conftest resets it
+    return lambda fmt: _events(_export(store_of_six, fmt, "--store", "spy:"))
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_export_reads_each_record_as_the_renderer_reaches_it(
-    store_of_six: Path, events: list[str], fmt: str
+    events: Callable[[str], list[str]], fmt: str
 ):
-    _export(store_of_six, fmt)
-    assert events.count("read") == 6
-    first_chunk = events.index("chunk")
-    assert events[:first_chunk].count("read") < 6  # output began before the last read
-    assert "chunk" in events[events.index("read") + 1 :]
+    seen = events(fmt)
+    assert seen.count("read") == 6
+    first_chunk = seen.index("chunk")
+    assert seen[:first_chunk].count("read") < 6  # output began before the last read
+    assert "chunk" in seen[seen.index("read") + 1 :]
 
 
 def test_a_renderer_without_render_iter_gets_the_records_read_at_once(
-    store_of_six: Path, events: list[str]
+    store_of_six: Path, events: Callable[[str], list[str]]
 ):
     assert "document-5.md" in _export(store_of_six, "markdown")
-    assert events == ["read"] * 6 + ["chunk"]
+    assert events("markdown") == ["read"] * 6 + ["chunk"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "markdown"])
