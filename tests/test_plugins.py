@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from phaser_analytics import (
 )
 from phaser_analytics.cli import cli
 from phaser_analytics.plugins import FailedPlugin, PluginHost, build_host
+from phaser_analytics.plugins.distributions import Distribution, EntryPoint
+from phaser_analytics.plugins.finder import LoadedPlugin, Plugin, find_plugins, load_plugins
 
 BUILTIN_RENDERERS = {"table", "json", "markdown", "csv", "shields-io", "svg"}
 
@@ -290,3 +293,73 @@ def test_parse_execution_report_is_the_import_parse():
     )
     assert data["audit_document"] == "a.md"
     assert "warnings" not in data
+
+
+# -- find, then load: each third party's failure is a value, a built-in's is fatal ---------
+
+
+def _found(*lines: tuple[str, str, str]) -> list[Plugin]:
+    """Plugins as :func:`find_plugins` gives them, from ``(distribution, name, value)``."""
+    return [
+        Plugin(EntryPoint(name, value, "phaser_analytics", Distribution(dist, "1.0")))
+        for dist, name, value in lines
+    ]
+
+
+def test_loading_gives_each_plugin_or_why_it_was_skipped_in_order():
+    results = load_plugins(
+        _found(
+            ("phaser-analytics", "ours", "json"),
+            ("dist-a", "", "a line without an equals sign"),
+            ("dist-b", "ours", "os.path"),  # named like one loaded before it
+            ("dist-c", "missing", "no_such_module_for_this_test"),
+            ("dist-d", "fine", "os.path:join"),
+        )
+    )
+    loaded = [r for r in results if isinstance(r, LoadedPlugin)]
+    failed = [r for r in results if isinstance(r, FailedPlugin)]
+    assert [(r.plugin.name, r.plugin.builtin) for r in loaded] == [("ours", True), ("fine", False)]
+    assert loaded[1].obj is os.path.join
+    assert [(f.distribution, f.is_problem) for f in failed] == [
+        ("dist-a", True), ("dist-b", True), ("dist-c", False),
+    ]  # fmt: skip
+    assert "entry_points.txt" in failed[0].message() and "dist-a" in failed[0].message()
+    assert "both phaser-analytics and dist-b" in failed[1].message()
+    assert "No module named 'no_such_module_for_this_test'" in failed[2].message()
+    assert all("\n" not in f.message() for f in failed)
+
+
+def test_a_built_in_that_fails_to_load_is_fatal():
+    with pytest.raises(PluginError, match=r"Built-in plugin 'ours' failed to load.*reinstall"):
+        load_plugins(_found(("phaser_analytics", "ours", "no_such_module_for_this_test")))
+    with pytest.raises(PluginError, match="Built-in plugin name 'ours' is declared twice"):
+        load_plugins(_found(("phaser-analytics", "ours", "os"), ("phaser-analytics", "ours", "os")))
+
+
+def test_built_ins_are_found_first():
+    found = [(p.distribution, p.name) for p in find_plugins()]
+    builtins = [p for p in found if p[0] == "phaser-analytics"]
+    assert builtins and found[: len(builtins)] == builtins == sorted(builtins)
+
+
+def test_a_built_in_format_is_kept_whichever_registers_first():
+    warnings: list[str] = []
+    host = PluginHost(warn=warnings.append)
+    host.add_plugin(RendererPlugin(_Renderer("table", "THEIRS")), name="theirs",
+                    distribution="their-dist")  # fmt: skip
+    host.add_plugin(RendererPlugin(_Renderer("table", "OURS")), name="ours",
+                    distribution="phaser-analytics", builtin=True)  # fmt: skip
+    host.finish()
+    assert host.renderer("table").render(_View()) == "OURS:0"
+    assert host.plugins["theirs"].renderers == [] and host.plugins["ours"].renderers == ["table"]
+    (warning,) = warnings
+    assert "phaser-analytics's is kept" in warning and "their-dist" in warning
+    twice = PluginHost()
+    for name in ("one", "two"):
+        twice.add_plugin(RendererPlugin(_Renderer("table")), name=name, builtin=True)
+    with pytest.raises(PluginError, match="built-in renderer 'table' is registered twice"):
+        twice.finish()
+
+
+class _View:
+    records: tuple = ()
