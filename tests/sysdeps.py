@@ -65,3 +65,20 @@ def ensure_debian_package(package: str) -> str | None:
         last = detail.decode(errors="replace").strip().splitlines()[-1:] or [str(exc)]
         return f"apt-get install {package} failed ({last[0]}): install it by hand"
     return None
+
+
+def debian_binary(name: str, package: str, what: str) -> str:
+    """The path of ``name`` from the Debian ``package``, installing the package when it is
+    missing and this process may; else the test skips with a reason naming ``what`` it
+    needs and the package to install."""
+    import pytest
+
+    found = find_binary(name)
+    if found is None:
+        why = ensure_debian_package(package)
+        if why is not None:
+            pytest.skip(f"needs {what}: {why}")
+        found = find_binary(name)
+        if found is None:
+            pytest.skip(f"apt-get installed {package} but no {name} binary is on PATH")
+    return found

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from history import fill_varied
-from sysdeps import ensure_debian_package, find_binary
+from sysdeps import debian_binary
 
 from phaser_analytics import AnalyticsQuery, query_executions
 from phaser_analytics.cli import cli
@@ -36,15 +35,7 @@ PAGE_SIZE = 50
 
 
 def chromium_path() -> str:
-    found = find_binary("chromium")
-    if found is None:
-        why = ensure_debian_package("chromium")
-        if why is not None:
-            pytest.skip(f"needs Debian's Chromium: {why}")
-        found = find_binary("chromium")
-        if found is None:
-            pytest.skip("apt-get installed chromium but no chromium binary is on PATH")
-    return found
+    return debian_binary("chromium", "chromium", "Debian's Chromium")
 
 
 @pytest.fixture(scope="module")
@@ -334,8 +325,7 @@ def test_without_chromium_these_tests_skip_naming_what_to_install(
 ) -> None:
     import sysdeps
 
-    this = sys.modules[__name__]
-    monkeypatch.setattr(this, "find_binary", lambda name, *globs: None)
+    monkeypatch.setattr(sysdeps, "find_binary", lambda name, *globs: None)
     monkeypatch.setattr(sysdeps.os, "geteuid", lambda: 1000)  # not root: nothing installed
     sysdeps.ensure_debian_package.cache_clear()
     try:

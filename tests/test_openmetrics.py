@@ -3,11 +3,13 @@ OpenMetrics parser and checked against the store, written atomically for node_ex
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -235,17 +237,10 @@ def test_the_prometheus_format_has_the_same_samples_with_counter_types(
 
 
 def node_exporter() -> str:
-    from sysdeps import ensure_debian_package, find_binary
+    from sysdeps import debian_binary
 
-    found = find_binary("prometheus-node-exporter")
-    if found is None:
-        why = ensure_debian_package("prometheus-node-exporter")
-        if why is not None:
-            pytest.skip(f"needs node_exporter: {why}")
-        found = find_binary("prometheus-node-exporter")
-        if found is None:
-            pytest.skip("prometheus-node-exporter installed, but not found on PATH")
-    return found
+    name = "prometheus-node-exporter"
+    return debian_binary(name, name, "node_exporter")
 
 
 def _free_port() -> int:
@@ -256,32 +251,45 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def scrape_textfile(directory: Path) -> str:
-    """What a real node_exporter (Debian's) serves with its textfile collector reading
-    ``directory``: the scrape, as text."""
+@contextlib.contextmanager
+def serving(argv: list[str], ready_url: str) -> Iterator[None]:
+    """Run the server ``argv`` until the block ends, once ``ready_url`` answers."""
     import time
     import urllib.request
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [node_exporter(), "--collector.disable-defaults", "--collector.textfile",
-         f"--collector.textfile.directory={directory}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-                    return r.read().decode("utf-8")
+                urllib.request.urlopen(ready_url, timeout=5).close()
+                break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+        yield
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def fetch(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode("utf-8")
+
+
+def scrape_textfile(directory: Path) -> str:
+    """What a real node_exporter (Debian's) serves with its textfile collector reading
+    ``directory``: the scrape, as text."""
+    port = _free_port()
+    argv = [node_exporter(), "--collector.disable-defaults", "--collector.textfile",
+            f"--collector.textfile.directory={directory}",
+            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    with serving(argv, f"http://127.0.0.1:{port}/metrics"):
+        return fetch(f"http://127.0.0.1:{port}/metrics")
 
 
 @pytest.mark.parametrize(("fmt", "counter_type"), [("prometheus", "counter"),
@@ -332,17 +340,10 @@ def test_a_prom_output_file_gets_the_classic_format_without_format(
 
 
 def pushgateway() -> str:
-    from sysdeps import ensure_debian_package, find_binary
+    from sysdeps import debian_binary
 
-    found = find_binary("prometheus-pushgateway")
-    if found is None:
-        why = ensure_debian_package("prometheus-pushgateway")
-        if why is not None:
-            pytest.skip(f"needs the Pushgateway: {why}")
-        found = find_binary("prometheus-pushgateway")
-        if found is None:
-            pytest.skip("prometheus-pushgateway installed, but not found on PATH")
-    return found
+    name = "prometheus-pushgateway"
+    return debian_binary(name, name, "the Pushgateway")
 
 
 def test_the_pushgateway_takes_the_export_and_serves_it(
@@ -351,7 +352,6 @@ def test_the_pushgateway_takes_the_export_and_serves_it(
     """docs/guide.md's step: ``export --format prometheus`` then an HTTP POST of the file to
     ``/metrics/job/phaser_analytics``; Debian's Pushgateway accepts it (a malformed push is
     a 400) and serves every sample with the job label."""
-    import time
     import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families as classic
@@ -361,31 +361,14 @@ def test_the_pushgateway_takes_the_export_and_serves_it(
                                  "--project", str(project), "-o", str(target)])  # fmt: skip
     assert result.exit_code == 0, result.output
     port = _free_port()
-    server = subprocess.Popen(
-        [pushgateway(), f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/-/ready", timeout=5).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with serving([pushgateway(), f"--web.listen-address=127.0.0.1:{port}"], f"{base}/-/ready"):
         push = urllib.request.Request(
             f"{base}/metrics/job/phaser_analytics", data=target.read_bytes(), method="POST"
         )
-        with urllib.request.urlopen(push, timeout=10) as response:
+        with urllib.request.urlopen(push, timeout=10) as response:  # a 400 raises
             assert response.status == 200
-        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
-            served = response.read().decode("utf-8")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        served = fetch(f"{base}/metrics")
     families = {family.name: family for family in classic(served)}
     runs = families["phaser_executions"]
     assert runs.type == "counter"
