@@ -430,14 +430,20 @@ def test_a_damaged_row_met_half_way_rebuilds_and_the_walk_goes_on(project: Path)
     assert_consistent(project)
 
 
-def test_one_command_lists_executions_once(project: Path, monkeypatch) -> None:
+def test_executions_are_listed_only_when_the_directory_changed(project: Path, monkeypatch) -> None:
     from phaser_analytics.stores.json_files import JsonStore
 
     fill(project, 3)
     calls = []
     real = JsonStore._record_names
     monkeypatch.setattr(JsonStore, "_record_names", lambda self: calls.append(1) or real(self))
+    # The last writer stamped executions/ into the index: nothing changed since.
     assert _invoke(project, "show").exit_code == 0
+    assert calls == []
+    # Something was added behind the store's back: one command lists it once.
+    (_analytics(project) / "executions" / "notes.txt").write_text("mine\n")
+    shown = _invoke(project, "show")
+    assert shown.exit_code == 0 and "Warning" not in shown.output
     assert len(calls) == 1
 
 

@@ -237,6 +237,118 @@ def _check_header(header: Any) -> dict[str, Any]:
     return header
 
 
+def _header_listed(header: dict[str, Any]) -> list[int] | None:
+    """The header's stamp of ``executions/`` (inode, modification time in ns) when the index
+    was written; ``None`` if absent or not two integers (an older index, or not ours)."""
+    listed = header.get("listed")
+    if isinstance(listed, list) and len(listed) == 2 and all(type(v) is int for v in listed):
+        return listed
+    return None
+
+
+def _header_tally(header: dict[str, Any]) -> dict[str, Any] | None:
+    """What the header keeps besides ``stats`` to add rows to them (:func:`_add_stats`):
+    how many durations and test deltas are known, and the unrounded sum of the costs."""
+    tally = header.get("tally")
+    if not isinstance(tally, dict):
+        return None
+    durations, deltas, cost = (
+        tally.get("durations"),
+        tally.get("test_deltas"),
+        tally.get("cost_usd"),
+    )
+    if type(durations) is not int or type(deltas) is not int or durations < 0 or deltas < 0:
+        return None
+    if cost is not None and type(cost) not in (int, float):
+        return None
+    return tally
+
+
+def _tally(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`_header_tally` of ``rows``, summed in their order as ``AggregatedStats.compute``
+    sums them."""
+    durations = deltas = 0
+    cost: Any = None
+    for row in rows:
+        if row.get("duration_seconds") is not None:
+            durations += 1
+        if row.get("test_delta") is not None:
+            deltas += 1
+        value = row.get("cost_usd")
+        if value is not None:
+            cost = value if cost is None else cost + value
+    return {"durations": durations, "test_deltas": deltas, "cost_usd": cost}
+
+
+def _add_stats(
+    stats: dict[str, Any], tally: dict[str, Any], rows: Sequence[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``stats`` (``AggregatedStats.to_dict()``, with its ``tally``) with ``rows`` added, as
+    ``AggregatedStats.compute`` gives them when it meets ``rows`` after the others: the
+    counts, sums, minima and maxima carried on, and the means and rates derived again."""
+    total = stats["total_executions"]
+    counts = {s: stats[n] for s, n in (("success", "successful"), ("partial", "partial"),
+                                       ("failed", "failed"))}  # fmt: skip
+    n_durations, n_deltas = tally["durations"], tally["test_deltas"]
+    duration_sum = stats["total_duration_seconds"] if n_durations else 0
+    low, high = stats["min_duration_seconds"], stats["max_duration_seconds"]
+    delta_sum = stats["total_test_delta"] if n_deltas else 0
+    earliest = datetime_from_json(stats["earliest_execution"])
+    latest = datetime_from_json(stats["latest_execution"])
+    planned, completed = stats["total_phases_executed"], stats["total_phases_completed"]
+    tokens, cost = stats["total_tokens"], tally["cost_usd"]
+    for row in rows:
+        total += 1
+        counts[row["status"]] += 1
+        value = row.get("duration_seconds")
+        if value is not None:
+            n_durations += 1
+            duration_sum += value
+            if low is None or value < low:
+                low = value
+            if high is None or value > high:
+                high = value
+        value = row.get("test_delta")
+        if value is not None:
+            n_deltas += 1
+            delta_sum += value
+        start = datetime_from_json(row.get("started_at"))
+        if start is not None:
+            if earliest is None or start < earliest:
+                earliest = start
+            if latest is None or start > latest:
+                latest = start
+        value = row.get("phases_planned")
+        if value is not None:
+            planned += value
+            completed += min(row.get("phases_completed") or 0, value)
+        value = row.get("total_tokens")
+        if value is not None:
+            tokens = value if tokens is None else tokens + value
+        value = row.get("cost_usd")
+        if value is not None:
+            cost = value if cost is None else cost + value
+    result = AggregatedStats(
+        total_executions=total,
+        successful=counts["success"],
+        partial=counts["partial"],
+        failed=counts["failed"],
+        avg_duration_seconds=duration_sum / n_durations if n_durations else None,
+        min_duration_seconds=low,
+        max_duration_seconds=high,
+        total_duration_seconds=duration_sum if n_durations else None,
+        total_test_delta=delta_sum if n_deltas else None,
+        avg_test_delta=delta_sum / n_deltas if n_deltas else None,
+        total_phases_executed=planned,
+        total_phases_completed=completed,
+        earliest_execution=earliest,
+        latest_execution=latest,
+        total_tokens=tokens,
+        total_cost_usd=round(cost, 6) if cost is not None else None,
+    )
+    return result.to_dict(), {"durations": n_durations, "test_deltas": n_deltas, "cost_usd": cost}
+
+
 def _digest(names: Iterable[str]) -> list[int]:
     """How many names, and the sum of their CRC-32s: what the index's ``names`` holds, so a
     reader compares a listing of ``executions/`` with it without reading every row."""
@@ -249,6 +361,17 @@ def _digest(names: Iterable[str]) -> list[int]:
 
 #: The end of index.json's first line: the header, then one execution per line.
 _ROWS_START = b', "executions": ['
+_encode_text = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+
+def _encode_row(value: dict[str, Any]) -> bytes:
+    """One line of the index (the C encoder: no indent)."""
+    return _encode_text(value).encode("utf-8")
+
+
+def _closing(stats: dict[str, Any]) -> bytes:
+    """The index's last line: the end of ``executions``, and ``stats``."""
+    return b"], " + _encode_row({"stats": stats})[1:] + b"\n"
 
 
 class _Lazy:
@@ -278,6 +401,46 @@ class _Lazy:
             raise _BadIndex("is corrupt") from None
         self.header = _check_header(header)
         self.data, self.start = data, end + 1
+
+    @property
+    def laid_out(self) -> bool:
+        """Whether the index is laid out as this version writes it (one row per line)."""
+        return self._parsed is None
+
+    @functools.cached_property
+    def end(self) -> int:
+        """Where the closing line (``], "stats": …``) starts: the rows lie between
+        :attr:`start` and here, each one line ending in a newline."""
+        end = self.data.rfind(b"\n]", self.start - 1) + 1
+        if end < self.start:
+            raise _BadIndex("is corrupt")
+        return end
+
+    def stats(self) -> dict[str, Any]:
+        """The ``stats`` of the closing line."""
+        try:
+            stats = json.loads(b"{" + self.data[self.end + 3 :])["stats"]
+        except (ValueError, RecursionError, KeyError, TypeError):
+            raise _BadIndex("is corrupt") from None
+        if not isinstance(stats, dict) or not all(
+            isinstance(stats.get(k), int) for k in _STATS_COUNTS
+        ):
+            raise _BadIndex("is corrupt")
+        return stats
+
+    def row_at(self, position: int) -> tuple[dict[str, Any], int, int]:
+        """The row whose line holds byte ``position`` of the rows, with where its line
+        starts and where the next one does."""
+        data = self.data
+        first = data.rfind(b"\n", self.start, position) + 1 or self.start
+        after = data.find(b"\n", first) + 1
+        if not self.start <= first < after <= self.end:
+            raise _BadIndex("is corrupt")
+        try:
+            row = json.loads(data[first : after - 1].rstrip(b","))
+        except (ValueError, RecursionError):
+            raise _BadIndex("is corrupt") from None
+        return _check_row(row), first, after
 
     def all_rows(self) -> list[dict[str, Any]]:
         """Every row, parsed at once (faster than one by one when all are needed)."""
@@ -315,6 +478,9 @@ class _Lazy:
 
 _STATUS_OF = {status.value: status for status in ExecutionStatus}
 _STATUSES = frozenset(_STATUS_OF)
+#: The integer counts of ``stats`` that :func:`_add_stats` carries on.
+_STATS_COUNTS = ("total_executions", "successful", "partial", "failed",
+                 "total_phases_executed", "total_phases_completed")  # fmt: skip
 
 
 class _State:
@@ -334,6 +500,8 @@ class _State:
         self.newer = list(newer) if source is None else list(source.header["newer_records"])
         #: (st_ino, st_mtime_ns, st_size) of the index this state was read from or written as.
         self.signature = signature
+        #: The stamp of ``executions/`` written into the index, when this process wrote it.
+        self.written_listed: list[int] | None = None
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -341,6 +509,22 @@ class _State:
             assert self._source is not None
             self._rows = self._source.all_rows()
         return self._rows
+
+    @property
+    def listed(self) -> list[int] | None:
+        """The stamp of ``executions/`` the index was written with."""
+        if self.written_listed is not None:
+            return self.written_listed
+        return _header_listed(self._source.header) if self._source is not None else None
+
+    @property
+    def spliceable(self) -> _Lazy | None:
+        """The index as read, when rows can be added to its text (laid out as written, rows
+        not parsed yet, a tally to add to its stats)."""
+        source = self._source
+        if source is None or self._rows is not None or not source.laid_out:
+            return None
+        return source if _header_tally(source.header) is not None else None
 
     @property
     def count(self) -> int:
@@ -533,9 +717,10 @@ class JsonStore:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _read_index(self, names: list[str], *, full: bool = True) -> _State:
+    def _read_index(self, names: list[str] | None, *, full: bool = True) -> _State:
         """The index, checked against the record files ``names`` (by their digest, unless
-        ``full``: then name by name, every row read); :class:`_BadIndex`."""
+        ``full``: then name by name, every row read), or with ``names`` None against the
+        stamp of ``executions/`` it was written with; :class:`_BadIndex`."""
         signature = self._signature()
         if self._state is not None and signature == self._state.signature:
             state = self._state
@@ -547,19 +732,26 @@ class JsonStore:
             except OSError as exc:
                 raise _BadIndex(f"cannot be read ({exc.strerror})") from None
             state = _State(signature=signature, source=_Lazy(data))
-        if state.digest != _digest(names):
-            raise _BadIndex("is out of step with the record files")
-        if full and (state.names != set(names) or len(state.by_id) != len(state.rows)):
+        if names is None:
+            in_step = state.listed is not None and state.listed == self._directory_stamp()
+        else:
+            in_step = state.digest == _digest(names) and not (
+                full and (state.names != set(names) or len(state.by_id) != len(state.rows))
+            )
+        if not in_step:
             raise _BadIndex("is out of step with the record files")
         if os.path.lexists(self.root / ".journal"):  # left by a write of a version before 3.0
             raise _BadIndex("may be out of step after an interrupted write")
         return state
 
-    def _directory_time(self) -> int | None:
+    def _directory_stamp(self) -> list[int] | None:
+        """``executions/``'s inode and modification time (ns): any name added, removed or
+        renamed in it changes them."""
         try:
-            return os.stat(self.executions_dir).st_mtime_ns
+            st = os.stat(self.executions_dir)
         except OSError:
             return None
+        return [st.st_ino, st.st_mtime_ns]
 
     def _current(self) -> _State:
         """The trusted index: read, or rebuilt (and written, when the store is writable).
@@ -568,10 +760,17 @@ class JsonStore:
         this process trusts it again while neither the index nor the directory changed
         (their times and the index's inode and size), so one command lists it once."""
         self._check_dirs()
-        seen = (self._signature(), self._directory_time())
+        seen = (self._signature(), self._directory_stamp())
         if not self._locked and self._state is not None and self._checked == seen:
             return self._state
         self._checked = None
+        if seen[0] is not None and seen[1] is not None:
+            # Nothing was added to, removed from or renamed in executions/ since the index
+            # was written: it names the record files without listing them.
+            with contextlib.suppress(_BadIndex):
+                self._state = self._read_index(None)
+                self._checked = seen
+                return self._state
         names, _ = self._record_names()
         if not names and not self.index_path.exists() and not self._locked:
             return _State([])
@@ -619,26 +818,47 @@ class JsonStore:
         """The spec's §4.3 document, laid out one execution per line after a first line
         that holds everything else a reader needs (:class:`_Lazy`)."""
         stats = AggregatedStats.compute(map(_RowStats, state.rows)).to_dict()
-        head = {
-            "schema_version": INDEX_SCHEMA_VERSION,
-            "project_name": state.project_name or self.confine.resolve().name,
-            "updated_at": datetime_to_json(utcnow()),
-            "execution_count": len(state.rows),
-            "names": _digest(state.names),
-            "newer_records": state.newer,
-        }
-        encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-        lines = [encode(head)[:-1] + _ROWS_START.decode()]
-        lines += [encode(row) + "," for row in state.rows]
+        head = self._head(
+            state.project_name, len(state.rows), _digest(state.names), state.newer,
+            _tally(state.rows), state.written_listed,
+        )  # fmt: skip
+        lines = [_encode_row(row) + b"," for row in state.rows]
         if state.rows:
             lines[-1] = lines[-1][:-1]
-        lines.append("], " + encode({"stats": stats})[1:])
-        return ("\n".join(lines) + "\n").encode("utf-8")
+        return b"\n".join([head, *lines, _closing(stats)])
 
-    def _write_index(self, state: _State) -> None:
-        """Write ``index.json`` for ``state`` (under the lock), removing the files of the
-        pre-3.0 index. ``OSError`` if it cannot be written."""
-        atomic_write_bytes(self.index_path, self._index_bytes(state))
+    def _head(
+        self,
+        project_name: str | None,
+        count: int,
+        digest: list[int],
+        newer: list[dict[str, Any]],
+        tally: dict[str, Any],
+        listed: list[int] | None,
+    ) -> bytes:
+        """The index's first line: everything but the rows and the stats, then the opening
+        of ``executions``. ``listed`` is the stamp of ``executions/`` after the record files
+        changed (readers trust the index while it stays so)."""
+        head = {
+            "schema_version": INDEX_SCHEMA_VERSION,
+            "project_name": project_name or self.confine.resolve().name,
+            "updated_at": datetime_to_json(utcnow()),
+            "execution_count": count,
+            "names": digest,
+            "newer_records": newer,
+            "listed": listed,
+            "tally": tally,
+        }
+        return _encode_row(head)[:-1] + _ROWS_START
+
+    def _write_index(self, state: _State, data: bytes | None = None) -> None:
+        """Write ``index.json`` for ``state`` (``data``, when the caller made it) under the
+        lock, removing the files of the pre-3.0 index. ``OSError`` if it cannot be
+        written."""
+        if data is None:
+            state.written_listed = self._directory_stamp()
+            data = self._index_bytes(state)
+        atomic_write_bytes(self.index_path, data)
         state.signature = self._signature()
         for name in OLD_FILES:
             with contextlib.suppress(FileNotFoundError):
@@ -823,6 +1043,10 @@ class JsonStore:
             return []
         with self._lock():
             state = self._current()
+            spliced = self._save_spliced(state, records, replace)
+            if spliced is not None:
+                return spliced
+            state = self._parsed(state)
             rows = {row["execution_id"].lower(): row for row in state.rows}
             by_identity = dict(state.by_identity)
             owners = {row["filename"].lower(): row["execution_id"].lower() for row in state.rows}
@@ -857,22 +1081,75 @@ class JsonStore:
                     by_identity.pop(_identity(existing), None)
                 name = _free_name(record, owners)
                 if existing is not None and existing["filename"] != name:
+                    # A file this batch wrote is replaced before it is on disk.
+                    writes.pop(existing["filename"], None)
                     stale.append(existing["filename"])
                 row = _row(record, name)
                 rows[record.execution_id.lower()] = row
                 by_identity[identity] = row
                 owners[name.lower()] = record.execution_id.lower()
-                data = (json.dumps(record.to_dict(), indent=2) + "\n").encode("utf-8")
-                writes[name] = data
+                writes[name] = _record_bytes(record)
                 action = SaveAction.REPLACED if existing is not None else SaveAction.IMPORTED
                 where = str(self.executions_dir / name)
                 outcomes.append(SaveOutcome(action, record.execution_id, where))
             if not writes:
                 return outcomes
+            stale = [n for n in dict.fromkeys(stale) if n not in writes]
             self._commit([(self.executions_dir / n, d) for n, d in writes.items()], stale)
             new_rows = sorted(rows.values(), key=_row_sort_key, reverse=True)
             self._finish(_State(new_rows, state.newer), outcomes)
         return outcomes
+
+    def _parsed(self, state: _State) -> _State:
+        """``state`` with every row parsed, or the index rebuilt if a row is damaged (a
+        writer trusts the index by the stamp of ``executions/`` without reading its rows)."""
+        try:
+            state.rows  # noqa: B018 - parse them now
+        except _BadIndex as bad:
+            return self._heal(str(bad))
+        return state
+
+    def _save_spliced(
+        self, state: _State, records: list[ExecutionRecord], replace: bool
+    ) -> list[SaveOutcome] | None:
+        """Save a few new records by adding their rows to the index's text, each at the
+        place a binary search of the sorted rows finds, and their figures to its stats,
+        instead of parsing and encoding every row (one import into 10,000 ≤ 3× the start-up
+        floor, docs/performance.md). ``None`` when this cannot be done exactly as
+        :meth:`save` does it (a replacement, a record without a start, an index not laid out
+        as written): then :meth:`save` parses every row."""
+        source = state.spliceable
+        if source is None or len(records) > SPLICE_MAX:
+            return None
+        splice = _Splice(source, state.newer_identities, self.executions_dir)
+        try:
+            for record in records:
+                splice.add(record, replace)
+            rows = [row for _, _, _, row in splice.inserts]
+            tally = _header_tally(source.header)
+            assert tally is not None
+            stats, tally = _add_stats(source.stats(), tally, rows)
+            project_name = splice.project_name()
+        except (_Unspliceable, _BadIndex, ArithmeticError, KeyError, TypeError, ValueError):
+            return None
+        for message in splice.warnings:
+            self.warn(message)
+        if not splice.inserts:
+            return splice.outcomes
+        names = [row["filename"] for row in rows]
+        self._commit([(self.executions_dir / n, d) for n, d in splice.writes], [])
+        listed = self._directory_stamp()
+        count, total = source.header["names"]
+        digest = [count + len(names), total + _digest(names)[1]]
+        head = self._head(
+            project_name, source.header["execution_count"] + len(rows), digest,
+            source.header["newer_records"], tally, listed,
+        )  # fmt: skip
+        data = b"".join([head, b"\n", splice.body(), _closing(stats)])
+        new = _State(source=_Lazy(data))
+        new.written_listed = listed
+        self._finish(new, splice.outcomes, data)
+        return splice.outcomes
 
     def _newer_on_disk(self, name: str) -> bool:
         """Whether the record file ``name`` is now of a newer schema (rewritten by a newer
@@ -937,11 +1214,14 @@ class JsonStore:
                     os.unlink(self.executions_dir / name)
         fsync_dir(self.executions_dir)
 
-    def _finish(self, state: _State, outcomes: list[SaveOutcome] | None = None) -> None:
-        """Write the index of ``state`` after the record files changed. If it cannot be
-        written the record files stand: say so, and leave no stale index behind."""
+    def _finish(
+        self, state: _State, outcomes: list[SaveOutcome] | None = None, data: bytes | None = None
+    ) -> None:
+        """Write the index of ``state`` (``data`` when given) after the record files changed.
+        If it cannot be written the record files stand: say so, and leave no stale index
+        behind."""
         try:
-            self._write_index(state)
+            self._write_index(state, data)
         except OSError as exc:
             self._forget_index()
             state.signature = None  # what this process knows stands for the missing index
@@ -957,7 +1237,7 @@ class JsonStore:
         self._state = state
         # Written under the lock, so it matches the files: the next read in this process
         # need not list them again while neither changes.
-        self._checked = (state.signature, self._directory_time())
+        self._checked = (state.signature, self._directory_stamp())
 
     def delete(self, execution_ids: Iterable[str], *, missing_ok: bool = False) -> list[Entry]:
         wanted = list(execution_ids)
@@ -1157,6 +1437,183 @@ class JsonStore:
 
     def close(self) -> None:
         self._state = None
+
+
+#: The most records :meth:`JsonStore._save_spliced` adds to the index's text: each costs a
+#: few searches of it, so a larger batch parses the rows once instead.
+SPLICE_MAX = 16
+
+
+class _Unspliceable(Exception):
+    """This save cannot be made by adding rows to the index's text: parse every row."""
+
+
+def _record_bytes(record: ExecutionRecord) -> bytes:
+    """A record file's content (spec §4.2: indented JSON)."""
+    return (json.dumps(record.to_dict(), indent=2) + "\n").encode("utf-8")
+
+
+class _Splice:
+    """New rows for an index as read (:class:`_Lazy`), found without parsing its rows: the
+    execution of the same identity is next to the new row's place (the rows are sorted by
+    start), and one of the same id or file name is where the text holds that string."""
+
+    def __init__(
+        self, source: _Lazy, newer: dict[tuple[Any, ...], dict[str, Any]], directory: Path
+    ) -> None:
+        self.source = source
+        self.newer = newer
+        self.directory = directory
+        self.outcomes: list[SaveOutcome] = []
+        self.warnings: list[str] = []
+        self.writes: list[tuple[str, bytes]] = []
+        #: (position in the text, sort key, line, row) of each new row.
+        self.inserts: list[tuple[int, tuple[bool, float, str], bytes, dict[str, Any]]] = []
+        self._ids: dict[str, str] = {}  # this save's rows: lower-case id → id
+        self._identities: dict[tuple[Any, ...], str] = {}
+        self._names: set[str] = set()  # lower-case file names
+        self._lower: bytes | None = None
+
+    def add(self, record: ExecutionRecord, replace: bool) -> None:
+        identity = record.identity
+        note = self.newer.get(identity)
+        if note is not None:
+            self.warnings.append(
+                f"{note['filename']} holds this execution as a newer phaser-analytics wrote "
+                "it; it is left as it is."
+            )
+            self.outcomes.append(
+                SaveOutcome(SaveAction.ALREADY, str(note.get("execution_id") or ""))
+            )
+            return
+        if record.started_at is None:
+            raise _Unspliceable
+        probe = _row(record, "")
+        key = _row_sort_key(probe)
+        position, same = self._place(key, identity)
+        lower_id = record.execution_id.lower()
+        existing = (
+            self._identities.get(identity)
+            or same
+            or self._ids.get(lower_id)
+            or self._row_with("execution_id", lower_id)
+        )
+        if existing is not None:
+            if replace:
+                raise _Unspliceable
+            self.outcomes.append(SaveOutcome(SaveAction.ALREADY, existing))
+            return
+        name = next(
+            (n for n in (record_filename(record), record_filename(record, long=True))
+             if n.lower() not in self._names and not self._owned(n.lower())),
+            None,
+        )  # fmt: skip
+        if name is None:
+            raise _Unspliceable
+        row = _row(record, name)
+        self.inserts.append((position, key, _encode_row(row), row))
+        self._ids[lower_id] = record.execution_id
+        self._identities[identity] = record.execution_id
+        self._names.add(name.lower())
+        self.writes.append((name, _record_bytes(record)))
+        where = str(self.directory / name)
+        self.outcomes.append(SaveOutcome(SaveAction.IMPORTED, record.execution_id, where))
+
+    def _place(
+        self, key: tuple[bool, float, str], identity: tuple[Any, ...]
+    ) -> tuple[int, str | None]:
+        """Where a row of ``key`` goes (before the first row that sorts after it), and the
+        id of the execution of ``identity`` there, if any (the rows that started at the same
+        moment are next to that place; of several, the last, as :attr:`_State.by_identity`)."""
+        source = self.source
+        low, high = source.start, source.end
+        while low < high:
+            row, first, after = source.row_at((low + high) // 2)
+            if _row_sort_key(row) > key:
+                low = after
+            else:
+                high = first
+        found: list[tuple[int, str]] = []
+        moment = key[:2]
+        position = low
+        while position > source.start:  # backwards over the rows of the same moment
+            row, first, _ = source.row_at(position - 1)
+            if _row_sort_key(row)[:2] != moment:
+                break
+            if _identity(row) == identity:
+                found.append((first, row["execution_id"]))
+            position = first
+        position = low
+        while position < source.end:  # and forwards
+            row, _, after = source.row_at(position)
+            if _row_sort_key(row)[:2] != moment:
+                break
+            if _identity(row) == identity:
+                found.append((position, row["execution_id"]))
+            position = after
+        return low, max(found)[1] if found else None
+
+    def _lowered(self) -> bytes:
+        if self._lower is None:
+            self._lower = self.source.data.lower()
+        return self._lower
+
+    def _row_with(self, name: str, lower_value: str) -> str | None:
+        """The id of the row whose ``name`` is ``lower_value`` whatever its case."""
+        text, source = self._lowered(), self.source
+        needle = b'"' + lower_value.encode("utf-8") + b'"'
+        position = text.find(needle, source.start, source.end)
+        while position >= 0:
+            row, _, after = source.row_at(position)
+            value = row.get(name)
+            if isinstance(value, str) and value.lower() == lower_value:
+                return str(row["execution_id"])
+            position = text.find(needle, after, source.end)
+        return None
+
+    def _owned(self, lower_name: str) -> bool:
+        """Whether a row or a newer version's record (listed in the first line) has the file
+        name ``lower_name``."""
+        needle = b'"' + lower_name.encode("utf-8") + b'"'
+        if self._lowered().find(needle, 0, self.source.start) >= 0:
+            return True
+        return self._row_with("filename", lower_name) is not None
+
+    def project_name(self) -> str | None:
+        """The first project name of the rows, newest first, as :attr:`_State.project_name`."""
+        source = self.source
+        top = sorted((i for i in self.inserts if i[0] == source.start), key=lambda i: i[1],
+                     reverse=True)  # fmt: skip
+        for _, _, _, row in top:
+            if row.get("project_name"):
+                return str(row["project_name"])
+        if source.start == source.end:  # no rows before these
+            return None
+        first, _, _ = source.row_at(source.start)
+        if first.get("project_name"):
+            return str(first["project_name"])
+        raise _Unspliceable  # the name is further down: parse every row
+
+    def body(self) -> bytes:
+        """The rows, old and new, one per line, each but the last ending in a comma."""
+        data, start, end = self.source.data, self.source.start, self.source.end
+        ordered = sorted(self.inserts, key=lambda i: i[1], reverse=True)
+        ordered.sort(key=lambda i: i[0])
+        pieces: list[bytes] = []
+        previous = start
+        for position, _, line, _ in ordered:
+            if position == end and previous < end:  # after the last old row: give it a comma
+                pieces.append(data[previous : end - 1] + b",\n")
+                previous = end
+            elif position > previous:
+                pieces.append(data[previous:position])
+                previous = position
+            pieces.append(line + b",\n")
+        if previous < end:
+            pieces.append(data[previous:end])
+        else:
+            pieces[-1] = pieces[-1][:-2] + b"\n"
+        return b"".join(pieces)
 
 
 def _free_name(record: ExecutionRecord, owners: dict[str, str]) -> str:
