@@ -140,3 +140,26 @@ def test_one_import_into_a_store_keeps_index_json_the_spec_s_shape(tmp_path: Pat
     lines = text.splitlines()
     assert len(lines) == 46 and lines[-2].endswith("}") and lines[1].endswith("},")
     assert_consistent(project)
+
+
+def test_an_index_read_in_two_parts_reads_as_one(tmp_path: Path, monkeypatch) -> None:
+    """``show`` reads the first part of a large index.json; the rest is read when a command
+    reaches it, from the same file even if a writer has renamed a new one over it since."""
+    monkeypatch.setattr(json_files, "INDEX_FIRST_READ", 700)  # the first line and a row or two
+    project = tmp_path / "project"
+    records = [make_record(project, hours=h) for h in range(30)]
+    json_store(project).save(records)
+    newest_first = [r.execution_id for r in reversed(records)]
+    store = json_store(project)
+    assert [e.execution_id for e in store.find()] == newest_first
+    reader = json_store(project)
+    walk = iter(reader.find())
+    first = next(walk)  # the first part only
+    json_store(project).save([make_record(project, hours=100)])  # renamed over it
+    rest = [e.execution_id for e in walk]
+    assert [first.execution_id, *rest] == newest_first  # the file it began with
+    assert len(list(json_store(project).find())) == 31
+    json_store(project).save([make_record(project, hours=-5)])  # spliced at the far end
+    document = json.loads((project / ".phaser" / "analytics" / "index.json").read_text())
+    assert document["execution_count"] == 32 == len(document["executions"])
+    assert_consistent(project)

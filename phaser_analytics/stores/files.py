@@ -12,7 +12,7 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 LOCK_TIMEOUT_SECONDS = 30.0
@@ -87,10 +87,10 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def read_bytes_nofollow(path: Path) -> bytes:
-    """The bytes of ``path``, refusing a symbolic link (``OSError`` ``ELOOP``) and anything
-    that is not a regular file (``OSError`` ``EINVAL``): a FIFO would block, a device never
-    end."""
+def _open_regular(path: Path) -> tuple[int, int]:
+    """A descriptor of ``path`` and its size, refusing a symbolic link (``OSError``
+    ``ELOOP``) and anything that is not a regular file (``OSError`` ``EINVAL``): a FIFO would
+    block, a device never end."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0))
     try:
         import stat
@@ -98,14 +98,53 @@ def read_bytes_nofollow(path: Path) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        # One read of the size the file has (a larger buffer costs an allocation of its
-        # size per call: reading 10,000 records with 1 MB buffers took seconds).
-        chunks = [os.read(fd, info.st_size + 1)]
-        while chunks[-1]:
-            chunks.append(os.read(fd, 1 << 16))
-        return b"".join(chunks)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info.st_size
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    # One read of the size the file has (a larger buffer costs an allocation of its size per
+    # call: reading 10,000 records with 1 MB buffers took seconds).
+    chunks = [os.read(fd, size + 1)]
+    while chunks[-1]:
+        chunks.append(os.read(fd, 1 << 16))
+    return b"".join(chunks)
+
+
+def read_bytes_nofollow(path: Path) -> bytes:
+    """The bytes of ``path``, refusing a symbolic link (``OSError`` ``ELOOP``) and anything
+    that is not a regular file (``OSError`` ``EINVAL``)."""
+    fd, size = _open_regular(path)
+    try:
+        return _read_all(fd, size)
     finally:
         os.close(fd)
+
+
+def read_start_nofollow(path: Path, size: int) -> tuple[bytes, Callable[[], bytes] | None]:
+    """The first ``size`` bytes of ``path`` (refused as :func:`read_bytes_nofollow` refuses)
+    and, when there is more, a function that reads the rest of the same file (the file
+    stays open until then, so a file renamed over it meanwhile changes nothing)."""
+    fd, total = _open_regular(path)
+    if total <= size:
+        try:
+            return _read_all(fd, total), None
+        finally:
+            os.close(fd)
+    handle = os.fdopen(fd, "rb", buffering=0)  # closed when read, or when dropped
+    try:
+        start = handle.read(size) or b""
+    except BaseException:
+        handle.close()
+        raise
+
+    def rest() -> bytes:
+        with handle:
+            return handle.read() or b""
+
+    return start, rest
 
 
 @contextlib.contextmanager

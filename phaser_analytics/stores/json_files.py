@@ -29,7 +29,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
@@ -67,6 +67,7 @@ from .files import (
     hold_lock,
     is_temp_name,
     read_bytes_nofollow,
+    read_start_nofollow,
     stage_file,
     sync_files,
 )
@@ -81,6 +82,9 @@ INDEX_SCHEMA_VERSION = "3.0"
 #: Record files of this schema major version are read; another is a newer version's.
 READABLE_RECORD_MAJOR = "1"
 INDEX_NAME = "index.json"
+#: The bytes of index.json read at first: its first line and ~400 rows, what ``show`` needs
+#: (its last runs and the 200 before them for the anomaly marks); the rest when reached.
+INDEX_FIRST_READ = 256 * 1024
 LOCK_NAME = ".lock"
 #: Files of the store before 3.0, removed when the index is next written.
 OLD_FILES = ("index.log", "index.stamp", ".journal")
@@ -379,14 +383,20 @@ class _Lazy:
     one as they are reached (``show --last 5`` parses five); :class:`_BadIndex` for an
     index this version did not write, when it is found."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, rest: Callable[[], bytes] | None = None) -> None:
+        #: What was read of the file; ``rest`` reads the remainder when first needed (``show``
+        #: reads the first rows of a large index, not all of it).
+        self._data, self._rest = data, rest
         end = data.find(b"\n")
+        if end < 0 and rest is not None:
+            data = self.data
+            end = data.find(b"\n")
         first = data[:end] if end >= 0 else data
         self._parsed: list[dict[str, Any]] | None = None
         if end < 0 or not first.endswith(_ROWS_START):
             # Not laid out as written (reformatted by hand or by jq, say): read it whole.
             try:
-                document = json.loads(data)
+                document = json.loads(self.data)
             except (ValueError, RecursionError):
                 raise _BadIndex("is corrupt") from None
             self.header = _check_header(document)
@@ -400,7 +410,18 @@ class _Lazy:
         except (ValueError, RecursionError):
             raise _BadIndex("is corrupt") from None
         self.header = _check_header(header)
-        self.data, self.start = data, end + 1
+        self.start = end + 1
+
+    @property
+    def data(self) -> bytes:
+        """The whole file."""
+        if self._rest is not None:
+            rest, self._rest = self._rest, None
+            try:
+                self._data += rest()
+            except OSError:
+                raise _BadIndex("cannot be read") from None
+        return self._data
 
     @property
     def laid_out(self) -> bool:
@@ -459,9 +480,12 @@ class _Lazy:
         if self._parsed is not None:
             yield from self._parsed
             return
-        data, position, count = self.data, self.start, 0
+        data, position, count = self._data, self.start, 0
         while True:
             stop = data.find(b"\n", position)
+            if stop < 0 and self._rest is not None:
+                data = self.data
+                stop = data.find(b"\n", position)
             line = data[position:stop] if stop >= 0 else data[position:]
             if stop < 0 or line.startswith(b"]"):
                 break
@@ -726,12 +750,12 @@ class JsonStore:
             state = self._state
         else:
             try:
-                data = read_bytes_nofollow(self.index_path)
+                data, rest = read_start_nofollow(self.index_path, INDEX_FIRST_READ)
             except FileNotFoundError:
                 raise _BadIndex("is missing") from None
             except OSError as exc:
                 raise _BadIndex(f"cannot be read ({exc.strerror})") from None
-            state = _State(signature=signature, source=_Lazy(data))
+            state = _State(signature=signature, source=_Lazy(data, rest))
         if names is None:
             in_step = state.listed is not None and state.listed == self._directory_stamp()
         else:

@@ -86,10 +86,28 @@ _SCHEMA_LOCK = 0x7068_6173  # "phas"
 
 #: The record-derived columns, in the order ``_row`` gives them and COPY writes them.
 COLUMNS = (
-    "execution_id", "identity_key", "project_name", "project_path", "audit_document",
-    "document_title", "branch", "base_commit", "started_at", "started_text", "completed_at",
-    "completed_text", "status", "duration_seconds", "test_delta", "phases_planned",
-    "phases_completed", "total_tokens", "cost_usd", "imported_at", "imported_from", "record",
+    "execution_id",
+    "identity_key",
+    "project_name",
+    "project_path",
+    "audit_document",
+    "document_title",
+    "branch",
+    "base_commit",
+    "started_at",
+    "started_text",
+    "completed_at",
+    "completed_text",
+    "status",
+    "duration_seconds",
+    "test_delta",
+    "phases_planned",
+    "phases_completed",
+    "total_tokens",
+    "cost_usd",
+    "imported_at",
+    "imported_from",
+    "record",
 )
 #: What ``find`` selects to build an :class:`Entry` (times as written, cost as float).
 _ENTRY_SELECT = (
@@ -283,8 +301,10 @@ def settings(url: str, project_dir: Path | None = None) -> Settings:
     shown = redact(url)
     configured = _configured_timeouts(project_dir)
     timeouts: dict[str, float] = {}
-    for key, default in (("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
-                         ("statement_timeout", DEFAULT_STATEMENT_TIMEOUT)):
+    for key, default in (
+        ("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+        ("statement_timeout", DEFAULT_STATEMENT_TIMEOUT),
+    ):
         if key in ours:
             timeouts[key] = _seconds(ours[key], key, f"Store URL {shown}")
         elif key in configured:
@@ -342,9 +362,10 @@ def _one_line(text: str) -> str:
     if not lines:
         return ""
     first = lines[0]
-    first = re.sub(r'^connection failed:\s*', "", first)
-    first = re.sub(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed:\s*', "",
-                   first)
+    first = re.sub(r"^connection failed:\s*", "", first)
+    first = re.sub(
+        r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed:\s*', "", first
+    )
     first = re.sub(r"^(FATAL|ERROR):\s*", "", first)
     if first in ("", "FATAL:") and len(lines) > 1:
         first = re.sub(r"^(FATAL|ERROR):\s*", "", lines[1])
@@ -403,9 +424,15 @@ class PostgresStore:
     backend = "postgresql"
     multi_project = True
 
-    def __init__(self, url: str, *, project_dir: Path | None = None,
-                 warn: Warn = stderr_warning, create: bool = True,
-                 check_version: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        project_dir: Path | None = None,
+        warn: Warn = stderr_warning,
+        create: bool = True,
+        check_version: bool = True,
+    ) -> None:
         """Connect; create the tables in an empty database (``create``, when the role may);
         refuse a database of another schema version (``check_version``; ``store
         migrate-schema`` opens without it, then calls :meth:`migrate_schema`)."""
@@ -441,8 +468,10 @@ class PostgresStore:
         """One line for the user: what failed, where, and libpq's reason (no password)."""
         errors = self._psycopg.errors
         if isinstance(exc, errors.QueryCanceled) and "statement timeout" in str(exc):
-            reason = (f"a statement took longer than {self.settings.statement_timeout:g} s "
-                      "(analytics.postgres.statement_timeout)")
+            reason = (
+                f"a statement took longer than {self.settings.statement_timeout:g} s "
+                "(analytics.postgres.statement_timeout)"
+            )
         else:
             reason = _one_line(str(exc)) or type(exc).__name__
         message = f"PostgreSQL store {self.where}: {doing} failed: {reason}."
@@ -506,8 +535,10 @@ class PostgresStore:
     def _connect_error(self, exc: BaseException) -> StorageError:
         text = str(exc)
         if "timeout expired" in text:
-            reason = (f"no answer within {self.settings.connect_timeout:g} s "
-                      "(analytics.postgres.connect_timeout)")
+            reason = (
+                f"no answer within {self.settings.connect_timeout:g} s "
+                "(analytics.postgres.connect_timeout)"
+            )
         else:
             reason = _one_line(text) or type(exc).__name__
         message = f"Cannot connect to the PostgreSQL store {self.where}: {reason}."
@@ -532,11 +563,15 @@ class PostgresStore:
             # pg_class read with this statement's snapshot (not to_regclass's catalog
             # cache), so a client that waited for the schema lock sees the tables the
             # client before it created.
-            names = {row[0] for row in self._conn.execute(
-                "SELECT relname FROM pg_catalog.pg_class WHERE relname IN (%s, %s) "
-                "AND relnamespace IN (SELECT oid FROM pg_catalog.pg_namespace "
-                "WHERE nspname = ANY(current_schemas(false)))", (SCHEMA_TABLE, TABLE)
-            ).fetchall()}
+            names = {
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT relname FROM pg_catalog.pg_class WHERE relname IN (%s, %s) "
+                    "AND relnamespace IN (SELECT oid FROM pg_catalog.pg_namespace "
+                    "WHERE nspname = ANY(current_schemas(false)))",
+                    (SCHEMA_TABLE, TABLE),
+                ).fetchall()
+            }
             if SCHEMA_TABLE not in names:
                 if TABLE in names:
                     raise StorageError(
@@ -602,8 +637,9 @@ class PostgresStore:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def _where_clause(self, query: AnalyticsQuery | None,
-                      project: str | None) -> tuple[str, list[Any]]:
+    def _where_clause(
+        self, query: AnalyticsQuery | None, project: str | None
+    ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if project is not None:
@@ -624,8 +660,9 @@ class PostgresStore:
                 params.append(query.document)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def find(self, query: AnalyticsQuery | None = None, *,
-             project: str | None = None) -> Iterator[Entry]:
+    def find(
+        self, query: AnalyticsQuery | None = None, *, project: str | None = None
+    ) -> Iterator[Entry]:
         where, params = self._where_clause(query, project)
         sql = f"SELECT {_ENTRY_SELECT} FROM {TABLE}{where} ORDER BY {_NEWEST_FIRST}"
         limit = query.limit if query is not None else None
@@ -640,8 +677,9 @@ class PostgresStore:
         for row in self._rows(sql, params, big=big, doing="reading executions"):
             yield _entry(row)
 
-    def _rows(self, sql: str, params: Sequence[Any], *, big: bool,
-              doing: str) -> Iterator[tuple[Any, ...]]:
+    def _rows(
+        self, sql: str, params: Sequence[Any], *, big: bool, doing: str
+    ) -> Iterator[tuple[Any, ...]]:
         """Rows of ``sql``: a small result in one fetch, a big one through a server-side
         cursor ``FETCH_ROWS`` at a time (WITH HOLD, so a write in between does not end it)."""
         if not big:
@@ -694,9 +732,12 @@ class PostgresStore:
             moved = self._quarantine(execution_id, reason)
             self.warn(
                 f"execution {execution_id} in {self.where} cannot be loaded ({reason}); "
-                + ("moved to the phaser_quarantine table." if moved else
-                   "skipped (this role may not move it aside: run 'phaser analytics doctor "
-                   "--repair' as one that may).")
+                + (
+                    "moved to the phaser_quarantine table."
+                    if moved
+                    else "skipped (this role may not move it aside: run 'phaser analytics doctor "
+                    "--repair' as one that may)."
+                )
             )
             return None
 
@@ -710,8 +751,7 @@ class PostgresStore:
                     f"SELECT execution_id, record, %s, %s FROM {TABLE} WHERE execution_id = %s",
                     (reason, self.machine, execution_id),
                 )
-                self._conn.execute(f"DELETE FROM {TABLE} WHERE execution_id = %s",
-                                   (execution_id,))
+                self._conn.execute(f"DELETE FROM {TABLE} WHERE execution_id = %s", (execution_id,))
         except self._psycopg.Error:
             return False
         self._info = None
@@ -781,15 +821,19 @@ class PostgresStore:
     def machines(self) -> list[tuple[str | None, int]]:
         """How many executions each machine or CI runner imported, most first."""
         with self._guard("counting executions"):
-            return [(m, int(n)) for m, n in self._conn.execute(
-                f"SELECT imported_from, count(*) FROM {TABLE} GROUP BY imported_from "
-                "ORDER BY count(*) DESC, imported_from"
-            ).fetchall()]
+            return [
+                (m, int(n))
+                for m, n in self._conn.execute(
+                    f"SELECT imported_from, count(*) FROM {TABLE} GROUP BY imported_from "
+                    "ORDER BY count(*) DESC, imported_from"
+                ).fetchall()
+            ]
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def save(self, records: Sequence[ExecutionRecord], *,
-             replace: bool = False) -> list[SaveOutcome]:
+    def save(
+        self, records: Sequence[ExecutionRecord], *, replace: bool = False
+    ) -> list[SaveOutcome]:
         """One transaction. The executions not stored yet are COPied straight in; when
         another client stores one of them meanwhile, or ``replace`` has some to overwrite,
         the batch goes through a temporary table and INSERT … ON CONFLICT DO NOTHING
@@ -866,7 +910,8 @@ class PostgresStore:
         ids = [row[0].lower() for row in rows.values()]
         found = self._conn.execute(
             f"SELECT identity_key, lower(execution_id), execution_id FROM {TABLE} "
-            "WHERE identity_key = ANY(%s) OR lower(execution_id) = ANY(%s)", (keys, ids)
+            "WHERE identity_key = ANY(%s) OR lower(execution_id) = ANY(%s)",
+            (keys, ids),
         ).fetchall()
         by_key = {key: stored for key, _lowered, stored in found}
         by_id = {lowered: stored for _key, lowered, stored in found}
@@ -885,17 +930,17 @@ class PostgresStore:
         if not new:
             return True
         try:
-            with self._conn.transaction(), self._conn.cursor().copy(
-                f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN"
-            ) as copy:
+            with (
+                self._conn.transaction(),
+                self._conn.cursor().copy(f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+            ):
                 for row in new:
                     copy.write_row(row)
         except self._psycopg.errors.UniqueViolation:
             return False
         return True
 
-    def _insert_or_replace(self, rows: dict[int, tuple[Any, ...]],
-                           replace: bool) -> dict[int, str]:
+    def _insert_or_replace(self, rows: dict[int, tuple[Any, ...]], replace: bool) -> dict[int, str]:
         """The general path: COPY into a temporary table, INSERT … ON CONFLICT DO NOTHING,
         then find (and with ``replace`` overwrite) what was there; the stored ids."""
         self._conn.execute(
@@ -906,11 +951,14 @@ class PostgresStore:
         with self._conn.cursor().copy(f"COPY phaser_incoming ({columns}) FROM STDIN") as copy:
             for index, row in rows.items():
                 copy.write_row((index, *row))
-        inserted = {row[0] for row in self._conn.execute(
-            f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
-            f"SELECT {', '.join(COLUMNS)} FROM phaser_incoming ORDER BY seq "
-            "ON CONFLICT DO NOTHING RETURNING execution_id"
-        ).fetchall()}
+        inserted = {
+            row[0]
+            for row in self._conn.execute(
+                f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
+                f"SELECT {', '.join(COLUMNS)} FROM phaser_incoming ORDER BY seq "
+                "ON CONFLICT DO NOTHING RETURNING execution_id"
+            ).fetchall()
+        }
         pending = [index for index, row in rows.items() if row[0] not in inserted]
         existing = self._existing_ids(pending) if pending else {}
         if replace and existing:
@@ -959,8 +1007,10 @@ class PostgresStore:
             found.setdefault(seq, execution_id)
         missing = [seq for seq in pending if seq not in found]
         if missing:  # cannot happen: a conflict names a stored row; never write half
-            raise StorageError(f"PostgreSQL store {self.where}: a conflicting execution "
-                               "vanished during the import; run it again.")
+            raise StorageError(
+                f"PostgreSQL store {self.where}: a conflicting execution "
+                "vanished during the import; run it again."
+            )
         return found
 
     def _replace(self, existing: dict[int, str]) -> None:
@@ -986,10 +1036,13 @@ class PostgresStore:
         # Full ids (what `clear` passes, thousands at a time) in one query; prefixes and
         # anything else one by one, with get()'s messages.
         with self._guard("looking up executions"):
-            found = [_entry(row) for row in self._conn.execute(
-                f"SELECT {_ENTRY_SELECT} FROM {TABLE} WHERE lower(execution_id) = ANY(%s)",
-                ([i.lower() for i in wanted if isinstance(i, str)],),
-            ).fetchall()]
+            found = [
+                _entry(row)
+                for row in self._conn.execute(
+                    f"SELECT {_ENTRY_SELECT} FROM {TABLE} WHERE lower(execution_id) = ANY(%s)",
+                    ([i.lower() for i in wanted if isinstance(i, str)],),
+                ).fetchall()
+            ]
         exact = {entry.execution_id.lower(): entry for entry in found}
         for execution_id in wanted:
             try:
@@ -1002,10 +1055,13 @@ class PostgresStore:
         if not chosen:
             return []
         with self._guard("deleting executions"), self._conn.transaction():
-            gone = {row[0] for row in self._conn.execute(
-                f"DELETE FROM {TABLE} WHERE execution_id = ANY(%s) RETURNING execution_id",
-                (list(chosen),),
-            ).fetchall()}
+            gone = {
+                row[0]
+                for row in self._conn.execute(
+                    f"DELETE FROM {TABLE} WHERE execution_id = ANY(%s) RETURNING execution_id",
+                    (list(chosen),),
+                ).fetchall()
+            }
         self._info = None
         return [entry for execution_id, entry in chosen.items() if execution_id in gone]
 
@@ -1015,12 +1071,16 @@ class PostgresStore:
         """The schema version, and every row: its record loads, and its columns (identity
         included) agree with it. ``repair`` moves rows that do not load to the quarantine
         table and rewrites disagreeing columns from the record."""
-        findings = [Finding("schema", f"schema version {self.schema_version} "
-                            f"(this phaser-analytics: {SCHEMA_VERSION})", "ok")]
+        findings = [
+            Finding(
+                "schema",
+                f"schema version {self.schema_version} (this phaser-analytics: {SCHEMA_VERSION})",
+                "ok",
+            )
+        ]
         unreadable: list[tuple[str, str]] = []
         stale: list[ExecutionRecord] = []
-        sql = (f"SELECT {_ENTRY_SELECT}, identity_key, record FROM {TABLE} "
-               f"ORDER BY {_NEWEST_FIRST}")
+        sql = f"SELECT {_ENTRY_SELECT}, identity_key, record FROM {TABLE} ORDER BY {_NEWEST_FIRST}"
         total = 0
         for row in self._rows(sql, (), big=True, doing="checking executions"):
             total += 1
@@ -1032,18 +1092,22 @@ class PostgresStore:
             except Exception as exc:  # whatever validation raises: not loadable
                 unreadable.append((entry.execution_id, f"{type(exc).__name__}: {exc}"))
                 continue
-            if record.execution_id != entry.execution_id or key != identity_key(
-                record.identity
-            ) or Entry.of(record) != entry:
+            if (
+                record.execution_id != entry.execution_id
+                or key != identity_key(record.identity)
+                or Entry.of(record) != entry
+            ):
                 stale.append(record)
         findings.append(Finding("rows", f"{total} execution(s) in {self.where}", "ok"))
         for execution_id, reason in unreadable:
             if repair and self._quarantine(execution_id, reason):
-                findings.append(Finding(
-                    "repair", f"moved {execution_id} to the {QUARANTINE_TABLE} table", "ok"))
+                findings.append(
+                    Finding("repair", f"moved {execution_id} to the {QUARANTINE_TABLE} table", "ok")
+                )
             else:
-                findings.append(Finding(
-                    "record", f"execution {execution_id} cannot be loaded: {reason}"))
+                findings.append(
+                    Finding("record", f"execution {execution_id} cannot be loaded: {reason}")
+                )
         if stale:
             fixed = False
             if repair:
@@ -1057,23 +1121,34 @@ class PostgresStore:
                         )
                 fixed = True
                 self._info = None
-            findings.append(Finding(
-                "columns", f"{len(stale)} execution(s) whose columns disagree with their "
-                f"record{': rewritten from the record' if fixed else ''}",
-                "note" if fixed else "problem"))
+            findings.append(
+                Finding(
+                    "columns",
+                    f"{len(stale)} execution(s) whose columns disagree with their "
+                    f"record{': rewritten from the record' if fixed else ''}",
+                    "note" if fixed else "problem",
+                )
+            )
         with self._guard("checking executions"):
             (quarantined,) = self._conn.execute(
-                f"SELECT count(*) FROM {QUARANTINE_TABLE}").fetchone()
+                f"SELECT count(*) FROM {QUARANTINE_TABLE}"
+            ).fetchone()
         if quarantined:
-            findings.append(Finding(
-                "quarantine", f"{quarantined} record(s) in the {QUARANTINE_TABLE} table: "
-                "inspect them with psql", "note"))
+            findings.append(
+                Finding(
+                    "quarantine",
+                    f"{quarantined} record(s) in the {QUARANTINE_TABLE} table: "
+                    "inspect them with psql",
+                    "note",
+                )
+            )
         return findings
 
     # -- aggregates in SQL -------------------------------------------------------------------------
 
-    def stats(self, query: AnalyticsQuery | None = None, *,
-              project: str | None = None) -> AggregatedStats:
+    def stats(
+        self, query: AnalyticsQuery | None = None, *, project: str | None = None
+    ) -> AggregatedStats:
         """What :meth:`AggregatedStats.compute` gives over ``find(query, project=project)``,
         computed by the server in one query (tests/test_postgres_store.py compares them on
         the same records). Cost is summed as ``numeric``, so it does not drift."""
@@ -1103,8 +1178,24 @@ class PostgresStore:
         """
         with self._guard("computing statistics"):
             row = self._conn.execute(sql, params).fetchone()
-        (total, successful, partial, failed, avg_d, min_d, max_d, sum_d, sum_delta, avg_delta,
-         planned, completed, earliest, latest, tokens, cost) = row
+        (
+            total,
+            successful,
+            partial,
+            failed,
+            avg_d,
+            min_d,
+            max_d,
+            sum_d,
+            sum_delta,
+            avg_delta,
+            planned,
+            completed,
+            earliest,
+            latest,
+            tokens,
+            cost,
+        ) = row
         return AggregatedStats(
             total_executions=int(total),
             successful=int(successful),
@@ -1131,9 +1222,24 @@ def _like_prefix(text: str) -> str:
 
 
 def _entry(row: Sequence[Any]) -> Entry:
-    (execution_id, audit_document, document_title, project_name, project_path, branch,
-     base_commit, started_text, completed_text, status, duration_seconds, test_delta,
-     phases_planned, phases_completed, total_tokens, cost_usd) = row
+    (
+        execution_id,
+        audit_document,
+        document_title,
+        project_name,
+        project_path,
+        branch,
+        base_commit,
+        started_text,
+        completed_text,
+        status,
+        duration_seconds,
+        test_delta,
+        phases_planned,
+        phases_completed,
+        total_tokens,
+        cost_usd,
+    ) = row
     return Entry(
         execution_id=execution_id,
         audit_document=audit_document,
@@ -1154,11 +1260,11 @@ def _entry(row: Sequence[Any]) -> Entry:
     )
 
 
-def open_postgres(url: str, *, project_dir: Path | None = None,
-                  warn: Callable[[str], None] | None = None) -> PostgresStore:
+def open_postgres(
+    url: str, *, project_dir: Path | None = None, warn: Callable[[str], None] | None = None
+) -> PostgresStore:
     """The ``register_stores`` opener for ``postgresql://`` and ``postgres://``."""
     # ``is not None``: a warn callback may be falsy (an empty list that collects warnings).
     if warn is None:
         return PostgresStore(url, project_dir=project_dir)
     return PostgresStore(url, project_dir=project_dir, warn=warn)
-
