@@ -10,8 +10,10 @@ module and rendering a table stay cheap on the CLI's start-up path.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TypeGuard
@@ -228,7 +230,18 @@ def json_safe(text: str) -> str:
     """JSON text with the characters :func:`clean_text` removes written as ``\\uXXXX``
     escapes (JSON already escapes C0 controls; DEL, C1 and bidi controls it leaves raw).
     The data is unchanged: a JSON reader gets the same strings back."""
-    return text if text.isascii() and "\x7f" not in text else text.translate(_JSON_UNSAFE)
+    if text.isascii() and "\x7f" not in text:
+        return text
+    # A search first: ``translate`` looks every character of a non-ASCII text up in a dict
+    # (0.3 ms per exported record), and the characters it would change are rare.
+    if _json_unsafe_pattern().search(text) is None:
+        return text
+    return text.translate(_JSON_UNSAFE)
+
+
+@functools.cache
+def _json_unsafe_pattern() -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(chr(code)) for code in _JSON_UNSAFE) + "]")
 
 
 def _char_width(char: str) -> int:

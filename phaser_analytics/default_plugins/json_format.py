@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.formatting import json_safe
 from phaser_analytics.hookspecs import BREAKDOWNS, Renderer, hookimpl
+from phaser_analytics.json_text import dumps_indented
 from phaser_analytics.models import AggregatedStats, datetime_to_json, utcnow
 
 if TYPE_CHECKING:
@@ -49,11 +50,11 @@ def _json_default(value: Any) -> Any:
 
 
 def _dumps(value: Any, indent: int | None = _INDENT) -> str:
-    separators = (",", ": ") if indent else (",", ":")
+    if indent:  # json.dumps's text, written faster (json_text.py)
+        text = dumps_indented(value, indent=indent, ensure_ascii=False, default=_json_default)
+        return json_safe(text)
     return json_safe(
-        json.dumps(
-            value, indent=indent, separators=separators, ensure_ascii=False, default=_json_default
-        )
+        json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
     )
 
 

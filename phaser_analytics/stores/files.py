@@ -108,6 +108,8 @@ def _read_all(fd: int, size: int) -> bytes:
     # One read of the size the file has (a larger buffer costs an allocation of its size per
     # call: reading 10,000 records with 1 MB buffers took seconds).
     chunks = [os.read(fd, size + 1)]
+    if len(chunks[0]) == size:  # the size it had, and no more: the whole file, in one read
+        return chunks[0]
     while chunks[-1]:
         chunks.append(os.read(fd, 1 << 16))
     return b"".join(chunks)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ExecutionNotFoundError, StorageError, StoreWriteError
+from ..json_text import dumps_indented
 from ..models import (
     AggregatedStats,
     ExecutionRecord,
@@ -1474,7 +1475,7 @@ class _Unspliceable(Exception):
 
 def _record_bytes(record: ExecutionRecord) -> bytes:
     """A record file's content (spec §4.2: indented JSON)."""
-    return (json.dumps(record.to_dict(), indent=2) + "\n").encode("utf-8")
+    return (dumps_indented(record.to_dict()) + "\n").encode("utf-8")
 
 
 class _Splice:
