@@ -146,6 +146,7 @@ def test_an_index_read_in_two_parts_reads_as_one(tmp_path: Path, monkeypatch) ->
     """``show`` reads the first part of a large index.json; the rest is read when a command
     reaches it, from the same file even if a writer has renamed a new one over it since."""
     monkeypatch.setattr(json_files, "INDEX_FIRST_READ", 700)  # the first line and a row or two
+    monkeypatch.setattr(json_files, "INDEX_CHUNK", 300)  # then less than a row at a time
     project = tmp_path / "project"
     records = [make_record(project, hours=h) for h in range(30)]
     json_store(project).save(records)

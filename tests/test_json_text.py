@@ -21,9 +21,11 @@ LEAVES = (
 )
 VALUES = st.recursive(
     LEAVES,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.tuples(inner, inner)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=30,
 )
 
@@ -57,4 +59,6 @@ def test_a_record_file_is_unchanged(tmp_path: Path) -> None:
     record = make_record(tmp_path, document="document-7-✅.md", cost_usd=0.1 + 0.2)
     data = record.to_dict()
     assert dumps_indented(data) == json.dumps(data, indent=2)
-    assert dumps_indented(data, ensure_ascii=False) == json.dumps(data, indent=2, ensure_ascii=False)
+    assert dumps_indented(data, ensure_ascii=False) == json.dumps(
+        data, indent=2, ensure_ascii=False
+    )

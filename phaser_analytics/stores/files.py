@@ -12,7 +12,7 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 LOCK_TIMEOUT_SECONDS = 30.0
@@ -125,28 +125,31 @@ def read_bytes_nofollow(path: Path) -> bytes:
         os.close(fd)
 
 
-def read_start_nofollow(path: Path, size: int) -> tuple[bytes, Callable[[], bytes] | None]:
-    """The first ``size`` bytes of ``path`` (refused as :func:`read_bytes_nofollow` refuses)
-    and, when there is more, a function that reads the rest of the same file (the file
-    stays open until then, so a file renamed over it meanwhile changes nothing)."""
-    fd, total = _open_regular(path)
-    if total <= size:
-        try:
-            return _read_all(fd, total), None
-        finally:
-            os.close(fd)
-    handle = os.fdopen(fd, "rb", buffering=0)  # closed when read, or when dropped
-    try:
-        start = handle.read(size) or b""
-    except BaseException:
-        handle.close()
-        raise
+class OpenFile:
+    """A regular file opened without following links, read at any offset (``pread``) for as
+    long as it is open: a file renamed over its name meanwhile changes nothing read. Closed
+    by :meth:`close` or when dropped."""
 
-    def rest() -> bytes:
-        with handle:
-            return handle.read() or b""
+    def __init__(self, path: Path) -> None:
+        import weakref
 
-    return start, rest
+        self.fd, self.size = _open_regular(path)
+        self._closer = weakref.finalize(self, os.close, self.fd)
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes from ``offset`` (fewer only at the end of the file)."""
+        chunks = []
+        while size > 0:
+            chunk = os.pread(self.fd, size, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        self._closer()
 
 
 @contextlib.contextmanager

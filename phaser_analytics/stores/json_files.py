@@ -29,7 +29,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
@@ -63,12 +63,12 @@ from .base import (
 from .files import (
     LOCK_TIMEOUT_SECONDS,
     TEMP_SUFFIX,
+    OpenFile,
     atomic_write_bytes,
     fsync_dir,
     hold_lock,
     is_temp_name,
     read_bytes_nofollow,
-    read_start_nofollow,
     stage_file,
     sync_files,
 )
@@ -86,6 +86,8 @@ INDEX_NAME = "index.json"
 #: The bytes of index.json read at first: its first line and ~400 rows, what ``show`` needs
 #: (its last runs and the 200 before them for the anomaly marks); the rest when reached.
 INDEX_FIRST_READ = 256 * 1024
+#: What a walk of the rows reads of the rest of index.json at a time.
+INDEX_CHUNK = 256 * 1024
 LOCK_NAME = ".lock"
 #: Files of the store before 3.0, removed when the index is next written.
 OLD_FILES = ("index.log", "index.stamp", ".journal")
@@ -384,14 +386,15 @@ class _Lazy:
     one as they are reached (``show --last 5`` parses five); :class:`_BadIndex` for an
     index this version did not write, when it is found."""
 
-    def __init__(self, data: bytes, rest: Callable[[], bytes] | None = None) -> None:
-        #: What was read of the file; ``rest`` reads the remainder when first needed (``show``
-        #: reads the first rows of a large index, not all of it).
-        self._data, self._rest = data, rest
+    def __init__(self, data: bytes, file: OpenFile | None = None) -> None:
+        #: What was read of the file; with ``file``, the rest is read from it when a walk
+        #: reaches it (``show`` reads the first rows of a large index, not all of it), a
+        #: chunk at a time, so a walk of every row holds one chunk of the file, not all of it.
+        self._data, self._file = data, file
         end = data.find(b"\n")
-        if end < 0 and rest is not None:
+        if end < 0 and file is not None:
             data = self.data
-            end = data.find(b"\n")
+        end = data.find(b"\n")
         first = data[:end] if end >= 0 else data
         self._parsed: list[dict[str, Any]] | None = None
         if end < 0 or not first.endswith(_ROWS_START):
@@ -416,13 +419,18 @@ class _Lazy:
     @property
     def data(self) -> bytes:
         """The whole file."""
-        if self._rest is not None:
-            rest, self._rest = self._rest, None
-            try:
-                self._data += rest()
-            except OSError:
-                raise _BadIndex("cannot be read") from None
+        if self._file is not None:
+            self._data += self._read(len(self._data), self._file.size - len(self._data))
+            self._file.close()
+            self._file = None
         return self._data
+
+    def _read(self, offset: int, size: int) -> bytes:
+        assert self._file is not None
+        try:
+            return self._file.read(offset, size)
+        except OSError:
+            raise _BadIndex("cannot be read") from None
 
     @property
     def laid_out(self) -> bool:
@@ -482,11 +490,16 @@ class _Lazy:
             yield from self._parsed
             return
         data, position, count = self._data, self.start, 0
+        offset = len(data)  # where the file's next chunk starts
         while True:
             stop = data.find(b"\n", position)
-            if stop < 0 and self._rest is not None:
-                data = self.data
-                stop = data.find(b"\n", position)
+            while stop < 0 and self._file is not None and offset < self._file.size:
+                chunk = self._read(offset, INDEX_CHUNK)
+                if not chunk:
+                    break
+                offset += len(chunk)
+                data, position = data[position:] + chunk, 0
+                stop = data.find(b"\n")
             line = data[position:stop] if stop >= 0 else data[position:]
             if stop < 0 or line.startswith(b"]"):
                 break
@@ -751,11 +764,16 @@ class JsonStore:
             state = self._state
         else:
             try:
-                data, rest = read_start_nofollow(self.index_path, INDEX_FIRST_READ)
+                file = OpenFile(self.index_path)
+                data = file.read(0, INDEX_FIRST_READ)
             except FileNotFoundError:
                 raise _BadIndex("is missing") from None
             except OSError as exc:
                 raise _BadIndex(f"cannot be read ({exc.strerror})") from None
+            rest: OpenFile | None = file
+            if len(data) >= file.size:
+                file.close()
+                rest = None
             state = _State(signature=signature, source=_Lazy(data, rest))
         if names is None:
             in_step = state.listed is not None and state.listed == self._directory_stamp()
