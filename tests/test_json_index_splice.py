@@ -111,6 +111,10 @@ def test_a_spliced_save_writes_what_a_full_rewrite_writes(
         p.name for p in (rewritten / ".phaser/analytics/executions").iterdir()
     )
     assert _index(spliced) == _index(rewritten)
+    # The stats carried on from save to save are those of every execution stored.
+    store = json_store(spliced)
+    stored = list(store.read(store.find()))
+    assert _index(spliced)["stats"] == AggregatedStats.compute(stored).to_dict()
     assert_consistent(spliced)
     assert len(taken) == 1 + len(later)
 
@@ -164,3 +168,48 @@ def test_an_index_read_in_two_parts_reads_as_one(tmp_path: Path, monkeypatch) ->
     document = json.loads((project / ".phaser" / "analytics" / "index.json").read_text())
     assert document["execution_count"] == 32 == len(document["executions"])
     assert_consistent(project)
+
+
+@pytest.mark.parametrize(
+    ("tally", "stats"),
+    [
+        ({"durations": "many", "test_deltas": 1, "cost_usd": None}, None),
+        ({"durations": 3, "test_deltas": 3, "cost_usd": "lots"}, None),
+        (None, {"total_executions": "3"}),
+        (
+            None,
+            {
+                "total_executions": 3,
+                "successful": 3,
+                "partial": 0,
+                "failed": 0,
+                "total_phases_executed": 1,
+                "total_phases_completed": 1,
+                "total_duration_seconds": "long",
+            },
+        ),  # fmt: skip
+    ],
+)
+def test_damaged_stats_or_tally_are_computed_again(tmp_path: Path, tally: Any, stats: Any) -> None:
+    """A stranger's index can hold anything in ``tally`` and ``stats``: an import then
+    computes them from the rows instead of adding to them, and says nothing."""
+    project = tmp_path / "project"
+    json_store(project).save([make_record(project, hours=h) for h in range(3)])
+    path = project / ".phaser" / "analytics" / "index.json"
+    first, *rows, last = path.read_bytes().split(b"\n")[:-1]
+    header = json.loads(first[: -len(b', "executions": [')] + b"}")
+    if tally is not None:
+        header["tally"] = tally
+    closing = json.loads(b"{" + last[3:])
+    if stats is not None:
+        closing["stats"] = stats
+    text = json.dumps(header)[:-1] + ', "executions": ['
+    path.write_bytes(
+        b"\n".join([text.encode(), *rows, b"], " + json.dumps(closing)[1:].encode()]) + b"\n"
+    )
+    warnings = Warnings()
+    record = make_record(project, hours=9)
+    assert json_store(project, warnings).save([record])[0].action.value == "imported"
+    store = json_store(project)
+    assert _index(project)["stats"] == AggregatedStats.compute(store.read(store.find())).to_dict()
+    assert warnings == []
