@@ -9,10 +9,13 @@ Layout (docs/storage.md)::
         .lock                   the writers' lock file
 
 The record files are the truth. The index is trusted only while it names exactly the record
-files in ``executions/`` (a listing costs milliseconds); missing, stale, corrupt or of
-another schema, it is rebuilt from the record files with one warning (and written, when the
-store is writable). Writers take ``.lock``; every file is written to a ``mkstemp`` file in its
-directory and renamed into place.
+files in ``executions/``: while that directory keeps the inode and modification time written
+into the index (``listed``), else by a listing compared with the index's digest of names;
+missing, stale, corrupt or of another schema, it is rebuilt from the record files with one
+warning (and written, when the store is writable). Writers take ``.lock``; every file is
+written to a ``mkstemp`` file in its directory and renamed into place. A save of a few new
+records adds their lines to the index's text (:class:`_Splice`); docs/storage.md names the
+target each such piece is kept for.
 
 A cloned repository's store is untrusted input (docs/storage.md, "Threat model"): only a
 plain record name inside ``executions/`` is ever opened, moved or deleted; a record file that
