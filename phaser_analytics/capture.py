@@ -9,7 +9,6 @@ line to the capture log, and the command exits 0.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import select
@@ -46,6 +45,8 @@ def budget_scale() -> float:
     except ValueError:
         return 1.0
     return scale if 0 < scale <= 1000 else 1.0
+
+
 #: How long a drain may search a project for the report.
 DRAIN_SEARCH_SECONDS = 10.0
 #: A report counts as written during the session when modified at most this long before
@@ -288,6 +289,8 @@ def spool_dir() -> Path:
 
 
 def spool_file(session_id: str) -> Path:
+    import hashlib  # here: OpenSSL's module costs ~2 ms at every command's start
+
     digest = hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:24]
     return spool_dir() / f"{digest}.json"
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -158,6 +157,8 @@ def terminal_width() -> int | None:
         return int(columns)
     if not sys.stdout.isatty():
         return None
+    import shutil  # here: it imports bz2 and lzma, ~2 ms at every command's start
+
     return shutil.get_terminal_size((100, 24)).columns
 
 

@@ -18,7 +18,6 @@ Options: ``by`` (``day``, ``week``, ``month``; the charts' period), ``zone`` (a 
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,6 +156,8 @@ class HtmlRenderer(Renderer):
         private = templating.private_dirs(search_path, template_file)
         # The data goes in after the page is cleaned: it is ASCII JSON already, and cleaning
         # its megabytes would cost a fifth of a second at 10,000 executions.
+        import secrets  # here: hmac and OpenSSL, which no other renderer needs
+
         stand_in = f"PHASER-DATA-{secrets.token_hex(16)}"
         context, data = page_context(view, stand_in)
         page = templating.render_template(
