@@ -117,21 +117,20 @@ def test_commits_not_in_the_repository_leave_fields_null(repo):
     assert all(p.completed_at is None for p in record.phases)
 
 
-def test_non_hex_shas_never_reach_git(monkeypatch, tmp_path):
-    calls = []
-    monkeypatch.setattr(git_commits, "commit_times", lambda repo, shas: calls.append(shas) or {})
+def test_non_hex_shas_never_reach_git(repo, git_calls):
+    project, _ = repo
     record = ExecutionRecord(
         execution_id="x",
-        project_path=str(tmp_path),
+        project_path=str(project),
         phases=[PhaseRecord(1, "a", PhaseStatus.COMPLETED, "g7h8i9j")],
     )
-    git_timing.enrich_record(record=record, source=None)
-    assert calls == []
+    assert git_timing.enrich_record(record=record, source=None) is None
+    assert git_calls == []
 
 
-def test_without_git_executable_nothing_happens(repo, monkeypatch):
+def test_without_git_executable_nothing_happens(repo, monkeypatch, tmp_path):
     project, shas = repo
-    monkeypatch.setattr(git_commits.shutil, "which", lambda name: None)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
     assert git_commits.commit_times(project, shas) == {}
 
 
