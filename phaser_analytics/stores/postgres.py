@@ -37,12 +37,28 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from ..aggregates import (
+    StatsPart,
+    period_start,
+    reason_key,
+    slot_seconds,
+    slots_to_keys,
+)
 from ..errors import ExecutionNotFoundError, StorageError
-from ..models import AggregatedStats, ExecutionRecord, ExecutionStatus, datetime_from_json
+from ..models import (
+    AggregatedStats,
+    ExecutionRecord,
+    ExecutionStatus,
+    PhaseSummary,
+    ReasonCount,
+    Usage,
+    datetime_from_json,
+)
 from .base import (
     Entry,
     Finding,
@@ -889,18 +905,23 @@ class PostgresStore:
         five (BEGIN, look-up, SAVEPOINT, COPY, COMMIT); then, only if some were already
         there, their stored ids."""
         one = f"({', '.join(_PLACEHOLDERS)})"
-        inserted = {row[0] for row in self._conn.execute(
-            f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES "
-            f"{', '.join([one] * len(rows))} ON CONFLICT DO NOTHING RETURNING execution_id",
-            [value for row in rows.values() for value in row],
-        ).fetchall()}
+        inserted = {
+            row[0]
+            for row in self._conn.execute(
+                f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES "
+                f"{', '.join([one] * len(rows))} ON CONFLICT DO NOTHING RETURNING execution_id",
+                [value for row in rows.values() for value in row],
+            ).fetchall()
+        }
         pending = {index: row for index, row in rows.items() if row[0] not in inserted}
         if not pending:
             return {}
         existing = self._stored_ids(pending)
         if len(existing) < len(pending):  # a conflict names a stored row; never say half
-            raise StorageError(f"PostgreSQL store {self.where}: a conflicting execution "
-                               "vanished during the import; run it again.")
+            raise StorageError(
+                f"PostgreSQL store {self.where}: a conflicting execution "
+                "vanished during the import; run it again."
+            )
         return existing
 
     def _stored_ids(self, rows: dict[int, tuple[Any, ...]]) -> dict[int, str]:
@@ -1144,76 +1165,262 @@ class PostgresStore:
             )
         return findings
 
-    # -- aggregates in SQL -------------------------------------------------------------------------
+    # -- aggregates in SQL (the optional base.Aggregates) ---------------------------------------
+
+    def _selected(
+        self, query: AnalyticsQuery | None, project: str | None, positions: bool = False
+    ) -> tuple[str, list[Any]]:
+        """``WITH selected AS (…)``: the rows ``find(query, project=project)`` yields; with
+        ``positions``, each with ``position``, its place in find's order (newest first)."""
+        where, params = self._where_clause(query, project)
+        numbered = f", row_number() OVER (ORDER BY {_NEWEST_FIRST}) AS position"
+        inner = f"SELECT *{numbered if positions else ''} FROM {TABLE}{where}"
+        if query is not None and query.limit is not None:
+            inner += f" ORDER BY {_NEWEST_FIRST} LIMIT %s"
+            params.append(max(query.limit, 0))
+        return f"WITH selected AS ({inner}) ", params
+
+    def _aggregate(self, sql: str, params: Sequence[Any], doing: str) -> list[tuple[Any, ...]]:
+        with self._guard(doing):
+            return self._conn.execute(sql, params).fetchall()
 
     def stats(
         self, query: AnalyticsQuery | None = None, *, project: str | None = None
     ) -> AggregatedStats:
-        """What :meth:`AggregatedStats.compute` gives over ``find(query, project=project)``,
-        computed by the server in one query (tests/test_postgres_store.py compares them on
-        the same records). Cost is summed as ``numeric``, so it does not drift."""
-        where, params = self._where_clause(query, project)
-        inner = f"SELECT * FROM {TABLE}{where}"
-        if query is not None and query.limit is not None:
-            inner += f" ORDER BY {_NEWEST_FIRST} LIMIT %s"
-            params.append(max(query.limit, 0))
-        sql = f"""
-            WITH selected AS ({inner})
-            SELECT count(*),
-                   count(*) FILTER (WHERE status = 'success'),
-                   count(*) FILTER (WHERE status = 'partial'),
-                   count(*) FILTER (WHERE status = 'failed'),
-                   avg(duration_seconds), min(duration_seconds), max(duration_seconds),
-                   sum(duration_seconds),
-                   sum(test_delta), avg(test_delta)::float8,
-                   coalesce(sum(phases_planned), 0),
-                   coalesce(sum(least(coalesce(phases_completed, 0), phases_planned))
-                            FILTER (WHERE phases_planned IS NOT NULL), 0),
-                   (SELECT started_text FROM selected WHERE started_at IS NOT NULL
-                    ORDER BY started_at LIMIT 1),
-                   (SELECT started_text FROM selected WHERE started_at IS NOT NULL
-                    ORDER BY started_at DESC LIMIT 1),
-                   sum(total_tokens), round(sum(cost_usd), 6)::float8
-            FROM selected
-        """
-        with self._guard("computing statistics"):
-            row = self._conn.execute(sql, params).fetchone()
-        (
-            total,
-            successful,
-            partial,
-            failed,
-            avg_d,
-            min_d,
-            max_d,
-            sum_d,
-            sum_delta,
-            avg_delta,
-            planned,
-            completed,
-            earliest,
-            latest,
-            tokens,
-            cost,
-        ) = row
-        return AggregatedStats(
-            total_executions=int(total),
-            successful=int(successful),
-            partial=int(partial),
-            failed=int(failed),
-            avg_duration_seconds=avg_d,
-            min_duration_seconds=min_d,
-            max_duration_seconds=max_d,
-            total_duration_seconds=sum_d,
-            total_test_delta=None if sum_delta is None else int(sum_delta),
-            avg_test_delta=avg_delta,
-            total_phases_executed=int(planned),
-            total_phases_completed=int(completed),
-            earliest_execution=datetime_from_json(earliest),
-            latest_execution=datetime_from_json(latest),
-            total_tokens=None if tokens is None else int(tokens),
-            total_cost_usd=cost,
+        """:meth:`AggregatedStats.compute` of ``find(query, project=project)``, in one
+        query (tests/test_sql_aggregates.py holds it to the Python path). Cost is summed
+        as ``numeric``, so it does not drift."""
+        selected, params = self._selected(query, project)
+        first = 'ORDER BY started_at, execution_id COLLATE "C" DESC LIMIT 1'
+        last = 'ORDER BY started_at DESC, execution_id COLLATE "C" DESC LIMIT 1'
+        (row,) = self._aggregate(
+            f"{selected}SELECT {_PARTS}, "
+            f"(SELECT started_text FROM selected WHERE started_at IS NOT NULL {first}), "
+            f"(SELECT started_text FROM selected WHERE started_at IS NOT NULL {last}) "
+            "FROM selected",
+            params,
+            "computing statistics",
         )
+        part = _part(row[:-2])
+        return part.stats(datetime_from_json(row[-2]), datetime_from_json(row[-1]))
+
+    def _parts_by(
+        self,
+        query: AnalyticsQuery | None,
+        project: str | None,
+        zone: tzinfo | None,
+        key: Callable[[datetime], Any],
+        doing: str,
+    ) -> tuple[dict[Any, StatsPart], str, list[Any]]:
+        """Partial statistics of the dated selected rows by ``key`` of their start (a local
+        period, or hour and weekday): grouped by the server by UTC slot, each slot mapped
+        to its key here (aggregates.slots_to_keys), and the few slots that straddle a
+        change of key grouped by start instead. The zone's rules are Python's, so the
+        periods are exactly the Python path's whatever the server's time zone data."""
+        selected, params = self._selected(query, project)
+        ((low, high),) = self._aggregate(
+            f"{selected}SELECT extract(epoch FROM min(started_at))::float8, "
+            "extract(epoch FROM max(started_at))::float8 FROM selected",
+            params,
+            doing,
+        )
+        parts: dict[Any, StatsPart] = {}
+        if low is None:
+            return parts, selected, params
+        size = slot_seconds(zone, (low, high))
+        slot = f"floor(extract(epoch FROM started_at) / {int(size)})::bigint"
+        rows = self._aggregate(
+            f"{selected}SELECT {slot}, {_PARTS} FROM selected WHERE started_at IS NOT NULL "
+            "GROUP BY 1",
+            params,
+            doing,
+        )
+        keys, straddling = slots_to_keys((row[0] for row in rows), size, key)
+        grouped = [(keys[row[0]], row[1:]) for row in rows if row[0] in keys]
+        if straddling:
+            rows = self._aggregate(
+                f"{selected}SELECT started_at, {_PARTS} FROM selected "
+                f"WHERE started_at IS NOT NULL AND {slot} = ANY(%s) GROUP BY 1",
+                [*params, straddling],
+                doing,
+            )
+            grouped += [(key(row[0]), row[1:]) for row in rows]
+        for group, row in grouped:
+            part = _part(row)
+            if group in parts:
+                parts[group].add(part)
+            else:
+                parts[group] = part
+        return parts, selected, params
+
+    def stats_by_period(
+        self,
+        query: AnalyticsQuery | None,
+        by: str,
+        zone: tzinfo | None,
+        *,
+        project: str | None = None,
+    ) -> dict[date, AggregatedStats]:
+        """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL."""
+        doing = "computing statistics per period"
+        parts, selected, params = self._parts_by(
+            query, project, zone, lambda moment: period_start(moment, by, zone), doing
+        )
+        moments = sorted({m for p in parts.values() for m in (p.first_ts, p.last_ts)})
+        # Each start as written (its offset): of several at one instant, the first in
+        # find's order, as AggregatedStats.compute keeps the first of equal starts.
+        written = (
+            dict(
+                self._aggregate(
+                    f"{selected}SELECT DISTINCT ON (started_at) started_at, started_text "
+                    "FROM selected WHERE started_at = ANY(%s) "
+                    'ORDER BY started_at, execution_id COLLATE "C" DESC',
+                    [*params, moments],
+                    doing,
+                )
+            )
+            if moments
+            else {}
+        )
+        return {
+            start: parts[start].stats(
+                datetime_from_json(written[parts[start].first_ts]),
+                datetime_from_json(written[parts[start].last_ts]),
+            )
+            for start in sorted(parts)
+        }
+
+    def usage(
+        self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
+    ) -> Usage:
+        """:func:`~..aggregates.usage` of the selected entries, in SQL."""
+
+        def hour_and_day(moment: datetime) -> tuple[int, int]:
+            local = moment.astimezone(zone)
+            return local.hour, local.weekday()
+
+        parts, _, _ = self._parts_by(
+            query, project, zone, hour_and_day, "counting executions per hour"
+        )
+        counts = Usage()
+        for (hour, day), part in parts.items():
+            counts.hours[hour] += part.total
+            counts.days[day] += part.total
+            counts.hours_failed[hour] += part.failed
+            counts.days_failed[day] += part.failed
+        return counts
+
+    def phase_summaries(
+        self, query: AnalyticsQuery | None, *, project: str | None = None
+    ) -> list[PhaseSummary]:
+        """:func:`~..aggregates.phase_summaries` of the selected records, from their
+        ``jsonb`` phases: runs and failures per phase number, its most recent non-empty
+        title, and the error and start of its most recent failure."""
+        selected, params = self._selected(query, project, positions=True)
+        newest = "ORDER BY s.position, p.ordinality"
+        rows = self._aggregate(
+            f"{selected}SELECT (p.phase->>'phase_number')::bigint, count(*), "
+            "count(*) FILTER (WHERE p.phase->>'status' = 'failed'), "
+            f"(array_agg(p.phase->>'title' {newest}) "
+            "FILTER (WHERE coalesce(p.phase->>'title', '') <> ''))[1], "
+            f"(array_agg(p.phase->>'error_message' {newest}) "
+            "FILTER (WHERE p.phase->>'status' = 'failed'))[1], "
+            f"(array_agg(s.started_text {newest}) "
+            "FILTER (WHERE p.phase->>'status' = 'failed'))[1] "
+            "FROM selected s CROSS JOIN LATERAL jsonb_array_elements("
+            "CASE jsonb_typeof(s.record->'phases') WHEN 'array' THEN s.record->'phases' "
+            "ELSE '[]'::jsonb END) WITH ORDINALITY AS p(phase, ordinality) "
+            "GROUP BY 1 ORDER BY 1",
+            params,
+            "summarising phases",
+        )
+        return [
+            PhaseSummary(
+                phase=int(number),
+                title=title or "",
+                runs=int(runs),
+                failures=int(failures),
+                last_error=error if failures else None,
+                last_failed=datetime_from_json(started) if failures else None,
+            )
+            for number, runs, failures, title, error, started in rows
+        ]
+
+    def reason_counts(
+        self, query: AnalyticsQuery | None, *, project: str | None = None
+    ) -> list[ReasonCount]:
+        """:func:`~..aggregates.reason_counts` of the selected records: the distinct
+        wordings are read first and keyed here by ``aggregates.reason_key`` (Python's
+        case folding and white space, whatever the server's locale), then the server
+        counts each key once per execution."""
+        selected, params = self._selected(query, project, positions=True)
+        reasons = (
+            "jsonb_array_elements_text(CASE jsonb_typeof(s.record->'failure_reasons') "
+            "WHEN 'array' THEN s.record->'failure_reasons' ELSE '[]'::jsonb END)"
+        )
+        doing = "counting failure reasons"
+        wordings = [
+            row[0]
+            for row in self._aggregate(
+                f"{selected}SELECT DISTINCT r.wording FROM selected s "
+                f"CROSS JOIN LATERAL {reasons} AS r(wording)",
+                params,
+                doing,
+            )
+        ]
+        keyed = [(w, reason_key(w)) for w in wordings if w.strip()]
+        if not keyed:
+            return []
+        rows = self._aggregate(
+            f"{selected}, keys AS (SELECT * FROM unnest(%s::text[], %s::text[]) "
+            "AS k(wording, key)), "
+            "firsts AS (SELECT DISTINCT ON (s.position, k.key) s.position, s.started_text, "
+            "k.key, r.wording, r.ordinality FROM selected s "
+            f"CROSS JOIN LATERAL {reasons} WITH ORDINALITY AS r(wording, ordinality) "
+            "JOIN keys k ON k.wording = r.wording "
+            "ORDER BY s.position, k.key, r.ordinality) "
+            "SELECT (array_agg(wording ORDER BY position))[1], count(*), "
+            "(array_agg(started_text ORDER BY position))[1] FROM firsts GROUP BY key "
+            "ORDER BY count(*) DESC, min(ARRAY[position, ordinality])",
+            [*params, [w for w, _ in keyed], [k for _, k in keyed]],
+            doing,
+        )
+        return [
+            ReasonCount(wording, int(count), datetime_from_json(started))
+            for wording, count, started in rows
+        ]
+
+
+#: The partial statistics of a group of rows, in :class:`~..aggregates.StatsPart`'s order
+#: (first and last start as ``timestamptz``; cost summed as ``numeric``).
+_PARTS = """
+    count(*),
+    count(*) FILTER (WHERE status = 'success'),
+    count(*) FILTER (WHERE status = 'partial'),
+    count(*) FILTER (WHERE status = 'failed'),
+    count(duration_seconds), sum(duration_seconds), min(duration_seconds),
+    max(duration_seconds),
+    count(test_delta), sum(test_delta),
+    sum(phases_planned),
+    sum(least(coalesce(phases_completed, 0), phases_planned))
+        FILTER (WHERE phases_planned IS NOT NULL),
+    min(started_at), max(started_at),
+    count(total_tokens), sum(total_tokens),
+    count(cost_usd), sum(cost_usd)::float8
+"""
+
+
+def _part(row: Sequence[Any]) -> StatsPart:
+    """A row of ``_PARTS`` as a StatsPart: bigint sums come back as ``numeric``."""
+    values = list(row)
+    for index in _NUMERIC_SUMS:
+        if values[index] is not None:
+            values[index] = int(values[index])
+    return StatsPart.of_row(values)
+
+
+#: Which of ``_PARTS`` PostgreSQL sums as ``numeric`` (sums of bigint and integer columns).
+_NUMERIC_SUMS = (9, 10, 11, 15)
 
 
 def _like_prefix(text: str) -> str:

@@ -1,0 +1,193 @@
+"""The PostgreSQL store's aggregates in SQL (the optional ``Aggregates`` methods) give what
+the Python path of ``phaser_analytics.aggregates`` gives on the same records, against a real
+server: generated histories under every filter and zone (tests/test_sql_aggregates.py's
+generators and comparison), and the commands' output equal to a JSON store's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pgserver import PgServer
+from test_sql_aggregates import (
+    ARGUMENTS,
+    CALLS,
+    INSTANTS,
+    OFFSETS,
+    PROJECTS,
+    _history,
+    _normalised,
+    python_path,
+    queries,
+    records,
+    same,
+)
+
+from phaser_analytics import aggregates
+from phaser_analytics.cli import cli
+from phaser_analytics.models import (
+    AggregatedStats,
+    AnalyticsQuery,
+    ExecutionRecord,
+    ExecutionStatus,
+    PhaseRecord,
+    PhaseStatus,
+)
+from phaser_analytics.stores.json_files import JsonStore
+from phaser_analytics.stores.postgres import PostgresStore
+
+#: Every aggregate, the record-reading ones too.
+ALL_CALLS = [*CALLS, ("phase_summaries", ()), ("reason_counts", ())]
+
+
+def in_sql(store: PostgresStore, query: AnalyticsQuery, project: str | None, name: str,
+           *args: Any) -> Any:  # fmt: skip
+    return getattr(store, name)(query, *args, project=project)
+
+
+@pytest.fixture(scope="module")
+def shared_store(postgres_server: PgServer) -> Iterator[PostgresStore]:
+    """One database for the generated histories (emptied before each)."""
+    store = PostgresStore(
+        postgres_server.url(postgres_server.create_database()), warn=lambda message: None
+    )
+    yield store
+    store.close()
+
+
+def refill(store: PostgresStore, history: list[ExecutionRecord]) -> None:
+    store._conn.execute("DELETE FROM phaser_executions")
+    store.save([ExecutionRecord.from_dict(r.to_dict()) for r in history])
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    history=st.lists(records(), max_size=25),
+    query=queries,
+    project=st.sampled_from((None, *PROJECTS)),
+)
+def test_every_aggregate_in_sql_equals_the_python_path(
+    shared_store: PostgresStore,
+    history: list[ExecutionRecord],
+    query: AnalyticsQuery,
+    project: str | None,
+) -> None:
+    refill(shared_store, history)
+    for name, args in ALL_CALLS:
+        expected = python_path(shared_store, query, project, name, *args)
+        found = in_sql(shared_store, query, project, name, *args)
+        assert same(found, expected), (name, args, found, expected)
+
+
+def test_every_start_in_every_zone_with_starts_either_side_of_a_boundary(
+    shared_store: PostgresStore,
+) -> None:
+    """Each instant written with each offset, in each status, with phases and reasons: the
+    UTC slots the server groups by straddle local midnights and hours; equal instants
+    written differently are resolved as the Python path resolves them."""
+    statuses = list(ExecutionStatus)
+    history = [
+        ExecutionRecord(
+            execution_id=f"run-{i:02d}-{j}", project_path=PROJECTS[0], base_commit=f"{i}-{j}",
+            started_at=instant.astimezone(offset), status=statuses[(i + j) % 3],
+            completed_at=instant + timedelta(minutes=i),
+            cost_usd=0.1 * j,
+            phases=[PhaseRecord(phase_number=1 + (i % 3), title=["", "Build"][j % 2],
+                                status=list(PhaseStatus)[(i + j) % 3],
+                                error_message=f"error {i}-{j}" if j % 2 else None)],
+            failure_reasons=[["Flaky test", "flaky TEST.", "Timeout"][(i + j) % 3]],
+        )
+        for i, instant in enumerate(INSTANTS) for j, offset in enumerate(OFFSETS)
+    ]  # fmt: skip
+    refill(shared_store, history)
+    for query in (AnalyticsQuery(), AnalyticsQuery(limit=7), AnalyticsQuery(status=statuses[1])):
+        for name, args in ALL_CALLS:
+            expected = python_path(shared_store, query, None, name, *args)
+            found = in_sql(shared_store, query, None, name, *args)
+            assert same(found, expected), (name, args, found, expected)
+
+
+@pytest.mark.parametrize(("name", "args"), ALL_CALLS)
+def test_an_empty_store_aggregates_to_nothing(shared_store: PostgresStore, name: str,
+                                              args: tuple) -> None:  # fmt: skip
+    refill(shared_store, [])
+    query = AnalyticsQuery()
+    assert same(
+        in_sql(shared_store, query, None, name, *args),
+        python_path(shared_store, query, None, name, *args),
+    )
+
+
+def test_sums_beyond_64_bits_are_exact(shared_store: PostgresStore) -> None:
+    """PostgreSQL sums bigint as numeric: no overflow, no hand-over to Python."""
+    big = [ExecutionRecord(execution_id=f"big-{i}", project_path="/p", base_commit=str(i),
+                           tokens={"total": 2**53}) for i in range(1100)]  # fmt: skip
+    refill(shared_store, big)
+    assert shared_store.stats(None).total_tokens == 1100 * 2**53
+
+
+# -- the command line: the same output from PostgreSQL as from the JSON store -------------------
+
+
+@pytest.fixture
+def twin_stores(tmp_path: Path, pg_url: str) -> tuple[Path, str]:
+    """A project whose JSON store and a PostgreSQL database hold the same executions."""
+    project = tmp_path / "alpha"
+    project.mkdir()
+    history = _history(project.resolve())
+    JsonStore.for_project(project).save([ExecutionRecord.from_dict(r.to_dict()) for r in history])
+    with PostgresStore(pg_url, warn=lambda message: None) as store:
+        store.save([ExecutionRecord.from_dict(r.to_dict()) for r in history])
+    return project, pg_url
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+@pytest.mark.parametrize("arguments", ARGUMENTS, ids=" ".join)
+def test_the_commands_show_the_same_from_postgresql_as_from_json(
+    twin_stores: tuple[Path, str], arguments: list[str], fmt: str
+) -> None:
+    project, url = twin_stores
+    common = ["--project", str(project), "--format", fmt]
+    if arguments[0] == "show" and fmt == "json":
+        common.append("--verbose")
+    runner = CliRunner()
+    from_json = runner.invoke(cli, ["analytics", *arguments, *common])
+    from_pg = runner.invoke(cli, ["analytics", *arguments, *common, "--store", url])
+    assert from_json.exit_code == 0, from_json.output
+    assert from_pg.exit_code == 0, from_pg.output
+    expected = _normalised(from_json.stdout, fmt)
+    assert same(_normalised(from_pg.stdout, fmt), expected)
+    assert from_pg.stderr == from_json.stderr
+
+
+@pytest.mark.parametrize("command", ["trends", "failures", "phases"])
+def test_against_postgresql_the_commands_read_no_record_and_aggregate_in_sql(
+    twin_stores: tuple[Path, str], command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL path is the one taken: the Python aggregates and reading records fail."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the Python path was taken")
+
+    for name in ("stats_by_period", "usage", "phase_summaries", "reason_counts"):
+        monkeypatch.setattr(aggregates, name, refuse)
+    monkeypatch.setattr(AggregatedStats, "compute", classmethod(refuse))
+    monkeypatch.setattr(PostgresStore, "read", refuse)
+    monkeypatch.setattr(PostgresStore, "find", refuse)
+    project, url = twin_stores
+    result = CliRunner().invoke(
+        cli, ["analytics", command, "--project", str(project), "--store", url, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stats"]["total_executions"] == 48
