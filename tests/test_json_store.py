@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -431,12 +432,17 @@ def test_a_damaged_row_met_half_way_rebuilds_and_the_walk_goes_on(project: Path)
 
 
 def test_executions_are_listed_only_when_the_directory_changed(project: Path, monkeypatch) -> None:
-    from phaser_analytics.stores.json_files import JsonStore
-
     fill(project, 3)
-    calls = []
-    real = JsonStore._record_names
-    monkeypatch.setattr(JsonStore, "_record_names", lambda self: calls.append(1) or real(self))
+    executions = _analytics(project) / "executions"
+    calls = []  # each listing of executions/
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(os.fsdecode(path)) == executions:
+            calls.append(1)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
     # The last writer stamped executions/ into the index: nothing changed since.
     assert _invoke(project, "show").exit_code == 0
     assert calls == []
