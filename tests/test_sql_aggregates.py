@@ -64,7 +64,8 @@ def records(draw: st.DrawFn) -> ExecutionRecord:
         started = started.astimezone(draw(st.sampled_from(OFFSETS)))
     completed = None
     if started is not None and draw(st.booleans()):
-        completed = started + timedelta(seconds=draw(st.floats(0, 90_000).map(lambda s: round(s, 3))))
+        seconds = draw(st.floats(0, 90_000).map(lambda s: round(s, 3)))
+        completed = started + timedelta(seconds=seconds)
     phases = [
         PhaseRecord(
             phase_number=draw(st.integers(1, 5)),
@@ -143,6 +144,8 @@ CALLS = [
     ("stats", ()),
     *(("stats_by_period", (by, zone)) for by in aggregates.PERIODS for zone in ZONES),
     *(("usage", (zone,)) for zone in ZONES),
+    ("phase_summaries", ()),
+    ("reason_counts", ()),
 ]
 
 
@@ -283,7 +286,7 @@ def test_the_commands_show_the_same_from_sqlite_as_from_json(
     assert from_sqlite.stderr == from_json.stderr
 
 
-@pytest.mark.parametrize("command", ["trends"])
+@pytest.mark.parametrize("command", ["trends", "failures", "phases"])
 def test_against_sqlite_the_commands_read_no_record_and_aggregate_in_sql(
     twin_stores: tuple[Path, str], command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -304,3 +307,149 @@ def test_against_sqlite_the_commands_read_no_record_and_aggregate_in_sql(
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["stats"]["total_executions"] == 48
+
+
+# -- the phase and reason rows: filled on upgrade, kept in step, rebuilt by doctor -------------
+
+
+def _every_aggregate_matches(store: SqliteStore) -> None:
+    for query in (AnalyticsQuery(), AnalyticsQuery(status=ExecutionStatus.FAILED)):
+        for project in (None, PROJECTS[0]):
+            for name, args in CALLS:
+                expected = python_path(store, query, project, name, *args)
+                assert same(sql(store, query, project, name, *args), expected), (name, args)
+
+
+def _rows(path: Path, table: str) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        db.close()
+
+
+def _generated(count: int, seed: int = 1) -> list[ExecutionRecord]:
+    """``count`` executions drawn from the pools the generated histories use (a fixed
+    seed), with phases, reasons, equal starts and unknown values."""
+    import random
+
+    pick = random.Random(seed)
+    made = []
+    for i in range(count):
+        started = pick.choice([None, *INSTANTS])
+        if started is not None:
+            started = started.astimezone(pick.choice(OFFSETS))
+        completed = started + timedelta(seconds=pick.random() * 9000) if started else None
+        phases = [
+            PhaseRecord(pick.randint(1, 5), pick.choice(TITLES), pick.choice(list(PhaseStatus)),
+                        error_message=pick.choice(ERRORS))
+            for _ in range(pick.randint(0, 4))
+        ]  # fmt: skip
+        made.append(
+            ExecutionRecord(
+                execution_id=f"gen-{seed}-{i:03d}", audit_document=pick.choice(DOCUMENTS),
+                project_path=pick.choice(PROJECTS), started_at=started, completed_at=completed,
+                status=pick.choice(list(ExecutionStatus)), phases_planned=pick.randint(0, 6),
+                phases_completed=pick.randint(0, 6), base_commit=f"g{seed}-{i}", phases=phases,
+                failure_reasons=pick.sample(REASONS, pick.randint(0, 3)),
+                cost_usd=round(pick.random() * 3, 6),
+            )
+        )  # fmt: skip
+    return made
+
+
+def test_a_database_of_the_previous_schema_upgrades_with_nothing_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from phaser_analytics.stores import sqlite as sqlite_store
+
+    history = _history(Path(PROJECTS[0])) + _generated(30)
+    path = tmp_path / "old.db"
+    # The database as the release before the phase and reason rows wrote it: the first
+    # two migrations, and rows inserted as its save inserted them.
+    old = sqlite3.connect(path, isolation_level=None)
+    with monkeypatch.context() as patched:
+        patched.setattr(sqlite_store, "MIGRATIONS", sqlite_store.MIGRATIONS[:2])
+        assert sqlite_store.migrate(old) == ["m001_executions", "m002_quarantine"]
+    for record in history:
+        old.execute(sqlite_store._INSERT, sqlite_store._columns(record))
+    old.close()
+
+    store = SqliteStore(path)
+    info = store.info()
+    assert info.schema_version == "m003_phases_and_reasons"
+    assert info.count == len(history)
+    assert _rows(path, "phases") == sum(len(r.phases) for r in history)
+    _every_aggregate_matches(store)
+    assert not [f for f in store.check() if f.problem]
+    read = {r.execution_id: r.to_dict() for r in store.read(store.find())}
+    assert read == {r.execution_id: r.to_dict() for r in history}
+
+
+def test_delete_replace_and_quarantine_keep_the_phase_rows_in_step(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    history = _generated(24)
+    store.save(history)
+    assert _rows(path, "phases") == sum(len(r.phases) for r in history)
+
+    gone = store.delete([history[0].execution_id, history[1].execution_id])
+    assert len(gone) == 2
+    changed = ExecutionRecord.from_dict(history[2].to_dict())
+    changed.phases = [PhaseRecord(9, "Replaced", PhaseStatus.FAILED, error_message="new")]
+    changed.failure_reasons = ["A new reason"]
+    assert store.save([changed], replace=True)[0].action.value == "replaced"
+    kept = [changed, *history[3:]]
+    assert _rows(path, "phases") == sum(len(r.phases) for r in kept)
+    _every_aggregate_matches(store)
+    assert [s.title for s in store.phase_summaries(None) if s.phase == 9] == ["Replaced"]
+
+    # A record that does not load is quarantined when read, and its rows go with it.
+    import sqlite3
+
+    victim = next(r for r in kept if r.phases)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE executions SET record = '{\"status\": 1}' WHERE execution_id = ?",
+                   (victim.execution_id,))  # fmt: skip
+    db.close()
+    store.warn = lambda message: None
+    list(store.read(store.find()))
+    assert _rows(path, "phases") == sum(len(r.phases) for r in kept if r is not victim)
+    _every_aggregate_matches(store)
+
+
+def test_doctor_finds_and_rebuilds_phase_rows_that_do_not_match(tmp_path: Path) -> None:
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    history = _generated(12)
+    store.save(history)
+    store.close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DELETE FROM phases WHERE rowid IN (SELECT rowid FROM phases LIMIT 3)")
+        db.execute("INSERT INTO failure_reasons SELECT * FROM failure_reasons LIMIT 1")
+    db.close()
+    url = f"sqlite:///{path}"
+    project = tmp_path / "project"
+    project.mkdir()
+    checked = CliRunner().invoke(cli, ["analytics", "doctor", "--store", url,
+                                       "--project", str(project)])  # fmt: skip
+    assert "do not match their records" in checked.output
+    assert checked.exit_code != 0
+    repaired = CliRunner().invoke(cli, ["analytics", "doctor", "--repair", "--store", url,
+                                        "--project", str(project)])  # fmt: skip
+    assert repaired.exit_code == 0, repaired.output
+    assert "rebuilt them from the records" in repaired.output
+    store = SqliteStore(path)
+    assert not [f for f in store.check() if f.problem]
+    assert _rows(path, "phases") == sum(len(r.phases) for r in history)
+    _every_aggregate_matches(store)

@@ -20,6 +20,7 @@ from ..aggregates import (
     NotAggregated,
     StatsPart,
     period_start,
+    reasons_of,
     slot_seconds,
     slots_to_keys,
     utc_moment,
@@ -28,6 +29,9 @@ from ..errors import ExecutionNotFoundError, StorageError
 from ..models import (
     ExecutionRecord,
     ExecutionStatus,
+    PhaseStatus,
+    PhaseSummary,
+    ReasonCount,
     Usage,
     datetime_from_json,
     datetime_to_json,
@@ -122,6 +126,62 @@ def m002_quarantine(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_phases_and_reasons(db: sqlite3.Connection) -> None:
+    """One row per phase and per distinct failure reason of each execution, with the
+    execution's filter columns, so ``phases`` and ``failures`` aggregate in SQL; filled
+    from the records already stored (a record that does not load gets none, as it is
+    quarantined when read)."""
+    shared = """
+        execution_key TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        project_path TEXT,
+        started_ts REAL,
+        started_at TEXT,
+        status TEXT NOT NULL,
+        audit_document TEXT,
+        position INTEGER NOT NULL,
+    """
+    db.execute(
+        f"""
+        CREATE TABLE phases ({shared}
+            phase_number INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            phase_status TEXT NOT NULL,
+            error_message TEXT
+        )
+        """
+    )
+    db.execute(
+        f"""
+        CREATE TABLE failure_reasons ({shared}
+            reason TEXT NOT NULL,
+            reason_key TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX phases_execution ON phases (execution_key)")
+    db.execute(
+        "CREATE INDEX phases_newest ON phases (project_path, phase_number, started_ts DESC, "
+        "execution_id DESC, position, phase_status)"
+    )
+    db.execute("CREATE INDEX failure_reasons_execution ON failure_reasons (execution_key)")
+    db.execute(
+        """
+        CREATE TRIGGER executions_children AFTER DELETE ON executions BEGIN
+            DELETE FROM phases WHERE execution_key = lower(old.execution_id);
+            DELETE FROM failure_reasons WHERE execution_key = lower(old.execution_id);
+        END
+        """
+    )
+    for (text,) in db.execute("SELECT record FROM executions").fetchall():
+        try:
+            record = ExecutionRecord.from_dict(json.loads(text))
+        except Exception:  # left for read and doctor to quarantine
+            continue
+        _write_children(db, record, fresh=True)
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply the migrations the database has not had, each in its own transaction; return
     the names applied."""
@@ -205,6 +265,56 @@ def _columns(record: ExecutionRecord) -> dict[str, Any]:
     values["identity"] = json.dumps(record.identity)
     values["record"] = json.dumps(record.to_dict(), ensure_ascii=False)
     return values
+
+
+_CHILD_SHARED = ("execution_key", "execution_id", "project_path", "started_ts", "started_at",
+                 "status", "audit_document", "position")  # fmt: skip
+_INSERT_PHASE = (
+    f"INSERT INTO phases ({', '.join(_CHILD_SHARED)}, phase_number, title, phase_status, "
+    f"error_message) VALUES ({', '.join('?' * (len(_CHILD_SHARED) + 4))})"
+)
+_INSERT_REASON = (
+    f"INSERT INTO failure_reasons ({', '.join(_CHILD_SHARED)}, reason, reason_key) "
+    f"VALUES ({', '.join('?' * (len(_CHILD_SHARED) + 2))})"
+)
+
+
+def _write_children(db: sqlite3.Connection, record: ExecutionRecord, *, fresh: bool) -> None:
+    """The ``phases`` and ``failure_reasons`` rows of ``record`` (replacing any it had,
+    unless ``fresh``: a row just inserted has none)."""
+    key = record.execution_id.lower()
+    if not fresh:
+        db.execute("DELETE FROM phases WHERE execution_key = ?", (key,))
+        db.execute("DELETE FROM failure_reasons WHERE execution_key = ?", (key,))
+    started = record.started_at
+    shared = (key, record.execution_id, record.project_path,
+              started.timestamp() if started else None, datetime_to_json(started),
+              ExecutionStatus(record.status).value, record.audit_document)  # fmt: skip
+    if record.phases:
+        db.executemany(
+            _INSERT_PHASE,
+            [
+                (
+                    *shared,
+                    i,
+                    p.phase_number,
+                    p.title,
+                    PhaseStatus(p.status).value,
+                    p.error_message,
+                )
+                for i, p in enumerate(record.phases)
+            ],
+        )
+    if record.failure_reasons:
+        db.executemany(
+            _INSERT_REASON,
+            [(*shared, i, wording, key_) for i, (key_, wording)
+             in enumerate(reasons_of(record.failure_reasons))],
+        )  # fmt: skip
+
+
+def _children_expected(record: ExecutionRecord) -> tuple[int, int]:
+    return len(record.phases), len(reasons_of(record.failure_reasons))
 
 
 _INSERT_NAMES = (*ENTRY_FIELDS, "started_ts", "identity", "record")
@@ -475,6 +585,7 @@ class SqliteStore:
                 )
                 if existing is None:
                     self.db.execute(_INSERT, values)
+                    _write_children(self.db, record, fresh=True)
                     outcomes.append(SaveOutcome(SaveAction.IMPORTED, record.execution_id, self.url))
                     continue
                 if not replace:
@@ -487,6 +598,7 @@ class SqliteStore:
                     (values["identity"], record.execution_id.lower()),
                 )
                 self.db.execute(_UPDATE, values)
+                _write_children(self.db, record, fresh=False)
                 outcomes.append(SaveOutcome(SaveAction.REPLACED, record.execution_id, self.url))
         return outcomes
 
@@ -532,16 +644,22 @@ class SqliteStore:
                 )
             )
         bad = []
+        stored = self._children_stored()
+        mismatched: list[ExecutionRecord] = []
         for key, text, *columns in db.execute(
             f"SELECT lower(execution_id), record, {_COLUMNS} FROM executions"
         ):
             try:
                 _entry(columns)
                 data = json.loads(text)
-                ExecutionRecord.from_dict(data)
+                record = ExecutionRecord.from_dict(data)
             except Exception as exc:
                 reason = "its columns are damaged" if isinstance(exc, DamagedRow) else None
                 bad.append((key, text, reason or f"{type(exc).__name__}: {exc}"))
+                continue
+            if stored.pop(key, (0, 0)) != _children_expected(record):
+                mismatched.append(record)
+        findings += self._check_children(mismatched, list(stored), repair)
         for key, text, reason in bad:
             if repair:
                 self._quarantine(key, text, reason)
@@ -686,6 +804,99 @@ class SqliteStore:
             counts.hours_failed[hour] += part.failed
             counts.days_failed[day] += part.failed
         return counts
+
+    def _children_stored(self) -> dict[str, tuple[int, int]]:
+        """(phase rows, reason rows) of each execution key that has any."""
+        counts: dict[str, list[int]] = {}
+        for index, table in enumerate(("phases", "failure_reasons")):
+            for key, count in self.db.execute(
+                f"SELECT execution_key, count(*) FROM {table} GROUP BY execution_key"
+            ):
+                counts.setdefault(key, [0, 0])[index] = count
+        return {key: (a, b) for key, (a, b) in counts.items()}
+
+    def _check_children(
+        self, mismatched: list[ExecutionRecord], orphans: list[str], repair: bool
+    ) -> list[Finding]:
+        """Findings on the phase and reason rows: those of ``mismatched`` records do not
+        match them (rebuilt on repair); ``orphans`` are keys of no execution (removed)."""
+        if not mismatched and not orphans:
+            return []
+        what = (
+            f"the phase and failure-reason rows of {len(mismatched) + len(orphans)} "
+            "execution(s) do not match their records"
+        )
+        if not repair:
+            return [Finding("aggregates", f"{what}: 'doctor --repair' rebuilds them")]
+        with self._errors("write to"), _transaction(self.db):
+            for record in mismatched:
+                _write_children(self.db, record, fresh=False)
+            for key in orphans:
+                self.db.execute("DELETE FROM phases WHERE execution_key = ?", (key,))
+                self.db.execute("DELETE FROM failure_reasons WHERE execution_key = ?", (key,))
+        return [Finding("repair", f"{what}; rebuilt them from the records", "ok")]
+
+    def phase_summaries(
+        self, query: AnalyticsQuery | None, *, project: str | None = None
+    ) -> list[PhaseSummary]:
+        """:func:`~..aggregates.phase_summaries` of the selected records, in SQL."""
+        where, params = self._child_where("phases", query, project)
+        newest = " ORDER BY started_ts DESC, execution_id DESC, position LIMIT 1"
+        summaries = []
+        rows = self._aggregate(
+            "SELECT phase_number, count(*), count(*) FILTER (WHERE phase_status = 'failed') "
+            f"FROM phases{where} GROUP BY phase_number ORDER BY phase_number",
+            params,
+        )
+        more = " AND " if where else " WHERE "
+        for number, runs, failures in rows:
+            summary = PhaseSummary(number, runs=runs, failures=failures)
+            titled = self._aggregate(
+                f"SELECT title FROM phases{where}{more}phase_number = ? AND title != ''{newest}",
+                [*params, number],
+            )
+            summary.title = titled[0][0] if titled else ""
+            if failures:
+                error, started = self._aggregate(
+                    f"SELECT error_message, started_at FROM phases{where}{more}"
+                    f"phase_number = ? AND phase_status = 'failed'{newest}",
+                    [*params, number],
+                )[0]
+                summary.last_error = error
+                summary.last_failed = datetime_from_json(started)
+            summaries.append(summary)
+        return summaries
+
+    def reason_counts(
+        self, query: AnalyticsQuery | None, *, project: str | None = None
+    ) -> list[ReasonCount]:
+        """:func:`~..aggregates.reason_counts` of the selected records, in SQL: per reason,
+        its count and its newest row."""
+        where, params = self._child_where("failure_reasons", query, project)
+        rows = self._aggregate(
+            "SELECT reason, started_at, started_ts, execution_id, position, n FROM ("
+            "SELECT *, count(*) OVER (PARTITION BY reason_key) AS n, row_number() OVER "
+            "(PARTITION BY reason_key ORDER BY started_ts DESC, execution_id DESC) AS newest "
+            f"FROM failure_reasons{where}) WHERE newest = 1",
+            params,
+        )
+        # As the Python path meets them: newest execution first, in the record's order.
+        rows.sort(key=lambda row: row[4])
+        rows.sort(key=lambda row: (row[2] is not None, row[2] or 0.0, row[3]), reverse=True)
+        rows.sort(key=lambda row: -row[5])
+        return [ReasonCount(row[0], row[5], datetime_from_json(row[1])) for row in rows]
+
+    def _child_where(
+        self, table: str, query: AnalyticsQuery | None, project: str | None
+    ) -> tuple[str, list[Any]]:
+        """The filters of ``query`` on a child table (which has the columns they name);
+        with a limit, the rows of the executions :meth:`find` keeps."""
+        where, params = _where(query, project)
+        if query is not None and query.limit is not None:
+            selected, more = self._selected(query, project)
+            keys = f"execution_key IN ({selected}SELECT lower(execution_id) FROM selected)"
+            return f" WHERE {keys}", more
+        return where, params
 
     def close(self) -> None:
         if self._db is not None:
