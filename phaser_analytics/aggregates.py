@@ -8,13 +8,14 @@ its database: the optional methods of :class:`~phaser_analytics.stores.base.Aggr
 store's method when the store has it, else the Python path. Either way the result is the
 same objects (tests/test_sql_aggregates.py compares them on the same records).
 
-The helpers at the end (:class:`StatsPart`, :func:`slots_to_keys`) are for a backend that
-aggregates in SQL: partial statistics merged in Python, and times of day grouped in the
-database by a UTC slot that the zone maps to one period.
+The helpers at the end (:class:`StatsPart`, :func:`offset_changes`) are for a backend that
+aggregates in SQL: partial statistics merged in Python, and a zone's offsets over a span of
+time, so that the database turns starts into local days and hours as Python does.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,11 @@ PERIODS = ("day", "week", "month")
 def period_start(moment: datetime, by: str, zone: tzinfo | None) -> date:
     """The first day of the day, ISO week (Monday) or month holding ``moment`` in ``zone``
     (``None``: the machine's local zone)."""
-    day = moment.astimezone(zone).date()
+    return period_of_day(moment.astimezone(zone).date(), by)
+
+
+def period_of_day(day: date, by: str) -> date:
+    """The first day of the day, ISO week (Monday) or month holding ``day``."""
     if by == "week":
         return day - timedelta(days=day.weekday())
     if by == "month":
@@ -309,18 +314,10 @@ def _high(a: Any, b: Any) -> Any:
     return b if a is None or (b is not None and b > a) else a
 
 
-def slot_seconds(zone: tzinfo | None, moments: Iterable[float]) -> int:
-    """How long a UTC slot a database may group starts by, so that ``zone`` maps nearly
-    every slot to one local hour: an hour where the zone's offsets at ``moments`` are whole
-    hours, else a quarter of an hour, else a minute. :func:`slots_to_keys` finds the slots
-    that still straddle a boundary."""
-    size = 3600
-    for moment in moments:
-        offset = utc_moment(moment).astimezone(zone).utcoffset()
-        seconds = int(offset.total_seconds()) if offset is not None else 0
-        while size > 60 and seconds % size:
-            size = 900 if size == 3600 else 60
-    return size
+#: How far apart :func:`offset_changes` looks at a zone's offset: no zone changes it twice
+#: within six hours.
+PROBE_SECONDS = 6 * 3600
+EPOCH_DAY = date(1970, 1, 1)
 
 
 def utc_moment(timestamp: float) -> datetime:
@@ -328,24 +325,39 @@ def utc_moment(timestamp: float) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=timestamp)
 
 
-def slot_start(slot: int, size: int) -> datetime:
-    return utc_moment(slot * size)
+def _offset(zone: tzinfo | None, timestamp: float) -> float:
+    offset = utc_moment(timestamp).astimezone(zone).utcoffset()
+    return offset.total_seconds() if offset is not None else 0.0
 
 
-def slots_to_keys(
-    slots: Iterable[int], size: int, key: Callable[[datetime], Any]
-) -> tuple[dict[int, Any], list[int]]:
-    """The ``key`` (a local period or hour) of each slot whose first and last instant have
-    the same key, and the slots that straddle a change of key (the database groups their
-    starts one by one instead)."""
-    keys: dict[int, Any] = {}
-    straddling = []
-    last = timedelta(seconds=size) - timedelta(microseconds=1)
-    for slot in slots:
-        start = slot_start(slot, size)
-        first = key(start)
-        if key(start + last) == first:
-            keys[slot] = first
-        else:
-            straddling.append(slot)
-    return keys, straddling
+def offset_changes(
+    zone: tzinfo | None, low: float, high: float
+) -> tuple[float, list[tuple[int, float]]]:
+    """``zone``'s UTC offset in seconds at ``low``, and each change of it up to ``high``
+    as ``(first second of the new offset, new offset)``: what a database needs to turn
+    starts into local times (``started + offset``) the way ``astimezone(zone)`` does,
+    daylight saving included. Zones change offsets at whole seconds."""
+    moment, end = math.floor(low), math.floor(high)
+    current = first = _offset(zone, moment)
+    changes: list[tuple[int, float]] = []
+    while moment < end:
+        probe = min(moment + PROBE_SECONDS, end)
+        if _offset(zone, probe) == current:
+            moment = probe
+            continue
+        before, after = moment, probe  # the first second of the new offset is in (before, after]
+        while after - before > 1:
+            middle = (before + after) // 2
+            if _offset(zone, middle) == current:
+                before = middle
+            else:
+                after = middle
+        current = _offset(zone, after)
+        changes.append((after, current))
+        moment = after
+    return first, changes
+
+
+def local_day(number: int) -> date:
+    """The date of a day number counted from 1970-01-01 (a local day, in SQL)."""
+    return EPOCH_DAY + timedelta(days=number)

@@ -176,8 +176,8 @@ def test_every_aggregate_in_sql_equals_the_python_path(
 
 
 def test_every_start_in_every_zone_with_starts_either_side_of_a_boundary(tmp_path: Path) -> None:
-    """Each instant, written with each offset, in each status: the UTC slots the database
-    groups by straddle local midnights and hours, and are grouped by start instead."""
+    """Each instant, written with each offset, in each status: starts either side of a
+    local midnight or hour, and of daylight-saving changes, land where Python puts them."""
     statuses = list(ExecutionStatus)
     history = [
         ExecutionRecord(
@@ -193,6 +193,27 @@ def test_every_start_in_every_zone_with_starts_either_side_of_a_boundary(tmp_pat
         for name, args in CALLS:
             expected = python_path(store, query, None, name, *args)
             assert same(sql(store, query, None, name, *args), expected), (name, args)
+
+
+def test_the_machines_zone_is_the_one_python_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --tz, days and hours are the machine's local ones (here Paris, with its
+    daylight-saving changes), as ``astimezone()`` gives them."""
+    import time
+
+    store = SqliteStore(tmp_path / "store.db")
+    store.save(_generated(40, seed=3))
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    try:
+        for name, args in CALLS:
+            if None in args:
+                expected = python_path(store, AnalyticsQuery(), None, name, *args)
+                assert same(sql(store, AnalyticsQuery(), None, name, *args), expected), name
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.mark.parametrize(("name", "args"), CALLS)

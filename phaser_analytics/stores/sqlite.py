@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 from ..aggregates import (
     NotAggregated,
     StatsPart,
-    period_start,
+    local_day,
+    offset_changes,
+    period_of_day,
     reasons_of,
-    slot_seconds,
-    slots_to_keys,
-    utc_moment,
 )
 from ..errors import ExecutionNotFoundError, StorageError
 from ..models import (
@@ -56,7 +55,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from datetime import date, datetime, tzinfo
+    from datetime import date, tzinfo
 
     from ..models import AggregatedStats, AnalyticsQuery
 
@@ -369,13 +368,22 @@ _PARTS = """
 """
 
 
-def _slot(size: int) -> str:
-    """The UTC slot of ``size`` seconds holding a start: ``floor(started_ts / size)``."""
-    quotient = f"(started_ts / {int(size)})"
-    return (
-        f"(CAST({quotient} AS INTEGER) - "
-        f"(started_ts < 0 AND {quotient} != CAST({quotient} AS INTEGER)))"
-    )
+def _floor(value: str, size: int) -> str:
+    """``floor(value / size)`` as an integer, with no need of SQLite's math functions."""
+    quotient = f"(({value}) / {int(size)})"
+    return f"(CAST({quotient} AS INTEGER) - ({quotient} < CAST({quotient} AS INTEGER)))"
+
+
+def _local(zone: tzinfo | None, low: float, high: float) -> str:
+    """The start as seconds of local time in ``zone`` (for starts from ``low`` to
+    ``high``): ``started_ts`` plus the zone's offset at that moment."""
+    first, changes = offset_changes(zone, low, high)
+    if not changes:
+        return f"(started_ts + {first!r})"
+    offsets = [first, *(offset for _, offset in changes)]
+    cases = [f"WHEN started_ts < {moment} THEN {offsets[i]!r}"
+             for i, (moment, _) in enumerate(changes)]  # fmt: skip
+    return f"(started_ts + CASE {' '.join(cases)} ELSE {offsets[-1]!r} END)"
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -731,42 +739,25 @@ class SqliteStore:
         query: AnalyticsQuery | None,
         project: str | None,
         zone: tzinfo | None,
-        key: Callable[[datetime], Any],
-    ) -> tuple[dict[Any, StatsPart], str, list]:
-        """Partial statistics of the dated selected rows by ``key`` of their start (a local
-        period or hour): grouped in SQL by UTC slot, each slot mapped to its key, and the
-        few slots that straddle a change of key grouped by start instead."""
+        keys: str,
+    ) -> tuple[list[Any], str, list]:
+        """Rows of ``keys`` (SQL over ``day`` and ``hour``: the local day number since
+        1970-01-01 and hour of the start in ``zone``) and the partial statistics of the
+        dated selected executions that have those keys."""
         selected, params = self._selected(query, project)
         low, high = self._aggregate(
             f"{selected}SELECT min(started_ts), max(started_ts) FROM selected", params
         )[0]
-        parts: dict[Any, StatsPart] = {}
         if low is None:
-            return parts, selected, params
-        size = slot_seconds(zone, (low, high))
-        slot = _slot(size)
-        rows = self._aggregate(
-            f"{selected}SELECT {slot}, {_PARTS} FROM selected "
-            f"WHERE started_ts IS NOT NULL GROUP BY 1",
-            params,
+            return [], selected, params
+        local = _local(zone, low, high)
+        sql = (
+            f"{selected}, located AS (SELECT *, {_floor('local', 86400)} AS day, "
+            f"{_floor('local', 3600)} AS hour FROM "
+            f"(SELECT *, {local} AS local FROM selected WHERE started_ts IS NOT NULL)) "
+            f"SELECT {keys}, {_PARTS} FROM located GROUP BY {keys}"
         )
-        keys, straddling = slots_to_keys((row[0] for row in rows), size, key)
-        grouped = [(keys[row[0]], row[1:]) for row in rows if row[0] in keys]
-        for chunk in _chunks(straddling):
-            marks = ", ".join("?" * len(chunk))
-            rows = self._aggregate(
-                f"{selected}SELECT started_ts, {_PARTS} FROM selected "
-                f"WHERE started_ts IS NOT NULL AND {slot} IN ({marks}) GROUP BY 1",
-                [*params, *chunk],
-            )
-            grouped += [(key(utc_moment(row[0])), row[1:]) for row in rows]
-        for group, row in grouped:
-            part = StatsPart.of_row(row)
-            if group in parts:
-                parts[group].add(part)
-            else:
-                parts[group] = part
-        return parts, selected, params
+        return self._aggregate(sql, params), selected, params
 
     def stats_by_period(
         self,
@@ -776,10 +767,17 @@ class SqliteStore:
         *,
         project: str | None = None,
     ) -> dict[date, AggregatedStats]:
-        """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL."""
-        parts, selected, params = self._parts_by(
-            query, project, zone, lambda moment: period_start(moment, by, zone)
-        )
+        """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL: by local
+        day, merged into weeks or months."""
+        rows, selected, params = self._parts_by(query, project, zone, "day")
+        parts: dict[date, StatsPart] = {}
+        for day, *values in rows:
+            start = period_of_day(local_day(day), by)
+            part = StatsPart.of_row(values)
+            if start in parts:
+                parts[start].add(part)
+            else:
+                parts[start] = part
         stamps = [s for p in parts.values() for s in (p.first_ts, p.last_ts)]
         starts = self._start_times(selected, params, stamps)
         return {
@@ -791,14 +789,11 @@ class SqliteStore:
         self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
     ) -> Usage:
         """:func:`~..aggregates.usage` of the selected entries, in SQL."""
-
-        def hour_and_day(moment: datetime) -> tuple[int, int]:
-            local = moment.astimezone(zone)
-            return local.hour, local.weekday()
-
-        parts, _, _ = self._parts_by(query, project, zone, hour_and_day)
+        weekday = "((day + 3) % 7 + 7) % 7"  # 1970-01-01 was a Thursday
+        rows, _, _ = self._parts_by(query, project, zone, f"(hour % 24 + 24) % 24, {weekday}")
         counts = Usage()
-        for (hour, day), part in parts.items():
+        for hour, day, *values in rows:
+            part = StatsPart.of_row(values)
             counts.hours[hour] += part.total
             counts.days[day] += part.total
             counts.hours_failed[hour] += part.failed
