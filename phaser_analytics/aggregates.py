@@ -106,13 +106,25 @@ def reasons_of(record_reasons: Sequence[str]) -> list[tuple[str, str]]:
 
 def reason_counts(records: Iterable[ExecutionRecord]) -> list[ReasonCount]:
     """Each failure reason of the reports' Issues Encountered, most executions first."""
+    return count_reasons(
+        (key, wording, record.started_at)
+        for record in _newest_first(records)
+        for key, wording in reasons_of(record.failure_reasons)
+    )
+
+
+def count_reasons(
+    occurrences: Iterable[tuple[str, str, Any]], when: Callable[[Any], Any] = lambda x: x
+) -> list[ReasonCount]:
+    """:func:`reason_counts` of each execution's distinct reasons as ``(key, wording,
+    start)``, newest execution first: the newest wording and start of each key (``when``
+    makes a start a datetime), most executions first, newest first among equals."""
     found: dict[str, ReasonCount] = {}
-    for record in _newest_first(records):
-        for key, wording in reasons_of(record.failure_reasons):
-            if key in found:
-                found[key].count += 1
-            else:
-                found[key] = ReasonCount(wording, 1, record.started_at)
+    for key, wording, started in occurrences:
+        if key in found:
+            found[key].count += 1
+        else:
+            found[key] = ReasonCount(wording, 1, when(started))
     return sorted(found.values(), key=lambda r: -r.count)  # stable: newest first
 
 

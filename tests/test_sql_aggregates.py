@@ -171,6 +171,9 @@ def test_every_aggregate_in_sql_equals_the_python_path(
                 expected = python_path(store, query, project, name, *args)
                 found = sql(store, query, project, name, *args)
                 assert same(found, expected), (name, args, found, expected)
+            # Again, from the sums the grouped queries kept.
+            expected = python_path(store, query, project, "stats")
+            assert same(sql(store, query, project, "stats"), expected)
         finally:
             store.close()
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..aggregates import (
     NotAggregated,
     StatsPart,
+    count_reasons,
     local_day,
     offset_changes,
     period_of_day,
@@ -165,6 +166,14 @@ def m003_phases_and_reasons(db: sqlite3.Connection) -> None:
         "execution_id DESC, position, phase_status)"
     )
     db.execute("CREATE INDEX failure_reasons_execution ON failure_reasons (execution_key)")
+    # Aggregates and info() read these columns only: an index holding them is read instead
+    # of rows that carry the whole record.
+    db.execute(
+        "CREATE INDEX executions_aggregates ON executions (project_path, started_ts, status, "
+        "duration_seconds, test_delta, phases_planned, phases_completed, total_tokens, "
+        "cost_usd)"
+    )
+    db.execute("CREATE INDEX executions_projects ON executions (project_path, project_name)")
     db.execute(
         """
         CREATE TRIGGER executions_children AFTER DELETE ON executions BEGIN
@@ -368,6 +377,20 @@ _PARTS = """
 """
 
 
+#: The columns the aggregates read (an index covers all but the last two).
+_AGGREGATED = (
+    "project_path, started_ts, status, duration_seconds, test_delta, phases_planned, "
+    "phases_completed, total_tokens, cost_usd, execution_id, started_at"
+)
+#: The local day of ``hour`` (an hour number since 1970-01-01 00:00 local), in whole
+#: integers: ``floor(hour / 24)``.
+_DAY = "((hour - ((hour % 24) + 24) % 24) / 24)"
+
+
+def _memo_key(name: str, query: AnalyticsQuery | None, project: str | None) -> tuple:
+    return (name, tuple(query.to_dict().items()) if query is not None else None, project)
+
+
 def _floor(value: str, size: int) -> str:
     """``floor(value / size)`` as an integer, with no need of SQLite's math functions."""
     quotient = f"(({value}) / {int(size)})"
@@ -417,6 +440,9 @@ class SqliteStore:
         self.url = redact(url or f"sqlite:///{self.path}")
         self.warn = warn
         self._db: sqlite3.Connection | None = None
+        #: What a read computed that another read of this command may reuse (the store
+        #: info, a selection's sums); emptied by every write.
+        self._memo: dict[Any, Any] = {}
 
     @classmethod
     def from_url(
@@ -442,6 +468,23 @@ class SqliteStore:
                 raise self._error(exc, "open") from exc
             self._db = db
         return self._db
+
+    def _fresh_memo(self) -> dict[Any, Any]:
+        """The memo, emptied first if another connection has written since it was kept
+        (SQLite's ``data_version``)."""
+        with self._errors("read"):
+            version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if self._memo.get("data_version") != version:
+            self._memo.clear()
+            self._memo["data_version"] = version
+        return self._memo
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction; what reads kept in the memo is forgotten."""
+        self._memo.clear()
+        with _transaction(self.db):
+            yield
 
     def _error(self, exc: sqlite3.Error, doing: str) -> StorageError:
         return StorageError(f"Cannot {doing} the SQLite store {self.path}: {exc}.")
@@ -518,7 +561,7 @@ class SqliteStore:
             return None
 
     def _quarantine(self, key: str, text: str, reason: str) -> None:
-        with contextlib.suppress(sqlite3.Error), _transaction(self.db):
+        with contextlib.suppress(sqlite3.Error), self._write():
             self.db.execute(
                 "INSERT INTO quarantine (execution_id, record, reason, moved_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -552,6 +595,8 @@ class SqliteStore:
         raise ExecutionNotFoundError(execution_id)
 
     def info(self) -> StoreInfo:
+        if "info" in self._fresh_memo():  # a command asks more than once
+            return self._memo["info"]
         with self._errors("read"):
             rows = self.db.execute(
                 "SELECT project_path, max(project_name), count(*) FROM executions "
@@ -561,7 +606,7 @@ class SqliteStore:
         projects = [ProjectCount(name, path, count) for path, name, count in rows]
         known = [m.__name__ for m in MIGRATIONS]
         version = next((n for n in reversed(known) if n in names), "")
-        return StoreInfo(
+        info = self._memo["info"] = StoreInfo(
             backend=self.backend,
             location=self.url,
             count=sum(p.count for p in projects),
@@ -569,6 +614,7 @@ class SqliteStore:
             schema_version=version,
             multi_project=True,
         )
+        return info
 
     def save(
         self, records: Sequence[ExecutionRecord], *, replace: bool = False
@@ -578,7 +624,7 @@ class SqliteStore:
         if not records:
             return []
         outcomes = []
-        with self._errors("write to"), _transaction(self.db):
+        with self._errors("write to"), self._write():
             for record in records:
                 values = _columns(record)
                 existing = (
@@ -621,7 +667,7 @@ class SqliteStore:
                 raise
             targets[entry.execution_id.lower()] = entry
         if targets:
-            with self._errors("write to"), _transaction(self.db):
+            with self._errors("write to"), self._write():
                 self.db.executemany(
                     "DELETE FROM executions WHERE lower(execution_id) = ?",
                     [(key,) for key in targets],
@@ -690,7 +736,7 @@ class SqliteStore:
     def _selected(self, query: AnalyticsQuery | None, project: str | None) -> tuple[str, list]:
         """``WITH selected AS (…)``: the rows ``find(query, project=project)`` yields."""
         where, params = _where(query, project)
-        sql = "SELECT * FROM executions" + where
+        sql = f"SELECT {_AGGREGATED} FROM executions" + where
         if query is not None and query.limit is not None:
             sql += f" ORDER BY started_ts DESC, execution_id DESC LIMIT {max(int(query.limit), 0)}"
         return f"WITH selected AS ({sql}) ", params
@@ -727,10 +773,14 @@ class SqliteStore:
     def stats(
         self, query: AnalyticsQuery | None = None, *, project: str | None = None
     ) -> AggregatedStats:
-        """:meth:`AggregatedStats.compute` of ``find(query, project=project)``, in SQL."""
+        """:meth:`AggregatedStats.compute` of ``find(query, project=project)``, in SQL (or
+        from the partial sums a grouped query of the same selection kept)."""
         selected, params = self._selected(query, project)
-        row = self._aggregate(f"{selected}SELECT {_PARTS} FROM selected", params)[0]
-        part = StatsPart.of_row(row)
+        part = self._fresh_memo().get(_memo_key("parts", query, project))
+        if part is None:
+            part = StatsPart.of_row(
+                self._aggregate(f"{selected}SELECT {_PARTS} FROM selected", params)[0]
+            )
         starts = self._start_times(selected, params, (part.first_ts, part.last_ts))
         return part.stats(starts.get(part.first_ts), starts.get(part.last_ts))  # type: ignore[arg-type]
 
@@ -739,25 +789,30 @@ class SqliteStore:
         query: AnalyticsQuery | None,
         project: str | None,
         zone: tzinfo | None,
-        keys: str,
-    ) -> tuple[list[Any], str, list]:
-        """Rows of ``keys`` (SQL over ``day`` and ``hour``: the local day number since
-        1970-01-01 and hour of the start in ``zone``) and the partial statistics of the
-        dated selected executions that have those keys."""
+        keys: Sequence[str],
+    ) -> tuple[list[tuple[tuple[Any, ...], StatsPart]], str, list]:
+        """The partial statistics of the dated selected executions by ``keys`` (SQL over
+        ``hour``: the start's local hour in ``zone``, counted from 1970-01-01 00:00), in one
+        scan that also sums the whole selection, kept for :meth:`stats`."""
         selected, params = self._selected(query, project)
         low, high = self._aggregate(
             f"{selected}SELECT min(started_ts), max(started_ts) FROM selected", params
         )[0]
-        if low is None:
-            return [], selected, params
-        local = _local(zone, low, high)
-        sql = (
-            f"{selected}, located AS (SELECT *, {_floor('local', 86400)} AS day, "
-            f"{_floor('local', 3600)} AS hour FROM "
-            f"(SELECT *, {local} AS local FROM selected WHERE started_ts IS NOT NULL)) "
-            f"SELECT {keys}, {_PARTS} FROM located GROUP BY {keys}"
+        local = _local(zone, low, high) if low is not None else "NULL"
+        grouping = ", ".join(keys)
+        rows = self._aggregate(
+            f"{selected}, located AS (SELECT *, {_floor(local, 3600)} AS hour FROM selected) "
+            f"SELECT {grouping}, {_PARTS} FROM located GROUP BY {grouping}",
+            params,
         )
-        return self._aggregate(sql, params), selected, params
+        whole, grouped = StatsPart(), []
+        for row in rows:
+            part = StatsPart.of_row(row[len(keys) :])
+            whole.add(part)
+            if row[0] is not None:
+                grouped.append((tuple(row[: len(keys)]), part))
+        self._fresh_memo()[_memo_key("parts", query, project)] = whole
+        return grouped, selected, params
 
     def stats_by_period(
         self,
@@ -769,11 +824,10 @@ class SqliteStore:
     ) -> dict[date, AggregatedStats]:
         """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL: by local
         day, merged into weeks or months."""
-        rows, selected, params = self._parts_by(query, project, zone, "day")
+        rows, selected, params = self._parts_by(query, project, zone, [_DAY])
         parts: dict[date, StatsPart] = {}
-        for day, *values in rows:
+        for (day,), part in rows:
             start = period_of_day(local_day(day), by)
-            part = StatsPart.of_row(values)
             if start in parts:
                 parts[start].add(part)
             else:
@@ -789,11 +843,10 @@ class SqliteStore:
         self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
     ) -> Usage:
         """:func:`~..aggregates.usage` of the selected entries, in SQL."""
-        weekday = "((day + 3) % 7 + 7) % 7"  # 1970-01-01 was a Thursday
-        rows, _, _ = self._parts_by(query, project, zone, f"(hour % 24 + 24) % 24, {weekday}")
+        weekday = f"(({_DAY} + 3) % 7 + 7) % 7"  # 1970-01-01 was a Thursday
+        rows, _, _ = self._parts_by(query, project, zone, ["(hour % 24 + 24) % 24", weekday])
         counts = Usage()
-        for hour, day, *values in rows:
-            part = StatsPart.of_row(values)
+        for (hour, day), part in rows:
             counts.hours[hour] += part.total
             counts.days[day] += part.total
             counts.hours_failed[hour] += part.failed
@@ -823,7 +876,7 @@ class SqliteStore:
         )
         if not repair:
             return [Finding("aggregates", f"{what}: 'doctor --repair' rebuilds them")]
-        with self._errors("write to"), _transaction(self.db):
+        with self._errors("write to"), self._write():
             for record in mismatched:
                 _write_children(self.db, record, fresh=False)
             for key in orphans:
@@ -865,21 +918,15 @@ class SqliteStore:
     def reason_counts(
         self, query: AnalyticsQuery | None, *, project: str | None = None
     ) -> list[ReasonCount]:
-        """:func:`~..aggregates.reason_counts` of the selected records, in SQL: per reason,
-        its count and its newest row."""
+        """:func:`~..aggregates.reason_counts` of the selected records, from their rows of
+        ``failure_reasons`` (newest first), as the Python path counts them."""
         where, params = self._child_where("failure_reasons", query, project)
         rows = self._aggregate(
-            "SELECT reason, started_at, started_ts, execution_id, position, n FROM ("
-            "SELECT *, count(*) OVER (PARTITION BY reason_key) AS n, row_number() OVER "
-            "(PARTITION BY reason_key ORDER BY started_ts DESC, execution_id DESC) AS newest "
-            f"FROM failure_reasons{where}) WHERE newest = 1",
+            f"SELECT reason_key, reason, started_at FROM failure_reasons{where} "
+            "ORDER BY started_ts DESC, execution_id DESC, position",
             params,
         )
-        # As the Python path meets them: newest execution first, in the record's order.
-        rows.sort(key=lambda row: row[4])
-        rows.sort(key=lambda row: (row[2] is not None, row[2] or 0.0, row[3]), reverse=True)
-        rows.sort(key=lambda row: -row[5])
-        return [ReasonCount(row[0], row[5], datetime_from_json(row[1])) for row in rows]
+        return count_reasons(rows, datetime_from_json)
 
     def _child_where(
         self, table: str, query: AnalyticsQuery | None, project: str | None
