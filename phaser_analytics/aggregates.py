@@ -18,22 +18,72 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from .models import (
-    AggregatedStats,
-    ExecutionStatus,
-    PhaseStatus,
-    PhaseSummary,
-    ReasonCount,
-    Usage,
-)
+from .models import AggregatedStats, ExecutionStatus, PhaseStatus, sort_newest_first
 
 if TYPE_CHECKING:
     from .models import AnalyticsQuery, ExecutionRecord
-    from .stores.base import Entry, Store
+
+#: A store (``stores.base.Store``, with any of the ``stores.base.Aggregates`` methods) and
+#: one of its entries; not imported, as ``stores.base`` names this module's classes.
+Store = Any
+Entry = Any
+
+
+# -- what aggregates give ------------------------------------------------------------------
+
+
+@dataclass
+class PhaseSummary:
+    """One phase number across the selected executions: how often it ran and failed, its
+    most recent non-empty title, and the error and start of its most recent failure."""
+
+    phase: int
+    title: str = ""
+    runs: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_failed: datetime | None = None
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.runs if self.runs else 0.0
+
+
+@dataclass
+class ReasonCount:
+    """One failure reason: the executions that give it (once each), its newest wording and
+    when it was last seen. Lists of them are most executions first, newest first among
+    equals."""
+
+    reason: str
+    count: int
+    last_seen: datetime | None
+
+
+@dataclass
+class Usage:
+    """Executions (and failed ones) per local hour of day (24) and weekday (7, Monday
+    first); executions without a start are in none."""
+
+    hours: list[int] = field(default_factory=lambda: [0] * 24)
+    hours_failed: list[int] = field(default_factory=lambda: [0] * 24)
+    days: list[int] = field(default_factory=lambda: [0] * 7)
+    days_failed: list[int] = field(default_factory=lambda: [0] * 7)
+
+    def add(self, moment: datetime, zone: tzinfo | None, count: int, failed: int) -> None:
+        local = moment.astimezone(zone)
+        self.hours[local.hour] += count
+        self.days[local.weekday()] += count
+        self.hours_failed[local.hour] += failed
+        self.days_failed[local.weekday()] += failed
+
+    @property
+    def dated(self) -> int:
+        return sum(self.hours)
 
 
 # -- the Python path -----------------------------------------------------------------------
@@ -56,12 +106,6 @@ def period_of_day(day: date, by: str) -> date:
     return day
 
 
-def _newest_first(items: Iterable[Any]) -> list[Any]:
-    from .stores.base import sort_newest_first
-
-    return sort_newest_first(items)
-
-
 def stats_by_period(
     items: Iterable[Any], by: str, zone: tzinfo | None
 ) -> dict[date, AggregatedStats]:
@@ -77,7 +121,7 @@ def stats_by_period(
 def phase_summaries(records: Iterable[ExecutionRecord]) -> list[PhaseSummary]:
     """Every phase number of ``records``, in number order (spec §7.2, §7.3)."""
     found: dict[int, PhaseSummary] = {}
-    for record in _newest_first(records):
+    for record in sort_newest_first(records):
         for phase in record.phases:
             summary = found.get(phase.phase_number)
             if summary is None:
@@ -108,7 +152,7 @@ def reason_counts(records: Iterable[ExecutionRecord]) -> list[ReasonCount]:
     """Each failure reason of the reports' Issues Encountered, most executions first."""
     return count_reasons(
         (key, wording, record.started_at)
-        for record in _newest_first(records)
+        for record in sort_newest_first(records)
         for key, wording in reasons_of(record.failure_reasons)
     )
 

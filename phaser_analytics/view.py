@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, overload
 
-from .aggregates import Selected
 from .errors import stderr_warning
 from .hookspecs import RenderView, optional
 from .models import AggregatedStats, AnalyticsQuery, ExecutionRecord
@@ -123,6 +122,8 @@ def select_project_streaming(
     """:func:`select_project` for a renderer that streams: the entries are found again for
     each pass (the stats, then the records) and the records are a :class:`LazyRecords`, so
     memory holds one entry and one record at a time, however many executions."""
+    from .aggregates import Selected
+
     chosen = Selected(store, query, key)
     info = store.info()
     return Selection(

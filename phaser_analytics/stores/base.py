@@ -23,18 +23,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from ..errors import ExecutionNotFoundError, StorageError
 from ..errors import stderr_warning as stderr_warning  # the backends' default warn
 from ..models import MAX_NUMBER, ExecutionStatus, datetime_from_json
+from ..models import sort_newest_first as sort_newest_first  # every backend's order
 
 if TYPE_CHECKING:
     from datetime import date, tzinfo
 
-    from ..models import (
-        AggregatedStats,
-        AnalyticsQuery,
-        ExecutionRecord,
-        PhaseSummary,
-        ReasonCount,
-        Usage,
-    )
+    from ..aggregates import PhaseSummary, ReasonCount, Usage
+    from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord
 
 Warn = Callable[[str], None]
 
@@ -169,17 +164,6 @@ def loaded_in_order(
         record = load(key, data)
         if record is not None:
             yield record
-
-
-def _sort_key(item: Any) -> tuple[bool, float, str]:
-    started = item.started_at
-    return (started is not None, started.timestamp() if started else 0.0, item.execution_id)
-
-
-def sort_newest_first(items: Iterable[Any]) -> list[Any]:
-    """Newest start first; executions with an unknown start last, then by id descending.
-    Every backend's :meth:`Store.find` yields entries in this order."""
-    return sorted(items, key=_sort_key, reverse=True)
 
 
 class SaveAction(str, Enum):
