@@ -18,72 +18,23 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from .models import AggregatedStats, ExecutionStatus, PhaseStatus, sort_newest_first
+from .models import (
+    AggregatedStats,
+    ExecutionStatus,
+    PhaseStatus,
+    PhaseSummary,
+    ReasonCount,
+    Usage,
+    sort_newest_first,
+)
 
 if TYPE_CHECKING:
     from .models import AnalyticsQuery, ExecutionRecord
-
-#: A store (``stores.base.Store``, with any of the ``stores.base.Aggregates`` methods) and
-#: one of its entries; not imported, as ``stores.base`` names this module's classes.
-Store = Any
-Entry = Any
-
-
-# -- what aggregates give ------------------------------------------------------------------
-
-
-@dataclass
-class PhaseSummary:
-    """One phase number across the selected executions: how often it ran and failed, its
-    most recent non-empty title, and the error and start of its most recent failure."""
-
-    phase: int
-    title: str = ""
-    runs: int = 0
-    failures: int = 0
-    last_error: str | None = None
-    last_failed: datetime | None = None
-
-    @property
-    def failure_rate(self) -> float:
-        return self.failures / self.runs if self.runs else 0.0
-
-
-@dataclass
-class ReasonCount:
-    """One failure reason: the executions that give it (once each), its newest wording and
-    when it was last seen. Lists of them are most executions first, newest first among
-    equals."""
-
-    reason: str
-    count: int
-    last_seen: datetime | None
-
-
-@dataclass
-class Usage:
-    """Executions (and failed ones) per local hour of day (24) and weekday (7, Monday
-    first); executions without a start are in none."""
-
-    hours: list[int] = field(default_factory=lambda: [0] * 24)
-    hours_failed: list[int] = field(default_factory=lambda: [0] * 24)
-    days: list[int] = field(default_factory=lambda: [0] * 7)
-    days_failed: list[int] = field(default_factory=lambda: [0] * 7)
-
-    def add(self, moment: datetime, zone: tzinfo | None, count: int, failed: int) -> None:
-        local = moment.astimezone(zone)
-        self.hours[local.hour] += count
-        self.days[local.weekday()] += count
-        self.hours_failed[local.hour] += failed
-        self.days_failed[local.weekday()] += failed
-
-    @property
-    def dated(self) -> int:
-        return sum(self.hours)
+    from .stores.base import Entry, Store
 
 
 # -- the Python path -----------------------------------------------------------------------
@@ -417,3 +368,40 @@ def offset_changes(
 def local_day(number: int) -> date:
     """The date of a day number counted from 1970-01-01 (a local day, in SQL)."""
     return EPOCH_DAY + timedelta(days=number)
+
+
+def slot_seconds(zone: tzinfo | None, moments: Iterable[float]) -> int:
+    """How long a UTC slot a database may group starts by, so that ``zone`` maps nearly
+    every slot to one local hour: an hour where the zone's offsets at ``moments`` are whole
+    hours, else a quarter of an hour, else a minute. :func:`slots_to_keys` finds the slots
+    that still straddle a boundary. (The PostgreSQL store groups so; the SQLite store adds
+    :func:`offset_changes` in SQL instead.)"""
+    size = 3600
+    for moment in moments:
+        seconds = int(_offset(zone, moment))
+        while size > 60 and seconds % size:
+            size = 900 if size == 3600 else 60
+    return size
+
+
+def slot_start(slot: int, size: int) -> datetime:
+    return utc_moment(slot * size)
+
+
+def slots_to_keys(
+    slots: Iterable[int], size: int, key: Callable[[datetime], Any]
+) -> tuple[dict[int, Any], list[int]]:
+    """The ``key`` (a local period or hour) of each slot whose first and last instant have
+    the same key, and the slots that straddle a change of key (the database groups their
+    starts one by one instead)."""
+    keys: dict[int, Any] = {}
+    straddling = []
+    last = timedelta(seconds=size) - timedelta(microseconds=1)
+    for slot in slots:
+        start = slot_start(slot, size)
+        first = key(start)
+        if key(start + last) == first:
+            keys[slot] = first
+        else:
+            straddling.append(slot)
+    return keys, straddling

@@ -18,9 +18,6 @@ from typing import Any
 
 from .aggregates import (
     PERIODS,
-    PhaseSummary,
-    ReasonCount,
-    Usage,
     period_start,
     phase_summaries,
     reason_counts,
@@ -30,7 +27,7 @@ from .aggregates import (
 )
 from .dates import zone_label
 from .hookspecs import Breakdown, Column
-from .models import AggregatedStats, ExecutionRecord
+from .models import AggregatedStats, ExecutionRecord, PhaseSummary, ReasonCount, Usage
 
 __all__ = ["PERIODS", "period_start", "reason_key"]  # kept here for their callers
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -14,7 +14,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from enum import Enum
 from typing import Any, Protocol
 
@@ -798,6 +798,56 @@ def sort_newest_first(items: Iterable[Any]) -> list[Any]:
     """Newest start first; executions with an unknown start last, then by id descending.
     Every store's ``find`` yields entries in this order."""
     return sorted(items, key=_sort_key, reverse=True)
+
+
+@dataclass
+class PhaseSummary:
+    """One phase number across the selected executions: how often it ran and failed, its
+    most recent non-empty title, and the error and start of its most recent failure."""
+
+    phase: int
+    title: str = ""
+    runs: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_failed: datetime | None = None
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.runs if self.runs else 0.0
+
+
+@dataclass
+class ReasonCount:
+    """One failure reason: the executions that give it (once each), its newest wording and
+    when it was last seen. Lists of them are most executions first, newest first among
+    equals."""
+
+    reason: str
+    count: int
+    last_seen: datetime | None
+
+
+@dataclass
+class Usage:
+    """Executions (and failed ones) per local hour of day (24) and weekday (7, Monday
+    first); executions without a start are in none."""
+
+    hours: list[int] = field(default_factory=lambda: [0] * 24)
+    hours_failed: list[int] = field(default_factory=lambda: [0] * 24)
+    days: list[int] = field(default_factory=lambda: [0] * 7)
+    days_failed: list[int] = field(default_factory=lambda: [0] * 7)
+
+    def add(self, moment: datetime, zone: tzinfo | None, count: int, failed: int) -> None:
+        local = moment.astimezone(zone)
+        self.hours[local.hour] += count
+        self.days[local.weekday()] += count
+        self.hours_failed[local.hour] += failed
+        self.days_failed[local.weekday()] += failed
+
+    @property
+    def dated(self) -> int:
+        return sum(self.hours)
 
 
 class _Running:

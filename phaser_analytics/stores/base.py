@@ -28,8 +28,14 @@ from ..models import sort_newest_first as sort_newest_first  # every backend's o
 if TYPE_CHECKING:
     from datetime import date, tzinfo
 
-    from ..aggregates import PhaseSummary, ReasonCount, Usage
-    from ..models import AggregatedStats, AnalyticsQuery, ExecutionRecord
+    from ..models import (
+        AggregatedStats,
+        AnalyticsQuery,
+        ExecutionRecord,
+        PhaseSummary,
+        ReasonCount,
+        Usage,
+    )
 
 Warn = Callable[[str], None]
 

@@ -18,10 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..aggregates import (
     NotAggregated,
-    PhaseSummary,
-    ReasonCount,
     StatsPart,
-    Usage,
     count_reasons,
     local_day,
     offset_changes,
@@ -33,6 +30,9 @@ from ..models import (
     ExecutionRecord,
     ExecutionStatus,
     PhaseStatus,
+    PhaseSummary,
+    ReasonCount,
+    Usage,
     datetime_from_json,
     datetime_to_json,
     utcnow,
