@@ -209,8 +209,8 @@ class Selected:
     def stats(self) -> AggregatedStats:
         if self._stats is None:
             stats = self._in_store("stats")
-            if stats is NotImplemented:
-                stats = AggregatedStats.compute(self.entries)
+            if stats is NotImplemented:  # one pass, keeping no entry unless kept already
+                stats = AggregatedStats.compute(self.found())
             self._stats = stats
         return self._stats
 
