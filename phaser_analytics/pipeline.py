@@ -648,12 +648,14 @@ def _parse_all(
 ) -> Iterator[_Parsed]:
     """Each report parsed, in order: here, or in ``jobs`` worker processes (forked, so they
     share the plugins already loaded)."""
-    import multiprocessing
-
     if jobs is None:
         jobs = (os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
-    methods = multiprocessing.get_all_start_methods()
-    if jobs <= 1 or len(paths) < 2 or "fork" not in methods:
+    if jobs > 1 and len(paths) >= 2:
+        import multiprocessing  # here: ~5 ms that an import of one report does not need
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            jobs = 1
+    if jobs <= 1 or len(paths) < 2:
         for path in paths:
             yield _parse_one(path, project_dir, dialect, host, skip_plugins, prepare)
         return

@@ -151,8 +151,9 @@ def test_show_marks_flagged_rows_and_lists_why(runner, history):
 
 def test_show_json_and_csv_carry_the_reasons(runner, history):
     data = json.loads(invoke(runner, "show", "--project", str(history), "--format", "json").output)
-    reasons = {e["audit_document"] + str(e["duration_seconds"]): e["anomalies"]
-               for e in data["executions"]}
+    reasons = {
+        e["audit_document"] + str(e["duration_seconds"]): e["anomalies"] for e in data["executions"]
+    }
     assert any(r for r in reasons.values())
     assert all(isinstance(r, list) for r in reasons.values())
     out = invoke(runner, "show", "--project", str(history), "--format", "csv", "--last", "20")
@@ -166,7 +167,13 @@ def test_show_json_and_csv_carry_the_reasons(runner, history):
 
 def test_show_markdown_says_why_under_the_status(runner, history):
     out = invoke(
-        runner, "show", "--project", str(history), "--document", "document-7", "--format",
+        runner,
+        "show",
+        "--project",
+        str(history),
+        "--document",
+        "document-7",
+        "--format",
         "markdown",
     ).output
     lines = out.splitlines()
@@ -177,19 +184,44 @@ def test_show_markdown_says_why_under_the_status(runner, history):
 
 
 def test_show_fail_on_anomaly_gates_ci(runner, history):
-    bad = runner.invoke(cli, ["analytics", "show", "--project", str(history), "--last", "20",
-                              "--fail-on-anomaly"])
+    bad = runner.invoke(
+        cli, ["analytics", "show", "--project", str(history), "--last", "20", "--fail-on-anomaly"]
+    )
     assert bad.exit_code == 1
     assert "CI gate: 2 of the 14 execution(s) judged are anomalies (3 figure(s))." in bad.output
-    fine = runner.invoke(cli, ["analytics", "show", "--project", str(history), "--status",
-                               "success", "--document", "document-7", "--fail-on-anomaly"])
+    fine = runner.invoke(
+        cli,
+        [
+            "analytics",
+            "show",
+            "--project",
+            str(history),
+            "--status",
+            "success",
+            "--document",
+            "document-7",
+            "--fail-on-anomaly",
+        ],
+    )
     assert fine.exit_code == 0, fine.output
 
 
 def test_show_fail_on_anomaly_judges_every_match_not_only_those_shown(runner, history):
     """Like the other gates: `--last 1` shows one clean run, the gate judges all 14."""
-    result = runner.invoke(cli, ["analytics", "show", "--project", str(history), "--last", "1",
-                                 "--status", "success", "--fail-on-anomaly"])
+    result = runner.invoke(
+        cli,
+        [
+            "analytics",
+            "show",
+            "--project",
+            str(history),
+            "--last",
+            "1",
+            "--status",
+            "success",
+            "--fail-on-anomaly",
+        ],
+    )
     assert result.exit_code == 1
     assert "CI gate: 1 of the 13 execution(s) judged are anomalies" in result.output
 
@@ -212,8 +244,15 @@ def two(runner, project):
         [
             dict(minutes=60, tokens=100_000, cost=1.25, baseline=100, final=110, added=100),
             dict(
-                minutes=95, tokens=150_000, cost=2.0, baseline=110, final=112, added=340,
-                status="partial", failed_phase=3, phases=5,
+                minutes=95,
+                tokens=150_000,
+                cost=2.0,
+                baseline=110,
+                final=112,
+                added=340,
+                status="partial",
+                failed_phase=3,
+                phases=5,
             ),
         ],
     )
@@ -263,8 +302,15 @@ def test_compare_last_takes_the_newest_two_runs_of_one_document(runner, two):
     write_report(project / "reports" / "other", document="document-9-other.md")
     invoke(runner, "import", str(project / "reports" / "other"), "-r", "--project", str(project))
     result = invoke(
-        runner, "compare", "--last", "--document", "document-7", "--project", str(project),
-        "--format", "json",
+        runner,
+        "compare",
+        "--last",
+        "--document",
+        "document-7",
+        "--project",
+        str(project),
+        "--format",
+        "json",
     )
     fields, _ = rows_by_field(result.output)
     assert fields["duration"]["a_value"] == 3600 and fields["duration"]["b_value"] == 95 * 60
@@ -427,3 +473,23 @@ def test_compare_global_finds_ids_in_any_project(runner, two_projects, request):
     # The newest run of all is B's 12th (day 11; A's last is day 10): B's two newest runs,
     # the older as A.
     assert (fields["duration"]["a_value"], fields["duration"]["b_value"]) == (401 * 60, 402 * 60)
+
+
+def test_the_anomaly_median_is_statistics_median() -> None:
+    """anomalies keeps its own median (to spare show the statistics module's import)."""
+    import random
+    import statistics
+
+    from phaser_analytics.anomalies import MAD_SCALE, robust_spread
+
+    rng = random.Random(7)
+    for size in range(1, 40):
+        values = [
+            rng.choice([rng.uniform(-1e4, 1e4), float(rng.randint(0, 9))]) for _ in range(size)
+        ]
+        spread = robust_spread(values, 0.0)
+        median = statistics.median(values)
+        assert spread.median == median
+        assert spread.spread == max(
+            MAD_SCALE * statistics.median(abs(v - median) for v in values), 0.0
+        )

@@ -837,7 +837,7 @@ class JsonStore:
         if not names and not self.index_path.exists() and not self._locked:
             return _State([])
         try:
-            self._state = self._read_index(names, full=bool(self._locked))
+            self._state = self._read_index(names, full=False)
             self._checked = seen
             return self._state
         except _BadIndex as bad:
