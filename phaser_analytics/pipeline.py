@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import AnalyticsError, ReportNotFoundError, ReportParseError, stderr_warning
 from .hookspecs import optional
+from .machine import EXTRA_KEY, machine_name
 from .models import (
     ExecutionRecord,
     ExecutionStatus,
@@ -503,6 +504,7 @@ def import_reports(
     where = {**store_info(store, Path(project_dir)), "import_id": uuid.uuid4().hex}
     stack = contextlib.ExitStack()
     claim = claim and holds_many_projects(store)
+    machine = machine_name()
     summary = ImportSummary()
     pending: list[ReportOutcome] = []
 
@@ -518,6 +520,8 @@ def import_reports(
         if not pending:
             return
         records = [o.record for o in pending if o.record is not None]
+        for record in records:  # where this run came from, in a team's shared history
+            record.extra.setdefault(EXTRA_KEY, machine)
         if claim:
             for record in records:
                 claim_for_project(record, where["project_dir"])

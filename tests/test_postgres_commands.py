@@ -118,3 +118,75 @@ def test_opening_a_store_of_the_current_schema_is_one_statement_after_connecting
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+# -- the machine or CI runner each execution was imported from ---------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "EXECUTION_REPORT.md"
+
+
+def imported_by(runner: CliRunner, machine: str, project: Path, *store: str) -> str:
+    """Import the example report as ``machine``; the stored execution's id."""
+    result = runner.invoke(
+        cli, ["analytics", "import", str(EXAMPLE), "--project", str(project), *store],
+        env={"PHASER_MACHINE": machine},
+    )
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(cli, ["analytics", "show", "--project", str(project), *store,
+                                "--format", "json"])
+    return json.loads(shown.stdout)["executions"][0]["execution_id"]
+
+
+@pytest.mark.parametrize("backend", ["json", "postgresql"])
+def test_each_execution_shows_the_machine_it_was_imported_from(
+    backend: str, request: pytest.FixtureRequest, runner: CliRunner, tmp_path: Path
+) -> None:
+    """show --format json and export carry extra.imported_from, CSV has a column for it,
+    and `show ID` (and --verbose) has a Machine line; a name with an escape sequence is
+    shown cleaned."""
+    store = ["--store", request.getfixturevalue("pg_url")] if backend == "postgresql" else []
+    project = tmp_path / "alpha"
+    project.mkdir()
+    execution_id = imported_by(runner, "github-actions:runner-7\x1b[31m", project, *store)
+    where = ["--project", str(project), *store]
+    shown = json.loads(runner.invoke(cli, ["analytics", "show", *where, "--format", "json"]
+                                     ).stdout)["executions"][0]
+    assert shown["extra"]["imported_from"] == "github-actions:runner-7\x1b[31m"
+    exported = json.loads(runner.invoke(cli, ["analytics", "export", *where]).stdout)
+    assert exported["executions"][0]["extra"]["imported_from"].startswith("github-actions:")
+    lines = runner.invoke(cli, ["analytics", "export", *where, "--format", "csv"]
+                          ).stdout.splitlines()
+    header = lines[0].split(",")
+    assert header[-1] == "imported_from"
+    assert lines[1].rsplit(",", 1)[1].startswith("github-actions:runner-7")
+    detail = runner.invoke(cli, ["analytics", "show", execution_id[:8], *where])
+    assert detail.exit_code == 0, detail.output
+    machine_line = [line for line in detail.stdout.splitlines() if "Machine:" in line]
+    assert len(machine_line) == 1 and "github-actions:runner-7" in machine_line[0]
+    assert "\x1b" not in detail.stdout
+
+
+def test_executions_stored_before_records_named_their_machine_get_the_columns(
+    pg_url: str, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """migrate-schema to version 3 writes each row's imported_from column (the machine
+    whose import stored it) into its record, which then shows it like any other."""
+    from phaser_analytics.stores import postgres
+
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:2])
+        patched.setattr(postgres, "SCHEMA_VERSION", 2)
+        store = open_store(pg_url, warn=lambda message: None)
+        try:
+            store.save([make_record("/team/alpha", hours=1)])  # as an older version did
+            assert store.schema_version == 2
+            store._conn.execute("UPDATE phaser_executions SET imported_from = 'old-laptop'")
+        finally:
+            store.close()
+    migrated = runner.invoke(cli, ["analytics", "--store", pg_url, "store", "migrate-schema"])
+    assert migrated.exit_code == 0, migrated.output
+    assert "schema version 2 -> 3" in migrated.output
+    shown = json.loads(runner.invoke(cli, ["analytics", "--store", pg_url, "show", "--global",
+                                           "--format", "json"]).stdout)
+    assert shown["executions"][0]["extra"]["imported_from"] == "old-laptop"

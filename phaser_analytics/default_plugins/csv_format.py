@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from phaser_analytics.default_plugins import breakdowns
 from phaser_analytics.hookspecs import BREAKDOWNS, Renderer, hookimpl
+from phaser_analytics.machine import EXTRA_KEY, imported_from
 from phaser_analytics.models import ExecutionRecord, PhaseRecord, PhaseStatus, datetime_to_json
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def execution_columns() -> list[str]:
             columns.extend(f"tokens_{name}" for name in TOKEN_KEYS)
         else:
             columns.append(key)
+    columns.append(EXTRA_KEY)  # the machine or CI runner it was imported from
     return columns
 
 
@@ -100,6 +102,7 @@ def execution_row(record: ExecutionRecord) -> dict[str, Any]:
     tokens = data.pop("tokens") or {}
     row = {key: value for key, value in data.items() if key not in _NOT_FLAT}
     row.update({f"tokens_{name}": tokens.get(name) for name in TOKEN_KEYS})
+    row[EXTRA_KEY] = imported_from(record.extra)
     return row
 
 

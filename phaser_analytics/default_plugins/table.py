@@ -27,6 +27,7 @@ from phaser_analytics.formatting import (
     truncate_to_width,
 )
 from phaser_analytics.hookspecs import BREAKDOWNS, Renderer, hookimpl
+from phaser_analytics.machine import imported_from
 
 if TYPE_CHECKING:
     from phaser_analytics.hookspecs import Breakdown, RenderView
@@ -315,6 +316,9 @@ def _detail_lines(
         lines.append(line("Tokens", format_count(record.total_tokens)))
     if record.cost_usd is not None:
         lines.append(line("Cost", format_cost(record.cost_usd)))
+    machine = imported_from(record.extra)
+    if machine is not None:
+        lines.append(line("Machine", machine))
     for i, reason in enumerate(record.failure_reasons):
         lines.append(line("Issues" if i == 0 else "", reason))
     return lines

@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -50,6 +49,7 @@ from ..aggregates import (
     slots_to_keys,
 )
 from ..errors import ExecutionNotFoundError, StorageError
+from ..machine import EXTRA_KEY, imported_from, machine_name
 from ..models import (
     AggregatedStats,
     ExecutionRecord,
@@ -244,6 +244,22 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             SELECT project_name, project_path, count(*) FROM {TABLE} GROUP BY 1, 2;
         """,
     ),
+    (
+        3,
+        "machines in the records, an index for the aggregates",
+        # Records carry the machine they were imported from (extra.imported_from) since
+        # this version; those stored before get their imported_from column's. The index
+        # holds every column the aggregates read, for index-only scans (~15 MB per 100,000).
+        f"""
+        UPDATE {TABLE}
+            SET record = jsonb_set(record, '{{extra,{EXTRA_KEY}}}', to_jsonb(imported_from))
+            WHERE imported_from IS NOT NULL AND jsonb_typeof(record->'extra') = 'object'
+              AND NOT (record->'extra') ? '{EXTRA_KEY}';
+        CREATE INDEX {TABLE}_aggregates ON {TABLE} (started_at)
+            INCLUDE (status, duration_seconds, test_delta, phases_planned, phases_completed,
+                     total_tokens, cost_usd, project_path, audit_document, execution_id);
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -386,25 +402,6 @@ def _one_line(text: str) -> str:
     if first in ("", "FATAL:") and len(lines) > 1:
         first = re.sub(r"^(FATAL|ERROR):\s*", "", lines[1])
     return first.rstrip(".")
-
-
-def machine_name() -> str:
-    """The machine or CI runner an import comes from: ``$PHASER_MACHINE``, else the CI's
-    runner name (GitHub Actions, GitLab CI, Buildkite, Jenkins), else the host name."""
-    env = os.environ
-    explicit = env.get("PHASER_MACHINE", "").strip()
-    if explicit:
-        return explicit[:200]
-    for ci, variable in (
-        ("github-actions", "RUNNER_NAME"),
-        ("gitlab-ci", "CI_RUNNER_DESCRIPTION"),
-        ("buildkite", "BUILDKITE_AGENT_NAME"),
-        ("jenkins", "NODE_NAME"),
-    ):
-        value = env.get(variable, "").strip()
-        if value:
-            return f"{ci}:{value}"[:200]
-    return socket.gethostname() or "unknown"
 
 
 def identity_key(identity: tuple[str | None, ...]) -> str:
@@ -732,7 +729,8 @@ class PostgresStore:
     def _read_chunk(self, ids: list[str]) -> Iterator[ExecutionRecord]:
         with self._guard("reading executions"):
             rows = self._conn.execute(
-                f"SELECT execution_id, record FROM {TABLE} WHERE execution_id = ANY(%s)", (ids,)
+                f"SELECT execution_id, record FROM {TABLE} WHERE execution_id = ANY(%s)",
+                (ids,),
             ).fetchall()
         yield from loaded_in_order(ids, dict(rows), self._load)
 
@@ -1009,7 +1007,7 @@ class PostgresStore:
             record.total_tokens,
             None if record.cost_usd is None else repr(float(record.cost_usd)),
             record.imported_at,
-            self.machine,
+            imported_from(record.extra) or self.machine,
             json.dumps(data, ensure_ascii=False, allow_nan=False),
         )
 
