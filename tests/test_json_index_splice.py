@@ -187,7 +187,7 @@ def test_an_index_read_in_two_parts_reads_as_one(tmp_path: Path, monkeypatch) ->
                 "total_phases_completed": 1,
                 "total_duration_seconds": "long",
             },
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_damaged_stats_or_tally_are_computed_again(tmp_path: Path, tally: Any, stats: Any) -> None:
