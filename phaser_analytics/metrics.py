@@ -226,11 +226,13 @@ PROJECT_COLUMNS = [
 
 @dataclass
 class ProjectGroup:
-    """One project's executions (index entries or records)."""
+    """One project's executions (index entries or records), or their ``stats`` when a store
+    computed them."""
 
     name: str
     path: str | None
     items: list[Any] = field(default_factory=list)
+    stats: AggregatedStats | None = None
 
 
 def projects(groups: Iterable[ProjectGroup], zone: tzinfo | None = None) -> Breakdown:
@@ -238,7 +240,7 @@ def projects(groups: Iterable[ProjectGroup], zone: tzinfo | None = None) -> Brea
     most executions first."""
     rows = []
     for group in groups:
-        stats = _stats(group.items)
+        stats = group.stats if group.stats is not None else _stats(group.items)
         row = {"project": group.name, "path": group.path, **_stats_row(stats)}
         row["last_run"] = in_zone(stats.latest_execution, zone)
         rows.append(row)

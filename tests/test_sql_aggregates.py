@@ -477,3 +477,38 @@ def test_doctor_finds_and_rebuilds_phase_rows_that_do_not_match(tmp_path: Path) 
     assert not [f for f in store.check() if f.problem]
     assert _rows(path, "phases") == sum(len(r.phases) for r in history)
     _every_aggregate_matches(store)
+
+
+def test_projects_global_shows_the_same_from_sqlite_as_from_the_projects_json_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``projects --global``: per-project totals, one SQL query per project against a
+    SQLite store of both projects, equal to those of the registered projects' JSON stores."""
+    from click.testing import CliRunner
+
+    from phaser_analytics.project_registry import register_project
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    sqlite = SqliteStore(tmp_path / "store.db")
+    for name, count in (("alpha", 30), ("beta", 11)):
+        project = (tmp_path / name).resolve()
+        project.mkdir()
+        made = _history(project)[:count]
+        for record in made:
+            record.project_name = name
+        copies = [ExecutionRecord.from_dict(r.to_dict()) for r in made]
+        JsonStore.for_project(project).save(copies)
+        sqlite.save([ExecutionRecord.from_dict(r.to_dict()) for r in made])
+        register_project(project, name, count)
+    sqlite.close()
+    monkeypatch.chdir(tmp_path / "alpha")
+
+    def breakdown(*extra: str) -> Any:
+        args = ["analytics", "projects", "--global", "--format", "json", "--tz", "UTC", *extra]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        return document["breakdown"], document["stats"]
+
+    for extra in ((), ("--status", "failed")):
+        assert same(breakdown(*extra, "--store", url), breakdown(*extra))

@@ -99,7 +99,13 @@ def select_scope(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Sco
             from ..query import projects_in
 
             def groups_in_store() -> list[ProjectGroup]:
-                return _groups(select_global(query, warn=stderr_warning, store=store))
+                found = projects_in(store)
+                if None in found:  # executions of no project: grouped from the entries
+                    return _groups(select_global(query, warn=stderr_warning, store=store))
+                return [
+                    ProjectGroup(p.name, p.path, stats=Selected(store, query, p.path).stats())
+                    for p in found.values()
+                ]
 
             return Scope(
                 selected=Selected(store, query),
@@ -127,7 +133,7 @@ def select_scope(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Sco
         selected=selected,
         project={"name": name, "path": str(project_dir)},
         projects=[],
-        groups=lambda: [ProjectGroup(name, str(project_dir), selected.entries)],
+        groups=lambda: [ProjectGroup(name, str(project_dir), stats=selected.stats())],
     )
 
 
