@@ -795,8 +795,12 @@ class SqliteStore:
         ``hour``: the start's local hour in ``zone``, counted from 1970-01-01 00:00), in one
         scan that also sums the whole selection, kept for :meth:`stats`."""
         selected, params = self._selected(query, project)
+        # The zone's offsets over every start in the database: two index lookups, where
+        # the selection's own range would cost a scan.
         low, high = self._aggregate(
-            f"{selected}SELECT min(started_ts), max(started_ts) FROM selected", params
+            "SELECT (SELECT min(started_ts) FROM executions), "
+            "(SELECT max(started_ts) FROM executions)",
+            (),
         )[0]
         local = _local(zone, low, high) if low is not None else "NULL"
         grouping = ", ".join(keys)
