@@ -140,7 +140,11 @@ class OpenFile:
         """Up to ``size`` bytes from ``offset`` (fewer only at the end of the file)."""
         chunks = []
         while size > 0:
-            chunk = os.pread(self.fd, size, offset)
+            if hasattr(os, "pread"):
+                chunk = os.pread(self.fd, size, offset)
+            else:  # Windows: one reader per file, so seeking is as good
+                os.lseek(self.fd, offset, os.SEEK_SET)
+                chunk = os.read(self.fd, size)
             if not chunk:
                 break
             chunks.append(chunk)
