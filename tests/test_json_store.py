@@ -504,3 +504,37 @@ def test_an_index_row_of_the_wrong_types_is_rebuilt_not_a_crash(
     assert {e["execution_id"] for e in json.loads(shown.stdout)["executions"]} == {
         r.execution_id for r in records
     }
+
+
+@pytest.mark.parametrize("command", ["clear", "import", "import --force"])
+def test_a_damaged_row_a_writer_meets_rebuilds_the_index(project: Path, command: str) -> None:
+    """Writers trust the index by the stamp of executions/ without reading every row: a row
+    damaged behind the store's back is found when a command reaches it, rebuilt from the
+    record files with one warning, and nothing is lost."""
+    records = fill(project, 30)
+    _damage_row(project, 12)
+    if command == "clear":
+        result = _invoke(project, "clear", records[0].execution_id, "--force")
+        kept = [r.execution_id for r in reversed(records[2:])]
+        _damage_row(project, 12)  # and through the store's interface, which finds it itself
+        warnings = Warnings()
+        removed = json_store(project, warnings).delete([records[1].execution_id])
+        assert [e.execution_id for e in removed] == [records[1].execution_id]
+        assert len(warnings) == 1 and "rebuilt" in warnings[0]
+    else:
+        report = str(REPO / "examples" / "EXECUTION_REPORT.md")
+        if command == "import --force":  # a replacement: every row is read
+            assert _invoke(project, "import", report).exit_code == 0
+        result = _invoke(project, "import", report, *command.split()[1:])
+        kept = None
+    assert result.exit_code == 0, result.output
+    exported = _invoke(project, "export", "--format", "json")
+    assert exported.exit_code == 0, exported.output
+    ids = [e["execution_id"] for e in json.loads(exported.stdout)["executions"]]
+    if kept is not None:
+        assert ids == kept
+    else:
+        assert len(ids) == 31 and set(ids) >= {r.execution_id for r in records}
+    warnings = result.stderr.count("Warning") + exported.stderr.count("Warning")
+    assert warnings == 1 and "rebuilt" in result.stderr + exported.stderr
+    assert_consistent(project)

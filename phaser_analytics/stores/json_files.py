@@ -1341,7 +1341,7 @@ class JsonStore:
                 raise ExecutionNotFoundError(wanted[0])
             return []
         with self._lock():
-            state = self._current()
+            state = self._parsed(self._current())
             entries = list(state.entries())
             targets: dict[str, Entry] = {}
             for execution_id in wanted:
