@@ -10,8 +10,7 @@ command can say they were left out.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -119,13 +118,6 @@ def _stats_row(stats: AggregatedStats) -> dict[str, Any]:
         "tokens": stats.total_tokens,
         "cost_usd": stats.total_cost_usd,
     }
-
-
-def group_by(items: Iterable[Any], key: Callable[[Any], Any]) -> dict[Any, list[Any]]:
-    groups: dict[Any, list[Any]] = defaultdict(list)
-    for item in items:
-        groups[key(item)].append(item)
-    return groups
 
 
 def trends(items: Iterable[Any], by: str = "day", zone: tzinfo | None = None) -> Breakdown:
