@@ -31,6 +31,8 @@ import synth
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 PROJECTS = 5
+#: The start-up floor plus psycopg: what any command on a PostgreSQL store pays first.
+FLOOR_PSYCOPG = "import click, pluggy, json, psycopg"
 IMPORTERS = 8
 IMPORTS_EACH = 25
 SAVE_BATCH = 2000
@@ -220,6 +222,10 @@ def run_all(bench: Any, root: Path, n: int, seed: int, store: str,
         log("startup floor, show, trends and failures")
         figures += bench.measure_interleaved([
             floor,
+            # Not a target: what importing psycopg adds to the floor, which every command
+            # on a PostgreSQL store pays before it does anything (docs/performance.md).
+            spec("floor_psycopg", f'python -c "{FLOOR_PSYCOPG}" with the same interpreter',
+                 lambda _: [sys.executable, "-c", FLOOR_PSYCOPG]),
             spec("pg_show", f"phaser analytics show --global on a PostgreSQL store of {n}",
                  lambda _: phaser("--store", db.url, "show", "--global")),
             spec("pg_trends", f"phaser analytics trends --global over {n}",

@@ -1185,22 +1185,34 @@ class PostgresStore:
     def stats(
         self, query: AnalyticsQuery | None = None, *, project: str | None = None
     ) -> AggregatedStats:
-        """:meth:`AggregatedStats.compute` of ``find(query, project=project)``, in one
-        query (tests/test_sql_aggregates.py holds it to the Python path). Cost is summed
-        as ``numeric``, so it does not drift."""
+        """:meth:`AggregatedStats.compute` of ``find(query, project=project)``, in SQL
+        (tests/test_postgres_aggregates.py holds it to the Python path). Cost is summed as
+        ``numeric``, so it does not drift. Two queries, each reading the selection once, so
+        the server may answer the first from the aggregates index alone."""
         selected, params = self._selected(query, project)
-        first = 'ORDER BY started_at, execution_id COLLATE "C" DESC LIMIT 1'
-        last = 'ORDER BY started_at DESC, execution_id COLLATE "C" DESC LIMIT 1'
-        (row,) = self._aggregate(
-            f"{selected}SELECT {_PARTS}, "
-            f"(SELECT started_text FROM selected WHERE started_at IS NOT NULL {first}), "
-            f"(SELECT started_text FROM selected WHERE started_at IS NOT NULL {last}) "
-            "FROM selected",
-            params,
-            "computing statistics",
+        doing = "computing statistics"
+        (row,) = self._aggregate(f"{selected}SELECT {_PARTS} FROM selected", params, doing)
+        part = _part(row)
+        written = self._written(selected, params, [part.first_ts, part.last_ts], doing)
+        return part.stats(written.get(part.first_ts), written.get(part.last_ts))
+
+    def _written(
+        self, selected: str, params: list[Any], moments: Iterable[Any], doing: str
+    ) -> dict[datetime, datetime | None]:
+        """Each start instant of ``moments`` as the selection writes it (its offset): of
+        several at one instant, the first in find's order, as AggregatedStats.compute keeps
+        the first of equal starts."""
+        wanted = sorted({m for m in moments if m is not None})
+        if not wanted:
+            return {}
+        rows = self._aggregate(
+            f"{selected}SELECT DISTINCT ON (started_at) started_at, started_text "
+            "FROM selected WHERE started_at = ANY(%s) "
+            'ORDER BY started_at, execution_id COLLATE "C" DESC',
+            [*params, wanted],
+            doing,
         )
-        part = _part(row[:-2])
-        return part.stats(datetime_from_json(row[-2]), datetime_from_json(row[-1]))
+        return {moment: datetime_from_json(text) for moment, text in rows}
 
     def _parts_by(
         self,
@@ -1264,27 +1276,10 @@ class PostgresStore:
         parts, selected, params = self._parts_by(
             query, project, zone, lambda moment: period_start(moment, by, zone), doing
         )
-        moments = sorted({m for p in parts.values() for m in (p.first_ts, p.last_ts)})
-        # Each start as written (its offset): of several at one instant, the first in
-        # find's order, as AggregatedStats.compute keeps the first of equal starts.
-        written = (
-            dict(
-                self._aggregate(
-                    f"{selected}SELECT DISTINCT ON (started_at) started_at, started_text "
-                    "FROM selected WHERE started_at = ANY(%s) "
-                    'ORDER BY started_at, execution_id COLLATE "C" DESC',
-                    [*params, moments],
-                    doing,
-                )
-            )
-            if moments
-            else {}
-        )
+        moments = [m for p in parts.values() for m in (p.first_ts, p.last_ts)]
+        written = self._written(selected, params, moments, doing)
         return {
-            start: parts[start].stats(
-                datetime_from_json(written[parts[start].first_ts]),
-                datetime_from_json(written[parts[start].last_ts]),
-            )
+            start: parts[start].stats(written[parts[start].first_ts], written[parts[start].last_ts])
             for start in sorted(parts)
         }
 
