@@ -191,3 +191,19 @@ def test_against_postgresql_the_commands_read_no_record_and_aggregate_in_sql(
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["stats"]["total_executions"] == 48
+
+
+def test_a_blank_reason_before_one_of_the_same_key_gives_its_wording(
+    shared_store: PostgresStore,
+) -> None:
+    """aggregates.reasons_of keys only non-blank reasons, in the order they first appear,
+    but takes each key's wording from the first reason with that key, blank or not."""
+    history = [
+        ExecutionRecord(execution_id=f"r{i}", project_path="/p", base_commit=str(i),
+                        failure_reasons=reasons)
+        for i, reasons in enumerate([["  ", "b", "."], ["x", " ", "B!"], [".", "  "]])
+    ]  # fmt: skip
+    refill(shared_store, history)
+    expected = python_path(shared_store, AnalyticsQuery(), None, "reason_counts")
+    assert same(in_sql(shared_store, AnalyticsQuery(), None, "reason_counts"), expected)
+    assert "  " in [r.reason for r in expected]  # the case this test is about

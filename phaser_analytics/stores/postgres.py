@@ -1361,21 +1361,32 @@ class PostgresStore:
                 doing,
             )
         ]
-        keyed = [(w, reason_key(w)) for w in wordings if w.strip()]
-        if not keyed:
+        # As aggregates.reasons_of: a record's keys are those of its non-blank reasons, in
+        # the order they first appear; each key's wording is the record's first reason
+        # with that key, blank or not.
+        if not any(w.strip() for w in wordings):
             return []
         rows = self._aggregate(
-            f"{selected}, keys AS (SELECT * FROM unnest(%s::text[], %s::text[]) "
-            "AS k(wording, key)), "
+            f"{selected}, keys AS (SELECT * FROM unnest(%s::text[], %s::text[], %s::boolean[]) "
+            "AS k(wording, key, counted)), "
             "firsts AS (SELECT DISTINCT ON (s.position, k.key) s.position, s.started_text, "
-            "k.key, r.wording, r.ordinality FROM selected s "
+            "k.key, r.wording, "
+            "min(r.ordinality) FILTER (WHERE k.counted) "
+            "OVER (PARTITION BY s.position, k.key) AS ordinality "
+            "FROM selected s "
             f"CROSS JOIN LATERAL {reasons} WITH ORDINALITY AS r(wording, ordinality) "
             "JOIN keys k ON k.wording = r.wording "
             "ORDER BY s.position, k.key, r.ordinality) "
             "SELECT (array_agg(wording ORDER BY position))[1], count(*), "
-            "(array_agg(started_text ORDER BY position))[1] FROM firsts GROUP BY key "
+            "(array_agg(started_text ORDER BY position))[1] FROM firsts "
+            "WHERE ordinality IS NOT NULL GROUP BY key "
             "ORDER BY count(*) DESC, min(ARRAY[position, ordinality])",
-            [*params, [w for w, _ in keyed], [k for _, k in keyed]],
+            [
+                *params,
+                wordings,
+                [reason_key(w) for w in wordings],
+                [bool(w.strip()) for w in wordings],
+            ],
             doing,
         )
         return [
