@@ -199,7 +199,7 @@ def test_a_blank_reason_before_one_of_the_same_key_gives_its_wording(
     """aggregates.reasons_of keys only non-blank reasons, in the order they first appear,
     but takes each key's wording from the first reason with that key, blank or not."""
     history = [
-        ExecutionRecord(execution_id=f"r{i}", project_path="/p", base_commit=str(i),
+        ExecutionRecord(execution_id=f"r{9 - i}", project_path="/p", base_commit=str(i),
                         failure_reasons=reasons)
         for i, reasons in enumerate([["  ", "b", "."], ["x", " ", "B!"], [".", "  "]])
     ]  # fmt: skip
