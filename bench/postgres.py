@@ -86,7 +86,8 @@ class Database:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(
                 "DROP TABLE IF EXISTS phaser_executions, phaser_schema, phaser_quarantine, "
-                "phaser_projects; DROP FUNCTION IF EXISTS phaser_projects_count()"
+                "phaser_projects, phaser_phases, phaser_reasons; "
+                "DROP FUNCTION IF EXISTS phaser_projects_count(), phaser_children_sync()"
             )
 
     def count(self) -> int:

@@ -657,3 +657,48 @@ def test_both_save_paths_give_the_same_outcomes(
         assert store.info().count == 2
         assert sorted(e.execution_id for e in store.find()) == sorted(
             [stored.execution_id, fresh.execution_id])
+
+
+def test_phases_and_reasons_tables_follow_the_records_from_the_upgrade_on(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema version 4 fills phaser_phases and phaser_reasons from the stored records, and
+    its triggers keep them in step with every write (save, --force, delete, quarantine,
+    psql): the aggregates read from them equal the Python path's over the records."""
+    from phaser_analytics import aggregates
+    from phaser_analytics.models import ExecutionRecord, PhaseRecord, PhaseStatus
+
+    def made(hours: int, reasons: list[str], failed: int) -> ExecutionRecord:
+        phases = [PhaseRecord(phase_number=n, title=f"Phase {n}",
+                              status=PhaseStatus.FAILED if n == failed else PhaseStatus.COMPLETED,
+                              error_message=f"error {hours}" if n == failed else None)
+                  for n in (1, 2, 3)]  # fmt: skip
+        return make_record("/p", hours=hours, phases=phases, failure_reasons=reasons,
+                           execution_id=f"run-{hours:02d}")
+
+    def agree(store: PostgresStore) -> None:
+        records = list(store.read(store.find()))
+        assert store.phase_summaries(None) == aggregates.phase_summaries(records)
+        assert store.reason_counts(None) == aggregates.reason_counts(records)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:3])
+        patched.setattr(postgres, "SCHEMA_VERSION", 3)
+        with opened(pg_url) as store:
+            store.save([made(h, ["Flaky test", "Timeout"][: h % 3], h % 4) for h in range(8)])
+    with PostgresStore(pg_url, create=False, check_version=False) as store:
+        store.migrate_schema()
+    with opened(pg_url) as store:
+        agree(store)
+        assert store.phase_summaries(None)[0].runs == 8
+        store.save([made(1, ["Disk full"], 3)], replace=True)  # --force, other content
+        agree(store)
+        store.delete(["run-02", "run-05"])
+        assert store._quarantine("run-06", "a test")
+        agree(store)
+        store._conn.execute(
+            "UPDATE phaser_executions SET record = jsonb_set(record, '{failure_reasons}', "
+            "'[\"From psql\"]') WHERE execution_id = 'run-07'"
+        )
+        agree(store)
+        assert any(r.reason == "From psql" for r in store.reason_counts(None))

@@ -96,7 +96,7 @@ def test_import_show_and_info_with_a_store_url(
     info = runner.invoke(cli, ["analytics", "store", "info", "--json"])
     assert info.exit_code == 0, info.output
     data = json.loads(info.output)
-    assert (data["backend"], data["count"], data["schema_version"]) == ("postgresql", 2, "3")
+    assert (data["backend"], data["count"], data["schema_version"]) == ("postgresql", 2, "4")
     assert ":***@" in data["location"] and "phaser:" in data["location"]
     shown = runner.invoke(cli, ["analytics", "show", "--global", "--format", "json"])
     assert shown.exit_code == 0, shown.output
@@ -251,10 +251,11 @@ def test_migrate_schema_creates_and_reports(postgres_server: PgServer, runner: C
     assert first.exit_code == 0, first.output
     assert first.output.strip() == (
         f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/{dbname}: schema version "
-        "0 -> 3; applied 1 (executions table), 2 (executions per project, kept by triggers), "
-        "3 (machines in the records, an index for the aggregates).")
+        "0 -> 4; applied 1 (executions table), 2 (executions per project, kept by triggers), "
+        "3 (machines in the records, an index for the aggregates), "
+        "4 (phases and failure reasons, kept by triggers).")
     second = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
-    assert second.output.strip().endswith("schema version 3, up to date.")
+    assert second.output.strip().endswith("schema version 4, up to date.")
     monkeypatch.setenv("PHASER_STORE", f"sqlite:///{postgres_server.base}/x.db")
     other = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
     assert other.exit_code == 0 and "it is brought up to date when opened" in other.output
