@@ -752,41 +752,88 @@ class AggregatedStats:
     def compute(cls, records: Iterable[StatsSource]) -> AggregatedStats:
         """Compute statistics from execution records (or index entries, which carry the same
         attributes), in one pass."""
-        counts = {status: 0 for status in ExecutionStatus}
-        durations, deltas, starts = _Running(), _Running(), _Running()
-        tokens, costs = _Running(), _Running()
-        planned = completed = total = 0
+        tally = StatsTally()
         for record in records:
-            total += 1
-            counts[record.status] += 1
-            durations.add(record.duration_seconds)
-            deltas.add(record.test_delta)
-            starts.add(record.started_at)
-            if record.phases_planned is not None:
-                planned += record.phases_planned
-                # A report may state "7 of 6 completed"; the record keeps that, the rate
-                # never exceeds 1.
-                completed += min(record.phases_completed or 0, record.phases_planned)
-            tokens.add(record.total_tokens)
-            costs.add(record.cost_usd)
-        return cls(
-            total_executions=total,
-            successful=counts[ExecutionStatus.SUCCESS],
-            partial=counts[ExecutionStatus.PARTIAL],
-            failed=counts[ExecutionStatus.FAILED],
+            tally.add(record)
+        return tally.result()
+
+
+class StatsTally:
+    """The running counts and sums behind :class:`AggregatedStats`, in constant memory:
+    executions are added one at a time (:meth:`AggregatedStats.compute` adds them all), and
+    a store that keeps ``stats`` with :meth:`carried` resumes adding where it left off."""
+
+    __slots__ = ("completed", "costs", "counts", "deltas", "durations", "planned", "starts",
+                 "tokens", "total")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.counts = {status: 0 for status in ExecutionStatus}
+        self.durations, self.deltas, self.starts = _Running(), _Running(), _Running()
+        self.tokens, self.costs = _Running(), _Running()
+        self.planned = self.completed = self.total = 0
+
+    def add(self, record: StatsSource) -> None:
+        self.total += 1
+        self.counts[record.status] += 1
+        self.durations.add(record.duration_seconds)
+        self.deltas.add(record.test_delta)
+        self.starts.add(record.started_at)
+        if record.phases_planned is not None:
+            self.planned += record.phases_planned
+            # A report may state "7 of 6 completed"; the record keeps that, the rate never
+            # exceeds 1.
+            self.completed += min(record.phases_completed or 0, record.phases_planned)
+        self.tokens.add(record.total_tokens)
+        self.costs.add(record.cost_usd)
+
+    def result(self) -> AggregatedStats:
+        durations, deltas, costs = self.durations, self.deltas, self.costs
+        return AggregatedStats(
+            total_executions=self.total,
+            successful=self.counts[ExecutionStatus.SUCCESS],
+            partial=self.counts[ExecutionStatus.PARTIAL],
+            failed=self.counts[ExecutionStatus.FAILED],
             avg_duration_seconds=durations.mean,
             min_duration_seconds=durations.low,
             max_duration_seconds=durations.high,
             total_duration_seconds=durations.total,
             total_test_delta=deltas.total,
             avg_test_delta=deltas.mean,
-            total_phases_executed=planned,
-            total_phases_completed=completed,
-            earliest_execution=starts.low,
-            latest_execution=starts.high,
-            total_tokens=tokens.total,
+            total_phases_executed=self.planned,
+            total_phases_completed=self.completed,
+            earliest_execution=self.starts.low,
+            latest_execution=self.starts.high,
+            total_tokens=self.tokens.total,
             total_cost_usd=round(costs.total, 6) if costs.total is not None else None,
         )
+
+    def carried(self) -> dict[str, Any]:
+        """What :meth:`resume` needs besides ``result().to_dict()``: how many durations and
+        test deltas are known (the means' divisors), and the unrounded sum of the costs."""
+        return {"durations": self.durations.count, "test_deltas": self.deltas.count,
+                "cost_usd": self.costs.total}  # fmt: skip
+
+    @classmethod
+    def resume(cls, stats: dict[str, Any], carried: dict[str, Any]) -> StatsTally:
+        """The tally whose ``result().to_dict()`` was ``stats`` and whose :meth:`carried`
+        was ``carried``; adding executions to it gives what :meth:`AggregatedStats.compute`
+        gives over all of them in that order."""
+        tally = cls()
+        tally.total = stats["total_executions"]
+        tally.counts = {ExecutionStatus.SUCCESS: stats["successful"],
+                        ExecutionStatus.PARTIAL: stats["partial"],
+                        ExecutionStatus.FAILED: stats["failed"]}  # fmt: skip
+        tally.durations.resume(carried["durations"], stats["total_duration_seconds"],
+                               stats["min_duration_seconds"], stats["max_duration_seconds"])
+        tally.deltas.resume(carried["test_deltas"], stats["total_test_delta"])
+        earliest = datetime_from_json(stats["earliest_execution"])
+        tally.starts.resume(int(earliest is not None), 0, earliest,
+                            datetime_from_json(stats["latest_execution"]))
+        tally.tokens.resume(int(stats["total_tokens"] is not None), stats["total_tokens"])
+        tally.costs.resume(int(carried["cost_usd"] is not None), carried["cost_usd"])
+        tally.planned = stats["total_phases_executed"]
+        tally.completed = stats["total_phases_completed"]
+        return tally
 
 
 def _sort_key(item: Any) -> tuple[bool, float, str]:
@@ -873,6 +920,14 @@ class _Running:
             self.low = value
         if self.high is None or value > self.high:
             self.high = value
+
+    def resume(self, count: int, total: Any, low: Any = None, high: Any = None) -> None:
+        """Carry on from ``count`` known values summing to ``total``; ``ValueError`` when
+        the two disagree (a count of values with no sum)."""
+        if count and total is None:
+            raise ValueError("a count of known values without their sum")
+        self.count, self.sum = count, total if count else 0
+        self.low, self.high = low, high
 
     @property
     def total(self) -> Any:

@@ -44,6 +44,7 @@ from ..models import (
     AggregatedStats,
     ExecutionRecord,
     ExecutionStatus,
+    StatsTally,
     datetime_from_json,
     datetime_to_json,
     utcnow,
@@ -274,89 +275,20 @@ def _header_tally(header: dict[str, Any]) -> dict[str, Any] | None:
     return tally
 
 
-def _tally(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """:func:`_header_tally` of ``rows``, summed in their order as ``AggregatedStats.compute``
-    sums them."""
-    durations = deltas = 0
-    cost: Any = None
-    for row in rows:
-        if row.get("duration_seconds") is not None:
-            durations += 1
-        if row.get("test_delta") is not None:
-            deltas += 1
-        value = row.get("cost_usd")
-        if value is not None:
-            cost = value if cost is None else cost + value
-    return {"durations": durations, "test_deltas": deltas, "cost_usd": cost}
+#: The stats and tally of no executions, to add every row to.
+_NO_STATS = AggregatedStats.compute([]).to_dict()
+_NOTHING_CARRIED = StatsTally().carried()
 
 
 def _add_stats(
-    stats: dict[str, Any], tally: dict[str, Any], rows: Sequence[dict[str, Any]]
+    stats: dict[str, Any], carried: dict[str, Any], rows: Sequence[dict[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``stats`` (``AggregatedStats.to_dict()``, with its ``tally``) with ``rows`` added, as
-    ``AggregatedStats.compute`` gives them when it meets ``rows`` after the others: the
-    counts, sums, minima and maxima carried on, and the means and rates derived again."""
-    total = stats["total_executions"]
-    counts = {s: stats[n] for s, n in (("success", "successful"), ("partial", "partial"),
-                                       ("failed", "failed"))}  # fmt: skip
-    n_durations, n_deltas = tally["durations"], tally["test_deltas"]
-    duration_sum = stats["total_duration_seconds"] if n_durations else 0
-    low, high = stats["min_duration_seconds"], stats["max_duration_seconds"]
-    delta_sum = stats["total_test_delta"] if n_deltas else 0
-    earliest = datetime_from_json(stats["earliest_execution"])
-    latest = datetime_from_json(stats["latest_execution"])
-    planned, completed = stats["total_phases_executed"], stats["total_phases_completed"]
-    tokens, cost = stats["total_tokens"], tally["cost_usd"]
+    ``AggregatedStats.compute`` gives them when it meets ``rows`` after the others."""
+    tally = StatsTally.resume(stats, carried)
     for row in rows:
-        total += 1
-        counts[row["status"]] += 1
-        value = row.get("duration_seconds")
-        if value is not None:
-            n_durations += 1
-            duration_sum += value
-            if low is None or value < low:
-                low = value
-            if high is None or value > high:
-                high = value
-        value = row.get("test_delta")
-        if value is not None:
-            n_deltas += 1
-            delta_sum += value
-        start = datetime_from_json(row.get("started_at"))
-        if start is not None:
-            if earliest is None or start < earliest:
-                earliest = start
-            if latest is None or start > latest:
-                latest = start
-        value = row.get("phases_planned")
-        if value is not None:
-            planned += value
-            completed += min(row.get("phases_completed") or 0, value)
-        value = row.get("total_tokens")
-        if value is not None:
-            tokens = value if tokens is None else tokens + value
-        value = row.get("cost_usd")
-        if value is not None:
-            cost = value if cost is None else cost + value
-    result = AggregatedStats(
-        total_executions=total,
-        successful=counts["success"],
-        partial=counts["partial"],
-        failed=counts["failed"],
-        avg_duration_seconds=duration_sum / n_durations if n_durations else None,
-        min_duration_seconds=low,
-        max_duration_seconds=high,
-        total_duration_seconds=duration_sum if n_durations else None,
-        total_test_delta=delta_sum if n_deltas else None,
-        avg_test_delta=delta_sum / n_deltas if n_deltas else None,
-        total_phases_executed=planned,
-        total_phases_completed=completed,
-        earliest_execution=earliest,
-        latest_execution=latest,
-        total_tokens=tokens,
-        total_cost_usd=round(cost, 6) if cost is not None else None,
-    )
-    return result.to_dict(), {"durations": n_durations, "test_deltas": n_deltas, "cost_usd": cost}
+        tally.add(_RowStats(row))
+    return tally.result().to_dict(), tally.carried()
 
 
 def _digest(names: Iterable[str]) -> list[int]:
@@ -880,8 +812,7 @@ class JsonStore:
         """The spec's §4.3 document, laid out one execution per line after a first line
         that holds everything else a reader needs (:class:`_Lazy`)."""
         if state.stats is None or state.tally is None:
-            state.stats = AggregatedStats.compute(map(_RowStats, state.rows)).to_dict()
-            state.tally = _tally(state.rows)
+            state.stats, state.tally = _add_stats(_NO_STATS, _NOTHING_CARRIED, state.rows)
         head = self._head(
             state.project_name, len(state.rows), _digest(state.names), state.newer,
             state.tally, state.written_listed,
