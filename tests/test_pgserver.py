@@ -27,7 +27,8 @@ def test_the_server_listens_on_loopback_only(postgres_server: PgServer, pg_url: 
 def test_the_server_never_runs_as_root(postgres_server: PgServer, pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
-    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+        # Read while the connection is open: its backend process ends when it closes.
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
     uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
     assert int(uid) != 0
     assert int(uid) == os.stat(postgres_server.data).st_uid
