@@ -370,38 +370,23 @@ def local_day(number: int) -> date:
     return EPOCH_DAY + timedelta(days=number)
 
 
-def slot_seconds(zone: tzinfo | None, moments: Iterable[float]) -> int:
-    """How long a UTC slot a database may group starts by, so that ``zone`` maps nearly
-    every slot to one local hour: an hour where the zone's offsets at ``moments`` are whole
-    hours, else a quarter of an hour, else a minute. :func:`slots_to_keys` finds the slots
-    that still straddle a boundary. (The PostgreSQL store groups so; the SQLite store adds
-    :func:`offset_changes` in SQL instead.)"""
-    size = 3600
-    for moment in moments:
-        seconds = int(_offset(zone, moment))
-        while size > 60 and seconds % size:
-            size = 900 if size == 3600 else 60
-    return size
+def local_seconds_sql(zone: tzinfo | None, low: float, high: float, seconds: str) -> str:
+    """SQL for a start as seconds of local time in ``zone``: ``seconds`` (the start as a POSIX
+    timestamp, an SQL expression) plus the zone's offset at that moment, from
+    :func:`offset_changes` over the starts from ``low`` to ``high``. Both database stores
+    bucket local days and hours with it, so they count in a zone as ``astimezone`` does."""
+    first, changes = offset_changes(zone, low, high)
+    if not changes:
+        return f"({seconds} + {first!r})"
+    offsets = [first, *(offset for _, offset in changes)]
+    cases = [f"WHEN {seconds} < {moment} THEN {offsets[i]!r}"
+             for i, (moment, _) in enumerate(changes)]  # fmt: skip
+    return f"({seconds} + CASE {' '.join(cases)} ELSE {offsets[-1]!r} END)"
 
 
-def slot_start(slot: int, size: int) -> datetime:
-    return utc_moment(slot * size)
-
-
-def slots_to_keys(
-    slots: Iterable[int], size: int, key: Callable[[datetime], Any]
-) -> tuple[dict[int, Any], list[int]]:
-    """The ``key`` (a local period or hour) of each slot whose first and last instant have
-    the same key, and the slots that straddle a change of key (the database groups their
-    starts one by one instead)."""
-    keys: dict[int, Any] = {}
-    straddling = []
-    last = timedelta(seconds=size) - timedelta(microseconds=1)
-    for slot in slots:
-        start = slot_start(slot, size)
-        first = key(start)
-        if key(start + last) == first:
-            keys[slot] = first
-        else:
-            straddling.append(slot)
-    return keys, straddling
+#: SQL over ``hour``, a start's local hour counted from 1970-01-01 00:00 (an integer): its
+#: local day number (``floor(hour / 24)``, for :func:`local_day`), its hour of the day, and
+#: its weekday (Monday 0; 1970-01-01 was a Thursday).
+LOCAL_DAY_SQL = "((hour - ((hour % 24) + 24) % 24) / 24)"
+HOUR_OF_DAY_SQL = "((hour % 24) + 24) % 24"
+WEEKDAY_SQL = f"(({LOCAL_DAY_SQL} + 3) % 7 + 7) % 7"

@@ -42,11 +42,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..aggregates import (
+    HOUR_OF_DAY_SQL,
+    LOCAL_DAY_SQL,
+    WEEKDAY_SQL,
     StatsPart,
-    period_start,
+    local_day,
+    local_seconds_sql,
+    period_of_day,
     reason_key,
-    slot_seconds,
-    slots_to_keys,
 )
 from ..errors import ExecutionNotFoundError, StorageError
 from ..machine import EXTRA_KEY, imported_from, machine_name
@@ -1287,49 +1290,33 @@ class PostgresStore:
         query: AnalyticsQuery | None,
         project: str | None,
         zone: tzinfo | None,
-        key: Callable[[datetime], Any],
+        keys: Sequence[str],
         doing: str,
-    ) -> tuple[dict[Any, StatsPart], str, list[Any]]:
-        """Partial statistics of the dated selected rows by ``key`` of their start (a local
-        period, or hour and weekday): grouped by the server by UTC slot, each slot mapped
-        to its key here (aggregates.slots_to_keys), and the few slots that straddle a
-        change of key grouped by start instead. The zone's rules are Python's, so the
-        periods are exactly the Python path's whatever the server's time zone data."""
+    ) -> tuple[list[tuple[tuple[Any, ...], StatsPart]], str, list[Any]]:
+        """The partial statistics of the dated selected rows by ``keys`` (SQL over ``hour``:
+        the start's local hour in ``zone`` counted from 1970-01-01 00:00), with the zone's
+        offsets from Python's rules (aggregates.local_seconds_sql), as the SQLite store
+        groups them: the periods are exactly the Python path's whatever the server's time
+        zone data."""
         selected, params = self._selected(query, project)
+        epoch = "extract(epoch FROM started_at)::float8"
         ((low, high),) = self._aggregate(
-            f"{selected}SELECT extract(epoch FROM min(started_at))::float8, "
-            "extract(epoch FROM max(started_at))::float8 FROM selected",
-            params,
-            doing,
+            f"{selected}SELECT min({epoch}), max({epoch}) FROM selected", params, doing
         )
-        parts: dict[Any, StatsPart] = {}
         if low is None:
-            return parts, selected, params
-        size = slot_seconds(zone, (low, high))
-        slot = f"floor(extract(epoch FROM started_at) / {int(size)})::bigint"
+            return [], selected, params
+        hour = f"floor({local_seconds_sql(zone, low, high, epoch)} / 3600)::bigint"
+        grouping = ", ".join(keys).replace("%", "%%")  # psycopg's placeholders use %
         rows = self._aggregate(
-            f"{selected}SELECT {slot}, {_PARTS} FROM selected WHERE started_at IS NOT NULL "
-            "GROUP BY 1",
+            f"{selected.rstrip()}, located AS (SELECT *, {hour} AS hour FROM selected "
+            f"WHERE started_at IS NOT NULL) SELECT {grouping}, {_PARTS} FROM located "
+            f"GROUP BY {grouping}",
             params,
             doing,
         )
-        keys, straddling = slots_to_keys((row[0] for row in rows), size, key)
-        grouped = [(keys[row[0]], row[1:]) for row in rows if row[0] in keys]
-        if straddling:
-            rows = self._aggregate(
-                f"{selected}SELECT started_at, {_PARTS} FROM selected "
-                f"WHERE started_at IS NOT NULL AND {slot} = ANY(%s) GROUP BY 1",
-                [*params, straddling],
-                doing,
-            )
-            grouped += [(key(row[0]), row[1:]) for row in rows]
-        for group, row in grouped:
-            part = _part(row)
-            if group in parts:
-                parts[group].add(part)
-            else:
-                parts[group] = part
-        return parts, selected, params
+        grouped = [(tuple(int(key) for key in row[: len(keys)]), _part(row[len(keys) :]))
+                   for row in rows]  # fmt: skip
+        return grouped, selected, params
 
     def stats_by_period(
         self,
@@ -1339,11 +1326,17 @@ class PostgresStore:
         *,
         project: str | None = None,
     ) -> dict[date, AggregatedStats]:
-        """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL."""
+        """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL: by local
+        day, merged into weeks or months."""
         doing = "computing statistics per period"
-        parts, selected, params = self._parts_by(
-            query, project, zone, lambda moment: period_start(moment, by, zone), doing
-        )
+        rows, selected, params = self._parts_by(query, project, zone, [LOCAL_DAY_SQL], doing)
+        parts: dict[date, StatsPart] = {}
+        for (day,), part in rows:
+            start = period_of_day(local_day(day), by)
+            if start in parts:
+                parts[start].add(part)
+            else:
+                parts[start] = part
         moments = [m for p in parts.values() for m in (p.first_ts, p.last_ts)]
         written = self._written(selected, params, moments, doing)
         return {
@@ -1355,16 +1348,10 @@ class PostgresStore:
         self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
     ) -> Usage:
         """:func:`~..aggregates.usage` of the selected entries, in SQL."""
-
-        def hour_and_day(moment: datetime) -> tuple[int, int]:
-            local = moment.astimezone(zone)
-            return local.hour, local.weekday()
-
-        parts, _, _ = self._parts_by(
-            query, project, zone, hour_and_day, "counting executions per hour"
-        )
+        rows, _, _ = self._parts_by(query, project, zone, [HOUR_OF_DAY_SQL, WEEKDAY_SQL],
+                                    "counting executions per hour")  # fmt: skip
         counts = Usage()
-        for (hour, day), part in parts.items():
+        for (hour, day), part in rows:
             counts.hours[hour] += part.total
             counts.days[day] += part.total
             counts.hours_failed[hour] += part.failed
@@ -1374,8 +1361,8 @@ class PostgresStore:
     def phase_summaries(
         self, query: AnalyticsQuery | None, *, project: str | None = None
     ) -> list[PhaseSummary]:
-        """:func:`~..aggregates.phase_summaries` of the selected records, from their
-        ``jsonb`` phases: runs and failures per phase number, its most recent non-empty
+        """:func:`~..aggregates.phase_summaries` of the selected records, from their rows of
+        ``phaser_phases``: runs and failures per phase number, its most recent non-empty
         title, and the error and start of its most recent failure."""
         selected, params = self._selected(query, project, positions=True)
         newest = "ORDER BY s.position, p.ordinality"

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..aggregates import (
+    HOUR_OF_DAY_SQL,
+    LOCAL_DAY_SQL,
+    WEEKDAY_SQL,
     NotAggregated,
     StatsPart,
     count_reasons,
     local_day,
-    offset_changes,
+    local_seconds_sql,
     period_of_day,
     reasons_of,
 )
@@ -382,9 +385,6 @@ _AGGREGATED = (
     "project_path, started_ts, status, duration_seconds, test_delta, phases_planned, "
     "phases_completed, total_tokens, cost_usd, execution_id, started_at"
 )
-#: The local day of ``hour`` (an hour number since 1970-01-01 00:00 local), in whole
-#: integers: ``floor(hour / 24)``.
-_DAY = "((hour - ((hour % 24) + 24) % 24) / 24)"
 
 
 def _memo_key(name: str, query: AnalyticsQuery | None, project: str | None) -> tuple:
@@ -395,18 +395,6 @@ def _floor(value: str, size: int) -> str:
     """``floor(value / size)`` as an integer, with no need of SQLite's math functions."""
     quotient = f"(({value}) / {int(size)})"
     return f"(CAST({quotient} AS INTEGER) - ({quotient} < CAST({quotient} AS INTEGER)))"
-
-
-def _local(zone: tzinfo | None, low: float, high: float) -> str:
-    """The start as seconds of local time in ``zone`` (for starts from ``low`` to
-    ``high``): ``started_ts`` plus the zone's offset at that moment."""
-    first, changes = offset_changes(zone, low, high)
-    if not changes:
-        return f"(started_ts + {first!r})"
-    offsets = [first, *(offset for _, offset in changes)]
-    cases = [f"WHEN started_ts < {moment} THEN {offsets[i]!r}"
-             for i, (moment, _) in enumerate(changes)]  # fmt: skip
-    return f"(started_ts + CASE {' '.join(cases)} ELSE {offsets[-1]!r} END)"
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -802,7 +790,7 @@ class SqliteStore:
             "(SELECT max(started_ts) FROM executions)",
             (),
         )[0]
-        local = _local(zone, low, high) if low is not None else "NULL"
+        local = local_seconds_sql(zone, low, high, "started_ts") if low is not None else "NULL"
         grouping = ", ".join(keys)
         rows = self._aggregate(
             f"{selected}, located AS (SELECT *, {_floor(local, 3600)} AS hour FROM selected) "
@@ -828,7 +816,7 @@ class SqliteStore:
     ) -> dict[date, AggregatedStats]:
         """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL: by local
         day, merged into weeks or months."""
-        rows, selected, params = self._parts_by(query, project, zone, [_DAY])
+        rows, selected, params = self._parts_by(query, project, zone, [LOCAL_DAY_SQL])
         parts: dict[date, StatsPart] = {}
         for (day,), part in rows:
             start = period_of_day(local_day(day), by)
@@ -847,8 +835,7 @@ class SqliteStore:
         self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
     ) -> Usage:
         """:func:`~..aggregates.usage` of the selected entries, in SQL."""
-        weekday = f"(({_DAY} + 3) % 7 + 7) % 7"  # 1970-01-01 was a Thursday
-        rows, _, _ = self._parts_by(query, project, zone, ["(hour % 24 + 24) % 24", weekday])
+        rows, _, _ = self._parts_by(query, project, zone, [HOUR_OF_DAY_SQL, WEEKDAY_SQL])
         counts = Usage()
         for (hour, day), part in rows:
             counts.hours[hour] += part.total
