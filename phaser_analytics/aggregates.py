@@ -390,3 +390,30 @@ def local_seconds_sql(zone: tzinfo | None, low: float, high: float, seconds: str
 LOCAL_DAY_SQL = "((hour - ((hour % 24) + 24) % 24) / 24)"
 HOUR_OF_DAY_SQL = "((hour % 24) + 24) % 24"
 WEEKDAY_SQL = f"(({LOCAL_DAY_SQL} + 3) % 7 + 7) % 7"
+
+
+def parts_by_period(
+    rows: Iterable[tuple[tuple[int], StatsPart]], by: str
+) -> dict[date, StatsPart]:
+    """Partial statistics by local day number (rows grouped by :data:`LOCAL_DAY_SQL`)
+    merged into the periods (``day``, ``week``, ``month``) their days fall in."""
+    parts: dict[date, StatsPart] = {}
+    for (day,), part in rows:
+        start = period_of_day(local_day(day), by)
+        if start in parts:
+            parts[start].add(part)
+        else:
+            parts[start] = part
+    return parts
+
+
+def usage_of_parts(rows: Iterable[tuple[tuple[int, int], StatsPart]]) -> Usage:
+    """:class:`Usage` from partial statistics grouped by :data:`HOUR_OF_DAY_SQL` and
+    :data:`WEEKDAY_SQL`."""
+    counts = Usage()
+    for (hour, day), part in rows:
+        counts.hours[hour] += part.total
+        counts.days[day] += part.total
+        counts.hours_failed[hour] += part.failed
+        counts.days_failed[day] += part.failed
+    return counts

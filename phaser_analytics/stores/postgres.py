@@ -46,10 +46,10 @@ from ..aggregates import (
     LOCAL_DAY_SQL,
     WEEKDAY_SQL,
     StatsPart,
-    local_day,
     local_seconds_sql,
-    period_of_day,
+    parts_by_period,
     reason_key,
+    usage_of_parts,
 )
 from ..errors import ExecutionNotFoundError, StorageError
 from ..machine import EXTRA_KEY, imported_from, machine_name
@@ -1330,13 +1330,7 @@ class PostgresStore:
         day, merged into weeks or months."""
         doing = "computing statistics per period"
         rows, selected, params = self._parts_by(query, project, zone, [LOCAL_DAY_SQL], doing)
-        parts: dict[date, StatsPart] = {}
-        for (day,), part in rows:
-            start = period_of_day(local_day(day), by)
-            if start in parts:
-                parts[start].add(part)
-            else:
-                parts[start] = part
+        parts = parts_by_period(rows, by)
         moments = [m for p in parts.values() for m in (p.first_ts, p.last_ts)]
         written = self._written(selected, params, moments, doing)
         return {
@@ -1350,13 +1344,7 @@ class PostgresStore:
         """:func:`~..aggregates.usage` of the selected entries, in SQL."""
         rows, _, _ = self._parts_by(query, project, zone, [HOUR_OF_DAY_SQL, WEEKDAY_SQL],
                                     "counting executions per hour")  # fmt: skip
-        counts = Usage()
-        for (hour, day), part in rows:
-            counts.hours[hour] += part.total
-            counts.days[day] += part.total
-            counts.hours_failed[hour] += part.failed
-            counts.days_failed[day] += part.failed
-        return counts
+        return usage_of_parts(rows)
 
     def phase_summaries(
         self, query: AnalyticsQuery | None, *, project: str | None = None

@@ -23,10 +23,10 @@ from ..aggregates import (
     NotAggregated,
     StatsPart,
     count_reasons,
-    local_day,
     local_seconds_sql,
-    period_of_day,
+    parts_by_period,
     reasons_of,
+    usage_of_parts,
 )
 from ..errors import ExecutionNotFoundError, StorageError
 from ..models import (
@@ -817,13 +817,7 @@ class SqliteStore:
         """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL: by local
         day, merged into weeks or months."""
         rows, selected, params = self._parts_by(query, project, zone, [LOCAL_DAY_SQL])
-        parts: dict[date, StatsPart] = {}
-        for (day,), part in rows:
-            start = period_of_day(local_day(day), by)
-            if start in parts:
-                parts[start].add(part)
-            else:
-                parts[start] = part
+        parts = parts_by_period(rows, by)
         stamps = [s for p in parts.values() for s in (p.first_ts, p.last_ts)]
         starts = self._start_times(selected, params, stamps)
         return {
@@ -836,13 +830,7 @@ class SqliteStore:
     ) -> Usage:
         """:func:`~..aggregates.usage` of the selected entries, in SQL."""
         rows, _, _ = self._parts_by(query, project, zone, [HOUR_OF_DAY_SQL, WEEKDAY_SQL])
-        counts = Usage()
-        for (hour, day), part in rows:
-            counts.hours[hour] += part.total
-            counts.days[day] += part.total
-            counts.hours_failed[hour] += part.failed
-            counts.days_failed[day] += part.failed
-        return counts
+        return usage_of_parts(rows)
 
     def _children_stored(self) -> dict[str, tuple[int, int]]:
         """(phase rows, reason rows) of each execution key that has any."""
