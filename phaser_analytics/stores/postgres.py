@@ -63,6 +63,7 @@ from ..models import (
     datetime_from_json,
 )
 from .base import (
+    ENTRY_FIELDS,
     Entry,
     Finding,
     ProjectCount,
@@ -1480,42 +1481,13 @@ def _like_prefix(text: str) -> str:
 
 
 def _entry(row: Sequence[Any]) -> Entry:
-    (
-        execution_id,
-        audit_document,
-        document_title,
-        project_name,
-        project_path,
-        branch,
-        base_commit,
-        started_text,
-        completed_text,
-        status,
-        duration_seconds,
-        test_delta,
-        phases_planned,
-        phases_completed,
-        total_tokens,
-        cost_usd,
-    ) = row
-    return Entry(
-        execution_id=execution_id,
-        audit_document=audit_document,
-        document_title=document_title,
-        project_name=project_name,
-        project_path=project_path,
-        branch=branch,
-        base_commit=base_commit,
-        started_at=datetime_from_json(started_text),
-        completed_at=datetime_from_json(completed_text),
-        status=ExecutionStatus(status),
-        duration_seconds=duration_seconds,
-        test_delta=test_delta,
-        phases_planned=phases_planned,
-        phases_completed=phases_completed,
-        total_tokens=total_tokens,
-        cost_usd=cost_usd,
-    )
+    """An entry from a row of the entry columns (in :data:`~.base.ENTRY_FIELDS`' order,
+    the starts as written)."""
+    values = dict(zip(ENTRY_FIELDS, row, strict=True))
+    values["started_at"] = datetime_from_json(values["started_at"])
+    values["completed_at"] = datetime_from_json(values["completed_at"])
+    values["status"] = ExecutionStatus(values["status"])
+    return Entry(**values)
 
 
 def open_postgres(
