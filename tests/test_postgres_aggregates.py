@@ -5,14 +5,12 @@ generators and comparison), and the commands' output equal to a JSON store's."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pgserver import PgServer
@@ -23,17 +21,15 @@ from test_sql_aggregates import (
     OFFSETS,
     PROJECTS,
     _history,
-    _normalised,
+    assert_aggregated_in_sql,
+    assert_same_output,
     python_path,
     queries,
     records,
     same,
 )
 
-from phaser_analytics import aggregates
-from phaser_analytics.cli import cli
 from phaser_analytics.models import (
-    AggregatedStats,
     AnalyticsQuery,
     ExecutionRecord,
     ExecutionStatus,
@@ -157,40 +153,14 @@ def twin_stores(tmp_path: Path, pg_url: str) -> tuple[Path, str]:
 def test_the_commands_show_the_same_from_postgresql_as_from_json(
     twin_stores: tuple[Path, str], arguments: list[str], fmt: str
 ) -> None:
-    project, url = twin_stores
-    common = ["--project", str(project), "--format", fmt]
-    if arguments[0] == "show" and fmt == "json":
-        common.append("--verbose")
-    runner = CliRunner()
-    from_json = runner.invoke(cli, ["analytics", *arguments, *common])
-    from_pg = runner.invoke(cli, ["analytics", *arguments, *common, "--store", url])
-    assert from_json.exit_code == 0, from_json.output
-    assert from_pg.exit_code == 0, from_pg.output
-    expected = _normalised(from_json.stdout, fmt)
-    assert same(_normalised(from_pg.stdout, fmt), expected)
-    assert from_pg.stderr == from_json.stderr
+    assert_same_output(*twin_stores, arguments, fmt)
 
 
 @pytest.mark.parametrize("command", ["trends", "failures", "phases"])
 def test_against_postgresql_the_commands_read_no_record_and_aggregate_in_sql(
     twin_stores: tuple[Path, str], command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The SQL path is the one taken: the Python aggregates and reading records fail."""
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the Python path was taken")
-
-    for name in ("stats_by_period", "usage", "phase_summaries", "reason_counts"):
-        monkeypatch.setattr(aggregates, name, refuse)
-    monkeypatch.setattr(AggregatedStats, "compute", classmethod(refuse))
-    monkeypatch.setattr(PostgresStore, "read", refuse)
-    monkeypatch.setattr(PostgresStore, "find", refuse)
-    project, url = twin_stores
-    result = CliRunner().invoke(
-        cli, ["analytics", command, "--project", str(project), "--store", url, "--format", "json"]
-    )
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["stats"]["total_executions"] == 48
+    assert_aggregated_in_sql(monkeypatch, PostgresStore, *twin_stores, command)
 
 
 def test_a_blank_reason_before_one_of_the_same_key_gives_its_wording(

@@ -289,30 +289,26 @@ def _normalised(output: str, fmt: str) -> Any:
     return document
 
 
-@pytest.mark.parametrize("fmt", ["table", "json"])
-@pytest.mark.parametrize("arguments", ARGUMENTS, ids=" ".join)
-def test_the_commands_show_the_same_from_sqlite_as_from_json(
-    twin_stores: tuple[Path, str], arguments: list[str], fmt: str
-) -> None:
+def assert_same_output(project: Path, url: str, arguments: list[str], fmt: str) -> None:
+    """The command's output from the store at ``url`` is the JSON store's, on stdout and
+    stderr (the generated-at moment aside)."""
     from click.testing import CliRunner
 
-    project, url = twin_stores
     common = ["--project", str(project), "--format", fmt]
     if arguments[0] == "show" and fmt == "json":
         common.append("--verbose")
     runner = CliRunner()
     from_json = runner.invoke(cli, ["analytics", *arguments, *common])
-    from_sqlite = runner.invoke(cli, ["analytics", *arguments, *common, "--store", url])
+    from_db = runner.invoke(cli, ["analytics", *arguments, *common, "--store", url])
     assert from_json.exit_code == 0, from_json.output
-    assert from_sqlite.exit_code == 0, from_sqlite.output
+    assert from_db.exit_code == 0, from_db.output
     expected = _normalised(from_json.stdout, fmt)
-    assert same(_normalised(from_sqlite.stdout, fmt), expected)
-    assert from_sqlite.stderr == from_json.stderr
+    assert same(_normalised(from_db.stdout, fmt), expected)
+    assert from_db.stderr == from_json.stderr
 
 
-@pytest.mark.parametrize("command", ["trends", "failures", "phases"])
-def test_against_sqlite_the_commands_read_no_record_and_aggregate_in_sql(
-    twin_stores: tuple[Path, str], command: str, monkeypatch: pytest.MonkeyPatch
+def assert_aggregated_in_sql(
+    monkeypatch: pytest.MonkeyPatch, store_class: type, project: Path, url: str, command: str
 ) -> None:
     """The SQL path is the one taken: the Python aggregates and reading records fail."""
     from click.testing import CliRunner
@@ -323,14 +319,28 @@ def test_against_sqlite_the_commands_read_no_record_and_aggregate_in_sql(
     for name in ("stats_by_period", "usage", "phase_summaries", "reason_counts"):
         monkeypatch.setattr(aggregates, name, refuse)
     monkeypatch.setattr(AggregatedStats, "compute", classmethod(refuse))
-    monkeypatch.setattr(SqliteStore, "read", refuse)
-    monkeypatch.setattr(SqliteStore, "find", refuse)
-    project, url = twin_stores
+    monkeypatch.setattr(store_class, "read", refuse)
+    monkeypatch.setattr(store_class, "find", refuse)
     result = CliRunner().invoke(
         cli, ["analytics", command, "--project", str(project), "--store", url, "--format", "json"]
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["stats"]["total_executions"] == 48
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+@pytest.mark.parametrize("arguments", ARGUMENTS, ids=" ".join)
+def test_the_commands_show_the_same_from_sqlite_as_from_json(
+    twin_stores: tuple[Path, str], arguments: list[str], fmt: str
+) -> None:
+    assert_same_output(*twin_stores, arguments, fmt)
+
+
+@pytest.mark.parametrize("command", ["trends", "failures", "phases"])
+def test_against_sqlite_the_commands_read_no_record_and_aggregate_in_sql(
+    twin_stores: tuple[Path, str], command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_aggregated_in_sql(monkeypatch, SqliteStore, *twin_stores, command)
 
 
 # -- the phase and reason rows: filled on upgrade, kept in step, rebuilt by doctor -------------
