@@ -19,13 +19,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from .home import phaser_home
 from .models import datetime_from_json, datetime_to_json, utcnow
+from .spool import pending, spool
 from .stores.base import SaveAction
 
 LOG_NAME = "capture.log"
 #: The log is renamed to ``capture.log.1`` when it grows past this.
 LOG_MAX_BYTES = 256 * 1024
-SPOOL_DIR = "spool"
 #: The most of standard input read: a SessionEnd payload is a few hundred bytes.
 STDIN_LIMIT = 1024 * 1024
 #: How long to wait for standard input to be written and closed.
@@ -251,8 +252,6 @@ def log_path(project_dir: Path | None) -> Path:
         store = project_dir / ".phaser" / "analytics"
         if all(p.is_dir() and not p.is_symlink() for p in (store.parent, store)):
             return store / LOG_NAME
-    from .project_registry import phaser_home
-
     return phaser_home() / LOG_NAME
 
 
@@ -277,42 +276,6 @@ def log(project_dir: Path | None, message: str, session_id: str | None = None) -
             os.close(fd)
     except Exception:
         pass  # a hook must not fail because its log cannot be written
-
-
-# -- the spool ----------------------------------------------------------------------------
-
-
-def spool_dir() -> Path:
-    from .project_registry import phaser_home
-
-    return phaser_home() / SPOOL_DIR
-
-
-def spool_file(session_id: str) -> Path:
-    import hashlib  # here: OpenSSL's module costs ~2 ms at every command's start
-
-    digest = hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:24]
-    return spool_dir() / f"{digest}.json"
-
-
-def spool(entry: dict[str, Any]) -> Path:
-    """Write (or rewrite) the spool entry of a session, atomically."""
-    from .stores.files import atomic_write_text
-
-    path = spool_file(entry["session"]["session_id"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(entry, indent=2) + "\n")
-    return path
-
-
-def pending() -> list[Path]:
-    """The spooled sessions, oldest first; cheap when there are none."""
-    try:
-        with os.scandir(spool_dir()) as it:
-            names = [e.path for e in it if e.name.endswith(".json") and e.is_file()]
-    except OSError:
-        return []
-    return sorted((Path(n) for n in names), key=lambda p: p.stat().st_mtime)
 
 
 # -- capture and drain --------------------------------------------------------------------

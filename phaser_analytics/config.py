@@ -79,7 +79,7 @@ class Setting:
 
 def config_files(project_dir: Path) -> list[tuple[Path, Path]]:
     """``(config file, directory its relative paths start from)``, weakest first."""
-    from .project_registry import phaser_home
+    from .home import phaser_home
 
     home = phaser_home()
     project = Path(project_dir)

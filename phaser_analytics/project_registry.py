@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,16 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StorageError
+from .home import phaser_home
 from .models import datetime_from_json, datetime_to_json, utcnow
 from .stores.files import LOCK_TIMEOUT_SECONDS, atomic_write_text, hold_lock
 
 REGISTRY_SCHEMA_VERSION = "1.0"
-
-
-def phaser_home() -> Path:
-    """``$PHASER_HOME``, else ``~/.phaser``."""
-    configured = os.environ.get("PHASER_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".phaser"
 
 
 def registry_path() -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def _is_phaser_home(directory: Path) -> bool:
-    from .project_registry import phaser_home
+    from .home import phaser_home
 
     try:
         return os.path.samefile(directory, phaser_home())

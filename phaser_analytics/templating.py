@@ -118,7 +118,7 @@ def template_search_path(
     Directories that do not exist are listed too (Jinja2 skips them), so the list is the
     same on every machine and :func:`explain` can say where a template would go.
     """
-    from phaser_analytics.project_registry import phaser_home
+    from phaser_analytics.home import phaser_home
 
     path: list[Path] = []
     if template_file is not None and not is_template_name(template_file):

@@ -340,10 +340,12 @@ def analytics(ctx: click.Context, debug: bool, no_color: bool) -> None:
 def drain_spool() -> None:
     """Import the sessions a Claude Code hook left in the spool (docs/capture.md); one
     line on stderr when there were any. Costs one directory listing when there are none."""
-    from ..capture import drain, pending
+    from ..spool import pending
 
     if not pending():
         return
+    from ..capture import drain
+
     try:
         total = drain()
     except Exception as exc:  # the command asked for must still run

@@ -113,7 +113,7 @@ def notify_settings(project_dir: str | None) -> dict[str, Any] | None:
     """The checked ``analytics.notify`` of ``$PHASER_HOME/config.json``; ``None`` when
     there is none. A project config that tries to set one gets a warning."""
     from phaser_analytics.config import CONFIG_NAME, ConfigError, read_config_file
-    from phaser_analytics.project_registry import phaser_home
+    from phaser_analytics.home import phaser_home
 
     if project_dir:
         project_file = Path(project_dir) / ".phaser" / CONFIG_NAME
