@@ -20,7 +20,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from phaser_analytics.cli import cli
-from phaser_analytics.default_plugins.json_format import OUTPUT_SCHEMA_VERSION, JsonRenderer
+from phaser_analytics.default_plugins.json_format import JsonRenderer
+from phaser_analytics.default_plugins.json_render import OUTPUT_SCHEMA_VERSION
 from phaser_analytics.hookspecs import RenderView
 from phaser_analytics.models import (
     AggregatedStats,

@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 
 from phaser_analytics.default_plugins import (
+    badge_render,
     csv_format,
+    csv_render,
     json_format,
     markdown_format,
     shields_io,
@@ -482,7 +484,7 @@ class TestCsv:
         assert rows[1]["test_delta"] == "32"
 
     def test_every_flat_field_has_a_column(self):
-        columns = set(csv_format.execution_columns())
+        columns = set(csv_render.execution_columns())
         flat = {
             key
             for key, value in spec_record().to_dict().items()
@@ -532,15 +534,15 @@ class TestCsv:
         ],
     )
     def test_neutralise(self, value, expected):
-        assert csv_format.neutralise(value) == expected
+        assert csv_render.neutralise(value) == expected
 
     def test_cells(self):
-        assert csv_format.cell(None) == ""
-        assert csv_format.cell(True) == "true"
-        assert csv_format.cell(-3) == "-3"
-        assert csv_format.cell(5003.0) == "5003"
-        assert csv_format.cell(0.25) == "0.25"
-        assert csv_format.cell(["a", "b"]) == "a; b"
+        assert csv_render.cell(None) == ""
+        assert csv_render.cell(True) == "true"
+        assert csv_render.cell(-3) == "-3"
+        assert csv_render.cell(5003.0) == "5003"
+        assert csv_render.cell(0.25) == "0.25"
+        assert csv_render.cell(["a", "b"]) == "a; b"
 
     def test_one_row_per_phase(self):
         rows = read_csv(RENDERERS["csv"].render(dataset_view("many", phases=True)))
@@ -575,7 +577,7 @@ class TestCsv:
         assert len(consumed) == 5
         assert rest.startswith("\n")
         view = make_view(many_records(), phases=phases)
-        assert "".join(csv_format.render_iter(view)) == RENDERERS["csv"].render(view)
+        assert "".join(csv_render.render_iter(view)) == RENDERERS["csv"].render(view)
 
     def test_empty_is_only_the_header(self):
         text = RENDERERS["csv"].render(dataset_view("empty"))
@@ -739,9 +741,9 @@ class TestBadges:
         assert int(long.get("width")) > int(short.get("width")) + 60
 
     def test_svg_colours(self):
-        assert shields_io.svg_color("brightgreen") == "#4c1"
-        assert shields_io.svg_color("ff0000") == "#ff0000"
-        assert shields_io.svg_color('red" onload="x') == "#9f9f9f"
+        assert badge_render.svg_color("brightgreen") == "#4c1"
+        assert badge_render.svg_color("ff0000") == "#ff0000"
+        assert badge_render.svg_color('red" onload="x') == "#9f9f9f"
 
     def test_badges_belong_to_the_badge_command(self):
         assert RENDERERS["shields-io"].commands == ("badge",)

@@ -45,7 +45,7 @@ def test_the_documented_filters_are_the_filters():
 
 
 def test_the_documented_context_is_what_a_template_sees():
-    from phaser_analytics.default_plugins.markdown_format import template_context
+    from phaser_analytics.default_plugins.markdown_render import template_context
     from phaser_analytics.hookspecs import RenderView
     from phaser_analytics.models import AggregatedStats, AnalyticsQuery
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from phaser_analytics import templating
-from phaser_analytics.default_plugins.markdown_format import MarkdownRenderer, template_context
+from phaser_analytics.default_plugins.markdown_format import MarkdownRenderer
+from phaser_analytics.default_plugins.markdown_render import template_context
 from phaser_analytics.errors import TemplateRenderError
 from phaser_analytics.hookspecs import RenderView
 from phaser_analytics.models import (
