@@ -2,7 +2,9 @@
 
 ``phaser analytics --help`` and ``show`` must start fast whatever the history; the cheap
 part of that to check is that they never import the report parser (markdown-it-py) or the
-template engine (Jinja2). These are behaviour tests, run in a fresh interpreter each: the
+template engine (Jinja2), and that a command imports of the package only what it uses: the
+code of the one format it renders, and the capture module only when a session waits in the
+spool. These are behaviour tests, run in a fresh interpreter each: the
 test process itself has imported everything long ago. Timings are bench/run.py's business.
 """
 
@@ -117,6 +119,86 @@ def test_html_imports_jinja2_but_not_prometheus_client(tmp_path: Path, project: 
     modules = loaded_modules(tmp_path, *args)
     assert "jinja2" in modules
     assert not {m.split(".")[0] for m in modules} & {"prometheus_client", "playwright"}
+
+
+# -- what a command imports of the package itself ---------------------------------------------
+
+#: Each renderer's code: its plugin module registers it by name, and the command imports the
+#: code of the one format it renders (docs/performance.md, "Start-up").
+RENDER_MODULES = {
+    f"phaser_analytics.default_plugins.{name}"
+    for name in (
+        "table_render",
+        "json_render",
+        "csv_render",
+        "markdown_render",
+        "badge_render",
+        "openmetrics_render",
+    )
+}
+#: Imported only when a session waits in the spool (``capture`` aside): every command checks.
+CAPTURE = "phaser_analytics.capture"
+
+
+def renderers(modules: set[str]) -> set[str]:
+    return modules & RENDER_MODULES
+
+
+def test_listing_the_plugins_imports_no_renderer_code(tmp_path: Path) -> None:
+    modules = loaded_modules(tmp_path, "analytics", "plugins")
+    assert "phaser_analytics.default_plugins.csv_format" in modules  # the plugins loaded
+    assert renderers(modules) == set()
+
+
+def test_show_imports_the_table_code_only_and_no_capture(tmp_path: Path, project: Path) -> None:
+    fill(project, 3)
+    modules = loaded_modules(tmp_path, "analytics", "show", "--project", str(project))
+    assert renderers(modules) == {"phaser_analytics.default_plugins.table_render"}
+    assert CAPTURE not in modules
+    assert "phaser_analytics.project_registry" not in modules
+
+
+def test_trends_imports_the_table_code_only_and_no_capture(tmp_path: Path, project: Path) -> None:
+    fill(project, 3)
+    modules = loaded_modules(tmp_path, "analytics", "trends", "--project", str(project))
+    assert renderers(modules) == {"phaser_analytics.default_plugins.table_render"}
+    assert CAPTURE not in modules
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("export", "--format", "csv"), "csv_render"),
+        (("show", "--format", "json"), "json_render"),
+        (("badge", "--format", "svg"), "badge_render"),
+    ],
+)
+def test_a_format_imports_its_own_code_only(
+    tmp_path: Path, project: Path, args: tuple[str, ...], code: str
+) -> None:
+    fill(project, 3)
+    modules = loaded_modules(tmp_path, "analytics", *args, "--project", str(project))
+    assert renderers(modules) == {f"phaser_analytics.default_plugins.{code}"}
+
+
+def test_import_imports_no_renderer_code(
+    tmp_path: Path, project: Path, example_report: Path
+) -> None:
+    args = ("analytics", "import", str(example_report), "--project", str(project))
+    modules = loaded_modules(tmp_path, *args)
+    assert "phaser_analytics.pipeline" in modules  # it did import
+    assert renderers(modules) == set()
+    assert CAPTURE not in modules
+
+
+def test_a_session_waiting_in_the_spool_is_drained_with_the_capture_module(
+    tmp_path: Path, project: Path, isolated_home: Path
+) -> None:
+    fill(project, 3)
+    (isolated_home / "spool").mkdir()
+    (isolated_home / "spool" / "waiting.json").write_text("{", encoding="utf-8")
+    modules = loaded_modules(tmp_path, "analytics", "show", "--project", str(project))
+    assert CAPTURE in modules
 
 
 @pytest.mark.slow
