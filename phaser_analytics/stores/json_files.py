@@ -8,19 +8,11 @@ Layout (docs/storage.md)::
         quarantine/             record files that could not be loaded, moved aside
         .lock                   the writers' lock file
 
-The record files are the truth. The index is trusted while it names exactly the record
-files in ``executions/``: while that directory keeps the inode and modification time the
-index was written with (``listed``), else by a listing compared with the index's digest of
-names. Missing, stale, corrupt or of another schema, it is rebuilt from the record files with
-one warning. Writers take ``.lock``; every file is written to a temporary file in its
-directory and renamed into place. index.json is laid out one execution per line after a
-header line, so ``show`` parses the rows it shows, and a save of a few new executions adds
-their lines to the text (docs/storage.md, "Machinery kept", names the target of each).
-
-A cloned repository's store is untrusted input (docs/storage.md, "Threat model"): only a
-plain record name inside ``executions/`` is ever opened, moved or deleted; a record file that
-is a symbolic link is not ours and is left alone; directories that lead out of the project
-are refused; record files of a newer schema are left in place and never rewritten.
+The record files are the truth; the index is a cache, rebuilt from them with one warning
+when it is missing, stale, corrupt or of another schema. Writers take ``.lock`` and write
+every file to a temporary file renamed into place. docs/storage.md describes it all,
+"Machinery kept" what serves a target beyond that, and "Threat model" why only a plain
+record name inside ``executions/`` is ever opened, moved or deleted.
 """
 
 from __future__ import annotations
@@ -96,7 +88,7 @@ INDEX_FIELDS = (*_SPEC_FIELDS, *(name for name in ENTRY_FIELDS if name not in _S
 #: The most new executions a save adds to the index's text (:meth:`JsonStore._splice`);
 #: a larger batch parses every row once instead.
 SPLICE_MAX = 16
-#: What a walk of the rows reads of index.json at a time.
+#: What a walk of the rows reads of index.json at a time (``show`` reads two such pieces).
 INDEX_CHUNK = 64 * 1024
 
 
@@ -223,8 +215,7 @@ def _check_header(header: Any) -> dict[str, Any]:
         or not (isinstance(names, list) and len(names) == 2)
         or not all(type(n) is int for n in names)
         or not isinstance(newer, list)
-        or not all(isinstance(n, dict) and RECORD_NAME.fullmatch(str(n.get("filename")))
-                   for n in newer)  # fmt: skip
+        or not all(isinstance(n, dict) and is_record_name(str(n.get("filename"))) for n in newer)
     ):
         raise _BadIndex("is corrupt")
     return header
@@ -249,22 +240,8 @@ def _stats(
     return tally.result().to_dict(), tally.carried()
 
 
-def _known_stats(header: dict[str, Any], stats: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The stats and tally an index holds, checked enough to add rows to them (a stranger's
-    index may hold anything: ``ValueError`` then, and they are computed again)."""
-    tally = header.get("tally")
-    if not isinstance(tally, dict) or not isinstance(stats, dict):
-        raise ValueError("no tally")
-    counts = (tally.get("durations"), tally.get("test_deltas"), stats.get("total_executions"),
-              stats.get("successful"), stats.get("partial"), stats.get("failed"),
-              stats.get("total_phases_executed"), stats.get("total_phases_completed"))  # fmt: skip
-    if not all(type(n) is int and n >= 0 for n in counts):
-        raise ValueError("bad counts")
-    if tally.get("cost_usd") is not None and type(tally["cost_usd"]) not in (int, float):
-        raise ValueError("bad cost")
-    return stats, tally
-
-
+#: What a stranger's index may raise when its stats and tally are added to.
+_UNUSABLE = (ArithmeticError, LookupError, RecursionError, TypeError, ValueError)
 #: index.json's first line ends so: the header, then one execution per line, then a last
 #: line ``], "stats": {…}}``.
 _ROWS_START = b', "executions": ['
@@ -340,9 +317,10 @@ class _State:
             count += 1
         if count != self.header["execution_count"] or not last.startswith(b"]"):
             raise _BadIndex("is corrupt")
+        self.closing = last
 
     def text(self) -> tuple[bytes, bytes]:
-        """The rows' lines and the last line, as the file holds them."""
+        """The rows' lines and the last line, as the file holds them (for a splice)."""
         assert self.file is not None
         try:
             data = self.file.read(self.start, self.file.size - self.start)
@@ -356,25 +334,17 @@ class _State:
         return data[: end - 1], data[end:]
 
     def all_rows(self) -> list[dict[str, Any]]:
-        """Every row, parsed at once (faster than one by one when all are needed)."""
         if self.rows is None:
-            rows, self.closing = self.text()
-            try:
-                parsed = json.loads(b"[" + rows + b"]")
-            except (ValueError, RecursionError):
-                raise _BadIndex("is corrupt") from None
-            if not isinstance(parsed, list) or len(parsed) != self.count:
-                raise _BadIndex("is corrupt")
-            self.rows = [_check_row(row) for row in parsed]
+            self.rows = list(self.walk())
         return self.rows
 
     def stored_stats(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The stats and tally the index holds; ``ValueError`` if they are not usable."""
-        if self.stats is not None:
-            return self.stats
-        if self.header is None or not self.closing:
-            raise ValueError("not read from a file laid out as written")
-        return _known_stats(self.header, json.loads(b"{" + self.closing[3:]).get("stats"))
+        """The stats and tally the index holds: ``LookupError``, ``TypeError`` or
+        ``ValueError`` when there are none, and adding to them raises if they are not ours."""
+        if self.stats is None:
+            closing = json.loads(b"{" + self.closing[3:])  # ], "stats": {…}}
+            self.stats = closing["stats"], self.header["tally"]  # type: ignore[index]
+        return self.stats
 
 
 def _read_state(path: Path) -> _State:
@@ -462,8 +432,7 @@ class JsonStore:
         self._state: _State | None = None
         #: (index signature, executions/ stamp) when ``_state`` was last found trusted.
         self._checked: tuple[Any, Any] | None = None
-        self._locked = 0
-        self._checked_dirs = False
+        self._locked = self._checked_dirs = False
         #: The index lines of the rows this process last wrote, and the sort keys of the rows
         #: it sorted, by id (while the row is the same object): a bulk import encodes and
         #: sorts each row once, not once per batch.
@@ -551,11 +520,7 @@ class JsonStore:
         """The writers' lock (re-entrant). ``StoreWriteError`` when the store cannot be
         written, ``StorageError`` when another process holds it too long."""
         if self._locked:
-            self._locked += 1
-            try:
-                yield
-            finally:
-                self._locked -= 1
+            yield
             return
         self._check_dirs()
         try:
@@ -569,11 +534,11 @@ class JsonStore:
             ) from None
         except OSError as exc:
             raise StoreWriteError(self.root) from exc
-        self._locked = 1
+        self._locked = True
         try:
             yield
         finally:
-            self._locked = 0
+            self._locked = False
             lock.__exit__(None, None, None)
 
     @contextlib.contextmanager
@@ -674,7 +639,8 @@ class JsonStore:
         self._lines = kept
         header = self._header(state.project_name, len(rows), _digest(state.names()), state.newer,
                               state.stats[1], state.listed)  # fmt: skip
-        return header + b"\n" + b",\n".join(lines) + b"\n" + self._closing(state.stats[0])
+        rows_text = [b",\n".join(lines)] if lines else []
+        return b"\n".join([header, *rows_text, self._closing(state.stats[0])])
 
     def _header(
         self, project_name: str | None, count: int, names: list[int],
@@ -709,7 +675,9 @@ class JsonStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.root / name)  # unlinking a link never touches its target
 
-    def _finish(self, state: _State, outcomes: list[SaveOutcome], data: bytes | None = None) -> None:
+    def _finish(
+        self, state: _State, outcomes: list[SaveOutcome], data: bytes | None = None
+    ) -> None:
         """Write the index of ``state`` (``data`` when given) after the record files changed.
         If it cannot be written the record files stand: say so, and leave no stale index
         behind."""
@@ -863,7 +831,9 @@ class JsonStore:
             return
         found = 0
         for entry in entries:
-            if query.since is not None and (entry.started_at is None or entry.started_at < query.since):
+            if query.since is not None and (
+                entry.started_at is None or entry.started_at < query.since
+            ):
                 return
             if query.matches(entry):
                 yield entry
@@ -950,7 +920,9 @@ class JsonStore:
                          if owners.get(n.lower(), record.execution_id.lower())
                          == record.execution_id.lower()), None)  # fmt: skip
             if name is None:
-                raise StorageError(f"Cannot name the record file of execution {record.execution_id}.")
+                raise StorageError(
+                    f"Cannot name the record file of execution {record.execution_id}."
+                )
             if existing is not None and existing["filename"] != name:
                 writes.pop(existing["filename"], None)  # replaced before it is on disk
                 stale.append(existing["filename"])
@@ -959,14 +931,16 @@ class JsonStore:
             owners[name.lower()] = record.execution_id.lower()
             writes[name] = _record_bytes(record)
             action = SaveAction.REPLACED if existing is not None else SaveAction.IMPORTED
-            outcomes.append(SaveOutcome(action, record.execution_id, str(self.executions_dir / name)))
+            outcomes.append(
+                SaveOutcome(action, record.execution_id, str(self.executions_dir / name))
+            )
         if not writes:
             return outcomes
         self._commit(writes, [n for n in dict.fromkeys(stale) if n not in writes])
         new = _State(sorted(rows.values(), key=self._sort_key, reverse=True), state.newer)
         if all(o.action is not SaveAction.REPLACED for o in outcomes):
             # Only rows added: their figures are added to the stats, as a splice does.
-            with contextlib.suppress(ArithmeticError, LookupError, TypeError, ValueError):
+            with contextlib.suppress(*_UNUSABLE):
                 added = [rows[o.execution_id.lower()] for o in outcomes
                          if o.action is SaveAction.IMPORTED]  # fmt: skip
                 new.stats = _stats(added, state.stored_stats())
@@ -989,7 +963,7 @@ class JsonStore:
         try:
             body, state.closing = state.text()
             known = state.stored_stats()
-        except (ValueError, RecursionError):  # _BadIndex included
+        except _UNUSABLE:  # _BadIndex included
             return None
         lowered, newer = body.lower(), _newer_identities(state.newer)
         noted = _line(state.newer).lower()  # the newer version's records' names and ids
@@ -1026,15 +1000,16 @@ class JsonStore:
             stats, tally = _stats([row for row, _ in added], known)
             project_name = next((r["project_name"] for r in map(_parse_row, lines)
                                  if r.get("project_name")), None)  # fmt: skip
-        except (_BadIndex, ArithmeticError, LookupError, TypeError, ValueError):
+        except _UNUSABLE:
             return None
         self._commit({row["filename"]: data for row, data in added}, [])
-        outcomes = [SaveOutcome(SaveAction.IMPORTED, row["execution_id"],
-                                str(self.executions_dir / row["filename"])) for row, _ in added]  # fmt: skip
-        names = [x + y for x, y in zip(state.digest(), _digest(r["filename"] for r, _ in added))]
-        count = state.count
+        outcomes = [SaveOutcome(SaveAction.IMPORTED, row["execution_id"], str(self.executions_dir
+                                / row["filename"])) for row, _ in added]  # fmt: skip
+        count, total = state.digest()
+        names = [count + len(added), total + _digest(r["filename"] for r, _ in added)[1]]
         listed = self._directory_stamp()
-        header = self._header(project_name, count + len(added), names, state.newer, tally, listed)
+        header = self._header(project_name, state.count + len(added), names, state.newer, tally,
+                              listed)  # fmt: skip
         data = header + b"\n" + b"\n".join(lines) + b"\n" + self._closing(stats)
         self._finish(_State(None, state.newer), outcomes, data)
         return outcomes
