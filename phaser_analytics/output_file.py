@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import AnalyticsError
-from .stores.files import TEMP_SUFFIX, new_file_mode
+from .stores.files import make_temp, new_file_mode
 
 
 def _cannot(target: Path, exc: OSError) -> AnalyticsError:
@@ -57,10 +57,8 @@ def open_output(path: Path) -> Iterator[TextIO]:
     # A regular file, or none yet: write a sibling of the real file (through any symlinks)
     # and rename it over the real file, so the link stays a link.
     real = Path(os.path.realpath(target))
-    import tempfile
-
     try:
-        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=TEMP_SUFFIX)
+        fd, tmp = make_temp(real)
     except OSError as exc:
         raise _cannot(target, exc) from exc
     try:

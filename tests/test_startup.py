@@ -189,6 +189,7 @@ def test_import_imports_no_renderer_code(
     assert "phaser_analytics.pipeline" in modules  # it did import
     assert renderers(modules) == set()
     assert CAPTURE not in modules
+    assert "tempfile" not in modules  # random, shutil, bz2, lzma: stores.files.make_temp
 
 
 def test_a_session_waiting_in_the_spool_is_drained_with_the_capture_module(

@@ -401,7 +401,7 @@ def test_unwritable_store_raises_the_spec_message(
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr("tempfile.mkstemp", denied)
+    monkeypatch.setattr("phaser_analytics.stores.files.make_temp", denied)
     with pytest.raises(StoreWriteError, match="Cannot write to analytics directory"):
         json_store(project).save([make_record(project, hours=9)])
     assert tree_snapshot(project) == before

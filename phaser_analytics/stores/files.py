@@ -1,9 +1,9 @@
 """Safe files: atomic writes, the advisory lock, and reads that refuse symbolic links.
 
-Used by the JSON store and the project registry. A file is created only by ``mkstemp`` (or
-``O_CREAT|O_EXCL|O_NOFOLLOW``) in the directory it belongs to and renamed over its target,
-so a reader sees the old file or the new, never half of one, and a symbolic link planted
-where a file of ours should be is replaced, never written through.
+Used by the JSON store and the project registry. A file is created only with
+``O_CREAT|O_EXCL|O_NOFOLLOW`` (:func:`make_temp`) in the directory it belongs to and
+renamed over its target, so a reader sees the old file or the new, never half of one, and a
+symbolic link planted where a file of ours should be is replaced, never written through.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ LOCK_TIMEOUT_SECONDS = 30.0
 TEMP_SUFFIX = ".tmp"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+#: Names :func:`make_temp` draws before giving up (``tempfile.TMP_MAX`` is 10,000; 48
+#: random bits make a second draw already unlikely).
+_TEMP_ATTEMPTS = 100
 
 
 def new_file_mode() -> int:
@@ -47,13 +50,29 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
-def stage_file(path: Path, data: bytes, *, sync: bool = True) -> Path:
-    """Write ``data`` to a new temporary file beside ``path`` (``mkstemp``: created with
-    ``O_EXCL``, never through a link); return its path. Its name starts with a dot and ends
-    in ``.tmp``, so nothing reads it as a record."""
-    import tempfile
+def make_temp(path: Path) -> tuple[int, str]:
+    """A new, empty temporary file beside ``path``, open for writing: ``(descriptor, its
+    path)``. Its name starts with a dot and ends in ``.tmp`` (:func:`is_temp_name`), so
+    nothing reads it as a record.
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    What ``tempfile.mkstemp`` promises (a name no file has, created with ``O_EXCL``, never
+    through a link, mode 0600), without importing :mod:`tempfile`, which imports
+    ``random``, ``shutil``, ``bz2`` and ``lzma``: about 2 ms of every command that writes
+    (docs/performance.md, "Start-up")."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    for _ in range(_TEMP_ATTEMPTS):
+        name = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue  # another writer's name: draw again, as mkstemp does
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(path.parent))
+
+
+def stage_file(path: Path, data: bytes, *, sync: bool = True) -> Path:
+    """Write ``data`` to a new temporary file beside ``path`` (:func:`make_temp`); return
+    its path."""
+    fd, tmp = make_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
