@@ -133,6 +133,7 @@ RENDER_MODULES = {
         "csv_render",
         "markdown_render",
         "badge_render",
+        "html_render",
         "openmetrics_render",
     )
 }
