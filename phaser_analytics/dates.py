@@ -21,11 +21,12 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from .errors import InvalidDateError
 
-# [0-9], not \d: \d takes any Unicode digit ("٧d"), which int() then reads.
-_RELATIVE = re.compile(r"([0-9]+)\s*(h|hours?|d|days?|w|weeks?)(?:\s+ago)?")
+# [0-9], not \d: \d takes any Unicode digit ("٧d"), which int() then reads. Patterns, not
+# compiled: re compiles (and caches) one when a date is first parsed, not in every command.
+_RELATIVE = r"([0-9]+)\s*(h|hours?|d|days?|w|weeks?)(?:\s+ago)?"
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_DATETIME = re.compile(
+_DAY = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+_DATETIME = (
     r"(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})[t ]"
     r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
     r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]+))?)?"
@@ -73,7 +74,7 @@ def utc_offset(text: str) -> timezone:
 
 
 def _parse_datetime(text: str, zone: tzinfo | None) -> datetime | None:
-    match = _DATETIME.fullmatch(text)
+    match = re.fullmatch(_DATETIME, text)
     if match is None:
         return None
     fraction = (match["fraction"] or "")[:6].ljust(6, "0")
@@ -125,9 +126,9 @@ def _parse(
         # Today where the user is, whatever zone ``now`` was given in.
         local = current.astimezone(zone) if zone is not None else current.astimezone()
         day = local.date() - timedelta(days=1 if text == "yesterday" else 0)
-    elif match := _RELATIVE.fullmatch(text):
+    elif match := re.fullmatch(_RELATIVE, text):
         return current - timedelta(**{_UNITS[match.group(2)[0]]: int(match.group(1))})
-    elif _DAY.fullmatch(text):
+    elif re.fullmatch(_DAY, text):
         day = date.fromisoformat(text)
     if day is not None:
         return _day_end(day, zone) if end_of_day else _day_start(day, zone)

@@ -435,6 +435,8 @@ def url_scheme(url: str) -> str:
 def redact(url: str) -> str:
     """``url`` with any password replaced by ``***``: in the authority
     (``postgresql://u:pw@h/db``) and as a ``password=`` parameter (libpq's)."""
+    if "@" not in url and "password=" not in url:
+        return url  # nothing to hide: no pattern compiled (every command opens a store)
     url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^@?#]*@", r"\1:***@", url)
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
