@@ -155,15 +155,19 @@ def test_show_imports_the_table_code_only_and_no_capture(tmp_path: Path, project
     fill(project, 3)
     modules = loaded_modules(tmp_path, "analytics", "show", "--project", str(project))
     assert renderers(modules) == {"phaser_analytics.default_plugins.table_render"}
+    assert "phaser_analytics.cli.viewing" in modules
     assert CAPTURE not in modules
     assert "phaser_analytics.project_registry" not in modules
 
 
-def test_trends_imports_the_table_code_only_and_no_capture(tmp_path: Path, project: Path) -> None:
+def test_trends_imports_neither_show_nor_capture_nor_other_renderers(tmp_path: Path, project: Path) -> None:
     fill(project, 3)
     modules = loaded_modules(tmp_path, "analytics", "trends", "--project", str(project))
     assert renderers(modules) == {"phaser_analytics.default_plugins.table_render"}
     assert CAPTURE not in modules
+    # show's, export's and badge's options are defined by a module trends does not need.
+    assert "phaser_analytics.cli.render_view" in modules
+    assert "phaser_analytics.cli.viewing" not in modules
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from .main import (
     status_option,
     store_option,
 )
-from .viewing import _query, history, make_view
+from .render_view import filter_query, history, make_view
 
 
 def _store(project_dir: Path) -> Any:
@@ -222,7 +222,7 @@ def anomalies(
     from ..hookspecs import Breakdown, Column
 
     project_dir = resolve_project(project)
-    query = _query(None, since, until, status, document)
+    query = filter_query(None, since, until, status, document)
     from ..query import select_entries
     from ..stores.base import sort_newest_first
 

@@ -29,7 +29,7 @@ from .main import (
     store_option,
     zone_option,
 )
-from .viewing import _query, make_view
+from .render_view import filter_query, make_view
 
 if TYPE_CHECKING:
     from ..aggregates import Selected
@@ -158,7 +158,7 @@ def aggregate_scope(
     """What every aggregate command starts from: the project, the zone, the query of its
     filters and the executions they select."""
     project_dir = resolve_project(project)
-    query = _query(None, since, until, status, document)
+    query = filter_query(None, since, until, status, document)
     return project_dir, command_zone(ctx), query, select_scope(project_dir, query, global_)
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,8 +17,6 @@ from ..models import (
     BADGE_METRICS,
     AggregatedStats,
     AnalyticsQuery,
-    ExecutionStatus,
-    utcnow,
 )
 from ..query import compute_stats, project_key, select_global
 from ..view import (
@@ -30,12 +27,11 @@ from ..view import (
     select_project_streaming,
     write_output,
 )
-from .configured import config_defaults, view_options
+from .configured import config_defaults
 from .main import (
     EXIT_FAILED,
     AppContext,
     RendererChoice,
-    command_zone,
     date_options,
     document_option,
     err,
@@ -48,6 +44,7 @@ from .main import (
     store_option,
     zone_option,
 )
+from .render_view import filter_query, history, make_view, use_color
 
 
 def select(project_dir: Path, query: AnalyticsQuery, global_: bool) -> Selection:
@@ -66,14 +63,6 @@ def select_streaming(project_dir: Path, query: AnalyticsQuery, global_: bool) ->
         return select(project_dir, query, global_)
     store = open_command_store(project_dir)
     return select_project_streaming(store, project_key(project_dir, store), query, project_dir)
-
-
-def history(project_dir: Path) -> list[Any]:
-    """Every stored execution of the project, as entries (newest first)."""
-    from ..query import project_key
-
-    store = open_command_store(project_dir)
-    return list(store.find(project=project_key(project_dir, store)))
 
 
 def anomaly_reasons(
@@ -146,64 +135,6 @@ def history_before(
         )
         pool.update((e.execution_id, e) for e in window)
     return list(pool.values())
-
-
-def terminal_width() -> int | None:
-    """``COLUMNS`` when set, else the terminal's width; ``None`` (no limit: nothing is cut)
-    when stdout is not a terminal, so that piped output is whole rather than cut at an
-    arbitrary 100 columns."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
-    if not sys.stdout.isatty():
-        return None
-    import shutil  # here: it imports bz2 and lzma, ~2 ms at every command's start
-
-    return shutil.get_terminal_size((100, 24)).columns
-
-
-def use_color(no_color: bool) -> bool:
-    """Colour only on a terminal, never with ``--no-color`` (the command's or the
-    ``analytics`` group's) or ``NO_COLOR``."""
-    ctx = click.get_current_context(silent=True)
-    app = ctx.find_object(AppContext) if ctx is not None else None
-    if no_color or (app is not None and app.no_color) or "NO_COLOR" in os.environ:
-        return False
-    return sys.stdout.isatty()
-
-
-def make_view(
-    ctx: click.Context,
-    command: str,
-    selection: Selection,
-    query: AnalyticsQuery,
-    project_dir: Path,
-    **options: Any,
-) -> RenderView:
-    app: AppContext = ctx.obj
-    from ..dates import zone_label
-
-    zone = command_zone(ctx)
-    options.setdefault("zone", zone)
-    options.setdefault("time_zone", zone_label(zone))
-    options.setdefault("project_dir", project_dir)
-    options.setdefault("store_empty", selection.store_empty)
-    options.setdefault("template_dirs", app.host().template_dirs())
-    options.setdefault("width", terminal_width())
-    options.setdefault("color", False)
-    for key, value in view_options(ctx).items():
-        options.setdefault(key, value)
-    return RenderView(
-        records=selection.records,
-        stats=selection.stats,
-        query=query,
-        project=selection.project,
-        projects=selection.projects,
-        generated_at=utcnow(),
-        command=command,
-        options=options,
-        origins=selection.origins,
-    )
 
 
 #: Formats whose output comes from a Jinja2 template, the ones --explain-templates explains,
@@ -325,23 +256,6 @@ def format_for_output(ctx: click.Context, command: str, output: Path | None, cho
     return matching[0] if matching else chosen
 
 
-def _query(
-    limit: int | None, since: Any, until: Any, status: str | None, document: str | None = None
-) -> AnalyticsQuery:
-    if since is not None and until is not None and since > until:
-        err(
-            f"Warning: --since ({since.isoformat(timespec='minutes')}) is after --until "
-            f"({until.isoformat(timespec='minutes')}): no execution can match."
-        )
-    return AnalyticsQuery(
-        limit=limit,
-        since=since,
-        until=until,
-        status=ExecutionStatus(status.lower()) if status and status.lower() != "all" else None,
-        document=document,
-    )
-
-
 #: ``show``'s default ``--last`` (the config's ``show.last`` may change it); with a date
 #: filter no default limit applies.
 DEFAULT_LAST = 5
@@ -436,7 +350,7 @@ def show(
         output_format = "json"
     if (since is not None or until is not None) and not _given(ctx, "limit"):
         limit = None  # a date filter shows every match (spec §2.1's example)
-    query = _query(limit, since, until, status, document)
+    query = filter_query(limit, since, until, status, document)
     gated = ci_exit_code or ci_minimal or fail_under is not None
     if execution_id is not None:
         record = open_command_store(project_dir).get(execution_id)
@@ -618,7 +532,7 @@ def export(
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
     output_format = format_for_output(ctx, "export", output, output_format)
-    query = _query(None, since, until, status, document)
+    query = filter_query(None, since, until, status, document)
     renderer = app.host().renderer(output_format)
     streams = optional(renderer, "render_iter") is not None
     selection = (select_streaming if streams else select)(project_dir, query, global_)
@@ -675,7 +589,7 @@ def badge(
     project_dir = resolve_project(project)
     app: AppContext = ctx.obj
     output_format = format_for_output(ctx, "badge", output, output_format)
-    query = _query(None, since, until, None, document)
+    query = filter_query(None, since, until, None, document)
     selection = select(project_dir, query, global_)
     renderer = app.host().renderer(output_format)
     view = make_view(ctx, "badge", selection, query, project_dir, metric=metric, label=label)
