@@ -160,7 +160,9 @@ def test_show_imports_the_table_code_only_and_no_capture(tmp_path: Path, project
     assert "phaser_analytics.project_registry" not in modules
 
 
-def test_trends_imports_neither_show_nor_capture_nor_other_renderers(tmp_path: Path, project: Path) -> None:
+def test_trends_imports_neither_show_nor_capture_nor_other_renderers(
+    tmp_path: Path, project: Path
+) -> None:
     fill(project, 3)
     modules = loaded_modules(tmp_path, "analytics", "trends", "--project", str(project))
     assert renderers(modules) == {"phaser_analytics.default_plugins.table_render"}
