@@ -364,6 +364,16 @@ def _rows(path: Path, table: str) -> int:
         db.close()
 
 
+def _sum(path: Path, table: str, column: str) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(f"SELECT coalesce(sum({column}), 0) FROM {table}").fetchone()[0]
+    finally:
+        db.close()
+
+
 def _generated(count: int, seed: int = 1) -> list[ExecutionRecord]:
     """``count`` executions drawn from the pools the generated histories use (a fixed
     seed), with phases, reasons, equal starts and unknown values."""
@@ -394,8 +404,9 @@ def _generated(count: int, seed: int = 1) -> list[ExecutionRecord]:
     return made
 
 
-def test_a_database_of_the_previous_schema_upgrades_with_nothing_lost(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("applied", [2, 3], ids=["before-m003", "before-m004"])
+def test_a_database_of_a_previous_schema_upgrades_with_nothing_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, applied: int
 ) -> None:
     import sqlite3
 
@@ -403,21 +414,27 @@ def test_a_database_of_the_previous_schema_upgrades_with_nothing_lost(
 
     history = _history(Path(PROJECTS[0])) + _generated(30)
     path = tmp_path / "old.db"
-    # The database as the release before the phase and reason rows wrote it: the first
-    # two migrations, and rows inserted as its save inserted them.
+    # The database as an earlier release wrote it: its migrations, and rows inserted as its
+    # save inserted them (the phase and reason rows from m003 on).
     old = sqlite3.connect(path, isolation_level=None)
     with monkeypatch.context() as patched:
-        patched.setattr(sqlite_store, "MIGRATIONS", sqlite_store.MIGRATIONS[:2])
-        assert sqlite_store.migrate(old) == ["m001_executions", "m002_quarantine"]
+        patched.setattr(sqlite_store, "MIGRATIONS", sqlite_store.MIGRATIONS[:applied])
+        names = [m.__name__ for m in sqlite_store.MIGRATIONS[:applied]]
+        assert sqlite_store.migrate(old) == names
     for record in history:
         old.execute(sqlite_store._INSERT, sqlite_store._columns(record))
+        if applied >= 3:
+            sqlite_store._write_children(old, record, fresh=True)
     old.close()
 
     store = SqliteStore(path)
     info = store.info()
-    assert info.schema_version == "m003_phases_and_reasons"
+    assert info.schema_version == "m004_pre_aggregates"
     assert info.count == len(history)
     assert _rows(path, "phases") == sum(len(r.phases) for r in history)
+    # The pre-aggregates are filled from the rows already stored.
+    assert _sum(path, "execution_hours", "total") == len(history)
+    assert _sum(path, "phase_counts", "runs") == sum(len(r.phases) for r in history)
     _every_aggregate_matches(store)
     assert not [f for f in store.check() if f.problem]
     read = {r.execution_id: r.to_dict() for r in store.read(store.find())}

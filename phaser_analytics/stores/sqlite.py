@@ -10,6 +10,7 @@ and recorded in the ``_migrations`` table, as simonw/llm's ``llm/migrations.py``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,6 +25,7 @@ from ..aggregates import (
     StatsPart,
     count_reasons,
     local_seconds_sql,
+    offset_changes,
     parts_by_period,
     reasons_of,
     usage_of_parts,
@@ -191,6 +193,186 @@ def m003_phases_and_reasons(db: sqlite3.Connection) -> None:
         except Exception:  # left for read and doctor to quarantine
             continue
         _write_children(db, record, fresh=True)
+
+
+#: The pre-aggregates of migration m004 (docs/storage.md, "The SQLite store"): per project
+#: and UTC hour, the partial statistics of the executions (``trends``, ``failures``' hours,
+#: every command's totals), and per project, status and phase number, the runs and failures
+#: (``phases``). Triggers keep them in the transaction that writes the rows.
+_HOUR_COLUMNS = ("project_path", "utc_hour", "total", "successful", "partial", "failed",
+                 "durations", "duration_sum", "duration_min", "duration_max", "deltas",
+                 "delta_sum", "planned", "completed", "first_ts", "last_ts", "tokens",
+                 "token_sum", "costs", "cost_sum")  # fmt: skip
+#: A NULL project or hour is a key of its own (NULLs are never equal in a UNIQUE index).
+_HOUR_KEY = "coalesce(project_path, X''), coalesce(utc_hour, '')"
+#: A row whose integer sums went beyond 64 bits, which SQLite then adds as floats.
+_INEXACT = "'real' IN (typeof(delta_sum), typeof(planned), typeof(completed), typeof(token_sum))"
+_PHASE_KEY = "coalesce(project_path, X''), status, phase_number"
+
+
+def _utc_hour(started: str) -> str:
+    """SQL: the UTC hour (counted from 1970-01-01 00:00) of a start as a timestamp."""
+    return _floor(started, 3600)
+
+
+def _execution_parts(row: str) -> str:
+    """SQL: the values of ``execution_hours``' columns for one execution (``row``: ``new.``,
+    ``old.`` or nothing)."""
+    d, c = f"{row}duration_seconds", f"{row}cost_usd"
+    return ", ".join((
+        f"{row}project_path", _utc_hour(f"{row}started_ts"), "1",
+        *(f"{row}status = '{status.value}'" for status in ExecutionStatus),
+        f"{d} IS NOT NULL", d, d, d, f"{row}test_delta IS NOT NULL", f"{row}test_delta",
+        f"{row}phases_planned", f"min(coalesce({row}phases_completed, 0), {row}phases_planned)",
+        f"{row}started_ts", f"{row}started_ts", f"{row}total_tokens IS NOT NULL",
+        f"{row}total_tokens", f"{c} IS NOT NULL", c,
+    ))  # fmt: skip
+
+
+def _plus(name: str) -> str:
+    """SQL: ``name`` plus the new row's, as ``sum()`` adds (NULL when both are NULL)."""
+    return (f"{name} = CASE WHEN excluded.{name} IS NULL THEN {name} WHEN {name} IS NULL "
+            f"THEN excluded.{name} ELSE {name} + excluded.{name} END")  # fmt: skip
+
+
+def _least(name: str, pick: str) -> str:
+    return f"{name} = coalesce({pick}({name}, excluded.{name}), {name}, excluded.{name})"
+
+
+#: Adds one execution's values to its row of ``execution_hours`` (or makes that row).
+_HOURS_UPSERT = (
+    f"ON CONFLICT ({_HOUR_KEY}) DO UPDATE SET total = total + 1, "
+    "successful = successful + excluded.successful, partial = partial + excluded.partial, "
+    "failed = failed + excluded.failed, "
+    "durations = durations + excluded.durations, deltas = deltas + excluded.deltas, "
+    "tokens = tokens + excluded.tokens, costs = costs + excluded.costs, "
+    + ", ".join(_plus(n) for n in ("duration_sum", "delta_sum", "planned", "completed",
+                                   "token_sum", "cost_sum"))
+    + ", " + ", ".join((_least("duration_min", "min"), _least("duration_max", "max"),
+                        _least("first_ts", "min"), _least("last_ts", "max")))
+)  # fmt: skip
+_HOURS_INSERT = f"INSERT INTO execution_hours ({', '.join(_HOUR_COLUMNS)})"
+
+
+def _hour_recount(row: str) -> str:
+    """SQL (statements of a trigger): the ``execution_hours`` row of ``row``'s project and
+    hour made again from the executions (a deletion cannot be undone from sums: not a
+    minimum, and not a float sum exactly)."""
+    same = f"project_path IS {row}project_path"
+    hour = _utc_hour(f"{row}started_ts")
+    return f"""
+        DELETE FROM execution_hours WHERE coalesce(project_path, X'') =
+            coalesce({row}project_path, X'') AND coalesce(utc_hour, '') = coalesce({hour}, '');
+        {_HOURS_INSERT} SELECT {_execution_parts('')} FROM executions
+            WHERE {row}started_ts IS NULL AND {same} AND started_ts IS NULL {_HOURS_UPSERT};
+        {_HOURS_INSERT} SELECT {_execution_parts('')} FROM executions
+            WHERE {row}started_ts IS NOT NULL AND {same}
+            AND started_ts >= {hour} * 3600 - 1 AND started_ts < {hour} * 3600 + 3601
+            AND {_utc_hour('started_ts')} = {hour} {_HOURS_UPSERT};
+    """
+
+
+def _fill_pre_aggregates(db: sqlite3.Connection) -> None:
+    """Both pre-aggregate tables, emptied and made again from the rows."""
+    db.execute("DELETE FROM execution_hours")
+    db.execute("DELETE FROM phase_counts")
+    db.execute(
+        f"{_HOURS_INSERT} SELECT {_execution_parts('')} FROM executions WHERE true "
+        f"{_HOURS_UPSERT}"
+    )
+    db.execute(
+        "INSERT INTO phase_counts (project_path, status, phase_number, runs, failures) "
+        "SELECT project_path, status, phase_number, count(*), "
+        "count(*) FILTER (WHERE phase_status = 'failed') FROM phases "
+        "GROUP BY project_path, status, phase_number"
+    )
+
+
+@migration
+def m004_pre_aggregates(db: sqlite3.Connection) -> None:
+    """``execution_hours`` and ``phase_counts`` (see :data:`_HOUR_COLUMNS`), kept by
+    triggers and filled from the rows already stored."""
+    db.execute(
+        """
+        CREATE TABLE execution_hours (
+            project_path TEXT,
+            utc_hour INTEGER,
+            total INTEGER NOT NULL,
+            successful INTEGER NOT NULL,
+            partial INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            durations INTEGER NOT NULL,
+            duration_sum REAL,
+            duration_min REAL,
+            duration_max REAL,
+            deltas INTEGER NOT NULL,
+            delta_sum INTEGER,
+            planned INTEGER,
+            completed INTEGER,
+            first_ts REAL,
+            last_ts REAL,
+            tokens INTEGER NOT NULL,
+            token_sum INTEGER,
+            costs INTEGER NOT NULL,
+            cost_sum REAL
+        )
+        """
+    )
+    db.execute(f"CREATE UNIQUE INDEX execution_hours_key ON execution_hours ({_HOUR_KEY})")
+    # Empty unless a sum overflowed: finding whether one did is one look-up, not a scan.
+    db.execute(f"CREATE INDEX execution_hours_inexact ON execution_hours (utc_hour) WHERE {_INEXACT}")
+    db.execute(
+        """
+        CREATE TABLE phase_counts (
+            project_path TEXT,
+            status TEXT NOT NULL,
+            phase_number INTEGER NOT NULL,
+            runs INTEGER NOT NULL,
+            failures INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute(f"CREATE UNIQUE INDEX phase_counts_key ON phase_counts ({_PHASE_KEY})")
+    db.execute(
+        f"""
+        CREATE TRIGGER execution_hours_insert AFTER INSERT ON executions BEGIN
+            {_HOURS_INSERT} VALUES ({_execution_parts('new.')}) {_HOURS_UPSERT};
+        END
+        """
+    )
+    db.execute(
+        f"CREATE TRIGGER execution_hours_delete AFTER DELETE ON executions BEGIN "
+        f"{_hour_recount('old.')} END"
+    )
+    db.execute(
+        f"CREATE TRIGGER execution_hours_update AFTER UPDATE ON executions BEGIN "
+        f"{_hour_recount('old.')} {_hour_recount('new.')} END"
+    )
+    db.execute(
+        f"""
+        CREATE TRIGGER phase_counts_insert AFTER INSERT ON phases BEGIN
+            INSERT INTO phase_counts (project_path, status, phase_number, runs, failures)
+            VALUES (new.project_path, new.status, new.phase_number, 1,
+                    new.phase_status = 'failed')
+            ON CONFLICT ({_PHASE_KEY}) DO UPDATE SET runs = runs + 1,
+                failures = failures + excluded.failures;
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER phase_counts_delete AFTER DELETE ON phases BEGIN
+            UPDATE phase_counts SET runs = runs - 1,
+                failures = failures - (old.phase_status = 'failed')
+            WHERE coalesce(project_path, X'') = coalesce(old.project_path, X'')
+                AND status = old.status AND phase_number = old.phase_number;
+            DELETE FROM phase_counts WHERE runs <= 0
+                AND coalesce(project_path, X'') = coalesce(old.project_path, X'')
+                AND status = old.status AND phase_number = old.phase_number;
+        END
+        """
+    )
+    _fill_pre_aggregates(db)
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:
@@ -378,6 +560,52 @@ _PARTS = """
     count(total_tokens), sum(total_tokens),
     count(cost_usd), sum(cost_usd)
 """
+
+
+#: :data:`_PARTS` of rows of ``execution_hours``.
+_HOUR_PARTS = """
+    coalesce(sum(total), 0), coalesce(sum(successful), 0), coalesce(sum(partial), 0),
+    coalesce(sum(failed), 0),
+    coalesce(sum(durations), 0), sum(duration_sum), min(duration_min), max(duration_max),
+    coalesce(sum(deltas), 0), sum(delta_sum),
+    sum(planned), sum(completed),
+    min(first_ts), max(last_ts),
+    coalesce(sum(tokens), 0), sum(token_sum),
+    coalesce(sum(costs), 0), sum(cost_sum)
+"""
+
+
+def _pre_aggregated(query: AnalyticsQuery | None) -> bool:
+    """Whether ``execution_hours`` holds the answer for ``query``: it filters by project
+    (the caller's) at most. A time range, a status, a document or a limit selects rows,
+    which the row queries read (from an index, as many as selected)."""
+    return query is None or (
+        query.limit is None and query.since is None and query.until is None
+        and query.document is None and query.status is None
+    )  # fmt: skip
+
+
+def _phases_pre_aggregated(query: AnalyticsQuery | None) -> bool:
+    """Whether ``phase_counts`` holds the answer for ``query``: project and status."""
+    return query is None or _pre_aggregated(dataclasses.replace(query, status=None))
+
+
+def _local_hour_sql(zone: tzinfo | None, low: float | None, high: float) -> str | None:
+    """SQL for the local hour in ``zone`` of a row of ``execution_hours`` (its ``utc_hour``
+    plus the zone's offset then, in whole hours), or ``None`` when a UTC hour can span two
+    local hours: an offset or a change of it between ``low`` and ``high`` (the starts in
+    the database) that is not a whole hour (+05:30, +05:45; those read the rows)."""
+    if low is None:
+        return "NULL"
+    first, changes = offset_changes(zone, low, high)
+    if first % 3600 or any(at % 3600 or offset % 3600 for at, offset in changes):
+        return None
+    offsets = [int(first) // 3600, *(int(offset) // 3600 for _, offset in changes)]
+    if not changes:
+        return f"(utc_hour + {offsets[0]})"
+    cases = " ".join(f"WHEN utc_hour < {at // 3600} THEN {offsets[i]}"
+                     for i, (at, _) in enumerate(changes))  # fmt: skip
+    return f"(utc_hour + CASE {cases} ELSE {offsets[-1]} END)"
 
 
 #: The columns the aggregates read (an index covers all but the last two).
@@ -765,6 +993,10 @@ class SqliteStore:
         from the partial sums a grouped query of the same selection kept)."""
         selected, params = self._selected(query, project)
         part = self._fresh_memo().get(_memo_key("parts", query, project))
+        if part is None and _pre_aggregated(query):
+            where, kept = self._hours_where(query, project)
+            sql = f"SELECT {_HOUR_PARTS} FROM execution_hours{where}"
+            part = StatsPart.of_row(self._aggregate(sql, kept)[0])
         if part is None:
             part = StatsPart.of_row(
                 self._aggregate(f"{selected}SELECT {_PARTS} FROM selected", params)[0]
@@ -790,13 +1022,24 @@ class SqliteStore:
             "(SELECT max(started_ts) FROM executions)",
             (),
         )[0]
-        local = local_seconds_sql(zone, low, high, "started_ts") if low is not None else "NULL"
         grouping = ", ".join(keys)
-        rows = self._aggregate(
-            f"{selected}, located AS (SELECT *, {_floor(local, 3600)} AS hour FROM selected) "
-            f"SELECT {grouping}, {_PARTS} FROM located GROUP BY {grouping}",
-            params,
-        )
+        hour = _local_hour_sql(zone, low, high) if _pre_aggregated(query) else None
+        if hour is not None:
+            # Each UTC hour is within one local hour: sum the hours' partial statistics.
+            # (LIMIT -1: the local hour is computed once per row, not in every key.)
+            where, kept = self._hours_where(query, project)
+            rows = self._aggregate(
+                f"SELECT {grouping}, {_HOUR_PARTS} FROM (SELECT *, {hour} AS hour FROM "
+                f"execution_hours{where} LIMIT -1) GROUP BY {grouping}",
+                kept,
+            )
+        else:
+            local = local_seconds_sql(zone, low, high, "started_ts") if low is not None else "NULL"
+            rows = self._aggregate(
+                f"{selected}, located AS (SELECT *, {_floor(local, 3600)} AS hour FROM selected) "
+                f"SELECT {grouping}, {_PARTS} FROM located GROUP BY {grouping}",
+                params,
+            )
         whole, grouped = StatsPart(), []
         for row in rows:
             part = StatsPart.of_row(row[len(keys) :])
@@ -805,6 +1048,21 @@ class SqliteStore:
                 grouped.append((tuple(row[: len(keys)]), part))
         self._fresh_memo()[_memo_key("parts", query, project)] = whole
         return grouped, selected, params
+
+    def _hours_where(
+        self, query: AnalyticsQuery | None, project: str | None
+    ) -> tuple[str, list[Any]]:
+        """The filters of a pre-aggregated ``query`` on ``execution_hours`` (project and
+        status); :class:`NotAggregated` if a sum of its integers went beyond 64 bits (SQLite
+        then kept it as a float)."""
+        memo = self._fresh_memo()
+        if "inexact_hours" not in memo:
+            memo["inexact_hours"] = self._aggregate(
+                f"SELECT EXISTS (SELECT 1 FROM execution_hours WHERE {_INEXACT})", ()
+            )[0][0]
+        if memo["inexact_hours"]:
+            raise NotAggregated("a sum beyond SQLite's integers")
+        return _where(query, project)
 
     def stats_by_period(
         self,
@@ -870,11 +1128,18 @@ class SqliteStore:
         where, params = self._child_where("phases", query, project)
         newest = " ORDER BY started_ts DESC, execution_id DESC, position LIMIT 1"
         summaries = []
-        rows = self._aggregate(
-            "SELECT phase_number, count(*), count(*) FILTER (WHERE phase_status = 'failed') "
-            f"FROM phases{where} GROUP BY phase_number ORDER BY phase_number",
-            params,
-        )
+        if _phases_pre_aggregated(query):
+            rows = self._aggregate(
+                f"SELECT phase_number, sum(runs), sum(failures) FROM phase_counts{where} "
+                "GROUP BY phase_number HAVING sum(runs) > 0 ORDER BY phase_number",
+                params,
+            )
+        else:
+            rows = self._aggregate(
+                "SELECT phase_number, count(*), count(*) FILTER (WHERE phase_status = "
+                f"'failed') FROM phases{where} GROUP BY phase_number ORDER BY phase_number",
+                params,
+            )
         more = " AND " if where else " WHERE "
         for number, runs, failures in rows:
             summary = PhaseSummary(number, runs=runs, failures=failures)
