@@ -276,6 +276,9 @@ ARGUMENTS = [
     ["failures", "--tz", "Asia/Kathmandu", "--document", "audit"],
     ["phases"],
     ["phases", "--status", "partial", "--since", "2024-12-10"],
+    ["phases", "--status", "failed"],
+    ["trends", "--by", "month", "--tz", "Europe/Paris"],
+    ["failures", "--tz", "America/New_York"],
     ["show", "--since", "2024-11-01"],
     ["show", "--last", "3", "--status", "success"],
 ]
@@ -458,6 +461,7 @@ def test_delete_replace_and_quarantine_keep_the_phase_rows_in_step(tmp_path: Pat
     assert _rows(path, "phases") == sum(len(r.phases) for r in kept)
     _every_aggregate_matches(store)
     assert [s.title for s in store.phase_summaries(None) if s.phase == 9] == ["Replaced"]
+    assert not [f for f in store.check() if f.problem]  # the pre-aggregates kept in step
 
     # A record that does not load is quarantined when read, and its rows go with it.
     import sqlite3
@@ -472,6 +476,9 @@ def test_delete_replace_and_quarantine_keep_the_phase_rows_in_step(tmp_path: Pat
     list(store.read(store.find()))
     assert _rows(path, "phases") == sum(len(r.phases) for r in kept if r is not victim)
     _every_aggregate_matches(store)
+    assert not [f for f in store.check() if f.problem]
+    store.delete([r.execution_id for r in kept if r is not victim])
+    assert (_rows(path, "execution_hours"), _rows(path, "phase_counts")) == (0, 0)
 
 
 def test_doctor_finds_and_rebuilds_phase_rows_that_do_not_match(tmp_path: Path) -> None:
@@ -539,3 +546,107 @@ def test_projects_global_shows_the_same_from_sqlite_as_from_the_projects_json_st
 
     for extra in ((), ("--status", "failed")):
         assert same(breakdown(*extra, "--store", url), breakdown(*extra))
+
+
+# -- the pre-aggregates (m004): read instead of the rows, and rebuilt by doctor -----------------
+
+
+def test_the_totals_are_read_from_the_pre_aggregates_and_doctor_rebuilds_them(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    history = _generated(30)
+    store.save(history)
+    store.close()
+    db = sqlite3.connect(path)
+    with db:  # damage both tables behind the triggers' back
+        db.execute("UPDATE execution_hours SET total = total + 5, successful = successful + 5 "
+                   "WHERE rowid = (SELECT min(rowid) FROM execution_hours)")  # fmt: skip
+        db.execute("UPDATE phase_counts SET runs = runs + 7 "
+                   "WHERE rowid = (SELECT min(rowid) FROM phase_counts)")  # fmt: skip
+    db.close()
+    store = SqliteStore(path)
+    assert store.stats(None).total_executions == len(history) + 5  # read from the table
+    assert sum(s.runs for s in store.phase_summaries(None)) == sum(
+        len(r.phases) for r in history) + 7  # fmt: skip
+    store.close()
+
+    url = f"sqlite:///{path}"
+    project = tmp_path / "project"
+    project.mkdir()
+    doctor = ["analytics", "doctor", "--store", url, "--project", str(project)]
+    checked = CliRunner().invoke(cli, doctor)
+    assert "pre-aggregated totals" in checked.output
+    assert checked.exit_code != 0
+    repaired = CliRunner().invoke(cli, [*doctor, "--repair"])
+    assert repaired.exit_code == 0, repaired.output
+    assert "rebuilt them from the rows" in repaired.output
+    store = SqliteStore(path)
+    assert store.stats(None).total_executions == len(history)
+    assert not [f for f in store.check() if f.problem]
+    _every_aggregate_matches(store)
+
+
+PRE_AGGREGATED = [
+    ["trends"],
+    ["trends", "--global", "--by", "week", "--tz", "Europe/Paris"],
+    ["trends", "--tz", "America/New_York", "--by", "month"],
+    ["failures", "--global"],
+    ["failures", "--tz", "Europe/Paris"],
+    ["phases"],
+    ["phases", "--global", "--status", "failed"],
+]
+
+
+@pytest.mark.parametrize("arguments", PRE_AGGREGATED, ids=" ".join)
+def test_the_pre_aggregates_give_what_the_rows_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str]
+) -> None:
+    """Through the command line, over two projects (``--global`` too) and in zones with
+    daylight saving: the output from the pre-aggregated tables is the output of the row
+    queries (which the tests above show equal to the Python path)."""
+    from click.testing import CliRunner
+
+    from phaser_analytics.stores import sqlite as sqlite_store
+
+    project = (tmp_path / "alpha").resolve()
+    project.mkdir()
+    history = _history(project)
+    for record in history[::3]:
+        record.project_path, record.project_name = str(tmp_path / "beta"), "beta"
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    store.save(history)
+    store.close()
+    command = ["analytics", *arguments, "--project", str(project), "--format", "json",
+               "--store", f"sqlite:///{path}"]  # fmt: skip
+
+    def output() -> Any:
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 0, result.output
+        return _normalised(result.stdout, "json")
+
+    read = {"hours": 0, "phase_counts": 0}
+    real_aggregate = SqliteStore._aggregate
+
+    def counting(self: SqliteStore, sql: str, params: Any) -> Any:
+        read["hours"] += "FROM execution_hours" in sql
+        read["phase_counts"] += "FROM phase_counts" in sql
+        return real_aggregate(self, sql, params)
+
+    monkeypatch.setattr(SqliteStore, "_aggregate", counting)
+    from_tables = output()
+    assert read["hours"] + read["phase_counts"] > 0
+    assert read["phase_counts"] == (arguments[0] == "phases")
+    monkeypatch.setattr(sqlite_store, "_pre_aggregated", lambda query: False)
+    monkeypatch.setattr(sqlite_store, "_phases_pre_aggregated", lambda query: False)
+    read.update(hours=0, phase_counts=0)
+    from_rows = output()
+    assert read == {"hours": 0, "phase_counts": 0}
+    assert from_rows["stats"]["total_executions"] > 0
+    assert same(from_tables, from_rows)

@@ -221,7 +221,7 @@ def _execution_parts(row: str) -> str:
     d, c = f"{row}duration_seconds", f"{row}cost_usd"
     return ", ".join((
         f"{row}project_path", _utc_hour(f"{row}started_ts"), "1",
-        *(f"{row}status = '{status.value}'" for status in ExecutionStatus),
+        *(f"{row}status = '{status}'" for status in ("success", "partial", "failed")),
         f"{d} IS NOT NULL", d, d, d, f"{row}test_delta IS NOT NULL", f"{row}test_delta",
         f"{row}phases_planned", f"min(coalesce({row}phases_completed, 0), {row}phases_planned)",
         f"{row}started_ts", f"{row}started_ts", f"{row}total_tokens IS NOT NULL",
@@ -936,6 +936,7 @@ class SqliteStore:
                 findings.append(Finding("repair", f"moved {key} to the quarantine table", "ok"))
             else:
                 findings.append(Finding("record", f"execution {key} cannot be loaded: {reason}"))
+        findings += self._check_pre_aggregates(repair)
         count = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
         if count:
             findings.append(
@@ -1120,6 +1121,51 @@ class SqliteStore:
                 self.db.execute("DELETE FROM phases WHERE execution_key = ?", (key,))
                 self.db.execute("DELETE FROM failure_reasons WHERE execution_key = ?", (key,))
         return [Finding("repair", f"{what}; rebuilt them from the records", "ok")]
+
+    def _pre_aggregates_match(self) -> bool:
+        """Whether ``execution_hours`` and ``phase_counts`` hold what the rows sum to (float
+        sums to a relative 1e-9: the triggers add in another order)."""
+        import math
+
+        db = self.db
+        names = ", ".join(_HOUR_COLUMNS)
+        kept = {(r[0], r[1]): r[2:] for r in db.execute(f"SELECT {names} FROM execution_hours")}
+        try:
+            fresh = {
+                (r[0], r[1]): r[2:]
+                for r in db.execute(
+                    f"SELECT project_path, {_utc_hour('started_ts')}, {_PARTS} FROM executions "
+                    "GROUP BY 1, 2"
+                )
+            }
+        except sqlite3.OperationalError:  # a sum beyond 64 bits: compared no further
+            return True
+        if kept.keys() != fresh.keys():
+            return False
+        for key, row in fresh.items():
+            for a, b in zip(kept[key], row, strict=True):
+                if isinstance(a, float) and isinstance(b, (int, float)):
+                    if not math.isclose(a, b, rel_tol=1e-9):
+                        return False
+                elif a != b:
+                    return False
+        counts = "SELECT project_path, status, phase_number, {} FROM {} ORDER BY 1, 2, 3"
+        return db.execute(counts.format("runs, failures", "phase_counts")).fetchall() == [
+            tuple(r) for r in db.execute(
+                counts.format("count(*), count(*) FILTER (WHERE phase_status = 'failed')",
+                              "phases GROUP BY project_path, status, phase_number")
+            )
+        ]  # fmt: skip
+
+    def _check_pre_aggregates(self, repair: bool) -> list[Finding]:
+        if self._pre_aggregates_match():
+            return []
+        what = "the pre-aggregated totals (execution_hours, phase_counts) do not match the rows"
+        if not repair:
+            return [Finding("aggregates", f"{what}: 'doctor --repair' rebuilds them")]
+        with self._errors("write to"), self._write():
+            _fill_pre_aggregates(self.db)
+        return [Finding("repair", f"{what}; rebuilt them from the rows", "ok")]
 
     def phase_summaries(
         self, query: AnalyticsQuery | None, *, project: str | None = None
