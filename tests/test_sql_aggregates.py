@@ -650,3 +650,31 @@ def test_the_pre_aggregates_give_what_the_rows_give(
     assert read == {"hours": 0, "phase_counts": 0}
     assert from_rows["stats"]["total_executions"] > 0
     assert same(from_tables, from_rows)
+
+
+def test_a_batch_with_repeats_saves_each_execution_once_and_keeps_the_totals_in_step(
+    tmp_path: Path,
+) -> None:
+    """``save`` looks the batch up at once and inserts it at once: an execution twice in one
+    batch (by identity, or by id) is stored once, a replacement of one saved earlier in the
+    same batch replaces it, and the pre-aggregates count what is stored."""
+    store = SqliteStore(tmp_path / "store.db")
+    history = _generated(10)
+    twin = ExecutionRecord.from_dict(history[3].to_dict())
+    twin.execution_id = "another-id-0001"  # the same identity
+    same_id = ExecutionRecord.from_dict(history[4].to_dict())
+    same_id.base_commit = "a-different-commit"  # the same id, another identity
+    saved = store.save([*history, twin, same_id])
+    assert [o.action.value for o in saved] == ["imported"] * 10 + ["already"] * 2
+    assert [o.execution_id for o in saved[10:]] == [history[3].execution_id,
+                                                     history[4].execution_id]  # fmt: skip
+    fresh = _generated(3, seed=9)
+    changed = ExecutionRecord.from_dict(fresh[0].to_dict())
+    changed.status = ExecutionStatus.FAILED
+    changed.phases = [PhaseRecord(7, "Again", PhaseStatus.FAILED, error_message="again")]
+    saved = store.save([*fresh, changed], replace=True)
+    assert [o.action.value for o in saved] == ["imported"] * 3 + ["replaced"]
+    assert store.info().count == 13
+    assert [s.runs for s in store.phase_summaries(None) if s.phase == 7] == [1]
+    assert not [f for f in store.check() if f.problem]
+    _every_aggregate_matches(store)
