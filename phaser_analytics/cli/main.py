@@ -11,7 +11,6 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -78,14 +77,17 @@ class PhaserGroup(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
-@dataclass
 class AppContext:
-    """What every analytics command shares."""
+    """What every analytics command shares. (A plain class: defining a dataclass costs
+    every command about half a millisecond; docs/performance.md, "Start-up".)"""
 
-    debug: bool = False
-    no_color: bool = False
-    #: ``--store URL`` (before the subcommand or with it), if given.
-    store: str | None = None
+    __slots__ = ("debug", "no_color", "store")
+
+    def __init__(self, debug: bool = False, no_color: bool = False, store: str | None = None):
+        self.debug = debug
+        self.no_color = no_color
+        #: ``--store URL`` (before the subcommand or with it), if given.
+        self.store = store
 
     def host(self) -> Any:
         from ..plugins import get_host

@@ -4,7 +4,6 @@ loaded (:class:`PluginInfo`), and one that failed or was skipped in part
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 #: The entry-point group plugins are declared under, and the name of the hook markers.
@@ -18,19 +17,31 @@ def is_builtin(distribution: str) -> bool:
     return distribution.lower().replace("_", "-").replace(".", "-") == BUILTIN_DISTRIBUTION
 
 
-@dataclass
 class PluginInfo:
-    """One loaded plugin, and what it registered."""
+    """One loaded plugin, and what it registered.
 
-    name: str
-    distribution: str
-    version: str | None
-    module: str
-    builtin: bool
-    hooks: list[str] = field(default_factory=list)
-    dialects: list[str] = field(default_factory=list)
-    renderers: list[str] = field(default_factory=list)
-    stores: list[str] = field(default_factory=list)
+    A plain class, not a dataclass, as every class of this module: every command loads the
+    plugins, and defining a dataclass costs about half a millisecond (docs/performance.md,
+    "Start-up")."""
+
+    __slots__ = ("builtin", "dialects", "distribution", "hooks", "module", "name",
+                 "renderers", "stores", "version")  # fmt: skip
+
+    def __init__(
+        self, name: str, distribution: str, version: str | None, module: str, builtin: bool
+    ) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.module = module
+        self.builtin = builtin
+        self.hooks: list[str] = []
+        self.dialects: list[str] = []
+        self.renderers: list[str] = []
+        self.stores: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"PluginInfo({self.to_dict()!r})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,15 +66,20 @@ class PluginProblem(Exception):
     to import: a name another plugin has, a broken entry point, a hook that raised."""
 
 
-@dataclass
 class FailedPlugin:
     """A third-party plugin that could not be loaded (``error`` is what its import raised),
     or that was skipped in whole or in part (``error`` is a :class:`PluginProblem`); as
     flake8's ``FailedToLoadPlugin``, but kept as a value."""
 
-    name: str
-    distribution: str
-    error: BaseException
+    __slots__ = ("distribution", "error", "name")
+
+    def __init__(self, name: str, distribution: str, error: BaseException) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"FailedPlugin({self.name!r}, {self.distribution!r}, {self.error!r})"
 
     @property
     def is_problem(self) -> bool:
