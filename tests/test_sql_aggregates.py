@@ -350,6 +350,13 @@ def test_against_sqlite_the_commands_read_no_record_and_aggregate_in_sql(
 
 
 def _every_aggregate_matches(store: SqliteStore) -> None:
+    from collections import Counter
+
+    # store info's counts (from the pre-aggregated hours) are the executions' per project
+    counted = Counter(entry.project_path for entry in store.find())
+    info = store.info()
+    assert {p.path: p.count for p in info.projects} == dict(counted)
+    assert info.count == sum(counted.values())
     for query in (AnalyticsQuery(), AnalyticsQuery(status=ExecutionStatus.FAILED)):
         for project in (None, PROJECTS[0]):
             for name, args in CALLS:

@@ -847,12 +847,16 @@ class SqliteStore:
         if "info" in self._fresh_memo():  # a command asks more than once
             return self._memo["info"]
         with self._errors("read"):
-            rows = self.db.execute(
-                "SELECT project_path, max(project_name), count(*) FROM executions "
-                "GROUP BY project_path ORDER BY project_path"
+            # The count of each project from its hours (a few thousand rows, not one per
+            # execution: show's store-side cost), its name by one index look-up.
+            counts = self.db.execute(
+                "SELECT project_path, sum(total) FROM execution_hours GROUP BY project_path "
+                "ORDER BY project_path"
             ).fetchall()
+            projects = [
+                ProjectCount(self._project_name(path), path, count) for path, count in counts
+            ]
             names = [r[0] for r in self.db.execute("SELECT name FROM _migrations")]
-        projects = [ProjectCount(name, path, count) for path, name, count in rows]
         known = [m.__name__ for m in MIGRATIONS]
         version = next((n for n in reversed(known) if n in names), "")
         info = self._memo["info"] = StoreInfo(
@@ -864,6 +868,12 @@ class SqliteStore:
             multi_project=True,
         )
         return info
+
+    def _project_name(self, path: str | None) -> str | None:
+        """The project name stored with ``path`` (the greatest, if its executions differ)."""
+        return self.db.execute(
+            "SELECT max(project_name) FROM executions WHERE project_path IS ?", (path,)
+        ).fetchone()[0]
 
     def save(
         self, records: Sequence[ExecutionRecord], *, replace: bool = False
