@@ -24,6 +24,7 @@ import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -263,28 +264,24 @@ def _lines(file: OpenFile, offset: int) -> Iterator[bytes]:
         yield rest
 
 
+@dataclass
 class _State:
     """The index: its header, and its rows newest first, either parsed (``rows``) or still
     in the file (``file``, from byte ``start``), parsed one by one as a walk reaches them."""
 
-    def __init__(
-        self,
-        rows: list[dict[str, Any]] | None,
-        newer: list[dict[str, Any]],
-        *,
-        header: dict[str, Any] | None = None,
-        file: OpenFile | None = None,
-        start: int = 0,
-    ) -> None:
-        self.rows, self.newer = rows, newer
-        self.header, self.file, self.start = header, file, start
-        #: (st_ino, st_mtime_ns, st_size) of index.json when read or written.
-        self.signature: tuple[int, int, int] | None = None
-        #: The stats and tally of ``rows``, once known.
-        self.stats: tuple[dict[str, Any], dict[str, Any]] | None = None
-        self.listed = header.get("listed") if header else None
-        #: The last line of the file, once read (``], "stats": …``).
-        self.closing = b""
+    rows: list[dict[str, Any]] | None
+    newer: list[dict[str, Any]]
+    header: dict[str, Any] | None = None
+    file: OpenFile | None = None
+    start: int = 0
+    #: (st_ino, st_mtime_ns, st_size) of index.json when read or written.
+    signature: tuple[int, int, int] | None = None
+    #: The stats and tally of ``rows``, once known.
+    stats: tuple[dict[str, Any], dict[str, Any]] | None = None
+    #: The last line of the file, once read (``], "stats": …``).
+    closing: bytes = b""
+    #: The stamp of ``executions/`` the index was written with.
+    listed: list[int] | None = None
 
     @property
     def count(self) -> int:
@@ -319,20 +316,6 @@ class _State:
             raise _BadIndex("is corrupt")
         self.closing = last
 
-    def text(self) -> tuple[bytes, bytes]:
-        """The rows' lines and the last line, as the file holds them (for a splice)."""
-        assert self.file is not None
-        try:
-            data = self.file.read(self.start, self.file.size - self.start)
-        except OSError:
-            raise _BadIndex("cannot be read") from None
-        end = data.rfind(b"\n]") + 1
-        if end <= 0:
-            if not data.startswith(b"]"):
-                raise _BadIndex("is corrupt")
-            return b"", data
-        return data[: end - 1], data[end:]
-
     def all_rows(self) -> list[dict[str, Any]]:
         if self.rows is None:
             self.rows = list(self.walk())
@@ -359,8 +342,8 @@ def _read_state(path: Path) -> _State:
         first = next(_lines(file, 0), b"")
         if first.endswith(_ROWS_START):
             header = _check_header(json.loads(first[: -len(_ROWS_START)] + b"}"))
-            return _State(None, header["newer_records"], header=header, file=file,
-                          start=len(first) + 1)  # fmt: skip
+            return _State(None, header["newer_records"], header, file, len(first) + 1,
+                          listed=header.get("listed"))  # fmt: skip
         # Not laid out as written (reformatted by hand or by jq, say): read it whole.
         document = _check_header(json.loads(file.read(0, file.size)))
         file.close()
@@ -368,7 +351,7 @@ def _read_state(path: Path) -> _State:
         if not isinstance(rows, list) or len(rows) != document["execution_count"]:
             raise _BadIndex("is corrupt")
         return _State([_check_row(row) for row in rows], document["newer_records"],
-                      header=document)  # fmt: skip
+                      document, listed=document.get("listed"))  # fmt: skip
     except OSError:
         raise _BadIndex("cannot be read") from None
     except (ValueError, RecursionError) as exc:
@@ -961,10 +944,11 @@ class JsonStore:
         plainly new: it has a start, and neither its id, its file name nor its start is
         anywhere in the index."""
         try:
-            body, state.closing = state.text()
+            *lines, state.closing = _lines(state.file, state.start)  # type: ignore[arg-type]
             known = state.stored_stats()
-        except _UNUSABLE:  # _BadIndex included
+        except (*_UNUSABLE, OSError):  # _BadIndex included
             return None
+        body = b"\n".join(lines)
         lowered, newer = body.lower(), _newer_identities(state.newer)
         noted = _line(state.newer).lower()  # the newer version's records' names and ids
         seen: set[bytes] = set()
@@ -982,8 +966,7 @@ class JsonStore:
                 return None
             seen.update(needles)
             added.append((row, _record_bytes(record)))
-        del lowered
-        lines = body.split(b"\n") if body else []  # each but the last ending in a comma
+        del lowered, body  # the lines each but the last end in a comma
         try:
             for row, _ in added:
                 key, low, high = _sort_key(row), 0, len(lines)
