@@ -861,11 +861,16 @@ class JsonStore:
                 spliced = self._splice(state, records)
                 if spliced is not None:
                     return spliced
-            try:
-                state.all_rows()
-            except _BadIndex as bad:  # a writer trusts the index without reading its rows
-                state = self._heal(str(bad))
-            return self._save_all(state, records, replace)
+            return self._save_all(self._parsed(state), records, replace)
+
+    def _parsed(self, state: _State) -> _State:
+        """``state`` with every row parsed, or the index rebuilt if a row is damaged (a
+        writer trusts the index by the stamp of ``executions/`` without reading its rows)."""
+        try:
+            state.all_rows()
+        except _BadIndex as bad:
+            return self._heal(str(bad))
+        return state
 
     def _save_all(
         self, state: _State, records: list[ExecutionRecord], replace: bool
@@ -1073,12 +1078,8 @@ class JsonStore:
                 raise ExecutionNotFoundError(wanted[0])
             return []
         with self._lock():
-            state = self._current()
-            try:
-                rows = state.all_rows()
-            except _BadIndex as bad:
-                state = self._heal(str(bad))
-                rows = state.all_rows()
+            state = self._parsed(self._current())
+            rows = state.all_rows()
             entries = [_entry(row) for row in rows]
             targets: dict[str, Entry] = {}
             for execution_id in wanted:
