@@ -948,12 +948,14 @@ class JsonStore:
         docs/performance.md). ``None`` (then every row is parsed) unless each record is
         plainly new: it has a start, and neither its id, its file name nor its start is
         anywhere in the index."""
-        try:
-            *lines, state.closing = _lines(state.file, state.start)  # type: ignore[arg-type]
+        file = state.file
+        assert file is not None
+        try:  # the rows, one per line, each but the last ending in a comma; ], "stats"…
+            body = file.read(state.start, file.size - state.start)
+            *lines, state.closing, _ = body.split(b"\n")
             known = state.stored_stats()
         except (*_UNUSABLE, OSError):  # _BadIndex included
             return None
-        body = b"\n".join(lines)
         lowered, newer = body.lower(), _newer_identities(state.newer)
         noted = _line(state.newer).lower()  # the newer version's records' names and ids
         seen: set[bytes] = set()
@@ -971,7 +973,7 @@ class JsonStore:
                 return None
             seen.update(needles)
             added.append((row, _record_bytes(record)))
-        del lowered, body  # the lines each but the last end in a comma
+        del lowered, body
         try:
             for row, _ in added:
                 key, low, high = _sort_key(row), 0, len(lines)
