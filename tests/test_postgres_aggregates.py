@@ -177,3 +177,66 @@ def test_a_blank_reason_before_one_of_the_same_key_gives_its_wording(
     expected = python_path(shared_store, AnalyticsQuery(), None, "reason_counts")
     assert same(in_sql(shared_store, AnalyticsQuery(), None, "reason_counts"), expected)
     assert "  " in [r.reason for r in expected]  # the case this test is about
+
+
+# -- from the partial sums per project and hour (schema version 5) ------------------------------
+
+
+def test_whole_hour_zones_read_the_hours_table_and_cut_hours_from_the_rows(
+    shared_store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stats, trends' periods and usage read phaser_hours in zones that keep whole hours
+    (UTC, Paris across its daylight-saving change), taking the executions of the hours a
+    --since/--until cuts from their rows; in a +05:30 or -03:30 zone, or with a status,
+    document or limit, they group the rows. Every answer is the Python path's."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    statuses = list(ExecutionStatus)
+    start = datetime(2024, 3, 30, 20, 7, tzinfo=timezone.utc)
+    history = [
+        ExecutionRecord(
+            execution_id=f"h-{i:03d}", project_path=PROJECTS[i % 2], base_commit=str(i),
+            started_at=start + timedelta(minutes=37 * i), status=statuses[i % 3],
+            completed_at=start + timedelta(minutes=37 * i + i % 50),
+            cost_usd=0.01 * i, tokens={"total": 100 + i},
+        )
+        for i in range(300)
+    ] + [ExecutionRecord(execution_id="undated", project_path=PROJECTS[0], base_commit="u")]
+    refill(shared_store, history)
+    statements: list[str] = []
+    original = shared_store._aggregate
+
+    def spied(sql: str, params: Any, doing: str) -> Any:
+        statements.append(sql)
+        return original(sql, params, doing)
+
+    monkeypatch.setattr(shared_store, "_aggregate", spied)
+    # Each bound within an hour that holds executions on both of its sides.
+    cut = [None, start + timedelta(hours=29, minutes=40, seconds=7),
+           start + timedelta(days=4, minutes=10)]  # fmt: skip
+    calls = [("stats", ()), *(("stats_by_period", (by, ZoneInfo("Europe/Paris")))
+                               for by in ("day", "week")),
+             ("stats_by_period", ("day", timezone.utc)), ("usage", (ZoneInfo("Europe/Paris"),))]
+    for since in cut:
+        for until in cut[::-1]:
+            query = AnalyticsQuery(since=since, until=until)
+            for project in (None, PROJECTS[1]):
+                for name, args in calls:
+                    statements.clear()
+                    found = in_sql(shared_store, query, project, name, *args)
+                    assert same(found, python_path(shared_store, query, project, name, *args))
+                    assert any("FROM phaser_hours" in sql for sql in statements), name
+                    assert not any("located AS" in sql for sql in statements), name
+                    if since is not None and (until is None or since < until):
+                        assert any("UNION ALL" in sql for sql in statements), name
+    for query, zone in [(AnalyticsQuery(), ZoneInfo("Asia/Kolkata")),
+                        (AnalyticsQuery(), ZoneInfo("America/St_Johns")),
+                        (AnalyticsQuery(status=statuses[2]), timezone.utc),
+                        (AnalyticsQuery(limit=50), timezone.utc)]:  # fmt: skip
+        for name, args in [("stats_by_period", ("day", zone)), ("usage", (zone,))]:
+            statements.clear()
+            found = in_sql(shared_store, query, None, name, *args)
+            assert same(found, python_path(shared_store, query, None, name, *args))
+            assert any("located AS" in sql for sql in statements), (name, zone)
+            assert not any("FROM phaser_hours h" in sql for sql in statements), (name, zone)

@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -702,3 +703,83 @@ def test_phases_and_reasons_tables_follow_the_records_from_the_upgrade_on(
         )
         agree(store)
         assert any(r.reason == "From psql" for r in store.reason_counts(None))
+
+
+# -- partial statistics per project and hour (schema version 5) --------------------------------
+
+
+def hours_kept(postgres_server: PgServer, url: str) -> list[tuple[Any, ...]]:
+    """phaser_hours as the triggers keep it."""
+    with postgres_server.connect(url.rsplit("/", 1)[1]) as conn:
+        return sorted(conn.execute(
+            "SELECT project_name, project_path, hour, total, successful, partial, failed, "
+            "durations, duration_sum, duration_min, duration_max, deltas, delta_sum, "
+            "first_ts, last_ts, tokens, token_sum, costs, cost_sum FROM phaser_hours"
+        ).fetchall(), key=repr)
+
+
+def hours_truth(postgres_server: PgServer, url: str) -> list[tuple[Any, ...]]:
+    """What grouping every execution by project and UTC hour says, written out here."""
+    with postgres_server.connect(url.rsplit("/", 1)[1]) as conn:
+        return sorted(conn.execute(
+            "SELECT project_name, project_path, "
+            "floor(extract(epoch FROM started_at) / 3600)::bigint, count(*), "
+            "count(*) FILTER (WHERE status = 'success'), "
+            "count(*) FILTER (WHERE status = 'partial'), "
+            "count(*) FILTER (WHERE status = 'failed'), count(duration_seconds), "
+            "coalesce(sum(duration_seconds), 0), min(duration_seconds), max(duration_seconds), "
+            "count(test_delta), coalesce(sum(test_delta), 0), min(started_at), max(started_at), "
+            "count(total_tokens), coalesce(sum(total_tokens), 0), count(cost_usd), "
+            "coalesce(sum(cost_usd), 0) FROM phaser_executions GROUP BY 1, 2, 3"
+        ).fetchall(), key=repr)
+
+
+def test_the_hours_table_follows_every_write(
+    postgres_server: PgServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 5 fills phaser_hours from the stored executions; its triggers keep it equal
+    to a GROUP BY over them through save (one INSERT, COPY), --force replacing, delete,
+    quarantine, and UPDATE/DELETE from psql, undated executions included."""
+    def made(hours: int, **extra: Any) -> Any:
+        values: dict[str, Any] = dict(cost_usd=0.1 * hours, tokens={"total": 10 * hours},
+                                      base_commit=f"b{hours}")  # fmt: skip
+        values.update(extra)
+        return make_record(f"/p{hours % 2}", hours=hours // 3, **values)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:4])
+        patched.setattr(postgres, "SCHEMA_VERSION", 4)
+        with opened(pg_url) as store:
+            store.save([made(h) for h in range(30)])
+    with PostgresStore(pg_url, create=False, check_version=False) as store:
+        assert store.migrate_schema() == (4, postgres.SCHEMA_VERSION)
+    kept = hours_kept(postgres_server, pg_url)
+    assert len(kept) == 20 and sum(row[3] for row in kept) == 30
+    assert kept == hours_truth(postgres_server, pg_url)
+    with opened(pg_url) as store:
+        store.save([made(h) for h in range(40, 45)])  # one INSERT
+        store.save([made(h) for h in range(50, 50 + 2 * postgres.FEW_ROWS)])  # COPY
+        store.save([make_record("/p0", started_at=None, base_commit="undated")])
+        assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
+        # Into hours that hold executions already: added to their sums, min and max.
+        store.save([made(h, base_commit=f"again-{h}", cost_usd=None) for h in range(6)])
+        store.save([made(h, base_commit=f"more-{h}") for h in range(0, 60, 7)])
+        store.save([make_record("/p0", started_at=None, base_commit="undated too")])
+        assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
+        first = next(store.find())
+        moved = store.get(first.execution_id)
+        moved.started_at = moved.started_at - timedelta(days=3)
+        moved.status = postgres.ExecutionStatus.FAILED
+        store.save([moved], replace=True)
+        assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
+        store.delete([e.execution_id for e in list(store.find())[3:9]])
+        assert store._quarantine(list(store.find())[0].execution_id, "a test")
+        assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
+        store._conn.execute("UPDATE phaser_executions SET project_path = '/moved', "
+                            "started_at = started_at + interval '90 minutes' "
+                            "WHERE project_path = '/p1'")
+        store._conn.execute("DELETE FROM phaser_executions WHERE started_at IS NULL")
+        kept = hours_kept(postgres_server, pg_url)
+        assert kept == hours_truth(postgres_server, pg_url)
+        assert any(row[1] == "/moved" for row in kept)
+        assert all(row[2] is not None for row in kept)
