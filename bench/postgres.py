@@ -86,8 +86,9 @@ class Database:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(
                 "DROP TABLE IF EXISTS phaser_executions, phaser_schema, phaser_quarantine, "
-                "phaser_projects, phaser_phases, phaser_reasons; "
-                "DROP FUNCTION IF EXISTS phaser_projects_count(), phaser_children_sync()"
+                "phaser_projects, phaser_phases, phaser_reasons, phaser_hours; "
+                "DROP FUNCTION IF EXISTS phaser_projects_count(), phaser_children_sync(), "
+                "phaser_hours_sync()"
             )
 
     def count(self) -> int:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -96,7 +97,7 @@ def test_import_show_and_info_with_a_store_url(
     info = runner.invoke(cli, ["analytics", "store", "info", "--json"])
     assert info.exit_code == 0, info.output
     data = json.loads(info.output)
-    assert (data["backend"], data["count"], data["schema_version"]) == ("postgresql", 2, "4")
+    assert (data["backend"], data["count"], data["schema_version"]) == ("postgresql", 2, "5")
     assert ":***@" in data["location"] and "phaser:" in data["location"]
     shown = runner.invoke(cli, ["analytics", "show", "--global", "--format", "json"])
     assert shown.exit_code == 0, shown.output
@@ -208,6 +209,68 @@ def test_the_server_stopped_in_the_middle_of_store_migrate(
                 "FROM phaser_executions") == [(total, total)]
 
 
+def test_store_migrate_reads_the_next_batch_while_the_server_saves_one(
+    pg_url: str, tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into PostgreSQL, each batch is saved in a thread while the next is read from the
+    source (the server's work and the reading overlap), one save at a time, and every
+    execution arrives; a save that fails stops the command with its one line."""
+    import threading
+
+    from phaser_analytics.cli import store_cmds
+    from phaser_analytics.errors import StorageError
+    from phaser_analytics.stores.postgres import PostgresStore
+    from phaser_analytics.stores.sqlite import SqliteStore
+
+    monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 10)
+    source_url = f"sqlite:///{tmp_path / 'history.db'}"
+    source = open_store(source_url)
+    try:
+        source.save([make_record(f"/team/p{i % 3}", hours=i) for i in range(45)])
+    finally:
+        source.close()
+    events: list[tuple[str, str]] = []
+    read, save = SqliteStore.read, PostgresStore.save
+
+    def reading(self: Any, entries: Any) -> Any:
+        events.append(("read", threading.current_thread().name))
+        return read(self, entries)
+
+    def saving(self: Any, records: Any, **kwargs: Any) -> Any:
+        events.append(("save", threading.current_thread().name))
+        time.sleep(0.3)  # a server that takes its time
+        outcome = save(self, records, **kwargs)
+        events.append(("saved", threading.current_thread().name))
+        return outcome
+
+    monkeypatch.setattr(SqliteStore, "read", reading)
+    monkeypatch.setattr(PostgresStore, "save", saving)
+    result = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,
+                                 "--to", pg_url])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "holds all 45 execution(s)" in result.output
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("save") == 5 and kinds.count("read") == 5
+    main = threading.main_thread().name
+    assert all(thread != main for kind, thread in events if kind != "read")
+    # The second batch was read while the first was being saved, and saves never overlap.
+    assert kinds.index("read", 1) < kinds.index("saved")
+    depth = 0
+    for kind in kinds:
+        depth += {"save": 1, "saved": -1}.get(kind, 0)
+        assert depth in (0, 1)
+
+    def failing(self: Any, records: Any, **kwargs: Any) -> Any:
+        raise StorageError("PostgreSQL store here: saving 10 execution(s) failed: gone.")
+
+    monkeypatch.setattr(PostgresStore, "save", failing)
+    failed = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,
+                                 "--to", pg_url])  # fmt: skip
+    assert failed.exit_code == 1
+    assert failed.stderr.strip() == (
+        "Error: PostgreSQL store here: saving 10 execution(s) failed: gone.")
+
+
 @pytest.mark.parametrize("case", ["unreachable", "wrong password", "missing database"])
 def test_a_store_that_cannot_be_reached_is_one_line_and_writes_nothing(
     postgres_server: PgServer, pg_url: str, project: Path, isolated_home: Path, case: str
@@ -251,11 +314,12 @@ def test_migrate_schema_creates_and_reports(postgres_server: PgServer, runner: C
     assert first.exit_code == 0, first.output
     assert first.output.strip() == (
         f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/{dbname}: schema version "
-        "0 -> 4; applied 1 (executions table), 2 (executions per project, kept by triggers), "
+        "0 -> 5; applied 1 (executions table), 2 (executions per project, kept by triggers), "
         "3 (machines in the records, an index for the aggregates), "
-        "4 (phases and failure reasons, kept by triggers).")
+        "4 (phases and failure reasons, kept by triggers), "
+        "5 (statistics per project and hour, kept by triggers; records in lz4).")
     second = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
-    assert second.output.strip().endswith("schema version 4, up to date.")
+    assert second.output.strip().endswith("schema version 5, up to date.")
     monkeypatch.setenv("PHASER_STORE", f"sqlite:///{postgres_server.base}/x.db")
     other = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
     assert other.exit_code == 0 and "it is brought up to date when opened" in other.output

@@ -122,6 +122,8 @@ _REASON_ROWS = (
 #: Rows fetched per round trip from a server-side cursor, and ids per query in ``read``.
 FETCH_ROWS = 2000
 READ_CHUNK = 1000
+#: The session's work_mem: room for the aggregates' sorts without spilling to disk.
+WORK_MEM = "32MB"
 #: Serialises schema changes between clients (pg_advisory_xact_lock's key).
 _SCHEMA_LOCK = 0x7068_6173  # "phas"
 
@@ -426,7 +428,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     ),
     (
         5,
-        "partial statistics per project and hour, kept by triggers; records compressed with lz4",
+        "statistics per project and hour, kept by triggers; records in lz4",
         # stats, trends and failures grouped every execution per call (~0.1-0.2 s per
         # query at 100,000); this table holds their partial sums per project and UTC hour
         # of start (NULL: undated), so they read one row per project-hour. Inserts add to
@@ -650,6 +652,9 @@ class PostgresStore:
 
     backend = "postgresql"
     multi_project = True
+    #: ``store migrate`` may call :meth:`save` from another thread (one call at a time) while
+    #: it reads the next batch: a save mostly waits on the server (psycopg releases the GIL).
+    save_in_background = True
 
     def __init__(
         self,
@@ -741,13 +746,20 @@ class PostgresStore:
             )
         except self._psycopg.Error as exc:
             raise self._connect_error(exc) from None
-        session = f"SET statement_timeout = {int(s.statement_timeout * 1000)}; SET TimeZone = 'UTC'"
+        # work_mem: failures sorts ~30,000 reasons per 100,000 executions, which spills to
+        # disk at the server's default (4 MB).
+        settings = (
+            f"SET statement_timeout = {int(s.statement_timeout * 1000)}",
+            "SET TimeZone = 'UTC'",
+            f"SET work_mem = '{WORK_MEM}'",
+        )
+        session = "; ".join(settings)
         try:
             # Simple-query protocol: the statements run in order, as one implicit
-            # transaction; the third result is the version.
+            # transaction; the last result is the version.
             cursor = conn.execute(f"{session}; SELECT max(version) FROM {SCHEMA_TABLE}")
-            cursor.nextset()
-            cursor.nextset()
+            for _ in settings:
+                cursor.nextset()
             row = cursor.fetchone()
             return conn, int(row[0] or 0) if row is not None and row[0] is not None else None
         except self._psycopg.Error:
