@@ -1492,20 +1492,22 @@ class PostgresStore:
         zone: tzinfo | None,
         keys: Sequence[str],
         doing: str,
+        counts_only: bool = False,
     ) -> tuple[list[tuple[tuple[Any, ...], StatsPart]], str, list[Any]]:
         """The partial statistics of the dated selected rows by ``keys`` (SQL over ``hour``:
         the start's local hour in ``zone`` counted from 1970-01-01 00:00), with the zone's
         offsets from Python's rules (aggregates.local_seconds_sql), as the SQLite store
         groups them: the periods are exactly the Python path's whatever the server's time
         zone data. From HOURS_TABLE where :meth:`_hours_of` may; rows of equal keys are
-        merged by the caller."""
+        merged by the caller. ``counts_only``: only the executions and the failed ones."""
+        parts, hour_parts = (_COUNTS, _HOUR_COUNTS) if counts_only else (_PARTS, _HOUR_SUMS)
         selected, params = self._selected(query, project)
         grouping = ", ".join(keys).replace("%", "%%")  # psycopg's placeholders use %
         hours = self._hours_of(query, project, zone, doing, zoned=True)
         if hours is not None:
             if hours.empty:
                 return [], selected, params
-            sql, sql_params = hours.sums(grouping, f"GROUP BY {grouping}")
+            sql, sql_params = hours.sums(grouping, f"GROUP BY {grouping}", hour_parts, parts)
             rows = self._aggregate(sql, sql_params, doing)
         else:
             epoch = "extract(epoch FROM started_at)::float8"
@@ -1517,12 +1519,13 @@ class PostgresStore:
             hour = f"floor({local_seconds_sql(zone, low, high, epoch)} / 3600)::bigint"
             rows = self._aggregate(
                 f"{selected.rstrip()}, located AS (SELECT *, {hour} AS hour FROM selected "
-                f"WHERE started_at IS NOT NULL) SELECT {grouping}, {_PARTS} FROM located "
+                f"WHERE started_at IS NOT NULL) SELECT {grouping}, {parts} FROM located "
                 f"GROUP BY {grouping}",
                 params,
                 doing,
             )
-        grouped = [(tuple(int(key) for key in row[: len(keys)]), _part(row[len(keys) :]))
+        of_row = _counts if counts_only else _part
+        grouped = [(tuple(int(key) for key in row[: len(keys)]), of_row(row[len(keys) :]))
                    for row in rows]  # fmt: skip
         return grouped, selected, params
 
@@ -1551,7 +1554,7 @@ class PostgresStore:
     ) -> Usage:
         """:func:`~..aggregates.usage` of the selected entries, in SQL."""
         rows, _, _ = self._parts_by(query, project, zone, [HOUR_OF_DAY_SQL, WEEKDAY_SQL],
-                                    "counting executions per hour")  # fmt: skip
+                                    "counting executions per hour", counts_only=True)  # fmt: skip
         return usage_of_parts(rows)
 
     def phase_summaries(
@@ -1744,11 +1747,14 @@ class _Hours:
             params.append(end)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def sums(self, keys: str, grouping: str) -> tuple[str, list[Any]]:
+    def sums(
+        self, keys: str, grouping: str, hour_parts: str = "", row_parts: str = ""
+    ) -> tuple[str, list[Any]]:
         """SQL (and its parameters) of ``keys`` (over ``hour``, the local hour) and
         ``_PARTS`` by ``grouping``: the whole hours' sums, then, if the bounds cut hours,
         the sums of those hours' selected executions from their rows."""
         prefix = f"{keys}, " if keys else ""
+        hour_parts, row_parts = hour_parts or _HOUR_SUMS, row_parts or _PARTS
         local = "h.hour"
         if self.zone_range is not None:
             zone, low, high = self.zone_range
@@ -1757,7 +1763,7 @@ class _Hours:
         columns = ", ".join(name for name, _, _ in _HOUR_PARTS)
         where, params = self.where("h.", dated=self.zoned)
         sql = (
-            f"SELECT {prefix}{_HOUR_SUMS} FROM (SELECT {local} AS hour, {columns} "
+            f"SELECT {prefix}{hour_parts} FROM (SELECT {local} AS hour, {columns} "
             f"FROM {HOURS_TABLE} h{where}) x {grouping}"
         )
         if self.since is None and self.until is None:
@@ -1785,10 +1791,19 @@ class _Hours:
             epoch = "extract(epoch FROM started_at)::float8"
             hour = f"floor({local_seconds_sql(zone, low, high, epoch)} / 3600)"
         sql += (
-            f" UNION ALL SELECT {prefix}{_PARTS} FROM (SELECT *, {hour}::bigint AS hour "
+            f" UNION ALL SELECT {prefix}{row_parts} FROM (SELECT *, {hour}::bigint AS hour "
             f"FROM {TABLE} WHERE {' AND '.join(rows)}) y {grouping}"
         )
         return sql, [*params, *bounds]
+
+
+#: What usage needs of a group of rows, or of HOURS_TABLE's rows: executions and failed ones.
+_COUNTS = "count(*), count(*) FILTER (WHERE status = 'failed')"
+_HOUR_COUNTS = "sum(total)::bigint, sum(failed)::bigint"
+
+
+def _counts(row: Sequence[Any]) -> StatsPart:
+    return StatsPart(total=int(row[0] or 0), failed=int(row[1] or 0))
 
 
 #: Which of ``_PARTS`` PostgreSQL sums as ``numeric`` (sums of bigint and integer columns).
