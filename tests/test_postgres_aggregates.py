@@ -200,6 +200,7 @@ def test_whole_hour_zones_read_the_hours_table_and_cut_hours_from_the_rows(
             started_at=start + timedelta(minutes=37 * i), status=statuses[i % 3],
             completed_at=start + timedelta(minutes=37 * i + i % 50),
             cost_usd=0.01 * i, tokens={"total": 100 + i},
+            failure_reasons=[["Flaky test", "Timeout", "flaky  TEST."][(i // 5) % 3]] * (i % 2),
         )
         for i in range(300)
     ] + [ExecutionRecord(execution_id="undated", project_path=PROJECTS[0], base_commit="u")]
@@ -218,6 +219,7 @@ def test_whole_hour_zones_read_the_hours_table_and_cut_hours_from_the_rows(
     calls = [("stats", ()), *(("stats_by_period", (by, ZoneInfo("Europe/Paris")))
                                for by in ("day", "week")),
              ("stats_by_period", ("day", timezone.utc)), ("usage", (ZoneInfo("Europe/Paris"),))]
+    reasons_found = 0
     for since in cut:
         for until in cut[::-1]:
             query = AnalyticsQuery(since=since, until=until)
@@ -230,6 +232,14 @@ def test_whole_hour_zones_read_the_hours_table_and_cut_hours_from_the_rows(
                     assert not any("located AS" in sql for sql in statements), name
                     if since is not None and (until is None or since < until):
                         assert any("UNION ALL" in sql for sql in statements), name
+                statements.clear()
+                found = in_sql(shared_store, query, project, "reason_counts")
+                expected = python_path(shared_store, query, project, "reason_counts")
+                assert same(found, expected)
+                reasons_found += len(expected)
+                # From phaser_reasons alone, which carries each reason's start and project.
+                assert not any("selected s JOIN" in sql for sql in statements)
+    assert reasons_found > 20
     for query, zone in [(AnalyticsQuery(), ZoneInfo("Asia/Kolkata")),
                         (AnalyticsQuery(), ZoneInfo("America/St_Johns")),
                         (AnalyticsQuery(status=statuses[2]), timezone.utc),

@@ -734,6 +734,17 @@ def hours_truth(postgres_server: PgServer, url: str) -> list[tuple[Any, ...]]:
         ).fetchall(), key=repr)
 
 
+def reasons_disagreeing(postgres_server: PgServer, url: str) -> list[tuple[Any, ...]]:
+    """phaser_reasons' rows whose start or project is not their execution's."""
+    with postgres_server.connect(url.rsplit("/", 1)[1]) as conn:
+        return conn.execute(
+            "SELECT r.execution_id FROM phaser_reasons r LEFT JOIN phaser_executions e "
+            "USING (execution_id) WHERE e.execution_id IS NULL "
+            "OR r.started_at IS DISTINCT FROM e.started_at "
+            "OR r.project_path IS DISTINCT FROM e.project_path"
+        ).fetchall()
+
+
 def test_the_hours_table_follows_every_write(
     postgres_server: PgServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -742,7 +753,8 @@ def test_the_hours_table_follows_every_write(
     quarantine, and UPDATE/DELETE from psql, undated executions included."""
     def made(hours: int, **extra: Any) -> Any:
         values: dict[str, Any] = dict(cost_usd=0.1 * hours, tokens={"total": 10 * hours},
-                                      base_commit=f"b{hours}")  # fmt: skip
+                                      base_commit=f"b{hours}",
+                                      failure_reasons=["Flaky", "Slow"][: hours % 3])  # fmt: skip
         values.update(extra)
         return make_record(f"/p{hours % 2}", hours=hours // 3, **values)
 
@@ -756,6 +768,10 @@ def test_the_hours_table_follows_every_write(
     kept = hours_kept(postgres_server, pg_url)
     assert len(kept) == 20 and sum(row[3] for row in kept) == 30
     assert kept == hours_truth(postgres_server, pg_url)
+    # Version 5 gives phaser_reasons each execution's start and project, then keeps them.
+    assert reasons_disagreeing(postgres_server, pg_url) == []
+    with postgres_server.connect(pg_url.rsplit("/", 1)[1]) as conn:
+        assert conn.execute("SELECT count(started_at) FROM phaser_reasons").fetchone() == (30,)
     with opened(pg_url) as store:
         store.save([made(h) for h in range(40, 45)])  # one INSERT
         store.save([made(h) for h in range(50, 50 + 2 * postgres.FEW_ROWS)])  # COPY
@@ -782,4 +798,5 @@ def test_the_hours_table_follows_every_write(
         kept = hours_kept(postgres_server, pg_url)
         assert kept == hours_truth(postgres_server, pg_url)
         assert any(row[1] == "/moved" for row in kept)
+        assert reasons_disagreeing(postgres_server, pg_url) == []
         assert all(row[2] is not None for row in kept)

@@ -119,6 +119,15 @@ _REASON_ROWS = (
     "WHEN 'array' THEN n.record->'failure_reasons' ELSE '[]'::jsonb END) "
     "WITH ORDINALITY AS r(reason, ordinality)"
 )
+#: phaser_reasons' rows from schema version 5 on: with their execution's start and project,
+#: so failures counts them without joining every execution.
+_REASON_ROWS_5 = (
+    "SELECT n.execution_id, r.ordinality, r.reason #>> '{{}}', n.started_at, n.project_path "
+    "FROM {rows} n "
+    "CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(n.record->'failure_reasons') "
+    "WHEN 'array' THEN n.record->'failure_reasons' ELSE '[]'::jsonb END) "
+    "WITH ORDINALITY AS r(reason, ordinality)"
+)
 #: Rows fetched per round trip from a server-side cursor, and ids per query in ``read``.
 FETCH_ROWS = 2000
 READ_CHUNK = 1000
@@ -428,9 +437,12 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     ),
     (
         5,
-        "statistics per project and hour, kept by triggers; records in lz4",
-        # stats, trends and failures grouped every execution per call (~0.1-0.2 s per
-        # query at 100,000); this table holds their partial sums per project and UTC hour
+        "statistics per project and hour, kept by triggers; reasons with their start; "
+        "records in lz4",
+        # phaser_reasons gains each execution's start and project (failures joined every
+        # execution to have them). stats, trends and failures grouped every execution per
+        # call (~0.1-0.2 s per query at 100,000); this table holds their partial sums per
+        # project and UTC hour
         # of start (NULL: undated), so they read one row per project-hour. Inserts add to
         # it; updates and deletes recount the hours they touch, under a lock that waits
         # for the writers of those hours (rare: clear, --replace, doctor --repair).
@@ -441,6 +453,28 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ALTER TABLE {TABLE} ALTER COLUMN record SET COMPRESSION lz4;
         EXCEPTION WHEN feature_not_supported THEN NULL;
         END $lz4$;
+        ALTER TABLE {REASONS_TABLE} ADD COLUMN started_at timestamptz,
+            ADD COLUMN project_path text;
+        UPDATE {REASONS_TABLE} r SET started_at = e.started_at, project_path = e.project_path
+            FROM {TABLE} e WHERE e.execution_id = r.execution_id;
+        CREATE OR REPLACE FUNCTION phaser_children_sync() RETURNS trigger
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $sync$
+        BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                DELETE FROM {PHASES_TABLE}
+                    WHERE execution_id IN (SELECT execution_id FROM old_rows);
+                DELETE FROM {REASONS_TABLE}
+                    WHERE execution_id IN (SELECT execution_id FROM old_rows);
+            END IF;
+            IF TG_OP IN ('UPDATE', 'INSERT') THEN
+                INSERT INTO {PHASES_TABLE} {_PHASE_ROWS.format(rows="new_rows")};
+                INSERT INTO {REASONS_TABLE} (execution_id, ordinality, wording, started_at,
+                                             project_path)
+                    {_REASON_ROWS_5.format(rows="new_rows")};
+            END IF;
+            RETURN NULL;
+        END
+        $sync$;
         CREATE TABLE {HOURS_TABLE} (
             project_name text,
             project_path text,
@@ -747,11 +781,14 @@ class PostgresStore:
         except self._psycopg.Error as exc:
             raise self._connect_error(exc) from None
         # work_mem: failures sorts ~30,000 reasons per 100,000 executions, which spills to
-        # disk at the server's default (4 MB).
+        # disk at the server's default (4 MB). jit off: a query estimated above
+        # jit_above_cost was compiled first, ~130 ms for a 50 ms query; these are
+        # aggregates over at most a few hundred thousand narrow rows.
         settings = (
             f"SET statement_timeout = {int(s.statement_timeout * 1000)}",
             "SET TimeZone = 'UTC'",
             f"SET work_mem = '{WORK_MEM}'",
+            "SET jit = off",
         )
         session = "; ".join(settings)
         try:
@@ -1608,21 +1645,34 @@ class PostgresStore:
         wordings are read first and keyed here by ``aggregates.reason_key`` (Python's
         case folding and white space, whatever the server's locale), then the server
         counts each key once per execution."""
-        selected, params = self._selected(query, project)
-        reasons = f"JOIN {REASONS_TABLE} r ON r.execution_id = s.execution_id"
         doing = "counting failure reasons"
-        everything = not params and (query is None or query.limit is None)
+        conditions: list[str] = []
+        condition_params: list[Any] = []
+        if query is not None and (query.status is not None or query.document
+                                  or query.limit is not None):  # fmt: skip
+            # The selected executions' reasons.
+            head, head_params = self._selected(query, project)
+            source, of = f"selected s JOIN {REASONS_TABLE} r ON r.execution_id = s.execution_id", "s"
+        else:
+            # phaser_reasons carries each reason's start and project (schema version 5):
+            # this selection needs no execution.
+            head, head_params, source, of = "", [], f"{REASONS_TABLE} r", "r"
+            for condition, value in (("r.project_path = %s", project),
+                                     ("r.started_at >= %s", query and query.since),
+                                     ("r.started_at <= %s", query and query.until)):  # fmt: skip
+                if value is not None:
+                    conditions.append(condition)
+                    condition_params.append(value)
         wordings = [
             row[0]
             for row in self._aggregate(
-                f"SELECT DISTINCT wording FROM {REASONS_TABLE} r WHERE wording IS NOT NULL"
-                if everything
-                else f"{selected}SELECT DISTINCT r.wording FROM selected s {reasons} "
-                "WHERE r.wording IS NOT NULL",
-                [] if everything else params,
+                f"{head}SELECT DISTINCT r.wording FROM {source} "
+                f"WHERE {' AND '.join([*conditions, 'r.wording IS NOT NULL'])}",
+                [*head_params, *condition_params],
                 doing,
             )
         ]
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         # As aggregates.reasons_of: a record's keys are those of its non-blank reasons, in
         # the order they first appear; each key's wording is the record's first reason
         # with that key, blank or not.
@@ -1633,16 +1683,16 @@ class PostgresStore:
         # executions counted and the newest of them (find's order), whose wording is shown.
         newest = 'p.started_at DESC NULLS LAST, p.execution_id COLLATE "C" DESC'
         rows = self._aggregate(
-            f"{selected.rstrip()}, "
+            f"{head.rstrip()}{', ' if head else 'WITH '}"
             "keys AS (SELECT * FROM unnest(%s::text[], %s::text[], %s::boolean[]) "
             "AS k(wording, key, counted)), "
             # Hashed, not sorted: an execution's one reason of a key (the usual case) is
             # its wording; of several, the first one's is looked up by its ordinality.
-            "grouped AS (SELECT s.execution_id, s.started_at, k.key, count(*) AS reasons, "
-            "min(r.wording) AS wording, min(r.ordinality) AS first_at, "
+            f"grouped AS (SELECT {of}.execution_id, {of}.started_at, k.key, "
+            "count(*) AS reasons, min(r.wording) AS wording, min(r.ordinality) AS first_at, "
             "min(r.ordinality) FILTER (WHERE k.counted) AS counted_at "
-            f"FROM selected s {reasons} JOIN keys k ON k.wording = r.wording "
-            "GROUP BY s.execution_id, s.started_at, k.key "
+            f"FROM {source} JOIN keys k ON k.wording = r.wording{where} "
+            f"GROUP BY {of}.execution_id, {of}.started_at, k.key "
             "HAVING bool_or(k.counted)), "
             "pairs AS (SELECT g.execution_id, g.started_at, g.key, g.counted_at, "
             "CASE WHEN g.reasons = 1 THEN g.wording ELSE (SELECT f.wording "
@@ -1654,10 +1704,11 @@ class PostgresStore:
             "SELECT p.wording, c.n, p.execution_id FROM newest p JOIN counts c USING (key) "
             f"ORDER BY c.n DESC, {newest}, p.counted_at",
             [
-                *params,
+                *head_params,
                 wordings,
                 [reason_key(w) for w in wordings],
                 [bool(w.strip()) for w in wordings],
+                *condition_params,
             ],
             doing,
         )
