@@ -12,8 +12,11 @@ times, ``numeric`` cost), the machine or CI runner it was imported from, and
 written, base commit) under a UNIQUE constraint, so ``INSERT … ON CONFLICT DO NOTHING``
 makes imports idempotent however many machines import at once. ``phaser_projects`` holds
 the executions per project, kept by statement triggers in the writing transaction, so
-``info()`` reads a row per project instead of counting every execution. ``phaser_schema``
-records the migrations applied.
+``info()`` reads a row per project instead of counting every execution; so are
+``phaser_phases`` and ``phaser_reasons`` (one row per phase and per failure reason, the
+latter with its execution's start and project) and ``phaser_hours`` (partial statistics per
+project and UTC hour of start), which the aggregates read instead of every execution.
+``phaser_schema`` records the migrations applied.
 
 Schema: an empty database gets the tables on first use when the role may create them; a
 database of an older schema is upgraded only by ``phaser analytics store migrate-schema``
