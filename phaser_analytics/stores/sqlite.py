@@ -1275,24 +1275,53 @@ class SqliteStore:
                 f"'failed') FROM phases{where} GROUP BY phase_number ORDER BY phase_number",
                 params,
             )
-        more = " AND " if where else " WHERE "
+        # Without a project the index on (project, phase number, start, …) serves no
+        # look-up: one per project, the newest of their answers (not a scan of every phase).
+        per_project = project is None and (query is None or query.limit is None)
         for number, runs, failures in rows:
             summary = PhaseSummary(number, runs=runs, failures=failures)
-            titled = self._aggregate(
-                f"SELECT title FROM phases{where}{more}phase_number = ? AND title != ''{newest}",
-                [*params, number],
-            )
-            summary.title = titled[0][0] if titled else ""
+            titled = self._newest_phase("title", where, params, "title != ''", number,
+                                        per_project)  # fmt: skip
+            summary.title = titled[0] if titled else ""
             if failures:
-                error, started = self._aggregate(
-                    f"SELECT error_message, started_at FROM phases{where}{more}"
-                    f"phase_number = ? AND phase_status = 'failed'{newest}",
-                    [*params, number],
-                )[0]
-                summary.last_error = error
-                summary.last_failed = datetime_from_json(started)
+                failed = self._newest_phase("error_message, started_at", where, params,
+                                            "phase_status = 'failed'", number, per_project)  # fmt: skip
+                if failed is not None:
+                    summary.last_error = failed[0]
+                    summary.last_failed = datetime_from_json(failed[1])
             summaries.append(summary)
         return summaries
+
+    def _newest_phase(
+        self,
+        columns: str,
+        where: str,
+        params: list[Any],
+        condition: str,
+        number: int,
+        per_project: bool,
+    ) -> tuple | None:
+        """``columns`` of the newest selected phase row of ``number`` that meets
+        ``condition`` (newest: start, then id, descending, then position), or ``None``."""
+        more = " AND " if where else " WHERE "
+        sql = (f"SELECT {columns}, started_ts, execution_id, position FROM phases{where}{more}"
+               f"phase_number = ? AND {condition}")  # fmt: skip
+        newest = " ORDER BY started_ts DESC, execution_id DESC, position LIMIT 1"
+        if not per_project:
+            rows = self._aggregate(sql + newest, [*params, number])
+            return tuple(rows[0]) if rows else None
+        found = []
+        for (path,) in self._aggregate(
+            "SELECT DISTINCT project_path FROM phase_counts WHERE phase_number = ?", [number]
+        ):
+            found += self._aggregate(f"{sql} AND project_path IS ?{newest}",
+                                     [*params, number, path])  # fmt: skip
+        if not found:
+            return None
+        # SQLite's order: a NULL start is the oldest; ids compare as UTF-8 bytes, which is
+        # the order of their code points.
+        best = max(found, key=lambda r: (r[-3] is not None, r[-3] or 0.0, r[-2], -r[-1]))
+        return tuple(best)
 
     def reason_counts(
         self, query: AnalyticsQuery | None, *, project: str | None = None
