@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -207,68 +206,6 @@ def test_the_server_stopped_in_the_middle_of_store_migrate(
     assert f"holds all {total} execution(s)" in again.stdout
     assert rows(postgres_server, pg_url, "SELECT count(*), count(DISTINCT identity_key) "
                 "FROM phaser_executions") == [(total, total)]
-
-
-def test_store_migrate_reads_the_next_batch_while_the_server_saves_one(
-    pg_url: str, tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Into PostgreSQL, each batch is saved in a thread while the next is read from the
-    source (the server's work and the reading overlap), one save at a time, and every
-    execution arrives; a save that fails stops the command with its one line."""
-    import threading
-
-    from phaser_analytics.cli import store_cmds
-    from phaser_analytics.errors import StorageError
-    from phaser_analytics.stores.postgres import PostgresStore
-    from phaser_analytics.stores.sqlite import SqliteStore
-
-    monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 10)
-    source_url = f"sqlite:///{tmp_path / 'history.db'}"
-    source = open_store(source_url)
-    try:
-        source.save([make_record(f"/team/p{i % 3}", hours=i) for i in range(45)])
-    finally:
-        source.close()
-    events: list[tuple[str, str]] = []
-    read, save = SqliteStore.read, PostgresStore.save
-
-    def reading(self: Any, entries: Any) -> Any:
-        events.append(("read", threading.current_thread().name))
-        return read(self, entries)
-
-    def saving(self: Any, records: Any, **kwargs: Any) -> Any:
-        events.append(("save", threading.current_thread().name))
-        time.sleep(0.3)  # a server that takes its time
-        outcome = save(self, records, **kwargs)
-        events.append(("saved", threading.current_thread().name))
-        return outcome
-
-    monkeypatch.setattr(SqliteStore, "read", reading)
-    monkeypatch.setattr(PostgresStore, "save", saving)
-    result = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,
-                                 "--to", pg_url])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "holds all 45 execution(s)" in result.output
-    kinds = [kind for kind, _ in events]
-    assert kinds.count("save") == 5 and kinds.count("read") == 5
-    main = threading.main_thread().name
-    assert all(thread != main for kind, thread in events if kind != "read")
-    # The second batch was read while the first was being saved, and saves never overlap.
-    assert kinds.index("read", 1) < kinds.index("saved")
-    depth = 0
-    for kind in kinds:
-        depth += {"save": 1, "saved": -1}.get(kind, 0)
-        assert depth in (0, 1)
-
-    def failing(self: Any, records: Any, **kwargs: Any) -> Any:
-        raise StorageError("PostgreSQL store here: saving 10 execution(s) failed: gone.")
-
-    monkeypatch.setattr(PostgresStore, "save", failing)
-    failed = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,
-                                 "--to", pg_url])  # fmt: skip
-    assert failed.exit_code == 1
-    assert failed.stderr.strip() == (
-        "Error: PostgreSQL store here: saving 10 execution(s) failed: gone.")
 
 
 @pytest.mark.parametrize("case", ["unreachable", "wrong password", "missing database"])

@@ -127,55 +127,28 @@ def migrate_cmd(
 
 
 def _copy(source: Any, target: Any, claim: str | None = None) -> tuple[int, int]:
-    """Copy every execution of ``source`` into ``target``, a batch per transaction; the
-    executions copied and those already there. A target whose ``save`` mostly waits on a
-    server (``save_in_background``, PostgreSQL) saves each batch in a thread while the
-    next one is read: the reading and the server's work overlap."""
     copied = already = 0
     batch: list[Any] = []
-    pool = None
-    pending: Any = None  # the batch being saved in the background (a Future)
-    if getattr(target, "save_in_background", False):
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(1, thread_name_prefix="phaser-migrate")
-
-    def tally(outcomes: list[Any]) -> None:
-        nonlocal copied, already
-        for outcome in outcomes:
-            if outcome.action is SaveAction.ALREADY:
-                already += 1
-            else:
-                copied += 1
 
     def flush() -> None:
-        nonlocal pending
+        nonlocal copied, already
         if not batch:
             return
         records = list(source.read(batch))
         if claim:
             records = [claim_for_project(record, claim) for record in records]
+        for outcome in target.save(records):
+            if outcome.action is SaveAction.ALREADY:
+                already += 1
+            else:
+                copied += 1
         batch.clear()
-        if pool is None:
-            tally(target.save(records))
-            return
-        if pending is not None:
-            tally(pending.result())  # the previous batch: its error, if any, stops here
-        pending = pool.submit(target.save, records)
 
-    try:
-        for entry in source.find():
-            batch.append(entry)
-            if len(batch) >= MIGRATE_BATCH:
-                flush()
-        flush()
-        if pending is not None:
-            tally(pending.result())
-            pending = None
-    finally:
-        if pool is not None:
-            # Never leave a save running behind the caller's back (it closes the target).
-            pool.shutdown(wait=True)
+    for entry in source.find():
+        batch.append(entry)
+        if len(batch) >= MIGRATE_BATCH:
+            flush()
+    flush()
     return copied, already
 
 

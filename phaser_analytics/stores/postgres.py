@@ -689,9 +689,6 @@ class PostgresStore:
 
     backend = "postgresql"
     multi_project = True
-    #: ``store migrate`` may call :meth:`save` from another thread (one call at a time) while
-    #: it reads the next batch: a save mostly waits on the server (psycopg releases the GIL).
-    save_in_background = True
 
     def __init__(
         self,
