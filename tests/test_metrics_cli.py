@@ -216,6 +216,39 @@ def test_failures_csv_has_one_block_per_table(runner, store: Path):
     assert len(blocks[1].splitlines()) == 1 + 24
 
 
+def test_failures_shows_the_top_reasons_and_says_how_many_it_leaves_out(runner, tmp_path: Path):
+    """A long history gives thousands of distinct reasons: ``failures`` shows the 20 that
+    the most executions give, says on stderr how many there are, and ``--top`` changes
+    the number (0: every one) in every format."""
+    project = tmp_path / "long"
+    project.mkdir()
+    for index in range(25):  # reason k is given by k + 1 executions (reason 24 the most)
+        for copy in range(index + 1):
+            save_execution(
+                _record(project, 1 + (copy + index // 24) % 28, index % 24, ExecutionStatus.FAILED,
+                        failure_reasons=[f"Reason {index:02d}"]),
+                project,
+            )  # fmt: skip
+    document = _json(runner, "failures", "--project", str(project))
+    counts = [(row["reason"], row["count"]) for row in document["breakdown"]["rows"]]
+    assert counts == [(f"Reason {k:02d}", k + 1) for k in range(24, 4, -1)]
+    result = _run(runner, "failures", "--project", str(project), "--no-color")
+    assert result.stderr.strip() == (
+        "Showing the 20 most frequent of 25 failure reasons; --top 0 shows every one."
+    )
+    assert "Reason 05" in result.stdout and "Reason 04" not in result.stdout
+    every = _json(runner, "failures", "--project", str(project), "--top", "0")
+    assert len(every["breakdown"]["rows"]) == 25
+    three = _run(runner, "failures", "--project", str(project), "--top", "3", "--format", "csv")
+    assert three.stdout.split("\n\n")[0].splitlines()[1:] == [
+        f"Reason {k:02d},{k + 1},{row}" for k, row in zip(
+            (24, 23, 22), [r["last_seen"] for r in document["breakdown"]["rows"][:3]],
+            strict=True)
+    ]  # fmt: skip
+    exact = _run(runner, "failures", "--project", str(project), "--top", "25")
+    assert exact.stderr == ""  # nothing left out, nothing said
+
+
 def test_global_aggregates_every_registered_project(runner, store: Path, tmp_path: Path):
     other = tmp_path / "beta"
     other.mkdir()

@@ -256,8 +256,21 @@ def phases(
          scope.records())  # fmt: skip
 
 
+#: How many failure reasons ``failures`` shows unless ``--top`` says otherwise: a long
+#: history gives thousands of distinct reasons, and a screen holds a few dozen.
+TOP_REASONS = 20
+
+
 @click.command()
 @aggregate_options()
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=TOP_REASONS,
+    show_default=True,
+    metavar="N",
+    help="Show the N reasons the most executions give; 0 shows every reason.",
+)
 @click.pass_context
 def failures(
     ctx: click.Context,
@@ -269,6 +282,7 @@ def failures(
     zone: tzinfo | None,
     global_: bool,
     project: Path | None,
+    top: int,
 ) -> None:
     from .. import metrics
 
@@ -277,7 +291,14 @@ def failures(
     )
     per_hour = scope.selected.usage(zone)
     note_undated(scope.selected.stats().total_executions - per_hour.dated)
-    breakdown = metrics.failures_of(scope.selected.reason_counts(), per_hour, zone)
+    counts = scope.selected.reason_counts()
+    if top and len(counts) > top:
+        err(
+            f"Showing the {top} most frequent of {len(counts):,} failure reasons; "
+            "--top 0 shows every one."
+        )
+        counts = counts[:top]
+    breakdown = metrics.failures_of(counts, per_hour, zone)
     emit(ctx, "failures", scope, query, project_dir, breakdown, output_format, zone,
          scope.records())  # fmt: skip
 
