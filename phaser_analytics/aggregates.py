@@ -99,13 +99,16 @@ def reasons_of(record_reasons: Sequence[str]) -> list[tuple[str, str]]:
     return [(key, next(r for r in record_reasons if reason_key(r) == key)) for key in keys]
 
 
-def reason_counts(records: Iterable[ExecutionRecord]) -> list[ReasonCount]:
-    """Each failure reason of the reports' Issues Encountered, most executions first."""
+def reason_counts(
+    records: Iterable[ExecutionRecord], top: int | None = None
+) -> list[ReasonCount]:
+    """Each failure reason of the reports' Issues Encountered, most executions first: the
+    first ``top`` (``None``: every one)."""
     return count_reasons(
         (key, wording, record.started_at)
         for record in sort_newest_first(records)
         for key, wording in reasons_of(record.failure_reasons)
-    )
+    )[:top]
 
 
 def count_reasons(
@@ -224,9 +227,9 @@ class Selected:
         found = self._in_store("phase_summaries")
         return phase_summaries(self.records) if found is NotImplemented else found
 
-    def reason_counts(self) -> list[ReasonCount]:
-        found = self._in_store("reason_counts")
-        return reason_counts(self.records) if found is NotImplemented else found
+    def reason_counts(self, top: int | None = None) -> list[ReasonCount]:
+        found = self._in_store("reason_counts", top)
+        return reason_counts(self.records, top) if found is NotImplemented else found
 
     def usage(self, zone: tzinfo | None) -> Usage:
         found = self._in_store("usage", zone)

@@ -234,7 +234,7 @@ def test_failures_shows_the_top_reasons_and_says_how_many_it_leaves_out(runner, 
     assert counts == [(f"Reason {k:02d}", k + 1) for k in range(24, 4, -1)]
     result = _run(runner, "failures", "--project", str(project), "--no-color")
     assert result.stderr.strip() == (
-        "Showing the 20 most frequent of 25 failure reasons; --top 0 shows every one."
+        "Showing the 20 reasons the most executions give; --top 0 shows every one."
     )
     assert "Reason 05" in result.stdout and "Reason 04" not in result.stdout
     every = _json(runner, "failures", "--project", str(project), "--top", "0")

@@ -40,7 +40,7 @@ from phaser_analytics.stores.json_files import JsonStore
 from phaser_analytics.stores.postgres import PostgresStore
 
 #: Every aggregate, the record-reading ones too.
-ALL_CALLS = [*CALLS, ("phase_summaries", ()), ("reason_counts", ())]
+ALL_CALLS = [*CALLS, ("phase_summaries", ()), ("reason_counts", ()), ("reason_counts", (2,))]
 
 
 def in_sql(store: PostgresStore, query: AnalyticsQuery, project: str | None, name: str,

@@ -137,7 +137,7 @@ def python_path(store: SqliteStore, query: AnalyticsQuery, project: str | None, 
         return aggregates.stats_by_period(entries, *args)
     if name == "usage":
         return aggregates.usage(entries, *args)
-    return getattr(aggregates, name)(list(store.read(entries)))
+    return getattr(aggregates, name)(list(store.read(entries)), *args)
 
 
 CALLS = [
@@ -146,6 +146,7 @@ CALLS = [
     *(("usage", (zone,)) for zone in ZONES),
     ("phase_summaries", ()),
     ("reason_counts", ()),
+    ("reason_counts", (2,)),  # the top two, as failures --top 2 asks
 ]
 
 

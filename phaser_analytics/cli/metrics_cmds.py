@@ -291,12 +291,9 @@ def failures(
     )
     per_hour = scope.selected.usage(zone)
     note_undated(scope.selected.stats().total_executions - per_hour.dated)
-    counts = scope.selected.reason_counts()
+    counts = scope.selected.reason_counts(top + 1 if top else None)  # one more: are there?
     if top and len(counts) > top:
-        err(
-            f"Showing the {top} most frequent of {len(counts):,} failure reasons; "
-            "--top 0 shows every one."
-        )
+        err(f"Showing the {top} reasons the most executions give; --top 0 shows every one.")
         counts = counts[:top]
     breakdown = metrics.failures_of(counts, per_hour, zone)
     emit(ctx, "failures", scope, query, project_dir, breakdown, output_format, zone,

@@ -355,9 +355,11 @@ class Aggregates(Protocol):
         ...
 
     def reason_counts(
-        self, query: AnalyticsQuery | None, *, project: str | None = None
-    ) -> list[ReasonCount]:
-        """``aggregates.reason_counts`` of the records: failure reasons, most first."""
+        self, query: AnalyticsQuery | None, top: int | None = None, *,
+        project: str | None = None,
+    ) -> list[ReasonCount]:  # fmt: skip
+        """``aggregates.reason_counts`` of the records: failure reasons, most first, the
+        first ``top`` of them (``None``: every one)."""
         ...
 
 

@@ -1639,12 +1639,13 @@ class PostgresStore:
         return {execution_id: datetime_from_json(text) for execution_id, text in rows}
 
     def reason_counts(
-        self, query: AnalyticsQuery | None, *, project: str | None = None
-    ) -> list[ReasonCount]:
-        """:func:`~..aggregates.reason_counts` of the selected records: the distinct
-        wordings are read first and keyed here by ``aggregates.reason_key`` (Python's
-        case folding and white space, whatever the server's locale), then the server
-        counts each key once per execution."""
+        self, query: AnalyticsQuery | None, top: int | None = None, *,
+        project: str | None = None,
+    ) -> list[ReasonCount]:  # fmt: skip
+        """:func:`~..aggregates.reason_counts` of the selected records, the first ``top``
+        (``None``: every one): the distinct wordings are read first and keyed here by
+        ``aggregates.reason_key`` (Python's case folding and white space, whatever the
+        server's locale), then the server counts each key once per execution."""
         doing = "counting failure reasons"
         conditions: list[str] = []
         condition_params: list[Any] = []
@@ -1702,13 +1703,14 @@ class PostgresStore:
             "newest AS (SELECT DISTINCT ON (p.key) p.* FROM pairs p "
             f"ORDER BY p.key, {newest}) "
             "SELECT p.wording, c.n, p.execution_id FROM newest p JOIN counts c USING (key) "
-            f"ORDER BY c.n DESC, {newest}, p.counted_at",
+            f"ORDER BY c.n DESC, {newest}, p.counted_at LIMIT %s",  # NULL: no limit
             [
                 *head_params,
                 wordings,
                 [reason_key(w) for w in wordings],
                 [bool(w.strip()) for w in wordings],
                 *condition_params,
+                top,
             ],
             doing,
         )

@@ -23,7 +23,6 @@ from ..aggregates import (
     WEEKDAY_SQL,
     NotAggregated,
     StatsPart,
-    count_reasons,
     local_seconds_sql,
     offset_changes,
     parts_by_period,
@@ -1324,17 +1323,23 @@ class SqliteStore:
         return tuple(best)
 
     def reason_counts(
-        self, query: AnalyticsQuery | None, *, project: str | None = None
-    ) -> list[ReasonCount]:
-        """:func:`~..aggregates.reason_counts` of the selected records, from their rows of
-        ``failure_reasons`` (newest first), as the Python path counts them."""
+        self, query: AnalyticsQuery | None, top: int | None = None, *,
+        project: str | None = None,
+    ) -> list[ReasonCount]:  # fmt: skip
+        """:func:`~..aggregates.reason_counts` of the selected records, counted and cut to
+        ``top`` in SQL from their rows of ``failure_reasons``: each key's wording and start
+        are those of its first row newest first (SQLite takes a bare column from the row
+        of the one ``min()``), and equal counts keep that order, as the Python path's."""
         where, params = self._child_where("failure_reasons", query, project)
         rows = self._aggregate(
-            f"SELECT reason_key, reason, started_at FROM failure_reasons{where} "
-            "ORDER BY started_ts DESC, execution_id DESC, position",
-            params,
+            "WITH numbered AS (SELECT reason_key, reason, started_at, row_number() OVER "
+            f"(ORDER BY started_ts DESC, execution_id DESC, position) AS seq "
+            f"FROM failure_reasons{where}) "
+            "SELECT reason, count(*) AS n, started_at, min(seq) AS first FROM numbered "
+            "GROUP BY reason_key ORDER BY n DESC, first LIMIT ?",
+            [*params, -1 if top is None else top],
         )
-        return count_reasons(rows, datetime_from_json)
+        return [ReasonCount(reason, n, datetime_from_json(start)) for reason, n, start, _ in rows]
 
     def _child_where(
         self, table: str, query: AnalyticsQuery | None, project: str | None
