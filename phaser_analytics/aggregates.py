@@ -105,25 +105,32 @@ def reason_counts(
     """Each failure reason of the reports' Issues Encountered, most executions first: the
     first ``top`` (``None``: every one)."""
     return count_reasons(
-        (key, wording, record.started_at)
-        for record in sort_newest_first(records)
-        for key, wording in reasons_of(record.failure_reasons)
-    )[:top]
+        (
+            (key, wording, record.started_at)
+            for record in sort_newest_first(records)
+            for key, wording in reasons_of(record.failure_reasons)
+        ),
+        top=top,
+    )
 
 
 def count_reasons(
-    occurrences: Iterable[tuple[str, str, Any]], when: Callable[[Any], Any] = lambda x: x
+    occurrences: Iterable[tuple[str, str, Any]],
+    when: Callable[[Any], Any] = lambda x: x,
+    top: int | None = None,
 ) -> list[ReasonCount]:
     """:func:`reason_counts` of each execution's distinct reasons as ``(key, wording,
     start)``, newest execution first: the newest wording and start of each key (``when``
-    makes a start a datetime), most executions first, newest first among equals."""
-    found: dict[str, ReasonCount] = {}
+    makes a start a datetime, for the ``top`` kept only), most executions first, newest
+    first among equals."""
+    found: dict[str, list[Any]] = {}
     for key, wording, started in occurrences:
         if key in found:
-            found[key].count += 1
+            found[key][1] += 1
         else:
-            found[key] = ReasonCount(wording, 1, when(started))
-    return sorted(found.values(), key=lambda r: -r.count)  # stable: newest first
+            found[key] = [wording, 1, started]
+    kept = sorted(found.values(), key=lambda r: r[1], reverse=True)[:top]  # stable
+    return [ReasonCount(wording, count, when(started)) for wording, count, started in kept]
 
 
 def usage(items: Iterable[Any], zone: tzinfo | None) -> Usage:

@@ -23,6 +23,7 @@ from ..aggregates import (
     WEEKDAY_SQL,
     NotAggregated,
     StatsPart,
+    count_reasons,
     local_seconds_sql,
     offset_changes,
     parts_by_period,
@@ -1326,20 +1327,15 @@ class SqliteStore:
         self, query: AnalyticsQuery | None, top: int | None = None, *,
         project: str | None = None,
     ) -> list[ReasonCount]:  # fmt: skip
-        """:func:`~..aggregates.reason_counts` of the selected records, counted and cut to
-        ``top`` in SQL from their rows of ``failure_reasons``: each key's wording and start
-        are those of its first row newest first (SQLite takes a bare column from the row
-        of the one ``min()``), and equal counts keep that order, as the Python path's."""
+        """:func:`~..aggregates.reason_counts` of the selected records, from their rows of
+        ``failure_reasons`` (newest first), as the Python path counts them."""
         where, params = self._child_where("failure_reasons", query, project)
         rows = self._aggregate(
-            "WITH numbered AS (SELECT reason_key, reason, started_at, row_number() OVER "
-            f"(ORDER BY started_ts DESC, execution_id DESC, position) AS seq "
-            f"FROM failure_reasons{where}) "
-            "SELECT reason, count(*) AS n, started_at, min(seq) AS first FROM numbered "
-            "GROUP BY reason_key ORDER BY n DESC, first LIMIT ?",
-            [*params, -1 if top is None else top],
+            f"SELECT reason_key, reason, started_at FROM failure_reasons{where} "
+            "ORDER BY started_ts DESC, execution_id DESC, position",
+            params,
         )
-        return [ReasonCount(reason, n, datetime_from_json(start)) for reason, n, start, _ in rows]
+        return count_reasons(rows, datetime_from_json, top)
 
     def _child_where(
         self, table: str, query: AnalyticsQuery | None, project: str | None
