@@ -435,12 +435,12 @@ def test_a_database_of_a_previous_schema_upgrades_with_nothing_lost(
     for record in history:
         old.execute(sqlite_store._INSERT, sqlite_store._columns(record))
         if applied >= 3:
-            sqlite_store._write_children(old, record, fresh=True)
+            sqlite_store._write_children(old, record)
     old.close()
 
     store = SqliteStore(path)
     info = store.info()
-    assert info.schema_version == "m004_pre_aggregates"
+    assert info.schema_version == sqlite_store.MIGRATIONS[-1].__name__
     assert info.count == len(history)
     assert _rows(path, "phases") == sum(len(r.phases) for r in history)
     # The pre-aggregates are filled from the rows already stored.
@@ -684,5 +684,24 @@ def test_a_batch_with_repeats_saves_each_execution_once_and_keeps_the_totals_in_
     assert [o.action.value for o in saved] == ["imported"] * 3 + ["replaced"]
     assert store.info().count == 13
     assert [s.runs for s in store.phase_summaries(None) if s.phase == 7] == [1]
+    assert not [f for f in store.check() if f.problem]
+    _every_aggregate_matches(store)
+
+
+def test_replacing_the_newest_execution_keeps_its_phases_counted(tmp_path: Path) -> None:
+    """``import --force`` of the report just imported: its phase rows are deleted and
+    written again, and SQLite gives the new rows the deleted ones' rowids; the phase
+    counts still count them (they once did not)."""
+    store = SqliteStore(tmp_path / "store.db")
+    history = _generated(4)
+    for record in history:
+        record.phases = [PhaseRecord(1, "Set-up", PhaseStatus.COMPLETED),
+                         PhaseRecord(2, "Change", PhaseStatus.FAILED, error_message="no")]  # fmt: skip
+        store.save([record])  # one batch each: the last one saved has the largest rowids
+    again = ExecutionRecord.from_dict(history[-1].to_dict())
+    again.phases[1].status = PhaseStatus.COMPLETED
+    assert [o.action.value for o in store.save([again], replace=True)] == ["replaced"]
+    runs = {s.phase: (s.runs, s.failures) for s in store.phase_summaries(None)}
+    assert runs == {1: (4, 0), 2: (4, 3)}
     assert not [f for f in store.check() if f.problem]
     _every_aggregate_matches(store)

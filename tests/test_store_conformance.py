@@ -507,7 +507,7 @@ for i in range(25):
 
 @pytest.mark.slow
 def test_sigkill_during_a_bulk_import_leaves_a_working_store(
-    url: str | None, project: Path
+    backend: Backend, url: str | None, project: Path
 ) -> None:
     code = (
         PRELUDE
@@ -541,8 +541,15 @@ while True:
         assert result.exit_code == 0, (args, result.output)
     opened = open_store(url, project_dir=project)
     entries = list(opened.find())
-    assert len(entries) % 25 == 0 and len(entries) >= 100  # whole batches only
+    assert len(entries) >= 100
+    if backend.name != "json":  # one transaction per batch: whole batches only
+        assert len(entries) % 25 == 0
+    # (JSON renames a batch's files one by one: a kill among them leaves those renamed,
+    # each whole, and the import run again stores the rest; docs/storage.md.)
     assert opened.info().count == len(entries) == len(list(opened.read(entries)))
+    whole = -(-len(entries) // 25) * 25
+    opened.save([make_record(project, hours=n) for n in range(whole)])
+    assert open_store(url, project_dir=project).info().count == whole
     shown = invoke(url, project, "show", "--format", "json", "--last", "100000")
     assert len(json.loads(shown.stdout)["executions"]) == len(entries)
 
@@ -562,6 +569,33 @@ def test_sqlite_migrations_are_recorded_and_applied_once(tmp_path: Path, project
     again = open_store(url, project_dir=project)
     assert again.info().schema_version == MIGRATIONS[-1].__name__
     assert again.info().count == 1
+
+
+def test_a_sqlite_store_of_a_newer_version_is_read_but_never_written(
+    tmp_path: Path, project: Path
+) -> None:
+    """A database a newer phaser-analytics migrated (say it keeps another pre-aggregate):
+    ``show`` reads it; ``import`` says in one line to upgrade and writes nothing, since
+    the newer version's tables would miss the write."""
+    import sqlite3
+
+    path = tmp_path / "newer.db"
+    url = f"sqlite:///{path}"
+    open_store(url, project_dir=project).save([make_record(project)])
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m999_future', 'x')")
+    db.close()
+    shown = invoke(url, project, "show", "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    assert len(json.loads(shown.stdout)["executions"]) == 1
+    report = tmp_path / "EXECUTION_REPORT.md"
+    report.write_text((REPO / "examples" / "EXECUTION_REPORT.md").read_text(encoding="utf-8"))
+    refused = invoke(url, project, "import", str(report))
+    assert refused.exit_code != 0
+    assert "was written by a newer phaser-analytics (migrations m999_future)" in refused.output
+    assert "Traceback" not in refused.output
+    assert open_store(url, project_dir=project).info().count == 1
 
 
 def test_a_read_only_sqlite_store_is_read(tmp_path: Path, project: Path) -> None:

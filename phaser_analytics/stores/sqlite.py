@@ -195,7 +195,7 @@ def m003_phases_and_reasons(db: sqlite3.Connection) -> None:
             record = ExecutionRecord.from_dict(json.loads(text))
         except Exception:  # left for read and doctor to quarantine
             continue
-        _write_children(db, record, fresh=True)
+        _write_children(db, record)
 
 
 #: The pre-aggregates of migration m004 (docs/storage.md, "The SQLite store"): per project
@@ -313,6 +313,12 @@ class _Counting:
         self.db.execute(_PHASES_UPSERT, (phases,))
         self.marks = self._marks()
 
+    def deleted(self) -> None:
+        """Rows were just deleted, after a :meth:`flush`: SQLite gives a new row the largest
+        rowid plus one, which is a deleted row's when the largest was deleted, so the marks
+        are taken again (else a row replacing the newest would never be counted)."""
+        self.marks = self._marks()
+
 
 def _fill_pre_aggregates(db: sqlite3.Connection) -> None:
     """Both pre-aggregate tables, emptied and made again from the rows."""
@@ -401,6 +407,14 @@ def m004_pre_aggregates(db: sqlite3.Connection) -> None:
     _fill_pre_aggregates(db)
 
 
+@migration
+def m005_project_counts(db: sqlite3.Connection) -> None:
+    """Each project's count (``store info``, which ``show`` reads first) from an index of
+    ``execution_hours`` in project order: 3 ms instead of 16 ms of grouping the table's
+    39,000 rows at 100,000 executions (``show`` ≤ 1.5× the floor)."""
+    db.execute("CREATE INDEX execution_hours_counts ON execution_hours (project_path, total)")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply the migrations the database has not had, each in its own transaction; return
     the names applied."""
@@ -426,6 +440,13 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             )
         applied.append(function.__name__)
     return applied
+
+
+def newer_migrations(db: sqlite3.Connection) -> list[str]:
+    """The migrations a newer phaser-analytics applied, which this one does not know."""
+    known = {function.__name__ for function in MIGRATIONS}
+    return sorted(row[0] for row in db.execute("SELECT name FROM _migrations")
+                  if row[0] not in known)  # fmt: skip
 
 
 def _applied(db: sqlite3.Connection, name: str) -> bool:
@@ -513,14 +534,17 @@ def _children(record: ExecutionRecord, phases: list[tuple], reasons: list[tuple]
                    in enumerate(reasons_of(record.failure_reasons)))  # fmt: skip
 
 
-def _write_children(db: sqlite3.Connection, record: ExecutionRecord, *, fresh: bool) -> None:
-    """The ``phases`` and ``failure_reasons`` rows of ``record`` (replacing any it had,
-    unless ``fresh``: a row just inserted has none). From m004 on, the writer adds the
-    new phase rows to ``phase_counts`` (:class:`_Counting`)."""
+def _write_children(
+    db: sqlite3.Connection, record: ExecutionRecord, counting: _Counting | None = None
+) -> None:
+    """The ``phases`` and ``failure_reasons`` rows of ``record``: with ``counting`` (a
+    replacement, everything before it counted), the rows it had are deleted first. From
+    m004 on, the writer adds the new phase rows to ``phase_counts`` (:class:`_Counting`)."""
     key = record.execution_id.lower()
-    if not fresh:
+    if counting is not None:
         db.execute("DELETE FROM phases WHERE execution_key = ?", (key,))
         db.execute("DELETE FROM failure_reasons WHERE execution_key = ?", (key,))
+        counting.deleted()
     phases: list[tuple] = []
     reasons: list[tuple] = []
     _children(record, phases, reasons)
@@ -683,6 +707,9 @@ class SqliteStore:
         #: What a read computed that another read of this command may reuse (the store
         #: info, a selection's sums); emptied by every write.
         self._memo: dict[Any, Any] = {}
+        #: Migrations of a newer phaser-analytics in the database: it is read, never written
+        #: (the newer version's tables, such as pre-aggregates, would miss the writes).
+        self._newer: list[str] = []
 
     @classmethod
     def from_url(
@@ -713,6 +740,7 @@ class SqliteStore:
                 # the project): its views and triggers call no function with side effects.
                 db.execute("PRAGMA trusted_schema = OFF")
                 migrate(db)
+                self._newer = newer_migrations(db)
             except sqlite3.Error as exc:
                 raise self._error(exc, "open") from exc
             self._db = db
@@ -730,9 +758,17 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
-        """A write transaction; what reads kept in the memo is forgotten."""
+        """A write transaction; what reads kept in the memo is forgotten. A database of a
+        newer phaser-analytics is refused (it is read as it is)."""
+        db = self.db
+        if self._newer:
+            raise StorageError(
+                f"The SQLite store {self.path} was written by a newer phaser-analytics "
+                f"(migrations {', '.join(self._newer)}); upgrade phaser-analytics to write "
+                "to it."
+            )
         self._memo.clear()
-        with _transaction(self.db):
+        with _transaction(db):
             yield
 
     def _error(self, exc: sqlite3.Error, doing: str) -> StorageError:
@@ -945,7 +981,7 @@ class SqliteStore:
             )
             if existing is None:
                 self.db.execute(_INSERT, values)
-                _write_children(self.db, record, fresh=True)
+                _write_children(self.db, record)
                 outcomes.append(SaveOutcome(SaveAction.IMPORTED, record.execution_id, self.url))
                 continue
             record.execution_id = existing[0]
@@ -955,7 +991,7 @@ class SqliteStore:
                 (values["identity"], record.execution_id.lower()),
             )
             self.db.execute(_UPDATE, values)
-            _write_children(self.db, record, fresh=False)
+            _write_children(self.db, record, counting)
             outcomes.append(SaveOutcome(SaveAction.REPLACED, record.execution_id, self.url))
         return outcomes
 
@@ -1204,7 +1240,7 @@ class SqliteStore:
         with self._errors("write to"), self._write():
             counting = _Counting(self.db)
             for record in mismatched:
-                _write_children(self.db, record, fresh=False)
+                _write_children(self.db, record, counting)
                 counting.flush()
             for key in orphans:
                 self.db.execute("DELETE FROM phases WHERE execution_key = ?", (key,))
