@@ -23,6 +23,7 @@ from phaser_analytics.errors import ExecutionNotFoundError, StorageError
 from phaser_analytics.models import (
     AggregatedStats,
     AnalyticsQuery,
+    ExecutionRecord,
     ExecutionStatus,
     PhaseRecord,
     PhaseStatus,
@@ -800,3 +801,51 @@ def test_the_hours_table_follows_every_write(
         assert any(row[1] == "/moved" for row in kept)
         assert reasons_disagreeing(postgres_server, pg_url) == []
         assert all(row[2] is not None for row in kept)
+
+
+def test_replacing_and_deleting_at_once_never_deadlocks(pg_url: str) -> None:
+    """Two CI runners re-importing with ``--force`` (and a ``clear``) at the same moment:
+    each transaction takes the hours' lock first, so they wait for each other; taking it
+    only in the recount trigger, after the insert's own lock on the hours, deadlocked."""
+    with opened(pg_url) as store:
+        stored = [make_record("/p", hours=1, document=f"d{n}.md") for n in range(2)]
+        store.save(stored)
+    rounds = 15
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def replace(record: ExecutionRecord) -> None:
+        try:
+            with opened(pg_url) as client:
+                for attempt in range(rounds):
+                    again = ExecutionRecord.from_dict(record.to_dict())
+                    again.final_tests = 200 + attempt
+                    start.wait(30)
+                    client.save([again, make_record("/p", hours=1, document=f"n{attempt}-"
+                                                    f"{record.audit_document}")], replace=True)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            start.abort()
+
+    def delete() -> None:
+        try:
+            with opened(pg_url) as client:
+                for attempt in range(rounds):
+                    start.wait(30)
+                    client.delete([f"missing-{attempt}"], missing_ok=True)
+                    found = list(client.find(None, project="/p"))
+                    newest = [e.execution_id for e in found if e.audit_document.startswith("n")]
+                    client.delete(newest[:1], missing_ok=True)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=replace, args=(r,)) for r in stored]
+    threads.append(threading.Thread(target=delete))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    with opened(pg_url) as store:  # the totals (of phaser_hours) count what is stored
+        assert store.stats(None).total_executions == len(list(store.find(None))) >= 2

@@ -453,7 +453,11 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         # pglz: COPY of 100,000 took 16 s with pglz, 11 s with lz4.
         f"""
         DO $lz4$ BEGIN
-            ALTER TABLE {TABLE} ALTER COLUMN record SET COMPRESSION lz4;
+            -- Column compression came with PostgreSQL 14: EXECUTE, so that older servers
+            -- never parse the statement; a server built without lz4 keeps pglz.
+            IF current_setting('server_version_num')::int >= 140000 THEN
+                EXECUTE 'ALTER TABLE {TABLE} ALTER COLUMN record SET COMPRESSION lz4';
+            END IF;
         EXCEPTION WHEN feature_not_supported THEN NULL;
         END $lz4$;
         ALTER TABLE {REASONS_TABLE} ADD COLUMN started_at timestamptz,
@@ -1142,6 +1146,8 @@ class PostgresStore:
             existing = self._insert_few(rows) if len(rows) <= FEW_ROWS and not replace else None
             if existing is None:
                 with self._conn.transaction():
+                    if replace:
+                        self._lock_hours()
                     existing = self._stored_ids(rows)
                     if (replace and existing) or not self._copy_new(rows, existing):
                         existing = self._insert_or_replace(rows, replace)
@@ -1295,6 +1301,13 @@ class PostgresStore:
             )
         return found
 
+    def _lock_hours(self) -> None:
+        """Take first, in a transaction that replaces or deletes executions, the lock its
+        statement trigger takes to recount their hours: two such transactions then wait
+        for each other at the start instead of each holding the insert's lock that the
+        other's trigger waits for (a deadlock)."""
+        self._conn.execute(f"LOCK TABLE {HOURS_TABLE} IN SHARE ROW EXCLUSIVE MODE")
+
     def _replace(self, existing: dict[int, str]) -> None:
         """Overwrite the stored executions with the batch's, keeping their stored ids."""
         self._conn.execute(
@@ -1337,6 +1350,7 @@ class PostgresStore:
         if not chosen:
             return []
         with self._guard("deleting executions"), self._conn.transaction():
+            self._lock_hours()
             gone = {
                 row[0]
                 for row in self._conn.execute(
