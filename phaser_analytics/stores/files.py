@@ -19,6 +19,9 @@ LOCK_TIMEOUT_SECONDS = 30.0
 TEMP_SUFFIX = ".tmp"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+#: Windows: bytes as written (no newline translation), and no child process inherits the
+#: descriptor; as ``tempfile.mkstemp`` opens its file there.
+_WINDOWS_FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
 #: Names :func:`make_temp` draws before giving up (``tempfile.TMP_MAX`` is 10,000; 48
 #: random bits make a second draw already unlikely).
 _TEMP_ATTEMPTS = 100
@@ -59,7 +62,7 @@ def make_temp(path: Path) -> tuple[int, str]:
     through a link, mode 0600), without importing :mod:`tempfile`, which imports
     ``random``, ``shutil``, ``bz2`` and ``lzma``: about 2 ms of every command that writes
     (docs/performance.md, "Start-up")."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _WINDOWS_FLAGS
     for _ in range(_TEMP_ATTEMPTS):
         name = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
         try:
