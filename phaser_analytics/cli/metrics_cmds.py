@@ -256,9 +256,11 @@ def phases(
          scope.records())  # fmt: skip
 
 
-#: How many failure reasons ``failures`` shows unless ``--top`` says otherwise: a long
-#: history gives thousands of distinct reasons, and a screen holds a few dozen.
+#: How many failure reasons ``failures`` shows in a format made to be read unless
+#: ``--top`` says otherwise: a long history gives thousands of distinct reasons, and a
+#: screen holds a few dozen. The data formats (JSON, CSV, a plugin's) give every reason.
 TOP_REASONS = 20
+READ_FORMATS = ("table", "markdown")
 
 
 @click.command()
@@ -266,10 +268,9 @@ TOP_REASONS = 20
 @click.option(
     "--top",
     type=click.IntRange(min=0),
-    default=TOP_REASONS,
-    show_default=True,
     metavar="N",
-    help="Show the N reasons the most executions give; 0 shows every reason.",
+    help=f"Show the N reasons the most executions give; 0 shows every reason. Default: "
+    f"{TOP_REASONS} in the table and markdown, every reason in JSON and CSV.",
 )
 @click.pass_context
 def failures(
@@ -282,7 +283,7 @@ def failures(
     zone: tzinfo | None,
     global_: bool,
     project: Path | None,
-    top: int,
+    top: int | None,
 ) -> None:
     from .. import metrics
 
@@ -291,6 +292,8 @@ def failures(
     )
     per_hour = scope.selected.usage(zone)
     note_undated(scope.selected.stats().total_executions - per_hour.dated)
+    if top is None:
+        top = TOP_REASONS if output_format in READ_FORMATS else 0
     counts = scope.selected.reason_counts(top + 1 if top else None)  # one more: are there?
     if top and len(counts) > top:
         err(f"Showing the {top} reasons the most executions give; --top 0 shows every one.")
