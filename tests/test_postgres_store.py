@@ -668,7 +668,7 @@ def test_phases_and_reasons_tables_follow_the_records_from_the_upgrade_on(
     its triggers keep them in step with every write (save, --force, delete, quarantine,
     psql): the aggregates read from them equal the Python path's over the records."""
     from phaser_analytics import aggregates
-    from phaser_analytics.models import ExecutionRecord, PhaseRecord, PhaseStatus
+    from phaser_analytics.models import PhaseRecord, PhaseStatus
 
     def made(hours: int, reasons: list[str], failed: int) -> ExecutionRecord:
         phases = [PhaseRecord(phase_number=n, title=f"Phase {n}",
@@ -790,7 +790,7 @@ def test_the_hours_table_follows_every_write(
         store.save([moved], replace=True)
         assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
         store.delete([e.execution_id for e in list(store.find())[3:9]])
-        assert store._quarantine(list(store.find())[0].execution_id, "a test")
+        assert store._quarantine(next(iter(store.find())).execution_id, "a test")
         assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
         store._conn.execute("UPDATE phaser_executions SET project_path = '/moved', "
                             "started_at = started_at + interval '90 minutes' "

@@ -254,7 +254,8 @@ def test_migrate_schema_creates_and_reports(postgres_server: PgServer, runner: C
         "0 -> 5; applied 1 (executions table), 2 (executions per project, kept by triggers), "
         "3 (machines in the records, an index for the aggregates), "
         "4 (phases and failure reasons, kept by triggers), "
-        "5 (statistics per project and hour, kept by triggers; reasons with their start; records in lz4).")
+        "5 (statistics per project and hour, kept by triggers; reasons with their start; "
+        "records in lz4).")
     second = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
     assert second.output.strip().endswith("schema version 5, up to date.")
     monkeypatch.setenv("PHASER_STORE", f"sqlite:///{postgres_server.base}/x.db")

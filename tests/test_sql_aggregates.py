@@ -695,8 +695,10 @@ def test_replacing_the_newest_execution_keeps_its_phases_counted(tmp_path: Path)
     store = SqliteStore(tmp_path / "store.db")
     history = _generated(4)
     for record in history:
-        record.phases = [PhaseRecord(1, "Set-up", PhaseStatus.COMPLETED),
-                         PhaseRecord(2, "Change", PhaseStatus.FAILED, error_message="no")]  # fmt: skip
+        record.phases = [
+            PhaseRecord(1, "Set-up", PhaseStatus.COMPLETED),
+            PhaseRecord(2, "Change", PhaseStatus.FAILED, error_message="no"),
+        ]
         store.save([record])  # one batch each: the last one saved has the largest rowids
     again = ExecutionRecord.from_dict(history[-1].to_dict())
     again.phases[1].status = PhaseStatus.COMPLETED

@@ -1667,7 +1667,8 @@ class PostgresStore:
                                   or query.limit is not None):  # fmt: skip
             # The selected executions' reasons.
             head, head_params = self._selected(query, project)
-            source, of = f"selected s JOIN {REASONS_TABLE} r ON r.execution_id = s.execution_id", "s"
+            joined = f"selected s JOIN {REASONS_TABLE} r ON r.execution_id = s.execution_id"
+            source, of = joined, "s"
         else:
             # phaser_reasons carries each reason's start and project (schema version 5):
             # this selection needs no execution.

@@ -370,7 +370,9 @@ def m004_pre_aggregates(db: sqlite3.Connection) -> None:
     )
     db.execute(f"CREATE UNIQUE INDEX execution_hours_key ON execution_hours ({_HOUR_KEY})")
     # Empty unless a sum overflowed: finding whether one did is one look-up, not a scan.
-    db.execute(f"CREATE INDEX execution_hours_inexact ON execution_hours (utc_hour) WHERE {_INEXACT}")
+    db.execute(
+        f"CREATE INDEX execution_hours_inexact ON execution_hours (utc_hour) WHERE {_INEXACT}"
+    )
     db.execute(
         """
         CREATE TABLE phase_counts (
@@ -1297,7 +1299,6 @@ class SqliteStore:
     ) -> list[PhaseSummary]:
         """:func:`~..aggregates.phase_summaries` of the selected records, in SQL."""
         where, params = self._child_where("phases", query, project)
-        newest = " ORDER BY started_ts DESC, execution_id DESC, position LIMIT 1"
         summaries = []
         if _phases_pre_aggregated(query):
             rows = self._aggregate(
@@ -1320,8 +1321,10 @@ class SqliteStore:
                                         per_project)  # fmt: skip
             summary.title = titled[0] if titled else ""
             if failures:
-                failed = self._newest_phase("error_message, started_at", where, params,
-                                            "phase_status = 'failed'", number, per_project)  # fmt: skip
+                failed = self._newest_phase(
+                    "error_message, started_at", where, params, "phase_status = 'failed'",
+                    number, per_project,
+                )  # fmt: skip
                 if failed is not None:
                     summary.last_error = failed[0]
                     summary.last_failed = datetime_from_json(failed[1])
