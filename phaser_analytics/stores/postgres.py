@@ -239,6 +239,21 @@ def _hours_grouped(rows: str, where: str = "") -> str:
     )
 
 
+def _statement_triggers(name: str, function: str) -> str:
+    """SQL creating the three statement triggers ``{name}_insert``, ``_update`` and
+    ``_delete`` on TABLE that call ``function`` with the transition tables ``new_rows``
+    and ``old_rows`` (each as its statement has them)."""
+    return "\n".join(
+        f"CREATE TRIGGER {name}_{event.lower()} AFTER {event} ON {TABLE} REFERENCING "
+        f"{transitions} FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
+        for event, transitions in (
+            ("INSERT", "NEW TABLE AS new_rows"),
+            ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+            ("DELETE", "OLD TABLE AS old_rows"),
+        )
+    )
+
+
 def _hours_added(rows: str) -> str:
     """SQL adding the executions of ``rows`` to HOURS_TABLE."""
     return (
@@ -358,15 +373,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             RETURN NULL;
         END
         $count$;
-        CREATE TRIGGER {PROJECTS_TABLE}_insert AFTER INSERT ON {TABLE}
-            REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION {PROJECTS_TABLE}_count();
-        CREATE TRIGGER {PROJECTS_TABLE}_update AFTER UPDATE ON {TABLE}
-            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION {PROJECTS_TABLE}_count();
-        CREATE TRIGGER {PROJECTS_TABLE}_delete AFTER DELETE ON {TABLE}
-            REFERENCING OLD TABLE AS old_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION {PROJECTS_TABLE}_count();
+        {_statement_triggers(PROJECTS_TABLE, f"{PROJECTS_TABLE}_count")}
         INSERT INTO {PROJECTS_TABLE} (project_name, project_path, executions)
             SELECT project_name, project_path, count(*) FROM {TABLE} GROUP BY 1, 2;
         """,
@@ -425,15 +432,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             RETURN NULL;
         END
         $sync$;
-        CREATE TRIGGER phaser_children_insert AFTER INSERT ON {TABLE}
-            REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION phaser_children_sync();
-        CREATE TRIGGER phaser_children_update AFTER UPDATE ON {TABLE}
-            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION phaser_children_sync();
-        CREATE TRIGGER phaser_children_delete AFTER DELETE ON {TABLE}
-            REFERENCING OLD TABLE AS old_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION phaser_children_sync();
+        {_statement_triggers("phaser_children", "phaser_children_sync")}
         INSERT INTO {PHASES_TABLE} {_PHASE_ROWS.format(rows=TABLE)};
         INSERT INTO {REASONS_TABLE} {_REASON_ROWS.format(rows=TABLE)};
         """,
@@ -505,15 +504,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             RETURN NULL;
         END
         $hours$;
-        CREATE TRIGGER {HOURS_TABLE}_insert AFTER INSERT ON {TABLE}
-            REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION {HOURS_TABLE}_sync();
-        CREATE TRIGGER {HOURS_TABLE}_update AFTER UPDATE ON {TABLE}
-            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION {HOURS_TABLE}_sync();
-        CREATE TRIGGER {HOURS_TABLE}_delete AFTER DELETE ON {TABLE}
-            REFERENCING OLD TABLE AS old_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION {HOURS_TABLE}_sync();
+        {_statement_triggers(HOURS_TABLE, f"{HOURS_TABLE}_sync")}
         {_hours_added(TABLE)};
         """,
     ),
