@@ -422,6 +422,7 @@ def test_a_database_of_a_previous_schema_upgrades_with_nothing_lost(
     import sqlite3
 
     from phaser_analytics.stores import sqlite as sqlite_store
+    from phaser_analytics.stores import sqlite_schema
 
     history = _history(Path(PROJECTS[0])) + _generated(30)
     path = tmp_path / "old.db"
@@ -429,18 +430,18 @@ def test_a_database_of_a_previous_schema_upgrades_with_nothing_lost(
     # save inserted them (the phase and reason rows from m003 on).
     old = sqlite3.connect(path, isolation_level=None)
     with monkeypatch.context() as patched:
-        patched.setattr(sqlite_store, "MIGRATIONS", sqlite_store.MIGRATIONS[:applied])
-        names = [m.__name__ for m in sqlite_store.MIGRATIONS[:applied]]
-        assert sqlite_store.migrate(old) == names
+        patched.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:applied])
+        names = [m.__name__ for m in sqlite_schema.MIGRATIONS[:applied]]
+        assert sqlite_schema.migrate(old) == names
     for record in history:
         old.execute(sqlite_store._INSERT, sqlite_store._columns(record))
         if applied >= 3:
-            sqlite_store._write_children(old, record)
+            sqlite_schema.write_children(old, record)
     old.close()
 
     store = SqliteStore(path)
     info = store.info()
-    assert info.schema_version == sqlite_store.MIGRATIONS[-1].__name__
+    assert info.schema_version == sqlite_schema.MIGRATIONS[-1].__name__
     assert info.count == len(history)
     assert _rows(path, "phases") == sum(len(r.phases) for r in history)
     # The pre-aggregates are filled from the rows already stored.

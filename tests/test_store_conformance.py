@@ -557,7 +557,7 @@ while True:
 def test_sqlite_migrations_are_recorded_and_applied_once(tmp_path: Path, project: Path) -> None:
     import sqlite3
 
-    from phaser_analytics.stores.sqlite import MIGRATIONS
+    from phaser_analytics.stores.sqlite_schema import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     open_store(url, project_dir=project).save([make_record(project)])
