@@ -32,7 +32,7 @@ from .models import (
 )
 from .plugins import PluginHost, get_host
 from .project_registry import register_project
-from .stores.base import SaveAction
+from .stores.base import SaveAction, holds_many_projects
 from .untrusted_files import UnsafeFile, read_regular_file
 
 #: Directories discovery never enters: version control, our own store, dependencies,
@@ -552,7 +552,10 @@ def import_reports(
             if len(pending) >= batch_size:
                 flush()
         flush()
-        if summary.imported:
+        # The registry serves --global over projects' own JSON stores; a store of many
+        # projects (SQLite, PostgreSQL) answers --global and `projects` itself, so an
+        # import into one skips the registry's lock and fsync (docs/storage.md).
+        if summary.imported and not holds_many_projects(store):
             key = project_key(project_dir, store)
             info = store.info()
             register_project(

@@ -241,3 +241,56 @@ def test_registry_schema_fields_tolerate_missing_optional_keys(isolated_home: Pa
     assert entry.name == "app"
     assert entry.last_seen is None
     assert entry.execution_count == 0
+
+
+def test_imports_into_a_database_store_skip_the_registry_which_projects_still_lists(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    """A store of many projects answers --global and ``projects`` itself: an import into
+    one writes no registry (no lock, no fsync per import), yet ``projects`` lists its
+    projects with the store's counts next to the registered ones, and --global sees them."""
+    from report_factory import write_report
+
+    db = f"sqlite:///{tmp_path / 'team.db'}"
+    counts = {"alpha": 2, "beta": 1}
+    for name, count in counts.items():
+        directory = tmp_path / name
+        directory.mkdir()
+        for run in range(count):
+            report = write_report(tmp_path / "reports" / f"{name}{run}", project_name=name,
+                                  project_path=str(directory), document=f"d-{run}.md")
+            result = _invoke("--store", db, "import", str(report), "--project", str(directory))
+            assert result.exit_code == 0, result.output
+    assert not registry_path().exists()
+    registered = _project(tmp_path, "gamma", 3)  # a project of its own JSON store
+
+    data = json.loads(_invoke("--store", db, "projects", "--format", "json").output)
+    listed = {p["name"]: (p["path"], p["execution_count"], p["exists"]) for p in data["projects"]}
+    assert listed == {
+        "alpha": (str(tmp_path / "alpha"), 2, True),
+        "beta": (str(tmp_path / "beta"), 1, True),
+        "gamma": (str(registered.resolve()), 3, True),
+    }
+    table = run_cli_unprivileged(["analytics", "--store", db, "projects"], cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
+    assert rows["alpha"][-3:] == ["-", "2", "ok"]  # no import on this machine's registry
+    assert rows["gamma"][-2:] == ["3", "ok"]
+    shown = json.loads(_invoke("--store", db, "show", "--global", "--format", "json").output)
+    assert sorted(e["project_name"] for e in shown["executions"]) == ["alpha", "alpha", "beta"]
+    # Without the database store in force, the registry alone, as before.
+    data = json.loads(_invoke("projects", "--format", "json").output)
+    assert [p["name"] for p in data["projects"]] == ["gamma"]
+
+
+def test_projects_lists_the_registry_when_the_database_store_cannot_be_read(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    registered = _project(tmp_path, "gamma", 3)
+    (tmp_path / "not-a-db").write_text("this is not SQLite\n" * 100, encoding="utf-8")
+    result = _invoke("--store", f"sqlite:///{tmp_path / 'not-a-db'}", "projects", "--json")
+    assert result.exit_code == 0, result.output
+    assert [p["path"] for p in json.loads(result.stdout)["projects"]] == [
+        str(registered.resolve())
+    ]
+    assert "the projects of the store in force are not listed" in result.stderr

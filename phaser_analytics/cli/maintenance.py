@@ -221,13 +221,49 @@ def _as_json(project: ProjectEntry) -> dict[str, object]:
     return {**project.to_dict(), "exists": project.exists()}
 
 
+def _with_store_projects(
+    registered: list[ProjectEntry], project: Path | None
+) -> list[ProjectEntry]:
+    """The registry, and the projects of the store in force when it holds many (SQLite,
+    PostgreSQL): imports into such a store do not write the registry, the store knows its
+    projects and their counts (the store's count wins; LAST SEEN is the registry's, if
+    any). A store that cannot be read is one warning: the registry is still listed."""
+    from ..stores.base import holds_many_projects
+    from .main import store_url
+
+    project_dir = resolve_project(project)
+    if store_url(project_dir) is None:
+        return registered
+    try:
+        store = open_command_store(project_dir)
+        try:
+            held = store.info().projects if holds_many_projects(store) else []
+        finally:
+            store.close()
+    except (AnalyticsError, OSError) as exc:
+        stderr_warning(f"the projects of the store in force are not listed: {exc}")
+        return registered
+    by_path = {p.path: p for p in registered}
+    for count in held:
+        if not count.path:  # executions of no project: not a project to list
+            continue
+        entry = by_path.get(count.path)
+        if entry is None:
+            name = count.name or Path(count.path).name
+            by_path[count.path] = ProjectEntry(name, count.path, None, count.count)
+        else:
+            entry.execution_count = count.count
+    return list(by_path.values())
+
+
 @click.command("projects")
 @click.option("--prune", is_flag=True, help="Forget projects whose directory no longer exists.")
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="The same as --format json.")
 @aggregate_options(format_default=None)
 @click.pass_context
 def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -> None:
-    """The registry as a table, or with --format json as JSON. With --global, a filter,
+    """The registered projects, and those of the store in force when it holds many
+    (SQLite, PostgreSQL), as a table, or with --format json as JSON. With --global, a filter,
     --tz or --project (or a format only statistics have, such as csv or markdown):
     statistics per project instead, of every registered project (or the one given):
     executions, success rate, average duration, tokens, cost and last run.
@@ -243,7 +279,10 @@ def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -
             err(f"Removed {len(removed)} project(s) whose directory is gone.")
         project_statistics(ctx, **stats)
         return
-    projects = sorted(load_projects(), key=lambda p: (p.name.lower(), p.path))
+    projects = sorted(
+        _with_store_projects(load_projects(), stats.get("project")),
+        key=lambda p: (p.name.lower(), p.path),
+    )
     if as_json:
         payload: dict[str, object] = {"projects": [_as_json(p) for p in projects]}
         if prune:
