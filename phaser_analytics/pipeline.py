@@ -495,7 +495,7 @@ def import_reports(
     (:func:`.stores.base.claim_for_project`); without it they keep the stated path.
     """
     from .query import project_key, project_store
-    from .stores.base import claim_for_project, holds_many_projects
+    from .stores.base import claim_for_project
 
     host = host or get_host()
     own_store = store is None

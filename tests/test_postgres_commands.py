@@ -4,9 +4,13 @@ what ``show`` costs the server (connections), and what it shows."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +27,14 @@ OUTLIER = 400
 
 def invoke(runner: CliRunner, *args: str):
     return runner.invoke(cli, ["analytics", *args], catch_exceptions=False)
+
+
+def subprocess_phaser(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Any:
+    """The real command, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "phaser_analytics", "analytics", *args], capture_output=True,
+        text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=120, check=False,
+    )
 
 
 def dbname_of(url: str) -> str:
@@ -190,3 +202,72 @@ def test_executions_stored_before_records_named_their_machine_get_the_columns(
     shown = json.loads(runner.invoke(cli, ["analytics", "--store", pg_url, "show", "--global",
                                            "--format", "json"]).stdout)
     assert shown["executions"][0]["extra"]["imported_from"] == "old-laptop"
+
+
+def test_migrate_from_sqlite_copies_records_as_stored_and_the_odd_ones_the_ordinary_way(
+    pg_url: str, postgres_server: PgServer, tmp_path: Path
+) -> None:
+    """``store migrate`` from SQLite copies each record's JSON text as stored (no loading
+    and writing out again): the copy reads back equal, with the machine it came from and
+    the same trends and failures; a record of the older schema is still upgraded, and one
+    that no longer loads is quarantined in the source, as the ordinary copy does."""
+    import sqlite3
+
+    from phaser_analytics.models import ExecutionStatus, PhaseRecord, PhaseStatus
+
+    source_url = f"sqlite:///{tmp_path / 'history.db'}"
+    records = [
+        make_record(
+            f"/team/p{i % 3}", hours=7 * i, project_name=f"p{i % 3}",
+            status=ExecutionStatus.FAILED if i % 4 == 0 else ExecutionStatus.SUCCESS,
+            failure_reasons=[f"reason {i % 5}", "Flaky  Test"] if i % 4 == 0 else [],
+            phases=[PhaseRecord(phase_number=1, title="Set-up", status=PhaseStatus.COMPLETED)],
+            tokens={"input": i, "output": 2 * i, "total": 3 * i}, cost_usd=0.1 * i,
+            extra={"imported_from": "laptop-ana"} if i % 2 else {"note": "ü ✓"},
+        )
+        for i in range(40)
+    ]
+    source = open_store(source_url)
+    try:
+        source.save(records)
+    finally:
+        source.close()
+    older, broken = records[1].execution_id, records[2].execution_id
+    with sqlite3.connect(tmp_path / "history.db") as db:
+        text = db.execute("SELECT record FROM executions WHERE execution_id = ?",
+                          (older,)).fetchone()[0]
+        db.execute("UPDATE executions SET record = ? WHERE execution_id = ?",
+                   (text.replace('"schema_version": "1.1"', '"schema_version": "1.0"'), older))
+        db.execute("UPDATE executions SET record = '{\"execution_id\": 7' "
+                   "WHERE execution_id = ?", (broken,))
+    migrated = subprocess_phaser("store", "migrate", "--from", source_url, "--to", pg_url,
+                                 cwd=tmp_path, env={"PHASER_MACHINE": "ci-runner-3"})
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Copied 39 execution(s)" in migrated.stdout
+    assert "holds all 39 execution(s)" in migrated.stdout
+    assert f"execution {broken.lower()}" in migrated.stderr and "quarantine" in migrated.stderr
+
+    target = open_store(pg_url, warn=lambda message: None)
+    try:
+        copied = {r.execution_id: r.to_dict() for r in target.read(target.find())}
+        machines = dict(target.machines())
+    finally:
+        target.close()
+    kept = [r for r in records if r.execution_id != broken]
+    assert copied == {r.execution_id: r.to_dict() for r in kept}
+    with postgres_server.connect(dbname_of(pg_url)) as conn:  # as stored, not as read
+        assert conn.execute("SELECT record->>'schema_version' FROM phaser_executions "
+                            "WHERE execution_id = %s", (older,)).fetchone() == ("1.1",)
+    assert machines == {"laptop-ana": 20, "ci-runner-3": 19}
+    for command in (["trends", "--by", "week"], ["failures"], ["phases"]):
+        outputs = [
+            json.loads(subprocess_phaser("--store", url, *command, "--global", "--format",
+                                         "json", "--tz", "UTC", cwd=tmp_path).stdout)
+            for url in (source_url, pg_url)
+        ]
+        for output in outputs:
+            del output["generated_at"]
+        assert outputs[0] == outputs[1], command
+    again = subprocess_phaser("store", "migrate", "--from", source_url, "--to", pg_url,
+                              cwd=tmp_path)
+    assert "Copied 0 execution(s)" in again.stdout and "39 were already there" in again.stdout

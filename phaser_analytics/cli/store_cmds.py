@@ -127,17 +127,35 @@ def migrate_cmd(
 
 
 def _copy(source: Any, target: Any, claim: str | None = None) -> tuple[int, int]:
+    """Copy every execution of ``source`` into ``target``, batch by batch: each record as
+    stored when the source gives its JSON text (``record_texts``) and the target takes it
+    (``save_stored``), unless the records change on the way (``claim``); else, and for what
+    ``save_stored`` refuses, each record loaded and saved. ``(copied, already there)``."""
     copied = already = 0
     batch: list[Any] = []
+    as_stored = (
+        claim is None
+        and callable(getattr(source, "record_texts", None))
+        and callable(getattr(target, "save_stored", None))
+    )
 
     def flush() -> None:
         nonlocal copied, already
         if not batch:
             return
-        records = list(source.read(batch))
+        outcomes, rest = [], batch
+        if as_stored:
+            texts = source.record_texts(batch)
+            stored = [(e, texts[e.execution_id.lower()]) for e in batch
+                      if e.execution_id.lower() in texts]  # fmt: skip
+            outcomes, rest = target.save_stored(stored)
+            rest += [e for e in batch if e.execution_id.lower() not in texts]
+        records = list(source.read(rest)) if rest else []
         if claim:
             records = [claim_for_project(record, claim) for record in records]
-        for outcome in target.save(records):
+        if records:
+            outcomes += target.save(records)
+        for outcome in outcomes:
             if outcome.action is SaveAction.ALREADY:
                 already += 1
             else:

@@ -58,6 +58,7 @@ from ..aggregates import (
 )
 from ..errors import ExecutionNotFoundError, StorageError
 from ..machine import imported_from, machine_name
+from ..models import SCHEMA_VERSION as RECORD_SCHEMA
 from ..models import (
     AggregatedStats,
     ExecutionRecord,
@@ -66,6 +67,7 @@ from ..models import (
     ReasonCount,
     Usage,
     datetime_from_json,
+    datetime_to_json,
 )
 from .base import (
     ENTRY_FIELDS,
@@ -638,6 +640,21 @@ class PostgresStore:
             ).fetchall()
         yield from loaded_in_order(ids, dict(rows), self._load)
 
+    def record_texts(self, entries: Sequence[Entry]) -> dict[str, str]:
+        """The JSON text of each entry's record as stored (``jsonb`` as text), not loaded,
+        by lower-cased id; an entry whose row is gone is left out (``store migrate``)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(entries), READ_CHUNK):
+            ids = [e.execution_id for e in entries[start : start + READ_CHUNK]]
+            with self._guard("reading executions"):
+                rows = self._conn.execute(
+                    f"SELECT lower(execution_id), record::text FROM {TABLE} "
+                    "WHERE execution_id = ANY(%s)",
+                    (ids,),
+                ).fetchall()
+            found.update(rows)
+        return found
+
     def _load(self, execution_id: str, data: Any) -> ExecutionRecord | None:
         """The record of a row; a row that does not load is moved to the quarantine table
         (when this role may), with one warning."""
@@ -777,19 +794,9 @@ class PostgresStore:
             batch[index] = record
         if not batch:
             return []
-        rows = {index: self._row(record) for index, record in batch.items()}
-        self._info = None
-        try:
-            existing = self._insert_few(rows) if len(rows) <= FEW_ROWS and not replace else None
-            if existing is None:
-                with self._conn.transaction():
-                    if replace:
-                        self._lock_hours()
-                    existing = self._stored_ids(rows)
-                    if (replace and existing) or not self._copy_new(rows, existing):
-                        existing = self._insert_or_replace(rows, replace)
-        except self._psycopg.Error as exc:
-            raise self._error(exc, f"saving {len(batch)} execution(s)") from None
+        existing = self._write_rows(
+            {index: self._row(record) for index, record in batch.items()}, replace
+        )
         kept = SaveAction.REPLACED if replace else SaveAction.ALREADY
         for index, record in batch.items():
             if index in existing:
@@ -802,6 +809,107 @@ class PostgresStore:
             records[index].execution_id = stored_id
             outcomes[index] = SaveOutcome(kept, stored_id)
         return [o for o in outcomes if o is not None]
+
+    def _write_rows(self, rows: dict[int, tuple[Any, ...]], replace: bool) -> dict[int, str]:
+        """Write a batch's rows (each execution once) in one transaction; for those already
+        stored, the stored execution's id."""
+        self._info = None
+        try:
+            existing = self._insert_few(rows) if len(rows) <= FEW_ROWS and not replace else None
+            if existing is None:
+                with self._conn.transaction():
+                    if replace:
+                        self._lock_hours()
+                    existing = self._stored_ids(rows)
+                    if (replace and existing) or not self._copy_new(rows, existing):
+                        existing = self._insert_or_replace(rows, replace)
+        except self._psycopg.Error as exc:
+            raise self._error(exc, f"saving {len(rows)} execution(s)") from None
+        return existing
+
+    def save_stored(
+        self, stored: Sequence[tuple[Entry, str]]
+    ) -> tuple[list[SaveOutcome], list[Entry]]:
+        """``save`` for ``store migrate`` from a store that keeps each record's JSON text
+        (SQLite, PostgreSQL: their ``record_texts``): each row is built from the source's
+        entry and that text, which goes in as it is, instead of loading every record and
+        writing it out again (two thirds of a migration's time). Never replaces. Returns
+        the outcomes, and the entries whose text is not a current record of that entry (not
+        a JSON object, another id or start, an older record schema, a missing import time,
+        a NaN): the caller copies those the ordinary way, which loads (or quarantines) them."""
+        rows: dict[int, tuple[Any, ...]] = {}
+        seen: set[str] = set()
+        refused: list[Entry] = []
+        for index, (entry, text) in enumerate(stored):
+            row = self._stored_row(entry, text)
+            if row is None:
+                refused.append(entry)
+                continue
+            keys = (row[1], row[0].lower())
+            if seen.intersection(keys):  # a source holds each execution once: not expected
+                refused.append(entry)
+                continue
+            seen.update(keys)
+            rows[index] = row
+        existing = self._write_rows(rows, replace=False) if rows else {}
+        outcomes = [
+            SaveOutcome(SaveAction.ALREADY, existing[index])
+            if index in existing
+            else SaveOutcome(SaveAction.IMPORTED, row[0])
+            for index, row in rows.items()
+        ]
+        return outcomes, refused
+
+    def _stored_row(self, entry: Entry, text: str) -> tuple[Any, ...] | None:
+        """The row ``_row`` would give for the record of ``entry`` stored as ``text``, the
+        record's columns from the entry (its store's index of it); ``None`` unless ``text``
+        is a current record object of that very entry."""
+        try:
+            data = json.loads(text, parse_constant=_no_constant)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("schema_version") != RECORD_SCHEMA:
+            return None
+        started, completed = data.get("started_at"), data.get("completed_at")
+        extra, cost = data.get("extra"), data.get("cost_usd")
+        if (
+            data.get("execution_id") != entry.execution_id
+            or started != datetime_to_json(entry.started_at)
+            or completed != datetime_to_json(entry.completed_at)
+            or (extra is not None and not isinstance(extra, dict))
+            or not (cost is None or type(cost) in (int, float))
+        ):
+            return None
+        try:
+            imported_at = datetime_from_json(data.get("imported_at"))
+        except (TypeError, ValueError, AttributeError):
+            return None
+        if imported_at is None:
+            return None
+        return (
+            entry.execution_id,
+            identity_key(entry.identity),
+            entry.project_name,
+            entry.project_path,
+            entry.audit_document,
+            entry.document_title,
+            entry.branch,
+            entry.base_commit,
+            entry.started_at,
+            started,
+            entry.completed_at,
+            completed,
+            entry.status.value,
+            entry.duration_seconds,
+            entry.test_delta,
+            entry.phases_planned,
+            entry.phases_completed,
+            entry.total_tokens,
+            None if cost is None else repr(float(cost)),
+            imported_at,
+            imported_from(extra) or self.machine,
+            text,
+        )
 
     def _insert_few(self, rows: dict[int, tuple[Any, ...]]) -> dict[int, str]:
         """The path of one import (a report or a few): one ``INSERT … ON CONFLICT DO
@@ -1519,6 +1627,11 @@ def _counts(row: Sequence[Any]) -> StatsPart:
 
 #: Which of ``_PARTS`` PostgreSQL sums as ``numeric`` (sums of bigint and integer columns).
 _NUMERIC_SUMS = (9, 10, 11, 15)
+
+
+def _no_constant(name: str) -> Any:
+    """json.loads' ``parse_constant``: NaN and Infinity are no record's (nor jsonb's)."""
+    raise ValueError(f"{name} in a record")
 
 
 def _like_prefix(text: str) -> str:

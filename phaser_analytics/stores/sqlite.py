@@ -393,6 +393,24 @@ class SqliteStore:
             )
         yield from loaded_in_order(keys, found, self._load)
 
+    def record_texts(self, entries: Sequence[Entry]) -> dict[str, str]:
+        """The JSON text of each entry's record as stored, not loaded, by lower-cased id (an
+        entry whose row is gone is left out): what ``store migrate`` copies into a store
+        that takes it as it is (PostgreSQL's ``save_stored``)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(entries), _CHUNK):
+            keys = [e.execution_id.lower() for e in entries[start : start + _CHUNK]]
+            marks = ", ".join("?" * len(keys))
+            with self._errors("read"):
+                found.update(
+                    self.db.execute(
+                        "SELECT lower(execution_id), record FROM executions "
+                        f"WHERE lower(execution_id) IN ({marks})",
+                        keys,
+                    ).fetchall()
+                )
+        return found
+
     def _load(self, key: str, text: str) -> ExecutionRecord | None:
         """The record of a row; a row that does not load is quarantined, with one warning."""
         try:
