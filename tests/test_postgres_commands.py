@@ -271,3 +271,35 @@ def test_migrate_from_sqlite_copies_records_as_stored_and_the_odd_ones_the_ordin
     again = subprocess_phaser("store", "migrate", "--from", source_url, "--to", pg_url,
                               cwd=tmp_path)
     assert "Copied 0 execution(s)" in again.stdout and "39 were already there" in again.stdout
+
+
+def test_a_bulk_migrate_leaves_the_planners_statistics_current(
+    pg_url: str, postgres_server: PgServer, tmp_path: Path, runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After ``store migrate`` writes many executions, the tables are analysed before the
+    command ends (the next query is planned for the rows there are); a small import
+    leaves that to autovacuum."""
+    from phaser_analytics.stores import postgres
+
+    def analysed() -> int:
+        with postgres_server.connect(dbname_of(pg_url)) as conn:
+            return conn.execute("SELECT count(DISTINCT tablename) FROM pg_stats WHERE "
+                                "tablename LIKE 'phaser%%'").fetchone()[0]
+
+    monkeypatch.setattr(postgres, "ANALYZE_FROM", 20)
+    source_url = f"sqlite:///{tmp_path / 'history.db'}"
+    source = open_store(source_url)
+    try:
+        source.save([make_record(f"/team/p{i % 2}", hours=i) for i in range(30)])
+    finally:
+        source.close()
+    few = open_store(pg_url, warn=lambda message: None)
+    try:
+        few.save([make_record("/team/other", hours=i) for i in range(5)])
+    finally:
+        few.close()
+    assert analysed() == 0
+    result = invoke(runner, "store", "migrate", "--from", source_url, "--to", pg_url)
+    assert "holds all 30" in result.output
+    assert analysed() >= 4  # executions, projects, phases' and hours' tables (no reasons)

@@ -155,6 +155,8 @@ _NEWEST_FIRST = 'started_at DESC NULLS LAST, execution_id COLLATE "C" DESC'
 _PLACEHOLDERS = tuple(
     {"cost_usd": "%s::numeric", "record": "%s::jsonb"}.get(column, "%s") for column in COLUMNS
 )
+#: From this many executions written by one store object, ``close`` runs ANALYZE.
+ANALYZE_FROM = 5000
 #: Batches up to this size are saved by one INSERT statement (``_insert_few``), bigger
 #: ones by COPY in a transaction.
 FEW_ROWS = 20
@@ -352,6 +354,7 @@ class PostgresStore:
         self.machine = machine_name()
         self._conn, version = self._connect()
         self._cursors = 0
+        self._new_rows = 0
         self._info: StoreInfo | None = None
         try:
             self.schema_version = self._schema_version() if version is None else version
@@ -466,6 +469,17 @@ class PostgresStore:
         return StorageError(message)
 
     def close(self) -> None:
+        """Close the connection; after a bulk write (``store migrate``, a big import) first
+        bring the planner's statistics up to date, so the next command's queries are planned
+        for the rows there are (autovacuum would get to it within minutes; until then a
+        project's newest runs were read by a sort of all its rows instead of its index)."""
+        with contextlib.suppress(Exception):
+            if self._new_rows >= ANALYZE_FROM and not self._conn.closed:
+                # A role that does not own the tables gets a warning, not an error: skipped.
+                self._conn.execute(
+                    f"ANALYZE {TABLE}, {PROJECTS_TABLE}, {PHASES_TABLE}, {REASONS_TABLE}, "
+                    f"{HOURS_TABLE}"
+                )
         with contextlib.suppress(Exception):
             self._conn.close()
 
@@ -825,6 +839,7 @@ class PostgresStore:
                         existing = self._insert_or_replace(rows, replace)
         except self._psycopg.Error as exc:
             raise self._error(exc, f"saving {len(rows)} execution(s)") from None
+        self._new_rows += len(rows) - len(existing)
         return existing
 
     def save_stored(
