@@ -274,3 +274,13 @@ class PgServer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+
+def run_sql(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """``sql`` on a connection of the URL's own role (autocommit), beside the store's, as
+    psql would run it; the rows it returns, if any."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []

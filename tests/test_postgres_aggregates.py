@@ -10,10 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pgserver import PgServer
+from pgserver import PgServer, run_sql
 from test_sql_aggregates import (
     ARGUMENTS,
     CALLS,
@@ -59,7 +60,7 @@ def shared_store(postgres_server: PgServer) -> Iterator[PostgresStore]:
 
 
 def refill(store: PostgresStore, history: list[ExecutionRecord]) -> None:
-    store._conn.execute("DELETE FROM phaser_executions")
+    run_sql(store.settings.conninfo, "DELETE FROM phaser_executions")
     store.save([ExecutionRecord.from_dict(r.to_dict()) for r in history])
 
 
@@ -206,13 +207,13 @@ def test_whole_hour_zones_read_the_hours_table_and_cut_hours_from_the_rows(
     ] + [ExecutionRecord(execution_id="undated", project_path=PROJECTS[0], base_commit="u")]
     refill(shared_store, history)
     statements: list[str] = []
-    original = shared_store._aggregate
+    original = psycopg.Connection.execute
 
-    def spied(sql: str, params: Any, doing: str) -> Any:
-        statements.append(sql)
-        return original(sql, params, doing)
+    def spied(self: Any, query: Any, params: Any = None, **options: Any) -> Any:
+        statements.append(str(query))  # every statement any connection runs
+        return original(self, query, params, **options)
 
-    monkeypatch.setattr(shared_store, "_aggregate", spied)
+    monkeypatch.setattr(psycopg.Connection, "execute", spied)
     # Each bound within an hour that holds executions on both of its sides.
     cut = [None, start + timedelta(hours=29, minutes=40, seconds=7),
            start + timedelta(days=4, minutes=10)]  # fmt: skip

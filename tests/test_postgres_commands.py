@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from pgserver import PgServer
+from pgserver import PgServer, run_sql
 from storage_helpers import make_record
 
 from phaser_analytics.cli import cli
@@ -193,7 +193,7 @@ def test_executions_stored_before_records_named_their_machine_get_the_columns(
         try:
             store.save([make_record("/team/alpha", hours=1)])  # as an older version did
             assert store.schema_version == 2
-            store._conn.execute("UPDATE phaser_executions SET imported_from = 'old-laptop'")
+            run_sql(pg_url, "UPDATE phaser_executions SET imported_from = 'old-laptop'")
         finally:
             store.close()
     migrated = runner.invoke(cli, ["analytics", "--store", pg_url, "store", "migrate-schema"])

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from pgserver import PgServer
+from pgserver import PgServer, run_sql
 from storage_helpers import make_record
 
 from phaser_analytics.errors import ExecutionNotFoundError, StorageError
@@ -34,6 +34,18 @@ from phaser_analytics.stores.postgres import PostgresStore
 
 REPO = Path(__file__).resolve().parent.parent
 PLUS2 = timezone(timedelta(hours=2))
+
+
+def quarantined(store: PostgresStore, url: str, execution_id: str) -> bool:
+    """Damage an execution's record from another client (its phases no list), then read it
+    through ``store``: the read moves it to the quarantine table. Whether it went."""
+    run_sql(url, "UPDATE phaser_executions SET record = jsonb_set(record, '{phases}', "
+            "'\"not a list\"') WHERE execution_id = %s", (execution_id,))
+    entries = [e for e in store.find() if e.execution_id == execution_id]
+    read = list(store.read(entries))
+    moved = run_sql(url, "SELECT count(*) FROM phaser_quarantine WHERE execution_id = %s",
+                    (execution_id,))
+    return len(entries) == 1 and read == [] and moved == [(1,)]
 
 
 def opened(url: str, **kwargs: object) -> PostgresStore:
@@ -249,8 +261,10 @@ def test_big_reads_go_through_a_server_side_cursor(pg_url: str) -> None:
         store.save([make_record("/p", hours=i) for i in range(total)])
         entries = store.find()
         first = next(entries)
-        cursors = store._conn.execute("SELECT name FROM pg_cursors").fetchall()
-        assert [name for (name,) in cursors if name.startswith("phaser_read_")]
+        # The store's session, seen from another: its last statement fetched from a cursor.
+        (last,) = run_sql(pg_url, "SELECT query FROM pg_stat_activity WHERE datname = "
+                          "current_database() AND pid <> pg_backend_pid()")[0]
+        assert last.startswith("FETCH") and "phaser_read_" in last, last
         # A write between two fetches does not end the read (the cursor is WITH HOLD).
         store.save([make_record("/q", hours=-1)])
         rest = list(entries)
@@ -380,16 +394,18 @@ def test_timeouts_come_from_the_config(pg_url: str, project: Path, isolated_home
     (project / ".phaser").mkdir()
     (project / ".phaser" / "config.json").write_text(
         '{"analytics": {"postgres": {"statement_timeout": 2.5}}}')
+    # The session applies them: test_the_statement_timeout_ends_a_blocked_write.
     with opened(pg_url, project_dir=project) as store:
         assert store.settings.connect_timeout == 3
-        assert store._conn.execute("SHOW statement_timeout").fetchone() == ("2500ms",)
+        assert store.settings.statement_timeout == 2.5
     with opened(pg_url) as store:  # no project: the user's config only
-        assert store._conn.execute("SHOW statement_timeout").fetchone() == ("7s",)
+        assert store.settings.statement_timeout == 7
     with opened(pg_url + "?statement_timeout=4", project_dir=project) as store:
-        assert store._conn.execute("SHOW statement_timeout").fetchone() == ("4s",)
+        assert store.settings.statement_timeout == 4
     # libpq's own parameters pass through untouched, encoded spaces included.
-    with opened(pg_url + "?application_name=a%20b&statement_timeout=4") as store:
-        assert store._conn.execute("SHOW application_name").fetchone() == ("a b",)
+    with opened(pg_url + "?application_name=a%20b&statement_timeout=4"):
+        assert run_sql(pg_url, "SELECT application_name FROM pg_stat_activity WHERE "
+                       "datname = current_database() AND pid <> pg_backend_pid()") == [("a b",)]
     (isolated_home / "config.json").write_text(
         '{"analytics": {"postgres": {"statment_timeout": 7}}}')
     with pytest.raises(StorageError, match=r"unknown key 'analytics\.postgres\.statment_timeout'"):
@@ -525,7 +541,7 @@ def test_first_use_by_many_clients_at_once_creates_the_schema_once(pg_url: str) 
     assert errors == []
     with opened(pg_url) as store:
         assert store.info().count == 1
-        rows = store._conn.execute("SELECT version FROM phaser_schema").fetchall()
+    rows = run_sql(pg_url, "SELECT version FROM phaser_schema")
     assert rows == [(version,) for version in range(1, postgres.SCHEMA_VERSION + 1)]
 
 
@@ -562,7 +578,7 @@ def grouped(postgres_server: PgServer, url: str) -> list[tuple[str | None, str |
 
 
 def counted(store: PostgresStore) -> list[tuple[str | None, str | None, int]]:
-    store._info = None
+    """What info() says (counted afresh after each write of this store object)."""
     return sorted(((p.name, p.path, p.count) for p in store.info().projects), key=repr)
 
 
@@ -588,7 +604,7 @@ def test_the_executions_per_project_follow_every_write(
         store.delete([r.execution_id for r in first[5:8]])  # every one of /b
         assert counted(store) == grouped(postgres_server, pg_url)
         assert not any(path == "/b" for _, path, _ in counted(store))
-        assert store._quarantine(first[4].execution_id, "a test")
+        assert quarantined(store, pg_url, first[4].execution_id)
         assert counted(store) == grouped(postgres_server, pg_url)
     with postgres_server.connect(pg_url.rsplit("/", 1)[1]) as conn:
         conn.execute("UPDATE phaser_executions SET project_path = '/moved' "
@@ -696,11 +712,12 @@ def test_phases_and_reasons_tables_follow_the_records_from_the_upgrade_on(
         store.save([made(1, ["Disk full"], 3)], replace=True)  # --force, other content
         agree(store)
         store.delete(["run-02", "run-05"])
-        assert store._quarantine("run-06", "a test")
+        assert quarantined(store, pg_url, "run-06")
         agree(store)
-        store._conn.execute(
+        run_sql(
+            pg_url,
             "UPDATE phaser_executions SET record = jsonb_set(record, '{failure_reasons}', "
-            "'[\"From psql\"]') WHERE execution_id = 'run-07'"
+            "'[\"From psql\"]') WHERE execution_id = 'run-07'",
         )
         agree(store)
         assert any(r.reason == "From psql" for r in store.reason_counts(None))
@@ -790,12 +807,11 @@ def test_the_hours_table_follows_every_write(
         store.save([moved], replace=True)
         assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
         store.delete([e.execution_id for e in list(store.find())[3:9]])
-        assert store._quarantine(next(iter(store.find())).execution_id, "a test")
+        assert quarantined(store, pg_url, next(iter(store.find())).execution_id)
         assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
-        store._conn.execute("UPDATE phaser_executions SET project_path = '/moved', "
-                            "started_at = started_at + interval '90 minutes' "
-                            "WHERE project_path = '/p1'")
-        store._conn.execute("DELETE FROM phaser_executions WHERE started_at IS NULL")
+        run_sql(pg_url, "UPDATE phaser_executions SET project_path = '/moved', "
+                "started_at = started_at + interval '90 minutes' WHERE project_path = '/p1'")
+        run_sql(pg_url, "DELETE FROM phaser_executions WHERE started_at IS NULL")
         kept = hours_kept(postgres_server, pg_url)
         assert kept == hours_truth(postgres_server, pg_url)
         assert any(row[1] == "/moved" for row in kept)
