@@ -1247,6 +1247,7 @@ class PostgresStore:
         zone: tzinfo | None,
         doing: str,
         zoned: bool = False,
+        counts_only: bool = False,
     ) -> _Hours | None:
         """How to read the selection's partial sums from HOURS_TABLE: whole UTC hours
         within ``since``/``until`` from it, the executions of the hours either end cuts
@@ -1254,12 +1255,14 @@ class PostgresStore:
         (status, document, limit), or, with ``zoned``, when ``zone`` does not keep whole
         hours over the selection's starts (an offset of 5:30, a change at half past): an
         hour's executions would fall in two local hours."""
-        if query is not None and (query.status is not None or query.document
-                                  or query.limit is not None):  # fmt: skip
+        if query is not None and (query.document or query.limit is not None):
+            return None
+        status = query.status.value if query is not None and query.status else None
+        if status is not None and not counts_only:  # the hours' sums mix every status
             return None
         since = _epoch(query.since) if query is not None else None
         until = _epoch(query.until) if query is not None else None
-        hours = _Hours(project, since, until, zoned)
+        hours = _Hours(project, since, until, zoned, status=status)
         if query is not None:
             hours.bounds = (query.since, query.until)
         if zoned:
@@ -1312,9 +1315,14 @@ class PostgresStore:
         zone data. From HOURS_TABLE where :meth:`_hours_of` may; rows of equal keys are
         merged by the caller. ``counts_only``: only the executions and the failed ones."""
         parts, hour_parts = (_COUNTS, _HOUR_COUNTS) if counts_only else (_PARTS, _HOUR_SUMS)
+        if counts_only and query is not None and query.status is not None:
+            # Of one status, the hours' count of it; failed ones only if it is "failed".
+            column = _STATUS_COUNTS[query.status.value]
+            failed = column if query.status.value == "failed" else "0"
+            hour_parts = f"sum({column})::bigint, sum({failed})::bigint"
         selected, params = self._selected(query, project)
         grouping = ", ".join(keys).replace("%", "%%")  # psycopg's placeholders use %
-        hours = self._hours_of(query, project, zone, doing, zoned=True)
+        hours = self._hours_of(query, project, zone, doing, zoned=True, counts_only=counts_only)
         if hours is not None:
             if hours.empty:
                 return [], selected, params
@@ -1550,6 +1558,8 @@ class _Hours:
     zoned: bool
     zone_range: tuple[tzinfo | None, float, float] | None = None
     empty: bool = False
+    #: A status the selection has (counts only: the hours count each status, no more).
+    status: str | None = None
     #: since and until as given (the rows are compared with them, as find compares).
     bounds: tuple[datetime | None, datetime | None] = (None, None)
 
@@ -1608,6 +1618,9 @@ class _Hours:
         if self.project is not None:
             rows.append("project_path = %s")
             bounds.append(self.project)
+        if self.status is not None:
+            rows.append("status = %s")
+            bounds.append(self.status)
         for bound, sign in zip(self.bounds, (">=", "<="), strict=True):
             if bound is not None:
                 rows.append(f"started_at {sign} %s")
@@ -1634,6 +1647,8 @@ class _Hours:
 #: What usage needs of a group of rows, or of HOURS_TABLE's rows: executions and failed ones.
 _COUNTS = "count(*), count(*) FILTER (WHERE status = 'failed')"
 _HOUR_COUNTS = "sum(total)::bigint, sum(failed)::bigint"
+#: HOURS_TABLE's count of each status.
+_STATUS_COUNTS = {"success": "successful", "partial": "partial", "failed": "failed"}
 
 
 def _counts(row: Sequence[Any]) -> StatsPart:
