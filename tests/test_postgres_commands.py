@@ -303,3 +303,22 @@ def test_a_bulk_migrate_leaves_the_planners_statistics_current(
     result = invoke(runner, "store", "migrate", "--from", source_url, "--to", pg_url)
     assert "holds all 30" in result.output
     assert analysed() >= 4  # executions, projects, phases' and hours' tables (no reasons)
+
+
+def test_migrate_from_one_postgresql_database_into_another_copies_every_record(
+    pg_url: str, postgres_server: PgServer, tmp_path: Path
+) -> None:
+    """From PostgreSQL the records' text is their jsonb's: the copy reads back equal."""
+    history(pg_url, ["/team/alpha", "/team/beta"])
+    other = postgres_server.url(postgres_server.create_database())
+    migrated = subprocess_phaser("store", "migrate", "--from", pg_url, "--to", other,
+                                 cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "holds all 22 execution(s)" in migrated.stdout
+    stores = [open_store(url, warn=lambda message: None) for url in (pg_url, other)]
+    try:
+        source, copy = ({r.execution_id: r.to_dict() for r in s.read(s.find())} for s in stores)
+    finally:
+        for store in stores:
+            store.close()
+    assert copy == source and len(copy) == 22
