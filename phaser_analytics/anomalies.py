@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 #: Values a history needs before anything is judged against it.
@@ -42,14 +41,25 @@ THRESHOLD = 3.5
 MAD_SCALE = 1.4826
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One measured figure of an execution."""
+# Figure, Spread and Anomaly are plain classes, not dataclasses: ``show`` imports this
+# module, and a frozen dataclass costs ~0.5 ms to define (docs/performance.md, "Start-up").
 
-    key: str  # the attribute read, and the name in JSON and CSV
-    label: str  # for people
-    kind: str  # a breakdown column kind: how to show values
-    floor: float  # the smallest spread: a change smaller than this is never unusual
+
+class Figure:
+    """One measured figure of an execution: ``key``, the attribute read and the name in
+    JSON and CSV; ``label``, for people; ``kind``, a breakdown column kind (how to show
+    values); ``floor``, the smallest spread (a change smaller than this is never unusual)."""
+
+    __slots__ = ("floor", "key", "kind", "label")
+
+    def __init__(self, key: str, label: str, kind: str, floor: float) -> None:
+        self.key = key
+        self.label = label
+        self.kind = kind
+        self.floor = floor
+
+    def __repr__(self) -> str:
+        return f"Figure({self.key!r})"
 
 
 FIGURES: tuple[Figure, ...] = (
@@ -70,13 +80,16 @@ def figure_value(item: Any, key: str) -> float | None:
     return number(getattr(item, key, None))
 
 
-@dataclass(frozen=True)
 class Spread:
-    """A robust summary of a history of values."""
+    """A robust summary of a history of values: how many, their median, and ``spread``,
+    1.4826 × MAD, at least the figure's floor."""
 
-    count: int
-    median: float
-    spread: float  # 1.4826 × MAD, at least the figure's floor
+    __slots__ = ("count", "median", "spread")
+
+    def __init__(self, count: int, median: float, spread: float) -> None:
+        self.count = count
+        self.median = median
+        self.spread = spread
 
     def usual_range(self, threshold: float = THRESHOLD) -> tuple[float, float]:
         return (self.median - threshold * self.spread, self.median + threshold * self.spread)
@@ -103,20 +116,41 @@ def _median(values: Iterable[float]) -> float:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
-@dataclass(frozen=True)
 class Anomaly:
-    """One figure of one execution that lies outside its history's usual range."""
+    """One figure of one execution that lies outside its history's usual range (``low`` to
+    ``high``, around ``median``) of ``history`` values; ``scope`` is ``"document"`` or
+    ``"project"``."""
 
-    execution_id: str
-    audit_document: str | None
-    started_at: Any
-    figure: Figure
-    value: float
-    low: float
-    high: float
-    median: float
-    history: int  # how many values the history holds
-    scope: str  # "document" or "project"
+    __slots__ = ("audit_document", "execution_id", "figure", "high", "history", "low",
+                 "median", "scope", "started_at", "value")  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        execution_id: str,
+        audit_document: str | None,
+        started_at: Any,
+        figure: Figure,
+        value: float,
+        low: float,
+        high: float,
+        median: float,
+        history: int,
+        scope: str,
+    ) -> None:
+        self.execution_id = execution_id
+        self.audit_document = audit_document
+        self.started_at = started_at
+        self.figure = figure
+        self.value = value
+        self.low = low
+        self.high = high
+        self.median = median
+        self.history = history
+        self.scope = scope
+
+    def __repr__(self) -> str:
+        return f"Anomaly({self.execution_id!r}, {self.figure.key!r}, value={self.value!r})"
 
     @property
     def direction(self) -> str:

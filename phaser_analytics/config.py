@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +64,20 @@ class ConfigError(AnalyticsError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
 class Setting:
-    """One configured value, and where it came from (for error messages)."""
+    """One configured value, and where it came from (for error messages). A plain class:
+    a frozen dataclass costs every command ~0.6 ms to define (docs/performance.md,
+    "Start-up")."""
 
-    value: Any
-    path: Path
-    key: str
+    __slots__ = ("key", "path", "value")
+
+    def __init__(self, value: Any, path: Path, key: str) -> None:
+        self.value = value
+        self.path = path
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"Setting(value={self.value!r}, path={self.path!r}, key={self.key!r})"
 
     def error(self, problem: str) -> ConfigError:
         return ConfigError(f"Config file {self.path}: '{self.key}' {problem}.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,22 +128,31 @@ def get_failed_phases(project_dir: Path) -> list[tuple[int, str, int]]:
     return failed_phases(query_executions(project_dir, AnalyticsQuery()))
 
 
-@dataclass
 class GlobalSelection:
-    """Executions across projects, each with the project it came from."""
+    """Executions across projects, each with the project it came from. ``store`` is the
+    one store that holds every project, when one is in force (else each registered
+    project's own store is opened). (A plain class: a dataclass costs every command
+    ~0.5 ms to define; docs/performance.md, "Start-up".)"""
 
-    items: list[tuple[ProjectEntry, Entry]] = field(default_factory=list)
-    projects: list[ProjectEntry] = field(default_factory=list)
-    missing: list[ProjectEntry] = field(default_factory=list)
-    unreadable: list[ProjectEntry] = field(default_factory=list)
+    __slots__ = ("items", "missing", "projects", "store", "unreadable")
+
+    def __init__(
+        self,
+        items: list[tuple[ProjectEntry, Entry]] | None = None,
+        projects: list[ProjectEntry] | None = None,
+        missing: list[ProjectEntry] | None = None,
+        unreadable: list[ProjectEntry] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.items = items if items is not None else []
+        self.projects = projects if projects is not None else []
+        self.missing = missing if missing is not None else []
+        self.unreadable = unreadable if unreadable is not None else []
+        self.store = store
 
     @property
     def entries(self) -> list[Entry]:
         return [entry for _, entry in self.items]
-
-    #: The one store that holds every project, when one is in force (else each
-    #: registered project's own store is opened).
-    store: Store | None = None
 
     def load(self) -> list[tuple[ProjectEntry, ExecutionRecord]]:
         if self.store is not None:  # one store: its records in one read, in order

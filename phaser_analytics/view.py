@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, overload
 
@@ -24,21 +23,35 @@ from .query import compute_stats, select_global
 from .stores.base import Entry, Store
 
 
-@dataclass
 class Selection:
     """What a command shows: the selected records and the statistics of every execution
-    the query keeps."""
+    the query keeps. ``store`` and ``key`` are the store a project view was read from and
+    the project's key in it: what later steps of the command (``show``'s anomalies) read
+    more from. (A plain class: a dataclass costs every command ~0.5 ms to define;
+    docs/performance.md, "Start-up".)"""
 
-    records: Sequence[ExecutionRecord]
-    stats: AggregatedStats
-    project: dict[str, Any] | None
-    projects: list[dict[str, Any]] = field(default_factory=list)
-    store_empty: bool = False
-    origins: list[dict[str, Any]] | None = None
-    #: The store a project view was read from, and the project's key in it: what later
-    #: steps of the command (``show``'s anomalies) read more from.
-    store: Any = None
-    key: str | None = None
+    __slots__ = ("key", "origins", "project", "projects", "records", "stats", "store",
+                 "store_empty")  # fmt: skip
+
+    def __init__(
+        self,
+        records: Sequence[ExecutionRecord],
+        stats: AggregatedStats,
+        project: dict[str, Any] | None,
+        projects: list[dict[str, Any]] | None = None,
+        store_empty: bool = False,
+        origins: list[dict[str, Any]] | None = None,
+        store: Any = None,
+        key: str | None = None,
+    ) -> None:
+        self.records = records
+        self.stats = stats
+        self.project = project
+        self.projects = projects if projects is not None else []
+        self.store_empty = store_empty
+        self.origins = origins
+        self.store = store
+        self.key = key
 
 
 def select_project(store: Store, key: str, query: AnalyticsQuery, project_dir: Path) -> Selection:

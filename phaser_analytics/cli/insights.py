@@ -162,8 +162,7 @@ def _global_pair(
     everything: Any, first: str | None, second: str | None, document: str | None, last: bool
 ) -> tuple[Any, Any]:
     """``compare --global``: the two executions, found among every project's."""
-    from dataclasses import replace
-
+    from ..query import GlobalSelection
     from ..stores.base import resolve_id
 
     items = everything.items
@@ -186,7 +185,8 @@ def _global_pair(
         by_id = {e.execution_id: (p, e) for p, e in items}
         entries = [e for _, e in items]
         chosen = [by_id[resolve_id(given, entries).execution_id] for given in (first, second)]
-    a, b = (record for _, record in replace(everything, items=chosen).load())
+    chosen_only = GlobalSelection(chosen, everything.projects, store=everything.store)
+    a, b = (record for _, record in chosen_only.load())
     return a, b
 
 

@@ -8,7 +8,6 @@ a terminal gives them and never push the frame out of line. The table fits
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -46,23 +45,38 @@ _STATUS_STYLE = {
 _LABEL_WIDTH = 12  # "Completed:" plus the spacing spec §8.2 shows
 
 
-@dataclass(frozen=True)
+# GridColumn, Cell and Box are plain classes, not dataclasses: every command that draws a
+# table imports this module, and a frozen dataclass costs ~0.4 ms to define
+# (docs/performance.md, "Start-up").
+
+
 class GridColumn:
-    """A column of a framed grid (not a breakdown's :class:`~phaser_analytics.hookspecs.Column`)."""
+    """A column of a framed grid (not a breakdown's :class:`~phaser_analytics.hookspecs.Column`).
 
-    header: str
-    align: str = "left"
-    #: Flexible columns shrink (down to ``min_width``) to fit the width, and grow to fill
-    #: the frame when the title is wider than the grid.
-    flexible: bool = False
-    min_width: int = 1
+    Flexible columns shrink (down to ``min_width``) to fit the width, and grow to fill the
+    frame when the title is wider than the grid."""
+
+    __slots__ = ("align", "flexible", "header", "min_width")
+
+    def __init__(
+        self, header: str, align: str = "left", flexible: bool = False, min_width: int = 1
+    ) -> None:
+        self.header = header
+        self.align = align
+        self.flexible = flexible
+        self.min_width = min_width
 
 
-@dataclass(frozen=True)
 class Cell:
-    text: str
-    style: str | None = None  # an ANSI SGR code, used only when colour is on
-    style_from: int = 0  # where the styled part starts: a label stays uncoloured
+    """A cell's text; ``style`` is an ANSI SGR code, used only when colour is on, from
+    ``style_from`` on (a label stays uncoloured)."""
+
+    __slots__ = ("style", "style_from", "text")
+
+    def __init__(self, text: str, style: str | None = None, style_from: int = 0) -> None:
+        self.text = text
+        self.style = style
+        self.style_from = style_from
 
 
 def _cell(value: Any, style: str | None = None, style_from: int = 0) -> Cell:
@@ -140,14 +154,22 @@ def _rule(left: str, joint: str, right: str, widths: Sequence[int]) -> str:
     return left + joint.join("─" * (width + 2) for width in widths) + right
 
 
-@dataclass(frozen=True)
 class Box:
     """A rounded frame: a centred title, free text lines, then a grid (if ``columns``)."""
 
-    title: str
-    lines: Sequence[Cell] = ()
-    columns: Sequence[GridColumn] = ()
-    rows: Sequence[Sequence[Cell]] = ()
+    __slots__ = ("columns", "lines", "rows", "title")
+
+    def __init__(
+        self,
+        title: str,
+        lines: Sequence[Cell] = (),
+        columns: Sequence[GridColumn] = (),
+        rows: Sequence[Sequence[Cell]] = (),
+    ) -> None:
+        self.title = title
+        self.lines = lines
+        self.columns = columns
+        self.rows = rows
 
     def text_inner(self) -> int:
         """The width the title and text lines ask for; a text line asks for at most
