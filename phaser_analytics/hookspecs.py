@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import pluggy
 
 if TYPE_CHECKING:
+    from .breakdown import Breakdown, Column
     from .models import AggregatedStats, AnalyticsQuery, ExecutionRecord
 
 hookspec = pluggy.HookspecMarker("phaser_analytics")
@@ -46,33 +47,6 @@ class Dialect(Protocol):
     def detect(self, text: str) -> bool: ...
 
     def parse(self, text: str, path: Path | None) -> dict[str, Any]: ...
-
-
-@dataclass
-class Column:
-    """One column of a :class:`Breakdown`: ``key`` into each row, ``title`` for people, and
-    ``kind`` saying how to show the value (``text``, ``int``, ``rate``, ``duration``,
-    ``duration_delta``, ``delta``, ``tokens``, ``cost``, ``datetime``, ``date``,
-    ``sparkline``)."""
-
-    key: str
-    title: str
-    kind: str = "text"
-
-
-@dataclass
-class Breakdown:
-    """A table of aggregates (trends, projects, phases, failures) rather than executions.
-
-    Renderers that know it show ``rows`` under ``columns``; ``sections`` holds further
-    named breakdowns shown after this one (e.g. failures by reason, then by hour).
-    """
-
-    name: str
-    title: str
-    columns: list[Column]
-    rows: list[dict[str, Any]]
-    sections: list[Breakdown] = field(default_factory=list)
 
 
 @dataclass
@@ -214,3 +188,14 @@ def register_stores(register: Callable[..., None]) -> None:
     warnings). The built-in ``file`` (JSON) and ``sqlite`` stores register through this
     hook. Two plugins registering one scheme is an error naming both distributions.
     """
+
+
+def __getattr__(name: str) -> Any:
+    """:class:`Breakdown` and :class:`Column`, defined in :mod:`phaser_analytics.breakdown`
+    and imported from here as before: only the aggregate commands use them, and a command
+    that does not need them does not define them (docs/performance.md, "Start-up")."""
+    if name in ("Breakdown", "Column"):
+        from . import breakdown
+
+        return getattr(breakdown, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

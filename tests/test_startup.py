@@ -23,13 +23,24 @@ REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("markdown_it", "jinja2", "prometheus_client", "playwright", "psycopg")
 
 #: Runs the CLI like the ``phaser`` script and writes the loaded modules at exit (after
-#: click's ``sys.exit``) to the file named by $MODULES_OUT.
+#: click's ``sys.exit``) to the file named by $MODULES_OUT, and the dataclasses our modules
+#: define (``module.Class``) to that name + ``.dataclasses``.
 _WRAPPER = """
 import atexit, os, sys
 
 def _dump():
     with open(os.environ["MODULES_OUT"], "w", encoding="utf-8") as handle:
         handle.write("\\n".join(sorted(sys.modules)))
+    defined = set()
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] != "phaser_analytics":
+            continue
+        for value in list(vars(module).values()):
+            if (isinstance(value, type) and value.__module__ == name
+                    and "__dataclass_fields__" in vars(value)):
+                defined.add(f"{name}.{value.__qualname__}")
+    with open(os.environ["MODULES_OUT"] + ".dataclasses", "w", encoding="utf-8") as handle:
+        handle.write("\\n".join(sorted(defined)))
 
 atexit.register(_dump)
 sys.argv = ["phaser", *sys.argv[1:]]
@@ -52,6 +63,13 @@ def loaded_modules(tmp_path: Path, *args: str) -> set[str]:
     )
     assert result.returncode == 0, result.stderr
     return set(out.read_text(encoding="utf-8").splitlines())
+
+
+def defined_dataclasses(tmp_path: Path, *args: str) -> set[str]:
+    """The dataclasses (``module.Class``) our modules define in ``phaser *args``."""
+    loaded_modules(tmp_path, *args)
+    text = (tmp_path / "modules.txt.dataclasses").read_text(encoding="utf-8")
+    return set(text.splitlines())
 
 
 def heavy_modules(modules: set[str]) -> list[str]:
@@ -207,6 +225,137 @@ def test_a_session_waiting_in_the_spool_is_drained_with_the_capture_module(
     (isolated_home / "spool" / "waiting.json").write_text("{", encoding="utf-8")
     modules = loaded_modules(tmp_path, "analytics", "show", "--project", str(project))
     assert CAPTURE in modules
+
+
+# -- what a command defines -------------------------------------------------------------------
+
+#: The dataclasses ``show`` may define: the spec's records (§3, §10) and the store
+#: interface's results. Every other class a command needs at start is a plain class:
+#: defining a dataclass execs generated code, ~0.3-1 ms each (docs/performance.md,
+#: "Start-up").
+RECORD_DATACLASSES = {
+    *(f"phaser_analytics.models.{name}" for name in (
+        "PhaseRecord", "ExecutionRecord", "AggregatedStats", "AnalyticsQuery",
+        "PhaseSummary", "ReasonCount", "Usage",
+    )),
+    *(f"phaser_analytics.stores.base.{name}" for name in (
+        "Entry", "SaveOutcome", "ProjectCount", "StoreInfo", "Finding",
+    )),
+    "phaser_analytics.hookspecs.RenderView",
+    "phaser_analytics.aggregates.StatsPart",  # the SQL stores' partial sums
+    "phaser_analytics.stores.json_files._State",  # the JSON store's own
+}  # fmt: skip
+
+
+def test_the_wrapper_sees_the_dataclasses_a_command_defines(tmp_path: Path, project: Path) -> None:
+    fill(project, 3)
+    defined = defined_dataclasses(tmp_path, "analytics", "show", "--project", str(project))
+    assert "phaser_analytics.models.ExecutionRecord" in defined
+
+
+@pytest.mark.parametrize("store", ["json", "sqlite"])
+def test_show_defines_no_dataclass_but_the_records(
+    tmp_path: Path, project: Path, store: str
+) -> None:
+    """The table's cells and boxes, the anomaly rule's figures, config settings, view
+    selections: plain classes."""
+    fill(project, 3)
+    args = ["analytics", "show", "--project", str(project)]
+    if store == "sqlite":
+        target = f"sqlite:///{tmp_path / 'store.db'}"
+        migrated = subprocess.run(
+            [sys.executable, "-m", "phaser_analytics", "analytics", "store", "migrate",
+             "--to", target, "--project", str(project)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert migrated.returncode == 0, migrated.stderr
+        args += ["--store", target]
+    defined = defined_dataclasses(tmp_path, *args)
+    assert defined - RECORD_DATACLASSES == set()
+
+
+def test_registering_the_builtin_plugins_looks_up_only_the_hooks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pluggy looks up each name of a plugin (and of the hook specifications) with
+    ``inspect.getattr_static``; the host's manager answers a module's unmarked functions
+    and other values itself, so only the hooks are looked up."""
+    import inspect
+
+    from phaser_analytics.plugins import build_host
+
+    looked_up: list[str] = []
+    real = inspect.getattr_static
+
+    def counting(obj: object, name: str, *default: object) -> object:
+        looked_up.append(name)
+        return real(obj, name, *default)
+
+    monkeypatch.setattr(inspect, "getattr_static", counting)
+    host = build_host()
+    hooks = {name for name in vars(host.pm.hook) if not name.startswith("_")}
+    assert "register_renderers" in looked_up
+    # The module type's own names (``__doc__``, ``__dict__``, …) are pluggy's to look up.
+    assert {name for name in looked_up if not name.startswith("__")} <= hooks
+
+
+def test_the_hosts_manager_finds_what_pluggys_finds() -> None:
+    """The same hook implementations of every built-in plugin, and of a module holding
+    the kinds pluggy accepts (a marked function, static and class methods, a bound method)
+    among what it does not (unmarked functions, classes, constants)."""
+    import types
+
+    import pluggy
+
+    from phaser_analytics import hookspecs
+    from phaser_analytics.plugins import build_host
+    from phaser_analytics.plugins.host import PluginManager
+
+    class Holder:
+        @hookspecs.hookimpl
+        def template_dirs(self) -> list[str]:
+            return ["bound"]
+
+    odd = types.ModuleType("odd_plugin")
+    odd.__dict__.update(
+        record_stored=hookspecs.hookimpl(lambda record, store_info: None),
+        enrich_record=staticmethod(hookspecs.hookimpl(lambda record, source: None)),
+        template_dirs=Holder().template_dirs,
+        register_stores=classmethod(hookspecs.hookimpl(lambda cls, register: None)),
+        helper=lambda: None,
+        Holder=Holder,
+        CONSTANT=3,
+    )
+    modules = [sys.modules[info.module] for info in build_host().plugins.values()] + [odd]
+
+    def found(manager: pluggy.PluginManager) -> dict[str, list[tuple[str, object]]]:
+        manager.add_hookspecs(hookspecs)
+        for number, module in enumerate(modules):
+            manager.register(module, name=f"p{number}")
+        return {
+            name: [(impl.plugin_name, impl.function) for impl in caller.get_hookimpls()]
+            for name, caller in vars(manager.hook).items()
+            if not name.startswith("_")
+        }
+
+    ours, pluggys = found(PluginManager("phaser_analytics")), found(
+        pluggy.PluginManager("phaser_analytics")
+    )
+    assert ours == pluggys
+    assert len(ours["template_dirs"]) >= 1 and any(p == f"p{len(modules) - 1}"
+                                                   for p, _ in ours["enrich_record"])
+
+
+def test_breakdowns_are_imported_from_the_hookspecs_as_before() -> None:
+    """:class:`Breakdown` and :class:`Column` live in a module ``show`` does not import;
+    the plugin contract still names them ``phaser_analytics.hookspecs.Breakdown``."""
+    from phaser_analytics import breakdown, hookspecs
+    from phaser_analytics.hookspecs import Breakdown, Column
+
+    assert (Breakdown, Column) == (breakdown.Breakdown, breakdown.Column)
+    assert hookspecs.Breakdown is breakdown.Breakdown
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        hookspecs.Nothing  # noqa: B018
 
 
 @pytest.mark.slow

@@ -33,32 +33,43 @@ _HOOKABLE = (FunctionType, MethodType, staticmethod, classmethod)
 
 
 class PluginManager(pluggy.PluginManager):
-    """pluggy's manager, quicker to register a module (every plugin we ship is one).
+    """pluggy's manager, quicker to register a module (every plugin we ship is one, and so
+    are our hook specifications).
 
-    pluggy's :meth:`~pluggy.PluginManager.parse_hookimpl_opts` inspects each name of a
-    plugin with :func:`inspect.getattr_static`; registering our built-in modules meant ~230
-    such look-ups at every command's start, nearly all of them imported helpers, classes
-    and constants. On a module, a function without the ``hookimpl`` mark and a value that
-    is no function or method at all are no hook implementation for pluggy either, so they
-    are answered here; everything else (a marked function, a static or class method, a
-    name of the module type, any plugin that is not a module) is pluggy's to parse.
-    tests/test_plugins.py checks that both find the same hook implementations.
+    pluggy's :meth:`~pluggy.PluginManager.parse_hookimpl_opts` (and ``parse_hookspec_opts``)
+    looks up each name of a plugin with :func:`inspect.getattr_static`: about 300 look-ups at
+    every command's start, nearly all of them imported helpers, classes and constants. On a
+    module, a function without this project's mark and a value that is no function or
+    method at all are no hook (implementation) for pluggy either, so they are answered
+    here; everything else (a marked function, a static or class method, a name of the
+    module type, any plugin that is not a module) is pluggy's to parse. tests/test_startup.py
+    checks that both find the same hooks.
     """
 
     def __init__(self, project_name: str) -> None:
         super().__init__(project_name)
-        #: The attribute a ``HookimplMarker`` of this project sets on what it marks.
-        self._marker = f"{project_name}_impl"
+        self._impl_mark = f"{project_name}_impl"
+        self._spec_mark = f"{project_name}_spec"
 
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
-        if type(plugin) is ModuleType and name not in _MODULE_TYPE_NAMES:
-            value = plugin.__dict__.get(name, _ABSENT)
-            if type(value) is FunctionType:
-                if self._marker not in value.__dict__:
-                    return None
-            elif value is not _ABSENT and not isinstance(value, _HOOKABLE):
-                return None
+        if _unmarked(plugin, name, self._impl_mark):
+            return None
         return super().parse_hookimpl_opts(plugin, name)
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        if _unmarked(module_or_class, name, self._spec_mark):
+            return None
+        return super().parse_hookspec_opts(module_or_class, name)
+
+
+def _unmarked(obj: Any, name: str, mark: str) -> bool:
+    """Whether ``name`` of the module ``obj`` is certainly not marked with ``mark``."""
+    if type(obj) is not ModuleType or name in _MODULE_TYPE_NAMES:
+        return False
+    value = obj.__dict__.get(name, _ABSENT)
+    if type(value) is FunctionType:
+        return mark not in value.__dict__
+    return value is not _ABSENT and not isinstance(value, _HOOKABLE)
 
 
 #: Registration hook → what it registers.
