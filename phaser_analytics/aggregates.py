@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -256,30 +255,67 @@ class _Found:
 # -- for backends that aggregate in SQL ------------------------------------------------------
 
 
-@dataclass
+#: StatsPart's figures, in the order of a row of ``_PARTS``, and where a part starts.
+_DEFAULTS: dict[str, Any] = {
+    "total": 0, "successful": 0, "partial": 0, "failed": 0,
+    "durations": 0, "duration_sum": 0.0, "duration_min": None, "duration_max": None,
+    "deltas": 0, "delta_sum": 0, "planned": 0, "completed": 0,
+    "first_ts": None, "last_ts": None, "tokens": 0, "token_sum": 0, "costs": 0, "cost_sum": 0.0,
+}  # fmt: skip
+_FIELDS = list(_DEFAULTS)
+
+
 class StatsPart:
     """Partial statistics of some executions, as a database sums them (see the SQLite
     store's ``_PARTS``): merged with :meth:`add`, finished with :meth:`stats`. Starts are
-    timestamps here; :meth:`stats` is given the datetimes of the earliest and latest."""
+    timestamps here; :meth:`stats` is given the datetimes of the earliest and latest.
 
-    total: int = 0
-    successful: int = 0
-    partial: int = 0
-    failed: int = 0
-    durations: int = 0
-    duration_sum: float = 0.0
-    duration_min: float | None = None
-    duration_max: float | None = None
-    deltas: int = 0
-    delta_sum: int = 0
-    planned: int = 0
-    completed: int = 0
-    first_ts: float | None = None
-    last_ts: float | None = None
-    tokens: int = 0
-    token_sum: int = 0
-    costs: int = 0
-    cost_sum: float = 0.0
+    Made from the figures of :data:`_DEFAULTS` by position or name (the others start at
+    their default). A plain class: the SQLite store imports this module for ``show``, and
+    a dataclass of 18 fields costs ~1 ms to define (docs/performance.md, "Start-up")."""
+
+    __slots__ = tuple(_FIELDS)
+
+    total: int
+    successful: int
+    partial: int
+    failed: int
+    durations: int
+    duration_sum: float
+    duration_min: float | None
+    duration_max: float | None
+    deltas: int
+    delta_sum: int
+    planned: int
+    completed: int
+    first_ts: float | None
+    last_ts: float | None
+    tokens: int
+    token_sum: int
+    costs: int
+    cost_sum: float
+
+    def __init__(self, *values: Any, **named: Any) -> None:
+        if len(values) > len(_FIELDS):
+            raise TypeError(f"StatsPart takes at most {len(_FIELDS)} figures")
+        figures = {**_DEFAULTS, **dict(zip(_FIELDS, values))}
+        for name, value in named.items():
+            if name not in _DEFAULTS or name in _FIELDS[: len(values)]:
+                raise TypeError(f"StatsPart got an unknown or repeated figure {name!r}")
+            figures[name] = value
+        for name, value in figures.items():
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        figures = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"StatsPart({figures})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StatsPart):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def of_row(cls, row: Sequence[Any]) -> StatsPart:
@@ -317,7 +353,6 @@ class StatsPart:
         )
 
 
-_FIELDS = list(StatsPart.__dataclass_fields__)
 _SUMS = {_FIELDS.index(n) for n in ("duration_sum", "delta_sum", "planned", "completed",
                                     "token_sum", "cost_sum")}  # fmt: skip
 _ADDED = [n for n in _FIELDS if not n.endswith(("_min", "_max", "_ts"))]

@@ -242,7 +242,6 @@ RECORD_DATACLASSES = {
         "Entry", "SaveOutcome", "ProjectCount", "StoreInfo", "Finding",
     )),
     "phaser_analytics.hookspecs.RenderView",
-    "phaser_analytics.aggregates.StatsPart",  # the SQL stores' partial sums
     "phaser_analytics.stores.json_files._State",  # the JSON store's own
 }  # fmt: skip
 
