@@ -345,6 +345,34 @@ def test_the_hosts_manager_finds_what_pluggys_finds() -> None:
                                                    for p, _ in ours["enrich_record"])
 
 
+def test_loading_the_plugins_compiles_no_regular_expression_of_ours() -> None:
+    """A pattern every command would compile at start (the report dialect's detection,
+    the distribution names) is kept as text or not needed: ``re`` compiles it on first use."""
+    code = (
+        "import re, sys\n"
+        "import click, pluggy, json\n"
+        "ours = []\n"
+        "real = re._compile\n"
+        "def recording(pattern, flags):\n"
+        "    caller = sys._getframe(1)\n"
+        "    while caller.f_code.co_filename == re.__file__:\n"
+        "        caller = caller.f_back\n"
+        "    if 'phaser_analytics' in caller.f_code.co_filename:\n"
+        "        ours.append((caller.f_code.co_filename, str(pattern)))\n"
+        "    return real(pattern, flags)\n"
+        "re._compile = recording\n"
+        "from phaser_analytics.plugins import build_host\n"
+        "host = build_host()\n"
+        "assert host.renderer_names('show'), 'no renderer'\n"
+        "print('COMPILED', ours)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("COMPILED", 1)[1].strip() == "[]"
+
+
 def test_breakdowns_are_imported_from_the_hookspecs_as_before() -> None:
     """:class:`Breakdown` and :class:`Column` live in a module ``show`` does not import;
     the plugin contract still names them ``phaser_analytics.hookspecs.Breakdown``."""

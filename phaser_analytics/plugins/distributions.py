@@ -140,7 +140,11 @@ def _read_entry_points(group: str, warn: Callable[[str], None]) -> list[EntryPoi
 
 def _normalize_dist_name(name: str) -> str:
     """``importlib.metadata.Prepared.normalize``: PEP 503, with dashes as underscores."""
-    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+    # Without ``re``: its first use compiles the pattern at every command's start.
+    name = name.lower().replace("-", "_").replace(".", "_")
+    while "__" in name:
+        name = name.replace("__", "_")
+    return name
 
 
 def _read_text(directory: str, name: str) -> str | None:
