@@ -30,6 +30,7 @@ from test_sql_aggregates import (
     same,
 )
 
+from phaser_analytics import aggregates
 from phaser_analytics.models import (
     AnalyticsQuery,
     ExecutionRecord,
@@ -179,6 +180,46 @@ def test_a_blank_reason_before_one_of_the_same_key_gives_its_wording(
     assert same(in_sql(shared_store, AnalyticsQuery(), None, "reason_counts"), expected)
     assert "  " in [r.reason for r in expected]  # the case this test is about
 
+
+
+@pytest.mark.parametrize("variant", [None, "Timeout."])
+def test_reasons_of_their_own_key_are_counted_per_wording(
+    shared_store: PostgresStore, monkeypatch: pytest.MonkeyPatch, variant: str | None
+) -> None:
+    """When no two wordings share a key, failures counts per wording (the short query);
+    one more wording of a key already there ("Timeout." beside "timeout") takes the
+    general query. Both equal the Python path: ties broken by the newest execution, then
+    by where the reason stands in it; repeats within an execution count once."""
+    from datetime import datetime, timezone
+
+    start = datetime(2024, 5, 1, 8, tzinfo=timezone.utc)
+    reasons = [["timeout", "disk full"], ["disk full", "timeout", "timeout"], ["flaky"],
+               ["", "oom"], ["timeout"], [variant or "oom"], []]  # fmt: skip
+    history = [
+        ExecutionRecord(execution_id=f"x-{i:02d}", project_path=PROJECTS[i % 2],
+                        base_commit=str(i), failure_reasons=reasons[i % len(reasons)],
+                        started_at=None if i == 3 else start + timedelta(hours=i // 2))
+        for i in range(40)
+    ]  # fmt: skip
+    refill(shared_store, history)
+    statements: list[str] = []
+    original = psycopg.Connection.execute
+
+    def spied(self: Any, query: Any, params: Any = None, **options: Any) -> Any:
+        statements.append(str(query))
+        return original(self, query, params, **options)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", spied)
+    for query in (AnalyticsQuery(), AnalyticsQuery(since=start + timedelta(hours=5))):
+        for project in (None, PROJECTS[1]):
+            for top in (None, 2):
+                statements.clear()
+                found = shared_store.reason_counts(query, top, project=project)
+                expected = aggregates.reason_counts(
+                    shared_store.read(shared_store.find(query, project=project)), top)
+                assert same(found, expected), (query, project, top)
+                short = any("WITH counted AS" in sql for sql in statements)
+                assert short is (variant is None), statements
 
 # -- from the partial sums per project and hour (schema version 5) ------------------------------
 

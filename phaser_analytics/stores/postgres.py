@@ -1462,6 +1462,12 @@ class PostgresStore:
         # with that key, blank or not.
         if not any(w.strip() for w in wordings):
             return []
+        keys = [reason_key(w) for w in wordings]
+        if not head and len(set(keys)) == len(keys):
+            rows = self._reasons_of_own_keys(wordings, conditions, condition_params, top)
+            started = self._starts_of([row[2] for row in rows], doing)
+            return [ReasonCount(wording, int(count), started.get(newest))
+                    for wording, count, newest in rows]  # fmt: skip
         # pairs: one row per selected execution and key it counts: the wording of its first
         # reason with that key and where its first counted one stands; then per key the
         # executions counted and the newest of them (find's order), whose wording is shown.
@@ -1490,7 +1496,7 @@ class PostgresStore:
             [
                 *head_params,
                 wordings,
-                [reason_key(w) for w in wordings],
+                keys,
                 [bool(w.strip()) for w in wordings],
                 *condition_params,
                 top,
@@ -1501,6 +1507,31 @@ class PostgresStore:
         return [
             ReasonCount(wording, int(count), started.get(newest)) for wording, count, newest in rows
         ]
+
+    def _reasons_of_own_keys(
+        self, wordings: list[str], conditions: list[str], params: list[Any], top: int | None
+    ) -> list[tuple[Any, ...]]:
+        """``reason_counts``' rows (wording, executions, newest execution) when no two
+        wordings of the selection share a key (the usual case): then an execution has a
+        key exactly when it has that key's one wording, which is the wording shown. So the
+        count per wording of the executions that have it (a blank one counts for nothing),
+        and its newest one in find's order, first by where the wording stands in it; no
+        row per execution and key as the general query builds (~0.2 s at 100,000)."""
+        where = " AND ".join(["r.wording = ANY(%s)", *conditions])
+        counted = [w for w in wordings if w.strip()]
+        newest = 'r.started_at DESC NULLS LAST, r.execution_id COLLATE "C" DESC'
+        return self._aggregate(
+            # "C": sorted by bytes, not by the database's locale (equal ids are equal).
+            'WITH counted AS (SELECT r.wording, count(DISTINCT r.execution_id COLLATE "C") AS n '
+            f"FROM {REASONS_TABLE} r WHERE {where} GROUP BY r.wording), "
+            "newest AS (SELECT DISTINCT ON (r.wording) r.wording, r.execution_id, "
+            f"r.started_at, r.ordinality FROM {REASONS_TABLE} r WHERE {where} "
+            f"ORDER BY r.wording, {newest}, r.ordinality) "
+            "SELECT c.wording, c.n, r.execution_id FROM counted c JOIN newest r USING (wording) "
+            f"ORDER BY c.n DESC, {newest}, r.ordinality LIMIT %s",  # NULL: no limit
+            [counted, *params, counted, *params, top],
+            "counting failure reasons",
+        )
 
 
 #: The partial statistics of a group of rows, in :class:`~..aggregates.StatsPart`'s order
