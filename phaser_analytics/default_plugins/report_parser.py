@@ -67,7 +67,7 @@ def token_usage_tables(text: str, sections: Sequence[Section], md: MarkdownIt) -
     return [
         [table.header.cells, *(row.cells for row in table.rows)]
         for section in wanted
-        for table in read_tables(section.tokens, md)
+        for table in section.tables(md)
     ]
 
 
@@ -207,7 +207,8 @@ def _markdown() -> MarkdownIt:
     md.block.ruler.disable(["lheading"])
     # Inline markup is parsed only for the few lines read (see _inline_text): parsing it
     # everywhere costs half a minute on a 20 MB pytest log written outside a code fence.
-    md.core.ruler.disable(["inline"])
+    # text_join only joins the children of inline tokens, which the inline rule makes.
+    md.core.ruler.disable(["inline", "text_join"])
     return md
 
 
@@ -269,21 +270,30 @@ class Section:
     title: str
     line: int
     tokens: list[Token]
+    #: :func:`read_tables` of ``tokens``, once read (:meth:`tables`).
+    _tables: list[Table] | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def tables(self, md: MarkdownIt) -> list[Table]:
+        """:func:`read_tables` of the section's tokens, read once (several readers look)."""
+        if self._tables is None:
+            self._tables = read_tables(self.tokens, md)
+        return self._tables
 
 
 def split_sections(tokens: Sequence[Token], md: MarkdownIt) -> list[Section]:
+    # One pass that only compares each token's type; each section's tokens are then a
+    # slice, not appended one by one.
+    starts = [
+        index
+        for index, token in enumerate(tokens)
+        if token.type == "heading_open" and token.level == 0 and token.tag in ("h1", "h2")
+    ]
     sections: list[Section] = []
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        if token.type == "heading_open" and token.level == 0 and token.tag in ("h1", "h2"):
-            title = _inline_text(md, tokens[index + 1].content)
-            sections.append(Section(title, _line(token), []))
-            index += 3  # heading_open, inline, heading_close
-            continue
-        if sections:
-            sections[-1].tokens.append(token)
-        index += 1
+    for number, index in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(tokens)
+        title = _inline_text(md, tokens[index + 1].content)
+        # heading_open, inline, heading_close, then the section's own tokens
+        sections.append(Section(title, _line(tokens[index]), list(tokens[index + 3 : end])))
     return sections
 
 
@@ -377,13 +387,14 @@ _LABEL = re.compile(r"[*_\s]*([A-Za-z][A-Za-z ]{0,40}?)[*_\s]*:")
 
 
 def read_labelled(
-    tokens: Sequence[Token], md: MarkdownIt, labels: Mapping[str, str]
+    section: Section, md: MarkdownIt, labels: Mapping[str, str]
 ) -> dict[str, Labelled]:
     """The first line of each wanted label (``labels`` maps written label → key)."""
     found: dict[str, Labelled] = {}
-    previous: Token | None = None
-    for token in tokens:
-        if token.type == "inline" and previous is not None and previous.type == "paragraph_open":
+    tokens = section.tokens
+    for index in range(1, len(tokens)):
+        token = tokens[index]
+        if token.type == "inline" and tokens[index - 1].type == "paragraph_open":
             for offset, raw in enumerate(token.content.split("\n")):
                 match = _LABEL.match(raw)
                 key = labels.get(_norm_label(match.group(1))) if match else None
@@ -391,8 +402,7 @@ def read_labelled(
                     continue
                 label, _, value = _inline_text(md, raw).partition(":")
                 found[key] = Labelled(key, label.strip(" *_"), value.strip(), _line(token, offset))
-        previous = token
-    for table in read_tables(tokens, md):
+    for table in section.tables(md):
         for row in (table.header, *table.rows):
             key = labels.get(_norm_label(row.cells[0])) if len(row.cells) >= 2 else None
             if key and (key not in found or found[key].line > row.line):
@@ -455,7 +465,7 @@ def read_metadata(section: Section | None, md: MarkdownIt) -> tuple[Fields, Warn
     """Fields of the ``## Metadata`` table; the one section a report cannot do without."""
     if section is None:
         raise ReportParseError("there is no '## Metadata' section", section="Metadata")
-    tables = read_tables(section.tokens, md)
+    tables = section.tables(md)
     if not tables:
         raise ReportParseError(
             "the Metadata section has no Field | Value table", section="Metadata", line=section.line
@@ -571,7 +581,7 @@ def read_summary(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
     """
     fields: Fields = {}
     warnings: Warnings = []
-    labelled = read_labelled(section.tokens, md, _SUMMARY_LABELS)
+    labelled = read_labelled(section, md, _SUMMARY_LABELS)
     if (result := labelled.get("result")) and result.value:
         fields["status"] = ExecutionStatus.from_report(_emoji(result.value))
         fields["result_text"] = result.value
@@ -586,7 +596,7 @@ def read_summary(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
                 _cannot_read("Execution Summary", counts.label, counts.line, counts.value)
             )
     table = next(
-        (t for t in read_tables(section.tokens, md) if _phase_columns(t.header.cells)), None
+        (t for t in section.tables(md) if _phase_columns(t.header.cells)), None
     )
     if table is None:
         return fields, warnings
@@ -787,7 +797,7 @@ def read_test_results(section: Section, md: MarkdownIt) -> tuple[Fields, Warning
     """Baseline, final and the stated delta of ``## Test Results``."""
     fields: Fields = {}
     warnings: Warnings = []
-    labelled = read_labelled(section.tokens, md, _TEST_LABELS)
+    labelled = read_labelled(section, md, _TEST_LABELS)
     for key, name in (("baseline", "baseline_tests"), ("final", "final_tests")):
         if (item := labelled.get(key)) is None:
             continue
@@ -841,7 +851,7 @@ def read_git_history(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings
     """Branch or tag, commit count and the newest commit of ``## Git History``."""
     fields: Fields = {}
     warnings: Warnings = []
-    labelled = read_labelled(section.tokens, md, _GIT_LABELS)
+    labelled = read_labelled(section, md, _GIT_LABELS)
     for key in ("branch", "tag"):
         if (item := labelled.get(key)) and item.value.lower() not in _PLACEHOLDERS:
             fields[key] = item.value.split()[0]
@@ -895,7 +905,7 @@ _REMOVED = re.compile(r"(\d+)\s+(?:deletions?|removals?|lines?\s+removed)\b", re
 def read_files_changed(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
     """Files, insertions and deletions from the ``**Summary:**`` line of ``## Files Changed``,
     else from the ``git diff --stat`` summary line of its code block."""
-    summary = read_labelled(section.tokens, md, _FILES_LABELS).get("summary")
+    summary = read_labelled(section, md, _FILES_LABELS).get("summary")
     if summary is not None:
         fields = read_diffstat(summary.value)
         if fields is None:
