@@ -14,7 +14,10 @@ from phaser_analytics.default_plugins.report_parser import (
     _inline_text,
     _markdown,
     _parsed_inline_text,
+    _unread_heading,
     parse_report_text,
+    split_sections,
+    without_unread_sections,
 )
 from phaser_analytics.errors import ReportParseError
 from phaser_analytics.models import ExecutionRecord, ExecutionStatus, PhaseRecord, PhaseStatus
@@ -359,3 +362,125 @@ def test_the_fast_path_knows_every_active_inline_rule():
         "emphasis",
         "fragments_join",
     ]
+
+
+# -- the sections no reader looks at, left out of the parse ---------------------------------
+
+# Lines that open, close or hide sections, or look as if they did: headings at every depth
+# and indentation, fences of both kinds and lengths (with and without info strings), list
+# items, quotes, tables, HTML, indented code and plain text.
+TRICKY_LINES = [
+    "# Execution Report",
+    "## Metadata",
+    "## Execution Summary",
+    "## Test Results",
+    "## Git History",
+    "## Files Changed",
+    "## Issues Encountered",
+    "## Token Usage",
+    "## Audit Objectives",
+    "## Rollback Instructions",
+    "# Checklist",
+    "##",
+    "## Rollback ##",
+    "## *Notes*",
+    "### Phase 3 failed",
+    "  ## Indented heading",
+    "    ## Indented code",
+    "\t## Tabbed",
+    "#hashtag",
+    "```",
+    "````",
+    "```bash",
+    "```a`b",
+    "~~~",
+    "~~~ text",
+    "  ```",
+    "   ~~~",
+    "    ```",
+    "``` ",
+    "- item",
+    "- ```",
+    "  - nested",
+    "  continued",
+    "1. first",
+    "> quoted",
+    "> ```",
+    "| Field | Value |",
+    "|-------|-------|",
+    "| Started | 2024-10-05T13:30:00Z |",
+    "| Phase | Title | Status | Commit |",
+    "| 1 | Setup | ✅ | abc1234 |",
+    "**Result:** ✅ Success",
+    "**Phases:** 1 of 1 completed",
+    "**Baseline:** 10 tests",
+    "**Final:** 12 tests",
+    "<details>",
+    "  <!-- note -->",
+    "[ref]: /url",
+    '"title',
+    "---",
+    "plain text",
+    "",
+    "",
+    "",
+]
+
+
+def _section_tokens(text: str) -> list[tuple[str, int, list[tuple[Any, ...]]]]:
+    md = _markdown()
+    return [
+        (
+            section.title,
+            section.line,
+            [(t.type, t.tag, t.map, t.level, t.content, t.info, t.markup) for t in section.tokens],
+        )
+        for section in split_sections(md.parse(text), md)
+    ]
+
+
+def _same_read_sections(text: str) -> None:
+    """Every section a reader may look at has the same tokens in the parse of the text with
+    the unread sections blanked as in the parse of the whole text."""
+    whole = _section_tokens(text)
+    shortened_text = without_unread_sections(text)
+    assert shortened_text.count("\n") == text.count("\n")
+    shortened = _section_tokens(shortened_text)
+    assert [(title, line) for title, line, _ in shortened] == [(t, n) for t, n, _ in whole]
+    for (title, _, tokens), (_, _, expected) in zip(shortened, whole, strict=True):
+        if not _unread_heading("## " + title):
+            assert tokens == expected, title
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(TRICKY_LINES), max_size=40))
+def test_unread_sections_leave_the_read_ones_as_a_whole_parse_makes_them(lines: list[str]):
+    _same_read_sections("\n".join(lines))
+
+
+def test_unread_sections_are_blanked_in_the_example_and_fixture_reports():
+    import pathlib
+
+    root = pathlib.Path(__file__).parent
+    texts = [p.read_text(encoding="utf-8-sig") for p in (root / "fixtures" / "reports").glob("*.md")]
+    texts += [p.read_text(encoding="utf-8") for p in (root.parent / "examples").rglob("*.md")]
+    assert len(texts) > 20
+    for text in texts:
+        _same_read_sections(text.replace("\r\n", "\n"))
+    example = (root.parent / "examples" / "EXECUTION_REPORT.md").read_text(encoding="utf-8")
+    shortened = without_unread_sections(example)
+    assert shortened != example  # its Audit Objectives and Rollback sections are blank
+    assert "## Rollback" in shortened and "## Metadata" in shortened
+
+
+def test_a_heading_in_an_unread_sections_fence_is_no_section():
+    text = "## Rollback\n\n```\n## Metadata\n```\n\n## Metadata\n\n| Field | Value |\n|--|--|\n"
+    shortened = without_unread_sections(text)
+    assert shortened == "## Rollback\n\n\n\n\n\n## Metadata\n\n| Field | Value |\n|--|--|\n"
+    _same_read_sections(text)
+
+
+def test_lines_the_scan_cannot_follow_leave_the_text_whole():
+    for unsure in ("<div>", "  ```", " ## Indented", "a\rb", "a\0b"):
+        text = f"## Rollback\n\n{unsure}\n\nsteps\n\n## Metadata\n"
+        assert without_unread_sections(text) == text

@@ -95,7 +95,7 @@ def parse_report_text(text: str) -> dict[str, Any]:
     md = _markdown()
     text = text.removeprefix("\ufeff")
     try:
-        tokens = md.parse(text)
+        tokens = md.parse(without_unread_sections(text))
     except Exception as exc:  # markdown-it-py is robust; this only guards the contract
         raise ReportParseError(f"the markdown cannot be tokenized ({exc})") from exc
     all_sections = split_sections(tokens, md)
@@ -326,6 +326,74 @@ def index_sections(sections: Sequence[Section]) -> dict[str, Section]:
         if key is not None and key not in found:
             found[key] = section
     return found
+
+
+# -- sections no reader looks at, left out of the parse ------------------------------------
+#
+# Block parsing is most of an import's time, and a report's Audit Objectives, Acceptance
+# Criteria, Checklist and Rollback sections (a third to a half of its blocks) are read by
+# nobody. Their lines are made blank before the parse: the line count stays, so every
+# token keeps its line, and a top-level "#"/"##" heading closes whatever block is open
+# (paragraph, list, quote, table, indented code; markdown-it's heading rule terminates
+# each), so the sections that are read get the very tokens a parse of the whole text
+# gives. What a line scan cannot follow as markdown-it does is avoided, not imitated: a
+# text with a carriage return or NUL (markdown-it rewrites them), a line that may open an
+# HTML block (which a heading does not close), or an indented fence or heading line (which
+# may belong to a list item) is parsed whole. tests/test_parsing_properties.py compares
+# the two parses on generated reports.
+
+_TOP_HEADING = re.compile(r"#{1,2}(?:[ \t]|$)")
+_ANY_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
+_FENCE_OPEN = re.compile(r"(`{3,}|~{3,})(.*)")
+# What makes the line scan unsafe (see above), at 1-3 spaces of indentation or none.
+_UNSURE_LINE = re.compile(r" {0,3}<| {1,3}(?:#|`{3}|~{3})")
+
+
+def without_unread_sections(text: str) -> str:
+    """``text`` with the lines below each top-level heading whose section no reader looks
+    at made blank (the heading lines stay), or ``text`` itself where that is not certain
+    to leave the tokens of the other sections as they are (see above)."""
+    if "\r" in text or "\0" in text:
+        return text
+    lines = text.split("\n")
+    fence: tuple[str, int] | None = None  # the open top-level fence: its character, length
+    blanking = blanked = False
+    for number, line in enumerate(lines):
+        if fence is not None:
+            if _closes_fence(line, *fence):
+                fence = None
+        elif line.startswith("#") and _TOP_HEADING.match(line):
+            blanking = _unread_heading(line)
+            continue
+        elif (opening := _FENCE_OPEN.match(line)) is not None:
+            run, info = opening.groups()
+            if not (run[0] == "`" and "`" in info):  # else not a fence: text
+                fence = (run[0], len(run))
+        elif _UNSURE_LINE.match(line):
+            return text
+        if blanking and line:
+            lines[number] = ""
+            blanked = True
+    return "\n".join(lines) if blanked else text
+
+
+def _closes_fence(line: str, char: str, length: int) -> bool:
+    """Whether ``line`` closes a top-level fence of ``length`` times ``char``: at most three
+    spaces, at least as many of the same character, then only spaces and tabs."""
+    stripped = line.lstrip(" ")
+    if len(line) - len(stripped) > 3 or not stripped.startswith(char * length):
+        return False
+    return not stripped.lstrip(char).strip(" \t")
+
+
+def _unread_heading(line: str) -> bool:
+    """Whether the ``#``/``##`` heading ``line`` opens a section no reader looks at, for
+    certain: its text holds no markup and no ``#`` (so it is the title as written)."""
+    title = line.lstrip("#")
+    if "#" in title or _INLINE_MARKUP.search(title):
+        return False
+    title = title.strip(" \t")
+    return _section_key(title) is None and "token" not in title.lower()
 
 
 @dataclasses.dataclass(frozen=True)
