@@ -96,6 +96,8 @@ def transcript_files(root: Path, project_path: str) -> list[Path]:
     sub-agent transcripts, ``<slug>/<session-id>/subagents/*.jsonl``: a sub-agent's tokens
     are part of the run."""
     slug = root / "projects" / project_slug(project_path)
+    if not slug.is_dir():  # most imports: one stat instead of two directory scans
+        return []
     return sorted(slug.glob("*.jsonl")) + sorted(slug.glob(f"*/{SUBAGENTS}/*.jsonl"))
 
 

@@ -347,6 +347,9 @@ _ANY_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
 _FENCE_OPEN = re.compile(r"(`{3,}|~{3,})(.*)")
 # What makes the line scan unsafe (see above), at 1-3 spaces of indentation or none.
 _UNSURE_LINE = re.compile(r" {0,3}<| {1,3}(?:#|`{3}|~{3})")
+# The lines the scan looks at, by their first character: any other line is none of the
+# above and closes no fence.
+_SCANNED_LINE = re.compile(r"^[#`~ <].*", re.MULTILINE)
 
 
 def without_unread_sections(text: str) -> str:
@@ -355,26 +358,35 @@ def without_unread_sections(text: str) -> str:
     to leave the tokens of the other sections as they are (see above)."""
     if "\r" in text or "\0" in text:
         return text
-    lines = text.split("\n")
     fence: tuple[str, int] | None = None  # the open top-level fence: its character, length
-    blanking = blanked = False
-    for number, line in enumerate(lines):
+    unread: list[tuple[int, int]] = []  # where the text of each unread section starts, ends
+    start: int | None = None  # where the unread section being scanned starts
+    for match in _SCANNED_LINE.finditer(text):
+        line = match.group()
         if fence is not None:
             if _closes_fence(line, *fence):
                 fence = None
-        elif line.startswith("#") and _TOP_HEADING.match(line):
-            blanking = _unread_heading(line)
-            continue
+        elif line[0] == "#" and _TOP_HEADING.match(line):
+            if start is not None:
+                unread.append((start, match.start()))
+            start = match.end() if _unread_heading(line) else None
         elif (opening := _FENCE_OPEN.match(line)) is not None:
             run, info = opening.groups()
             if not (run[0] == "`" and "`" in info):  # else not a fence: text
                 fence = (run[0], len(run))
         elif _UNSURE_LINE.match(line):
             return text
-        if blanking and line:
-            lines[number] = ""
-            blanked = True
-    return "\n".join(lines) if blanked else text
+    if start is not None:
+        unread.append((start, len(text)))
+    if not unread:
+        return text
+    parts: list[str] = []
+    end = 0
+    for start, stop in unread:
+        parts += (text[end:start], "\n" * text.count("\n", start, stop))
+        end = stop
+    parts.append(text[end:])
+    return "".join(parts)
 
 
 def _closes_fence(line: str, char: str, length: int) -> bool:
