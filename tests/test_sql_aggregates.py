@@ -415,29 +415,67 @@ def _generated(count: int, seed: int = 1) -> list[ExecutionRecord]:
     return made
 
 
-@pytest.mark.parametrize("applied", [2, 3], ids=["before-m003", "before-m004"])
-def test_a_database_of_a_previous_schema_upgrades_with_nothing_lost(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, applied: int
-) -> None:
+def _database_as_of(path: Path, upto: str, records: list[ExecutionRecord]) -> None:
+    """The database at ``path`` as the release whose last migration was ``upto`` left it:
+    that release's schema (the migrations up to ``upto``) and the rows its save wrote,
+    which are today's in the tables that schema has (no migration since changed them)."""
     import sqlite3
 
-    from phaser_analytics.stores import sqlite as sqlite_store
     from phaser_analytics.stores import sqlite_schema
 
-    history = _history(Path(PROJECTS[0])) + _generated(30)
-    path = tmp_path / "old.db"
-    # The database as an earlier release wrote it: its migrations, and rows inserted as its
-    # save inserted them (the phase and reason rows from m003 on).
+    current = path.with_name(f"current-{path.name}")
+    store = SqliteStore(current)
+    store.save(records)
+    store.close()
     old = sqlite3.connect(path, isolation_level=None)
-    with monkeypatch.context() as patched:
-        patched.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:applied])
-        names = [m.__name__ for m in sqlite_schema.MIGRATIONS[:applied]]
-        assert sqlite_schema.migrate(old) == names
-    for record in history:
-        old.execute(sqlite_store._INSERT, sqlite_store._columns(record))
-        if applied >= 3:
-            sqlite_schema.write_children(old, record)
+    assert sqlite_schema.migrate(old, upto=upto)[-1] == upto
+    tables = sorted(
+        name for (name,) in old.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if name != "_migrations"
+    )  # fmt: skip
+    old.execute("ATTACH ? AS current", (str(current),))
+    old.execute("BEGIN")
+    for table in tables:
+        old.execute(f"INSERT INTO {table} SELECT * FROM current.{table}")
+    old.execute("COMMIT")
+    old.execute("DETACH current")
     old.close()
+
+
+def _applied(path: Path) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return [name for (name,) in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    finally:
+        db.close()
+
+
+def _schema(path: Path) -> set[tuple[str, str]]:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return set(db.execute("SELECT name, sql FROM sqlite_master"))
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    "upto", ["m002_quarantine", "m003_phases_and_reasons", "m005_project_counts"],
+    ids=["before-m003", "before-m004", "before-m006"],
+)  # fmt: skip
+def test_a_database_of_a_previous_schema_upgrades_with_nothing_lost(
+    tmp_path: Path, upto: str
+) -> None:
+    from phaser_analytics.stores import sqlite_schema
+
+    project, history = _two_projects(tmp_path)
+    path = tmp_path / "old.db"
+    _database_as_of(path, upto, history)
+    names = [m.__name__ for m in sqlite_schema.MIGRATIONS]
+    assert _applied(path) == names[: names.index(upto) + 1]
 
     store = SqliteStore(path)
     info = store.info()
@@ -447,10 +485,15 @@ def test_a_database_of_a_previous_schema_upgrades_with_nothing_lost(
     # The pre-aggregates are filled from the rows already stored.
     assert _sum(path, "execution_hours", "total") == len(history)
     assert _sum(path, "phase_counts", "runs") == sum(len(r.phases) for r in history)
+    assert _sum(path, "reason_counts", "executions") == _rows(path, "failure_reasons") > 0
     _every_aggregate_matches(store)
     assert not [f for f in store.check() if f.problem]
     read = {r.execution_id: r.to_dict() for r in store.read(store.find())}
     assert read == {r.execution_id: r.to_dict() for r in history}
+    store.close()
+    # The upgraded schema is the one a new database gets.
+    assert _schema(path) == _schema(tmp_path / f"current-{path.name}")
+    assert_failures_as_python_counts(path, project)
 
 
 def test_delete_replace_and_quarantine_keep_the_phase_rows_in_step(tmp_path: Path) -> None:
@@ -708,3 +751,154 @@ def test_replacing_the_newest_execution_keeps_its_phases_counted(tmp_path: Path)
     assert runs == {1: (4, 0), 2: (4, 3)}
     assert not [f for f in store.check() if f.problem]
     _every_aggregate_matches(store)
+
+
+# -- the pre-counted failure reasons (m006): read instead of the reason rows --------------------
+
+
+def _two_projects(tmp_path: Path, count: int = 80) -> tuple[Path, list[ExecutionRecord]]:
+    """Generated executions (equal counts, equal and unknown starts, one reason in several
+    wordings) of two projects, the first of them a directory ``--project`` names."""
+    alpha = (tmp_path / "alpha").resolve()
+    alpha.mkdir(exist_ok=True)
+    made = _generated(count, seed=3)
+    for record in made:
+        if record.project_path == PROJECTS[0]:
+            record.project_path = str(alpha)
+    return alpha, made
+
+
+def _failures(project: Path, *arguments: str) -> tuple[Any, str]:
+    """stdout (JSON without its generated-at moment) and stderr of ``failures``."""
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["analytics", "failures", "--project", str(project),
+                                      "--tz", "UTC", *arguments])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    fmt = "json" if "json" in arguments else "table"
+    return _normalised(result.stdout, fmt), result.stderr
+
+
+def assert_failures_as_python_counts(path: Path, project: Path) -> None:
+    """``failures`` against the SQLite store at ``path`` prints what it prints against the
+    project's JSON store holding the same records (whose reasons Python counts), in every
+    format and with a cut; every project's reasons (``--global``) are the Python path's
+    over the records; and doctor finds nothing."""
+    import shutil
+
+    store = SqliteStore(path)
+    records = list(store.read(store.find()))
+    assert not [f for f in store.check() if f.problem]
+    assert store.reason_counts(None) == aggregates.reason_counts(records)
+    for top in (1, 2, 4):
+        assert store.reason_counts(None, top) == aggregates.reason_counts(records, top)
+    store.close()
+    shutil.rmtree(project / ".phaser", ignore_errors=True)
+    JsonStore.for_project(project).save([r for r in records if r.project_path == str(project)])
+    url = f"sqlite:///{path}"
+    for arguments in (["--format", "json"], ["--format", "csv"], ["--top", "2"], []):
+        # (same: the totals' float sums may differ in the last place, added in another order)
+        assert same(_failures(project, *arguments, "--store", url), _failures(project, *arguments))
+
+
+def test_failures_reads_the_reason_counts_kept_in_step_by_delete_replace_and_quarantine(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    project, history = _two_projects(tmp_path)
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    store.save(history[:50])
+    store.save(history[50:])  # a second batch adds to the counts
+    store.close()
+    assert_failures_as_python_counts(path, project)
+
+    store = SqliteStore(path)
+    mine = [r for r in history if r.project_path == str(project) and r.failure_reasons]
+    store.delete([r.execution_id for r in mine[:4]])  # the newest of a reason among them
+    changed = ExecutionRecord.from_dict(mine[5].to_dict())
+    changed.failure_reasons = ["A new reason", "Merge conflict"]
+    replaced = ExecutionRecord.from_dict(mine[6].to_dict())
+    replaced.failure_reasons = []
+    outcomes = store.save([changed, replaced], replace=True)
+    assert [o.action.value for o in outcomes] == ["replaced", "replaced"]
+    store.close()
+    assert_failures_as_python_counts(path, project)
+
+    db = sqlite3.connect(path)  # a record that does not load is quarantined when read
+    with db:
+        db.execute("UPDATE executions SET record = '{}' WHERE execution_id = ?",
+                   (mine[7].execution_id,))  # fmt: skip
+    db.close()
+    store = SqliteStore(path, warn=lambda message: None)
+    list(store.read(store.find()))
+    store.close()
+    assert_failures_as_python_counts(path, project)
+
+    db = sqlite3.connect(path)
+    with db:  # reason rows changed by hand: the trigger keeps the counts in step
+        db.execute("UPDATE failure_reasons SET reason_key = 'edited', reason = 'Edited' "
+                   "WHERE rowid IN (SELECT rowid FROM failure_reasons LIMIT 3)")  # fmt: skip
+        db.execute("UPDATE failure_reasons SET started_ts = started_ts + 1e6, "
+                   "execution_id = 'zz' || execution_id WHERE rowid IN "
+                   "(SELECT rowid FROM failure_reasons ORDER BY rowid DESC LIMIT 4)")  # fmt: skip
+    db.close()
+    store = SqliteStore(path)
+    findings = store.check()
+    assert [f.message for f in findings if "reason_counts" in f.message] == []
+    assert ("Edited", 3) in [(r.reason, r.count) for r in store.reason_counts(None)]
+    store.delete([r.execution_id for r in history], missing_ok=True)
+    store.close()
+    assert _rows(path, "reason_counts") == 0
+
+
+def test_failures_reads_the_reason_counts_and_doctor_rebuilds_them(tmp_path: Path) -> None:
+    """Damaged behind the triggers' back, the counts are what ``failures`` prints (they are
+    read, not the reason rows); ``doctor`` says so and ``--repair`` rebuilds them."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    project, history = _two_projects(tmp_path)
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    store.save(history)
+    store.close()
+    url = f"sqlite:///{path}"
+    before = _failures(project, "--format", "json", "--store", url)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE reason_counts SET executions = executions + 1000, wording = 'Damaged' "
+                   "WHERE project_path = ?", (str(project),))  # fmt: skip
+    db.close()
+    damaged = _failures(project, "--format", "json", "--store", url)
+    assert damaged != before
+    assert {r["reason"] for r in damaged[0]["breakdown"]["rows"]} == {"Damaged"}
+
+    doctor = ["analytics", "doctor", "--store", url, "--project", str(project)]
+    checked = CliRunner().invoke(cli, doctor)
+    assert checked.exit_code != 0
+    assert "the failure-reason counts (reason_counts) do not match the reason rows" in (
+        checked.output
+    )
+    repaired = CliRunner().invoke(cli, [*doctor, "--repair"])
+    assert repaired.exit_code == 0, repaired.output
+    assert _failures(project, "--format", "json", "--store", url) == before
+    assert_failures_as_python_counts(path, project)
+
+
+def test_failures_with_a_filter_counts_the_reason_rows(tmp_path: Path) -> None:
+    """A status, a time range or a document selects executions: their reason rows are
+    counted (the pre-counted table holds every execution's), as Python counts them."""
+    project, history = _two_projects(tmp_path)
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    store.save(history)
+    store.close()
+    JsonStore.for_project(project).save([r for r in history if r.project_path == str(project)])
+    url = f"sqlite:///{path}"
+    for arguments in (["--status", "failed"], ["--document", "audit-one"],
+                      ["--since", "2024-04-01"], ["--until", "2024-05-01"]):  # fmt: skip
+        expected = _failures(project, "--format", "json", *arguments)
+        assert same(_failures(project, "--format", "json", *arguments, "--store", url), expected)

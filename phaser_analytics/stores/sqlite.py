@@ -63,13 +63,17 @@ from .sqlite_schema import (
     INSERT_PHASE,
     INSERT_REASON,
     MIGRATIONS,
+    NEWEST_REASON,
+    REASON_COLUMNS,
     Counting,
     child_rows,
     children_expected,
     fill_pre_aggregates,
+    fill_reason_counts,
     floor_sql,
     migrate,
     newer_migrations,
+    reason_totals,
     transaction,
     utc_hour,
     write_children,
@@ -642,6 +646,7 @@ class SqliteStore:
             else:
                 findings.append(Finding("record", f"execution {key} cannot be loaded: {reason}"))
         findings += self._check_pre_aggregates(repair)
+        findings += self._check_reason_counts(repair)
         count = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
         if count:
             findings.append(
@@ -875,6 +880,20 @@ class SqliteStore:
             fill_pre_aggregates(self.db)
         return [Finding("repair", f"{what}; rebuilt them from the rows", "ok")]
 
+    def _check_reason_counts(self, repair: bool) -> list[Finding]:
+        """A finding when ``reason_counts`` does not hold what the reason rows count to
+        (rebuilt on repair)."""
+        names = ", ".join(REASON_COLUMNS)
+        kept = self.db.execute(f"SELECT {names} FROM reason_counts ORDER BY 1, 2").fetchall()
+        if kept == self.db.execute(f"{reason_totals()} ORDER BY 1, 2").fetchall():
+            return []
+        what = "the failure-reason counts (reason_counts) do not match the reason rows"
+        if not repair:
+            return [Finding("aggregates", f"{what}: 'doctor --repair' rebuilds them")]
+        with self._errors("write to"), self._write():
+            fill_reason_counts(self.db)
+        return [Finding("repair", f"{what}; rebuilt them from the rows", "ok")]
+
     def phase_summaries(
         self, query: AnalyticsQuery | None, *, project: str | None = None
     ) -> list[PhaseSummary]:
@@ -947,8 +966,11 @@ class SqliteStore:
         self, query: AnalyticsQuery | None, top: int | None = None, *,
         project: str | None = None,
     ) -> list[ReasonCount]:  # fmt: skip
-        """:func:`~..aggregates.reason_counts` of the selected records, from their rows of
-        ``failure_reasons`` (newest first), as the Python path counts them."""
+        """:func:`~..aggregates.reason_counts` of the selected records: from
+        ``reason_counts`` when it holds the answer (no filter but the project), else from
+        their rows of ``failure_reasons`` (newest first), as the Python path counts them."""
+        if _pre_aggregated(query):
+            return self._counted_reasons(top, project)
         where, params = self._child_where("failure_reasons", query, project)
         rows = self._aggregate(
             f"SELECT reason_key, reason, started_at FROM failure_reasons{where} "
@@ -956,6 +978,28 @@ class SqliteStore:
             params,
         )
         return count_reasons(rows, datetime_from_json, top)
+
+    def _counted_reasons(self, top: int | None, project: str | None) -> list[ReasonCount]:
+        """The reasons of ``project`` (``None``: every project's, summed by key) from
+        ``reason_counts``, most executions first, then the newest first, as
+        :func:`~..aggregates.count_reasons` orders them: a project's first ``top`` are the
+        first entries of an index."""
+        limit = f" LIMIT {int(top)}" if top is not None else ""
+        if project is not None:
+            rows = self._aggregate(
+                "SELECT wording, executions, started_at FROM reason_counts "
+                f"WHERE project_path = ? ORDER BY executions DESC, {NEWEST_REASON}{limit}",
+                [project],
+            )
+        else:
+            rows = self._aggregate(
+                "SELECT wording, total, started_at FROM (SELECT *, sum(executions) OVER key "
+                f"AS total, row_number() OVER (key ORDER BY {NEWEST_REASON}) AS newest "
+                "FROM reason_counts WINDOW key AS (PARTITION BY reason_key)) "
+                f"WHERE newest = 1 ORDER BY total DESC, {NEWEST_REASON}{limit}",
+                [],
+            )
+        return [ReasonCount(w, n, datetime_from_json(s)) for w, n, s in rows]
 
     def _child_where(
         self, table: str, query: AnalyticsQuery | None, project: str | None

@@ -244,25 +244,27 @@ _PHASES_UPSERT = (
 
 
 class Counting:
-    """Adds the ``executions`` and ``phases`` rows inserted since it began (or since the
-    last :meth:`flush`) to the pre-aggregates: two statements per batch instead of a trigger
-    per row. A batch's new rows are those after the largest rowid it began with (SQLite
-    gives a new row the largest plus one). Call :meth:`flush` before deleting or updating
-    rows in the same transaction (the triggers recount from rows) and at its end."""
+    """Adds the ``executions``, ``phases`` and ``failure_reasons`` rows inserted since it
+    began (or since the last :meth:`flush`) to the pre-aggregates: three statements per
+    batch instead of a trigger per row. A batch's new rows are those after the largest
+    rowid it began with (SQLite gives a new row the largest plus one). Call :meth:`flush`
+    before deleting or updating rows in the same transaction (the triggers recount from
+    rows) and at its end."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.marks = self._marks()
 
-    def _marks(self) -> tuple[int, int]:
+    def _marks(self) -> tuple[int, int, int]:
         row = self.db.execute(
             "SELECT (SELECT coalesce(max(rowid), 0) FROM executions), "
-            "(SELECT coalesce(max(rowid), 0) FROM phases)"
+            "(SELECT coalesce(max(rowid), 0) FROM phases), "
+            "(SELECT coalesce(max(rowid), 0) FROM failure_reasons)"
         ).fetchone()
-        return row[0], row[1]
+        return row[0], row[1], row[2]
 
     def flush(self) -> None:
-        executions, phases = self.marks
+        executions, phases, reasons = self.marks
         self.db.execute(  # (NOT INDEXED: the new rows by rowid, never an index's scan)
             f"{_HOURS_INSERT} SELECT {_execution_parts('')} FROM executions NOT INDEXED "
             "WHERE rowid > ? "
@@ -270,6 +272,10 @@ class Counting:
             (executions,),
         )
         self.db.execute(_PHASES_UPSERT, (phases,))
+        self.db.execute(
+            f"{_REASONS_INSERT} {reason_totals('NOT INDEXED WHERE rowid > ?')} {_REASONS_UPSERT}",
+            (reasons,),
+        )
         self.marks = self._marks()
 
     def deleted(self) -> None:
@@ -376,8 +382,111 @@ def m005_project_counts(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX execution_hours_counts ON execution_hours (project_path, total)")
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply the migrations the database has not had, each in its own transaction; return
+#: The failure reasons pre-counted by migration m006 (docs/storage.md, "The SQLite store"):
+#: per project and reason key, how many executions give it and the newest of them (its
+#: wording and start, and its place in :meth:`~.sqlite.SqliteStore.find`'s order: start,
+#: then id, descending, then the reason's position), which ``failures`` reads instead of
+#: every reason row. The writer adds a batch's rows once (:class:`Counting`); triggers
+#: take a deleted or updated reason row out, whoever deletes or updates it.
+REASON_COLUMNS = ("project_path", "reason_key", "executions", "wording", "started_at",
+                  "newest_ts", "newest_id", "newest_position")  # fmt: skip
+_REASON_KEY = "coalesce(project_path, X''), reason_key"
+#: The order of the newest reason row first (SQLite sorts a NULL start last, as the oldest).
+NEWEST_REASON = "newest_ts DESC, newest_id DESC, newest_position"
+_REASONS_INSERT = f"INSERT INTO reason_counts ({', '.join(REASON_COLUMNS)})"
+#: Whether the upsert's row is newer than the one kept (a NULL start is older than any).
+_NEWER_REASON = (
+    "(coalesce(excluded.newest_ts, -9e999), excluded.newest_id, -excluded.newest_position) > "
+    "(coalesce(newest_ts, -9e999), newest_id, -newest_position)"
+)
+_REASONS_UPSERT = (
+    f"ON CONFLICT ({_REASON_KEY}) DO UPDATE SET executions = executions + excluded.executions, "
+    + ", ".join(f"{name} = CASE WHEN {_NEWER_REASON} THEN excluded.{name} ELSE {name} END"
+                for name in REASON_COLUMNS[3:])
+)  # fmt: skip
+
+
+def reason_totals(where: str = "") -> str:
+    """SQL: ``reason_counts``' rows of the ``failure_reasons`` rows ``where`` selects (a
+    ``WHERE`` clause, or nothing): per project and key, their count and the newest."""
+    return f"""
+        SELECT project_path, reason_key, executions, reason, started_at, started_ts,
+            execution_id, position
+        FROM (SELECT *, count(*) OVER key AS executions, row_number() OVER
+                (key ORDER BY started_ts DESC, execution_id DESC, position) AS newest
+            FROM failure_reasons {where}
+            WINDOW key AS (PARTITION BY coalesce(project_path, X''), reason_key))
+        WHERE newest = 1
+    """
+
+
+def fill_reason_counts(db: sqlite3.Connection) -> None:
+    """``reason_counts``, emptied and made again from the reason rows."""
+    db.execute("DELETE FROM reason_counts")
+    db.execute(f"{_REASONS_INSERT} {reason_totals()}")
+
+
+def _reason_out(row: str) -> str:
+    """SQL (statements of a trigger): the reason row ``row`` (``old.``) taken out of its
+    count; when it was the newest of its key, the newest found again (one index look-up)."""
+    same = (f"coalesce(project_path, X'') = coalesce({row}project_path, X'') "
+            f"AND reason_key = {row}reason_key")  # fmt: skip
+    return f"""
+        UPDATE reason_counts SET executions = executions - 1 WHERE {same};
+        DELETE FROM reason_counts WHERE {same} AND executions <= 0;
+        UPDATE reason_counts SET ({', '.join(REASON_COLUMNS[3:])}) = (
+            SELECT reason, started_at, started_ts, execution_id, position FROM failure_reasons
+            WHERE project_path IS {row}project_path AND reason_key = {row}reason_key
+            ORDER BY started_ts DESC, execution_id DESC, position LIMIT 1)
+        WHERE {same} AND newest_id = {row}execution_id AND newest_position = {row}position;
+    """
+
+
+@migration
+def m006_reason_counts(db: sqlite3.Connection) -> None:
+    """``reason_counts`` (see :data:`REASON_COLUMNS`), filled from the reason rows already
+    stored, with an index in ``failures``' order (a project's top reasons are its first
+    entries) and one of the reason rows by project and key (the newest of a key found
+    again when it is deleted)."""
+    db.execute(
+        """
+        CREATE TABLE reason_counts (
+            project_path TEXT,
+            reason_key TEXT NOT NULL,
+            executions INTEGER NOT NULL,
+            wording TEXT NOT NULL,
+            started_at TEXT,
+            newest_ts REAL,
+            newest_id TEXT NOT NULL,
+            newest_position INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute(f"CREATE UNIQUE INDEX reason_counts_key ON reason_counts ({_REASON_KEY})")
+    db.execute(
+        "CREATE INDEX reason_counts_top ON reason_counts "
+        f"(project_path, executions DESC, {NEWEST_REASON})"
+    )
+    db.execute(
+        "CREATE INDEX failure_reasons_key ON failure_reasons "
+        "(project_path, reason_key, started_ts DESC, execution_id DESC, position)"
+    )
+    db.execute(
+        "CREATE TRIGGER reason_counts_delete AFTER DELETE ON failure_reasons BEGIN "
+        f"{_reason_out('old.')} END"
+    )
+    db.execute(
+        "CREATE TRIGGER reason_counts_update AFTER UPDATE ON failure_reasons BEGIN "
+        f"{_reason_out('old.')} {_REASONS_INSERT} VALUES (new.project_path, new.reason_key, 1, "
+        "new.reason, new.started_at, new.started_ts, new.execution_id, new.position) "
+        f"{_REASONS_UPSERT}; END"
+    )
+    fill_reason_counts(db)
+
+
+def migrate(db: sqlite3.Connection, upto: str | None = None) -> list[str]:
+    """Apply the migrations the database has not had, each in its own transaction (with
+    ``upto``, those up to that one only: a database as an earlier release left it); return
     the names applied."""
     try:  # a read first: a database that is up to date is never written to here
         done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
@@ -389,17 +498,10 @@ def migrate(db: sqlite3.Connection) -> list[str]:
         done = set()
     applied = []
     for function in MIGRATIONS:
-        if function.__name__ in done:
-            continue
-        with transaction(db):
-            if _applied(db, function.__name__):  # another process got there first
-                continue
-            function(db)
-            db.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (function.__name__, datetime_to_json(utcnow())),
-            )
-        applied.append(function.__name__)
+        if function.__name__ not in done and _apply(db, function):
+            applied.append(function.__name__)
+        if function.__name__ == upto:
+            break
     return applied
 
 
@@ -408,6 +510,20 @@ def newer_migrations(db: sqlite3.Connection) -> list[str]:
     known = {function.__name__ for function in MIGRATIONS}
     return sorted(row[0] for row in db.execute("SELECT name FROM _migrations")
                   if row[0] not in known)  # fmt: skip
+
+
+def _apply(db: sqlite3.Connection, function: Migration) -> bool:
+    """Apply ``function`` and record it, in one transaction, unless another process got
+    there first; whether it was applied here."""
+    with transaction(db):
+        if _applied(db, function.__name__):
+            return False
+        function(db)
+        db.execute(
+            "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+            (function.__name__, datetime_to_json(utcnow())),
+        )
+    return True
 
 
 def _applied(db: sqlite3.Connection, name: str) -> bool:
