@@ -45,6 +45,29 @@ MAD_SCALE = 1.4826
 # module, and a frozen dataclass costs ~0.5 ms to define (docs/performance.md, "Start-up").
 
 
+class Judged:
+    """What the rule reads of an execution of the history, and no more: what a store that
+    can read only these (the SQLite store's ``history``) gives ``show`` instead of whole
+    index entries (a plain class, as the others here)."""
+
+    __slots__ = ("audit_document", "cost_usd", "duration_seconds", "execution_id",
+                 "started_at", "test_delta", "total_tokens")  # fmt: skip
+
+    def __init__(self, execution_id: str, audit_document: str | None, started_at: Any,
+                 duration_seconds: float | None, cost_usd: float | None,
+                 total_tokens: int | None, test_delta: int | None) -> None:  # fmt: skip
+        self.execution_id = execution_id
+        self.audit_document = audit_document
+        self.started_at = started_at
+        self.duration_seconds = duration_seconds
+        self.cost_usd = cost_usd
+        self.total_tokens = total_tokens
+        self.test_delta = test_delta
+
+    def __repr__(self) -> str:
+        return f"Judged({self.execution_id!r})"
+
+
 class Figure:
     """One measured figure of an execution: ``key``, the attribute read and the name in
     JSON and CSV; ``label``, for people; ``kind``, a breakdown column kind (how to show

@@ -656,52 +656,44 @@ PRE_AGGREGATED = [
 
 
 @pytest.mark.parametrize("arguments", PRE_AGGREGATED, ids=" ".join)
-def test_the_pre_aggregates_give_what_the_rows_give(
+def test_the_pre_aggregates_give_what_python_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str]
 ) -> None:
     """Through the command line, over two projects (``--global`` too) and in zones with
-    daylight saving: the output from the pre-aggregated tables is the output of the row
-    queries (which the tests above show equal to the Python path)."""
+    daylight saving: the breakdown and totals from the SQLite store's pre-aggregated tables
+    (read: the test above changes them behind the triggers' back and the output follows)
+    are those Python computes from the two projects' JSON stores of the same executions."""
     from click.testing import CliRunner
 
-    from phaser_analytics.stores import sqlite as sqlite_store
+    from phaser_analytics.project_registry import register_project
 
-    project = (tmp_path / "alpha").resolve()
-    project.mkdir()
-    history = _history(project)
+    alpha, beta = (tmp_path / "alpha").resolve(), (tmp_path / "beta").resolve()
+    alpha.mkdir()
+    beta.mkdir()
+    history = _history(alpha)
     for record in history[::3]:
-        record.project_path, record.project_name = str(tmp_path / "beta"), "beta"
+        record.project_path, record.project_name = str(beta), "beta"
     path = tmp_path / "store.db"
     store = SqliteStore(path)
-    store.save(history)
+    store.save([ExecutionRecord.from_dict(r.to_dict()) for r in history])
     store.close()
-    command = ["analytics", *arguments, "--project", str(project), "--format", "json",
-               "--store", f"sqlite:///{path}"]  # fmt: skip
+    for project, name in ((alpha, "alpha"), (beta, "beta")):
+        mine = [r for r in history if r.project_path == str(project)]
+        JsonStore.for_project(project).save(mine)
+        register_project(project, name, len(mine))
+    monkeypatch.chdir(alpha)
 
-    def output() -> Any:
+    def output(*store_arguments: str) -> Any:
+        command = ["analytics", *arguments, "--project", str(alpha), "--format", "json",
+                   *store_arguments]  # fmt: skip
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 0, result.output
-        return _normalised(result.stdout, "json")
+        document = json.loads(result.stdout)
+        return document["breakdown"], document["stats"], result.stderr
 
-    read = {"hours": 0, "phase_counts": 0}
-    real_aggregate = SqliteStore._aggregate
-
-    def counting(self: SqliteStore, sql: str, params: Any) -> Any:
-        read["hours"] += "FROM execution_hours" in sql
-        read["phase_counts"] += "sum(failures) FROM phase_counts" in sql
-        return real_aggregate(self, sql, params)
-
-    monkeypatch.setattr(SqliteStore, "_aggregate", counting)
-    from_tables = output()
-    assert read["hours"] + read["phase_counts"] > 0
-    assert read["phase_counts"] == (arguments[0] == "phases")
-    monkeypatch.setattr(sqlite_store, "_pre_aggregated", lambda query: False)
-    monkeypatch.setattr(sqlite_store, "_phases_pre_aggregated", lambda query: False)
-    read.update(hours=0, phase_counts=0)
-    from_rows = output()
-    assert read == {"hours": 0, "phase_counts": 0}
-    assert from_rows["stats"]["total_executions"] > 0
-    assert same(from_tables, from_rows)
+    from_tables = output("--store", f"sqlite:///{path}")
+    assert from_tables[1]["total_executions"] > 0
+    assert same(from_tables, output())
 
 
 def test_a_batch_with_repeats_saves_each_execution_once_and_keeps_the_totals_in_step(
@@ -902,3 +894,138 @@ def test_failures_with_a_filter_counts_the_reason_rows(tmp_path: Path) -> None:
                       ["--since", "2024-04-01"], ["--until", "2024-05-01"]):  # fmt: skip
         expected = _failures(project, "--format", "json", *arguments)
         assert same(_failures(project, "--format", "json", *arguments, "--store", url), expected)
+
+
+# -- show's anomalies: the history window read from an index (m008) ----------------------------
+
+
+def _runs_with_outliers(project: Path) -> list[ExecutionRecord]:
+    """260 executions of three documents whose durations, costs, tokens and test counts
+    vary as usual, with outliers among the newest and in the middle, executions that
+    start at the same instant (in other offsets), and one without a start."""
+    import random
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from storage_helpers import make_record
+
+    pick = random.Random(11)
+    made = []
+    for i in range(260):
+        record = make_record(project, hours=(i // 2) * 5, document=f"doc-{i % 3}.md",
+                             base_commit=f"o{i}", final_tests=100 + pick.randint(0, 6))  # fmt: skip
+        assert record.started_at is not None and record.completed_at is not None
+        if i % 2:  # the same instant as the one before, written with another offset
+            record.started_at = record.started_at.astimezone(OFFSETS[i % len(OFFSETS)])
+        minutes = pick.gauss(40, 4) * (9 if i in (120, 250, 255, 258) else 1)
+        record.completed_at = record.started_at + timedelta(minutes=max(minutes, 1))
+        record.cost_usd = round(pick.gauss(2, 0.1) * (30 if i in (200, 257) else 1), 4)
+        if i % 7 == 0:
+            record.cost_usd = None
+        made.append(record)
+    made[-3].started_at = made[-3].completed_at = None
+    return made
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--last", "12"], ["--last", "40", "--document", "doc-1"], ["--last", "3"],
+     ["--last", "300", "--status", "success"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_show_flags_the_same_anomalies_from_sqlite_as_from_json(
+    tmp_path: Path, arguments: list[str]
+) -> None:
+    """``show``'s anomalies against the SQLite store (whose history window is read from an
+    index, only what the rule judges) are those against the JSON store of the same
+    executions (whose window is its index entries): the same rows flagged, the same
+    reasons, in every format."""
+    from click.testing import CliRunner
+
+    project = (tmp_path / "project").resolve()
+    project.mkdir()
+    history = _runs_with_outliers(project)
+    JsonStore.for_project(project).save([ExecutionRecord.from_dict(r.to_dict()) for r in history])
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = SqliteStore(tmp_path / "store.db")
+    store.save(history[:100])
+    store.save(history[100:])
+    store.close()
+
+    def show(*extra: str) -> Any:
+        result = CliRunner().invoke(cli, ["analytics", "show", "--project", str(project),
+                                          *arguments, *extra])  # fmt: skip
+        assert result.exit_code in (0, 1), result.output
+        fmt = "json" if "json" in extra else "table"
+        return _normalised(result.stdout, fmt), result.stderr, result.exit_code
+
+    from_json = show("--format", "json")
+    from_sqlite = show("--format", "json", "--store", url)
+    assert same(from_sqlite, from_json)
+    flagged = [e for e in from_json[0]["executions"] if e.get("anomalies")]
+    if arguments != ["--last", "300", "--status", "success"]:
+        assert flagged, "the history holds no anomaly among those shown"
+    for extra in (["--format", "csv"], ["--fail-on-anomaly"]):
+        assert show(*extra, "--store", url) == show(*extra)
+
+
+# -- each project's count (m007): store info without grouping ----------------------------------
+
+
+def test_store_info_counts_each_project_from_a_table_kept_in_step(tmp_path: Path) -> None:
+    """``store info``'s counts (which ``show`` reads first) come from ``projects``, which a
+    batch, a delete, a replacement, a quarantine and a move to another project by hand keep
+    equal to the rows; ``doctor`` finds a damaged count and ``--repair`` rebuilds it."""
+    import sqlite3
+    from collections import Counter
+
+    from click.testing import CliRunner
+
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    history = _generated(40)
+    store.save(history[:25])
+    store.save(history[25:])
+    _every_aggregate_matches(store)
+    store.delete([history[0].execution_id, history[1].execution_id])
+    moved = ExecutionRecord.from_dict(history[2].to_dict())
+    moved.project_path = "/work/gamma"
+    assert store.save([moved], replace=True)[0].action.value == "replaced"
+    _every_aggregate_matches(store)
+    assert {p.path for p in store.info().projects} == {*PROJECTS, "/work/gamma"}
+    store.close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE executions SET project_path = '/work/delta' WHERE execution_id = ?",
+                   (history[3].execution_id,))  # fmt: skip
+        db.execute("UPDATE executions SET record = '{}' WHERE execution_id = ?",
+                   (history[4].execution_id,))  # fmt: skip
+    db.close()
+    store = SqliteStore(path, warn=lambda message: None)
+    list(store.read(store.find()))  # the damaged record is quarantined
+    assert {p.path: p.count for p in store.info().projects}["/work/delta"] == 1
+    assert store.info().count == 40 - 3
+    assert not [f for f in store.check() if f.problem]
+    store.close()
+
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE projects SET executions = executions + 9")
+    db.close()
+    url = f"sqlite:///{path}"
+    project = tmp_path / "project"
+    project.mkdir()
+    doctor = ["analytics", "doctor", "--store", url, "--project", str(project)]
+    checked = CliRunner().invoke(cli, doctor)
+    assert checked.exit_code != 0
+    assert "the projects' counts (projects) do not match the executions" in checked.output
+    assert CliRunner().invoke(cli, [*doctor, "--repair"]).exit_code == 0
+    store = SqliteStore(path)
+    assert store.info().count == 37
+    # (not every aggregate: the phase rows of the execution moved by hand are its old
+    # project's, as a hand edit of the rows leaves them)
+    counted = Counter(entry.project_path for entry in store.find())
+    assert {p.path: p.count for p in store.info().projects} == dict(counted)
+    store.delete([r.execution_id for r in history], missing_ok=True)
+    assert store.info().projects == []
+    assert _rows(path, "projects") == 0

@@ -115,12 +115,15 @@ def history_before(
     else:
         store = open_command_store(project_dir)
         key = project_key(project_dir, store)
+    # A store that can read only what the rule judges (the SQLite store, from an index)
+    # does; any other gives its entries.
+    find = getattr(store, "history", None) or store.find
     dated = sorted(
         (r for r in records if r.started_at is not None), key=lambda r: r.started_at,
         reverse=True,
     )  # fmt: skip
     if len(dated) < len(records):  # an undated one is judged against the newest
-        return list(store.find(AnalyticsQuery(limit=HISTORY_LIMIT + len(records)), project=key))
+        return list(find(AnalyticsQuery(limit=HISTORY_LIMIT + len(records)), project=key))
     pool: dict[str, Any] = {}
     for record in dated:
         before = sum(
@@ -129,7 +132,7 @@ def history_before(
         )  # fmt: skip
         if before >= HISTORY_LIMIT:
             continue
-        window = store.find(
+        window = find(
             AnalyticsQuery(until=record.started_at, limit=HISTORY_LIMIT + len(dated) + 1),
             project=key,
         )

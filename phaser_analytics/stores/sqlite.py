@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from ..aggregates import (
     parts_by_period,
     usage_of_parts,
 )
+from ..anomalies import Judged
 from ..errors import ExecutionNotFoundError, StorageError
 from ..models import (
     ExecutionRecord,
@@ -62,17 +63,19 @@ from .sqlite_schema import (
     INEXACT,
     INSERT_PHASE,
     INSERT_REASON,
+    JUDGED_COLUMNS,
     MIGRATIONS,
     NEWEST_REASON,
+    PROJECT_TOTALS,
     REASON_COLUMNS,
     Counting,
     child_rows,
     children_expected,
     fill_pre_aggregates,
+    fill_projects,
     fill_reason_counts,
     floor_sql,
-    migrate,
-    newer_migrations,
+    migrated,
     reason_totals,
     transaction,
     utc_hour,
@@ -88,6 +91,20 @@ BUSY_TIMEOUT_SECONDS = 30.0
 #: The page cache of a connection (KiB) and the WAL's size (pages) that starts a checkpoint.
 CACHE_KIB = 64 * 1024
 CHECKPOINT_PAGES = 10_000
+#: The settings of a connection, in one call. WAL mode: readers read while one writer
+#: writes. In WAL mode a commit is in the WAL file before COMMIT returns: it survives a
+#: crash of the process (not of the machine: that needs FULL, an fsync per commit);
+#: checkpoints sync the database file. A batch of 500 executions touches thousands of
+#: pages of the indexes: a cache of 64 MiB (not 2) keeps the upper levels and the
+#: pre-aggregates in memory, and checkpoints every 10,000 pages (not 1,000) copy a page
+#: changed by several batches once (bulk import linearity, docs/performance.md). A database
+#: can come from a stranger (a project's config may name one inside the project): its
+#: views and triggers call no function with side effects (trusted_schema).
+_OPENING = (
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+    f"PRAGMA cache_size = {-CACHE_KIB}; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}; "
+    "PRAGMA trusted_schema = OFF;"
+)
 #: Rows fetched at a time by :meth:`SqliteStore.find` and read by :meth:`SqliteStore.read`.
 _CHUNK = 500
 
@@ -119,6 +136,21 @@ def _entry(row: Sequence[Any]) -> Entry:
     values["completed_at"] = datetime_from_json(values["completed_at"])
     values["status"] = ExecutionStatus(values["status"])
     return Entry(**values)
+
+
+def _judged(row: Sequence[Any]) -> Judged:
+    """A row of :data:`JUDGED_COLUMNS` as the rule reads it; a damaged one is refused as
+    :func:`_entry` refuses it."""
+    execution_id, document, started, *figures = row
+    try:
+        if not is_valid_execution_id(execution_id):
+            raise ValueError("not an execution id")
+        return Judged(execution_id, document, datetime_from_json(started), *figures)
+    except (ValueError, TypeError) as exc:
+        raise DamagedRow(
+            f"The SQLite store holds a damaged row (execution {execution_id!r}): "
+            "'phaser analytics doctor --repair' moves it to the quarantine table."
+        ) from exc
 
 
 def _columns(record: ExecutionRecord) -> dict[str, Any]:
@@ -291,24 +323,10 @@ class SqliteStore:
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             try:
+                # (connect's timeout is SQLite's busy timeout: a writer waits for another.)
                 db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-                db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-                db.execute("PRAGMA journal_mode = WAL")
-                # In WAL mode a commit is in the WAL file before COMMIT returns: it survives
-                # a crash of the process (not of the machine: that needs FULL, an fsync per
-                # commit). Checkpoints sync the database file.
-                db.execute("PRAGMA synchronous = NORMAL")
-                # A batch of 500 executions touches thousands of pages of the indexes: a
-                # cache of 64 MiB (not 2) keeps the upper levels and the pre-aggregates in
-                # memory, and checkpoints every 10,000 pages (not 1,000) copy a page changed
-                # by several batches once (bulk import linearity, docs/performance.md).
-                db.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
-                db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
-                # A database can come from a stranger (a project's config may name one inside
-                # the project): its views and triggers call no function with side effects.
-                db.execute("PRAGMA trusted_schema = OFF")
-                migrate(db)
-                self._newer = newer_migrations(db)
+                db.executescript(_OPENING)
+                self._newer = migrated(db)
             except sqlite3.Error as exc:
                 raise self._error(exc, "open") from exc
             self._db = db
@@ -362,6 +380,24 @@ class SqliteStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._rows(sql, params)
+
+    def history(
+        self, query: AnalyticsQuery | None = None, *, project: str | None = None
+    ) -> list[Judged]:
+        """The executions :meth:`find` gives, with only what the anomaly rule judges (its
+        history window, for ``show``): read from the index of a project's executions
+        alone, not from rows that carry whole records."""
+        limit = query.limit if query is not None else None
+        if limit is not None and limit <= 0:
+            return []
+        where, params = _where(query, project)
+        sql = (f"SELECT {', '.join(JUDGED_COLUMNS)} FROM executions{where} "
+               "ORDER BY started_ts DESC, execution_id DESC")  # fmt: skip
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._errors("read"):
+            rows = self.db.execute(sql, params).fetchall()
+        return [_judged(row) for row in rows]
 
     def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[Entry]:
         with self._errors("read"):
@@ -472,8 +508,7 @@ class SqliteStore:
             # The count of each project from its hours (a few thousand rows, not one per
             # execution: show's store-side cost), its name by one index look-up.
             counts = self.db.execute(
-                "SELECT project_path, sum(total) FROM execution_hours GROUP BY project_path "
-                "ORDER BY project_path"
+                "SELECT project_path, executions FROM projects ORDER BY project_path"
             ).fetchall()
             projects = [
                 ProjectCount(self._project_name(path), path, count) for path, count in counts
@@ -646,7 +681,16 @@ class SqliteStore:
             else:
                 findings.append(Finding("record", f"execution {key} cannot be loaded: {reason}"))
         findings += self._check_pre_aggregates(repair)
-        findings += self._check_reason_counts(repair)
+        findings += self._check_counts(
+            "the failure-reason counts (reason_counts) do not match the reason rows",
+            f"SELECT {', '.join(REASON_COLUMNS)} FROM reason_counts ORDER BY 1, 2",
+            f"{reason_totals()} ORDER BY 1, 2", fill_reason_counts, repair,
+        )  # fmt: skip
+        findings += self._check_counts(
+            "the projects' counts (projects) do not match the executions",
+            "SELECT project_path, executions FROM projects ORDER BY 1",
+            f"{PROJECT_TOTALS.format('')} ORDER BY 1", fill_projects, repair,
+        )  # fmt: skip
         count = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
         if count:
             findings.append(
@@ -880,18 +924,22 @@ class SqliteStore:
             fill_pre_aggregates(self.db)
         return [Finding("repair", f"{what}; rebuilt them from the rows", "ok")]
 
-    def _check_reason_counts(self, repair: bool) -> list[Finding]:
-        """A finding when ``reason_counts`` does not hold what the reason rows count to
-        (rebuilt on repair)."""
-        names = ", ".join(REASON_COLUMNS)
-        kept = self.db.execute(f"SELECT {names} FROM reason_counts ORDER BY 1, 2").fetchall()
-        if kept == self.db.execute(f"{reason_totals()} ORDER BY 1, 2").fetchall():
+    def _check_counts(
+        self,
+        what: str,
+        kept: str,
+        fresh: str,
+        fill: Callable[[sqlite3.Connection], None],
+        repair: bool,
+    ) -> list[Finding]:
+        """A finding (``what``) when a table of counts (``kept``: its rows) does not hold
+        what the rows count to (``fresh``); rebuilt by ``fill`` on repair."""
+        if self.db.execute(kept).fetchall() == self.db.execute(fresh).fetchall():
             return []
-        what = "the failure-reason counts (reason_counts) do not match the reason rows"
         if not repair:
             return [Finding("aggregates", f"{what}: 'doctor --repair' rebuilds them")]
         with self._errors("write to"), self._write():
-            fill_reason_counts(self.db)
+            fill(self.db)
         return [Finding("repair", f"{what}; rebuilt them from the rows", "ok")]
 
     def phase_summaries(
