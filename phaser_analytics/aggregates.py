@@ -298,7 +298,7 @@ class StatsPart:
     def __init__(self, *values: Any, **named: Any) -> None:
         if len(values) > len(_FIELDS):
             raise TypeError(f"StatsPart takes at most {len(_FIELDS)} figures")
-        figures = {**_DEFAULTS, **dict(zip(_FIELDS, values))}
+        figures = {**_DEFAULTS, **dict(zip(_FIELDS, values, strict=False))}
         for name, value in named.items():
             if name not in _DEFAULTS or name in _FIELDS[: len(values)]:
                 raise TypeError(f"StatsPart got an unknown or repeated figure {name!r}")

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import pluggy
 
 if TYPE_CHECKING:
-    from .breakdown import Breakdown, Column
+    from .breakdown import Breakdown as Breakdown  # re-exported (see __getattr__)
+    from .breakdown import Column as Column
     from .models import AggregatedStats, AnalyticsQuery, ExecutionRecord
 
 hookspec = pluggy.HookspecMarker("phaser_analytics")
