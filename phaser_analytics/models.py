@@ -847,43 +847,90 @@ def sort_newest_first(items: Iterable[Any]) -> list[Any]:
     return sorted(items, key=_sort_key, reverse=True)
 
 
-@dataclass
-class PhaseSummary:
+class _Figures:
+    """``repr`` and equality by the fields of ``_fields``, as a dataclass has them. The
+    aggregates' results below are plain classes on it: the SQLite store imports them for
+    every ``show``, and a dataclass costs ~0.3-0.5 ms to define (docs/performance.md,
+    "Start-up"); the spec's records above stay dataclasses."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class PhaseSummary(_Figures):
     """One phase number across the selected executions: how often it ran and failed, its
     most recent non-empty title, and the error and start of its most recent failure."""
 
-    phase: int
-    title: str = ""
-    runs: int = 0
-    failures: int = 0
-    last_error: str | None = None
-    last_failed: datetime | None = None
+    __slots__ = ("failures", "last_error", "last_failed", "phase", "runs", "title")
+    _fields = ("phase", "title", "runs", "failures", "last_error", "last_failed")
+
+    def __init__(
+        self,
+        phase: int,
+        title: str = "",
+        runs: int = 0,
+        failures: int = 0,
+        last_error: str | None = None,
+        last_failed: datetime | None = None,
+    ) -> None:
+        self.phase = phase
+        self.title = title
+        self.runs = runs
+        self.failures = failures
+        self.last_error = last_error
+        self.last_failed = last_failed
 
     @property
     def failure_rate(self) -> float:
         return self.failures / self.runs if self.runs else 0.0
 
 
-@dataclass
-class ReasonCount:
+class ReasonCount(_Figures):
     """One failure reason: the executions that give it (once each), its newest wording and
     when it was last seen. Lists of them are most executions first, newest first among
     equals."""
 
-    reason: str
-    count: int
-    last_seen: datetime | None
+    __slots__ = ("count", "last_seen", "reason")
+    _fields = ("reason", "count", "last_seen")
+
+    def __init__(self, reason: str, count: int, last_seen: datetime | None) -> None:
+        self.reason = reason
+        self.count = count
+        self.last_seen = last_seen
 
 
-@dataclass
-class Usage:
+class Usage(_Figures):
     """Executions (and failed ones) per local hour of day (24) and weekday (7, Monday
     first); executions without a start are in none."""
 
-    hours: list[int] = field(default_factory=lambda: [0] * 24)
-    hours_failed: list[int] = field(default_factory=lambda: [0] * 24)
-    days: list[int] = field(default_factory=lambda: [0] * 7)
-    days_failed: list[int] = field(default_factory=lambda: [0] * 7)
+    __slots__ = ("days", "days_failed", "hours", "hours_failed")
+    _fields = ("hours", "hours_failed", "days", "days_failed")
+
+    def __init__(
+        self,
+        hours: list[int] | None = None,
+        hours_failed: list[int] | None = None,
+        days: list[int] | None = None,
+        days_failed: list[int] | None = None,
+    ) -> None:
+        self.hours = hours if hours is not None else [0] * 24
+        self.hours_failed = hours_failed if hours_failed is not None else [0] * 24
+        self.days = days if days is not None else [0] * 7
+        self.days_failed = days_failed if days_failed is not None else [0] * 7
 
     def add(self, moment: datetime, zone: tzinfo | None, count: int, failed: int) -> None:
         local = moment.astimezone(zone)

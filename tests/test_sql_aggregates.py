@@ -114,6 +114,10 @@ def same(a: Any, b: Any) -> bool:
     datetimes as instants and as written (their offset too)."""
     if is_dataclass(a) and is_dataclass(b):
         return type(a) is type(b) and same(asdict(a), asdict(b))
+    if hasattr(a, "_fields") and hasattr(b, "_fields"):  # PhaseSummary, ReasonCount, Usage
+        return type(a) is type(b) and same(
+            {n: getattr(a, n) for n in a._fields}, {n: getattr(b, n) for n in b._fields}
+        )
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):

@@ -236,7 +236,6 @@ def test_a_session_waiting_in_the_spool_is_drained_with_the_capture_module(
 RECORD_DATACLASSES = {
     *(f"phaser_analytics.models.{name}" for name in (
         "PhaseRecord", "ExecutionRecord", "AggregatedStats", "AnalyticsQuery",
-        "PhaseSummary", "ReasonCount", "Usage",
     )),
     *(f"phaser_analytics.stores.base.{name}" for name in (
         "Entry", "SaveOutcome", "ProjectCount", "StoreInfo", "Finding",
@@ -271,6 +270,46 @@ def test_show_defines_no_dataclass_but_the_records(
         args += ["--store", target]
     defined = defined_dataclasses(tmp_path, *args)
     assert defined - RECORD_DATACLASSES == set()
+
+
+def test_the_aggregate_results_construct_print_and_compare_as_their_dataclasses_did() -> None:
+    """``PhaseSummary``, ``ReasonCount`` and ``Usage`` are plain classes now: the same
+    constructor, ``repr`` and equality as the dataclasses they were (rebuilt here)."""
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from phaser_analytics.models import PhaseSummary, ReasonCount, Usage
+
+    def dataclass_of(cls: type, defaults: dict[str, object]) -> type:
+        fields = [
+            (name, object, dataclasses.field(default_factory=defaults[name]))  # type: ignore[call-overload]
+            if callable(defaults.get(name)) else
+            ((name, object, dataclasses.field(default=defaults[name])) if name in defaults
+             else (name, object))
+            for name in cls._fields  # type: ignore[attr-defined]
+        ]  # fmt: skip
+        return dataclasses.make_dataclass(cls.__name__, fields)
+
+    when = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    cases = [
+        (PhaseSummary, {"title": "", "runs": 0, "failures": 0, "last_error": None,
+                        "last_failed": None}, [(3,), (3, "Tests", 4, 1, "boom", when)]),
+        (ReasonCount, {}, [("timeout", 2, when), ("timeout", 2, None)]),
+        (Usage, {"hours": lambda: [0] * 24, "hours_failed": lambda: [0] * 24,
+                 "days": lambda: [0] * 7, "days_failed": lambda: [0] * 7},
+         [(), ([1] * 24,)]),
+    ]  # fmt: skip
+    for cls, defaults, arguments in cases:
+        reference = dataclass_of(cls, defaults)
+        made = [cls(*args) for args in arguments]
+        expected = [reference(*args) for args in arguments]
+        assert [repr(m) for m in made] == [repr(e) for e in expected]
+        for m, e in zip(made, expected, strict=True):
+            for n, f in zip(made, expected, strict=True):
+                assert (m == n) == (e == f)
+        assert made[0] != expected[0]  # another class, as between dataclasses
+        with pytest.raises(TypeError):
+            hash(made[0])
 
 
 def test_registering_the_builtin_plugins_looks_up_only_the_hooks(
