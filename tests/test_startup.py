@@ -215,6 +215,9 @@ def test_import_imports_no_renderer_code(
     assert renderers(modules) == set()
     assert CAPTURE not in modules
     assert "tempfile" not in modules  # random, shutil, bz2, lzma: stores.files.make_temp
+    # git_commits imports shutil (bz2, lzma: ~3 ms) only to look for git, which a report
+    # outside a git work tree never needs.
+    assert not {"shutil", "bz2", "lzma"} & modules
 
 
 def test_a_session_waiting_in_the_spool_is_drained_with_the_capture_module(
