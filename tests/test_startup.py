@@ -41,6 +41,16 @@ def _dump():
                 defined.add(f"{name}.{value.__qualname__}")
     with open(os.environ["MODULES_OUT"] + ".dataclasses", "w", encoding="utf-8") as handle:
         handle.write("\\n".join(sorted(defined)))
+    import click
+    built = {
+        value.name
+        for name, module in list(sys.modules.items())
+        if name.startswith("phaser_analytics.cli")
+        for value in list(vars(module).values())
+        if isinstance(value, click.Command)
+    }
+    with open(os.environ["MODULES_OUT"] + ".commands", "w", encoding="utf-8") as handle:
+        handle.write("\\n".join(sorted(built)))
 
 atexit.register(_dump)
 sys.argv = ["phaser", *sys.argv[1:]]
@@ -70,6 +80,12 @@ def defined_dataclasses(tmp_path: Path, *args: str) -> set[str]:
     loaded_modules(tmp_path, *args)
     text = (tmp_path / "modules.txt.dataclasses").read_text(encoding="utf-8")
     return set(text.splitlines())
+
+
+def built_commands(tmp_path: Path, *args: str) -> set[str]:
+    """The names of the click commands our CLI modules built in ``phaser *args``."""
+    loaded_modules(tmp_path, *args)
+    return set((tmp_path / "modules.txt.commands").read_text(encoding="utf-8").splitlines())
 
 
 def heavy_modules(modules: set[str]) -> list[str]:
@@ -176,6 +192,13 @@ def test_show_imports_the_table_code_only_and_no_capture(tmp_path: Path, project
     assert "phaser_analytics.cli.viewing" in modules
     assert CAPTURE not in modules
     assert "phaser_analytics.project_registry" not in modules
+
+
+def test_show_builds_no_other_command(tmp_path: Path, project: Path) -> None:
+    """``export``'s and ``badge``'s options are built only when one of them runs."""
+    fill(project, 3)
+    built = built_commands(tmp_path, "analytics", "show", "--project", str(project))
+    assert built == {"cli", "analytics", "show"}
 
 
 def test_trends_imports_neither_show_nor_capture_nor_other_renderers(

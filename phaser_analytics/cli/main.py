@@ -112,7 +112,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 #: when it loads the command. tests/test_cli_lazy.py checks the table against the commands.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "badge": (
-        "viewing",
+        "exporting",
         "badge",
         "Print badge data: shields.io endpoint JSON, or a standalone SVG.",
     ),
@@ -151,7 +151,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Estimate an audit's duration, tokens and cost, with an interval, from the history.",
     ),
     "export": (
-        "viewing",
+        "exporting",
         "export",
         "Export analytics data: every execution matching the filters, in full.",
     ),
