@@ -90,14 +90,15 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_SECONDS = 30.0
 #: The page cache of a connection (KiB) and the WAL's size (pages) that starts a checkpoint.
 CACHE_KIB = 64 * 1024
-CHECKPOINT_PAGES = 10_000
+CHECKPOINT_PAGES = 50_000
 #: The settings of a connection, in one call. WAL mode: readers read while one writer
 #: writes. In WAL mode a commit is in the WAL file before COMMIT returns: it survives a
 #: crash of the process (not of the machine: that needs FULL, an fsync per commit);
 #: checkpoints sync the database file. A batch of 500 executions touches thousands of
 #: pages of the indexes: a cache of 64 MiB (not 2) keeps the upper levels and the
-#: pre-aggregates in memory, and checkpoints every 10,000 pages (not 1,000) copy a page
-#: changed by several batches once (bulk import linearity, docs/performance.md). A database
+#: pre-aggregates in memory, and checkpoints every 50,000 pages (not 1,000: at 100,000
+#: executions a batch writes ~10,300 to the WAL, so 10,000 checkpointed at every batch) copy a
+#: page changed by several batches once (bulk import linearity, docs/performance.md). A database
 #: can come from a stranger (a project's config may name one inside the project): its
 #: views and triggers call no function with side effects (trusted_schema).
 _OPENING = (
