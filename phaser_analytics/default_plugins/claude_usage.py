@@ -267,11 +267,12 @@ def scan_transcripts(files: Iterable[Path], project_path: str, window: Window) -
 
 def transcript_usage(record: ExecutionRecord, root: Path | None = None) -> dict[str, Counts]:
     """Token counts per model of the execution, from the transcripts; empty when none."""
-    window = execution_window(record)
-    if window is None or not record.project_path:
+    if not record.project_path:
         return {}
+    # The files first: most imports have none, and then the window need not be made.
     files = transcript_files(root or claude_root(), record.project_path)
-    return scan_transcripts(files, record.project_path, window) if files else {}
+    window = execution_window(record) if files else None
+    return scan_transcripts(files, record.project_path, window) if window is not None else {}
 
 
 # -- cost ---------------------------------------------------------------------------------
