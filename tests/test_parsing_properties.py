@@ -462,7 +462,9 @@ def test_unread_sections_are_blanked_in_the_example_and_fixture_reports():
     import pathlib
 
     root = pathlib.Path(__file__).parent
-    texts = [p.read_text(encoding="utf-8-sig") for p in (root / "fixtures" / "reports").glob("*.md")]
+    texts = [
+        p.read_text(encoding="utf-8-sig") for p in (root / "fixtures" / "reports").glob("*.md")
+    ]
     texts += [p.read_text(encoding="utf-8") for p in (root.parent / "examples").rglob("*.md")]
     assert len(texts) > 20
     for text in texts:

@@ -345,7 +345,6 @@ def index_sections(sections: Sequence[Section]) -> dict[str, Section]:
 # the two parses on generated reports.
 
 _TOP_HEADING = re.compile(r"#{1,2}(?:[ \t]|$)")
-_ANY_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
 _FENCE_OPEN = re.compile(r"(`{3,}|~{3,})(.*)")
 # What makes the line scan unsafe (see above), at 1-3 spaces of indentation or none.
 _UNSURE_LINE = re.compile(r" {0,3}<| {1,3}(?:#|`{3}|~{3})")
@@ -678,9 +677,7 @@ def read_summary(section: Section, md: MarkdownIt) -> tuple[Fields, Warnings]:
             warnings.append(
                 _cannot_read("Execution Summary", counts.label, counts.line, counts.value)
             )
-    table = next(
-        (t for t in section.tables(md) if _phase_columns(t.header.cells)), None
-    )
+    table = next((t for t in section.tables(md) if _phase_columns(t.header.cells)), None)
     if table is None:
         return fields, warnings
     phases, found = read_phase_rows(table, _phase_columns(table.header.cells) or {})
