@@ -923,7 +923,7 @@ def _runs_with_outliers(project: Path) -> list[ExecutionRecord]:
             record.started_at = record.started_at.astimezone(OFFSETS[i % len(OFFSETS)])
         minutes = pick.gauss(40, 4) * (9 if i in (120, 250, 255, 258) else 1)
         record.completed_at = record.started_at + timedelta(minutes=max(minutes, 1))
-        record.cost_usd = round(pick.gauss(2, 0.1) * (30 if i in (200, 257) else 1), 4)
+        record.cost_usd = round(pick.gauss(2, 0.1) * (30 if i in (200, 254, 257) else 1), 4)
         if i % 7 == 0:
             record.cost_usd = None
         made.append(record)
@@ -1033,3 +1033,39 @@ def test_store_info_counts_each_project_from_a_table_kept_in_step(tmp_path: Path
     store.delete([r.execution_id for r in history], missing_ok=True)
     assert store.info().projects == []
     assert _rows(path, "projects") == 0
+
+
+def test_show_global_flags_the_same_anomalies_from_sqlite_as_from_the_projects_json_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``show --global``: each shown execution judged against its own project's history,
+    read from the one SQLite store (its index) or from each registered project's JSON
+    store, flags the same executions for the same reasons."""
+    from click.testing import CliRunner
+
+    from phaser_analytics.project_registry import register_project
+
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    for name in ("alpha", "beta"):
+        project = (tmp_path / name).resolve()
+        project.mkdir()
+        made = _runs_with_outliers(project)[: 200 if name == "beta" else 260]
+        for record in made:
+            record.project_name = name
+        JsonStore.for_project(project).save([ExecutionRecord.from_dict(r.to_dict()) for r in made])
+        store.save(made)
+        register_project(project, name, len(made))
+    store.close()
+    monkeypatch.chdir(tmp_path / "alpha")
+
+    def flagged(*extra: str) -> list[tuple[str, list[Any]]]:
+        result = CliRunner().invoke(cli, ["analytics", "show", "--global", "--last", "30",
+                                          "--format", "json", *extra])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        shown = json.loads(result.stdout)["executions"]
+        return [(e["execution_id"], e.get("anomalies", [])) for e in shown]
+
+    from_json = flagged()
+    assert [a for _, a in from_json if a], "no anomaly among those shown"
+    assert flagged("--store", f"sqlite:///{path}") == from_json
