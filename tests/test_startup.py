@@ -410,6 +410,36 @@ def test_the_hosts_manager_finds_what_pluggys_finds() -> None:
                                                    for p, _ in ours["enrich_record"])
 
 
+def test_the_hosts_manager_leaves_other_callables_to_pluggy(monkeypatch) -> None:
+    """pluggy before 1.7 takes any routine for a hook implementation (a marked
+    ``functools.cache`` wrapper, a compiled function): the host's manager answers only a
+    plain function, a class and what cannot be called, and asks pluggy about the rest,
+    so a plugin's hook is never dropped whichever pluggy release is installed."""
+    import functools
+    import types
+
+    import pluggy
+
+    from phaser_analytics import hookspecs
+    from phaser_analytics.plugins.host import PluginManager
+
+    cached = hookspecs.hookimpl(functools.cache(lambda: ["cached"]))
+    odd = types.ModuleType("odd_plugin")
+    odd.__dict__.update(template_dirs=cached, helper=lambda: None, Holder=type, CONSTANT=3)
+    asked: list[str] = []
+    parse = pluggy.PluginManager.parse_hookimpl_opts
+
+    def spy(self, plugin, name):
+        asked.append(name)
+        return parse(self, plugin, name)
+
+    monkeypatch.setattr(pluggy.PluginManager, "parse_hookimpl_opts", spy)
+    manager = PluginManager("phaser_analytics")
+    for name in ("template_dirs", "helper", "Holder", "CONSTANT"):
+        manager.parse_hookimpl_opts(odd, name)
+    assert asked == ["template_dirs"]
+
+
 def test_loading_the_plugins_compiles_no_regular_expression_of_ours() -> None:
     """A pattern every command would compile at start (the report dialect's detection,
     the distribution names) is kept as text or not needed: ``re`` compiles it on first use."""

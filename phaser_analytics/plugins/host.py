@@ -63,13 +63,18 @@ class PluginManager(pluggy.PluginManager):
 
 
 def _unmarked(obj: Any, name: str, mark: str) -> bool:
-    """Whether ``name`` of the module ``obj`` is certainly not marked with ``mark``."""
+    """Whether ``name`` of the module ``obj`` is certainly not marked with ``mark``, by
+    every pluggy release we accept: a plain function without the mark, a class, or a value
+    that cannot be called. Any other callable (a ``functools.cache`` wrapper, a compiled
+    function: pluggy before 1.7 takes any routine) is left to pluggy."""
     if type(obj) is not ModuleType or name in _MODULE_TYPE_NAMES:
         return False
     value = obj.__dict__.get(name, _ABSENT)
     if type(value) is FunctionType:
         return mark not in value.__dict__
-    return value is not _ABSENT and not isinstance(value, _HOOKABLE)
+    if value is _ABSENT or isinstance(value, _HOOKABLE):
+        return False
+    return isinstance(value, type) or not callable(value)
 
 
 #: Registration hook → what it registers.
