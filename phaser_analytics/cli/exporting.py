@@ -28,10 +28,10 @@ from .main import (
 from .render_view import filter_query, make_view
 from .viewing import (
     TemplateArg,
-    _explain_templates,
     explain_templates_option,
     format_for_output,
     output_option,
+    say_where_templates_come_from,
     select,
     select_streaming,
 )
@@ -103,7 +103,7 @@ def export(
         phases=phases, template=template, by=by.lower(),
     )  # fmt: skip
     if explain_templates:
-        _explain_templates(output_format, view)
+        say_where_templates_come_from(output_format, view)
     write_output(render_chunks(renderer, view), output)
     if output is not None:
         click.echo(f"Exported to {output}")

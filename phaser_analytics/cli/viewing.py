@@ -151,7 +151,7 @@ def explain_templates_option(func: Any) -> Any:
     )(func)
 
 
-def _explain_templates(output_format: str, view: RenderView) -> None:
+def say_where_templates_come_from(output_format: str, view: RenderView) -> None:
     """Say on stderr where the template for ``view`` comes from, from the very options the
     markdown renderer reads (``--template``, the project, plugins' directories, config)."""
     if output_format not in TEMPLATE_FORMATS:
@@ -388,7 +388,7 @@ def show(
         anomalies=flagged,
     )
     if explain_templates:
-        _explain_templates(output_format, view)
+        say_where_templates_come_from(output_format, view)
     write_output(render_chunks(renderer, view), None)
     _gate(judged, ci_exit_code, fail_under)
     if fail_on_anomaly:
