@@ -232,8 +232,12 @@ def test_migrate_from_sqlite_copies_records_as_stored_and_the_odd_ones_the_ordin
         source.save(records)
     finally:
         source.close()
-    older, broken = records[1].execution_id, records[2].execution_id
+    older, broken, later = (records[i].execution_id for i in (1, 2, 3))
     with sqlite3.connect(tmp_path / "history.db") as db:
+        text = db.execute("SELECT record FROM executions WHERE execution_id = ?",
+                          (later,)).fetchone()[0]
+        db.execute("UPDATE executions SET record = ? WHERE execution_id = ?",
+                   (text.replace("{", '{"of_a_later_version": 1, ', 1), later))
         text = db.execute("SELECT record FROM executions WHERE execution_id = ?",
                           (older,)).fetchone()[0]
         db.execute("UPDATE executions SET record = ? WHERE execution_id = ?",
@@ -255,9 +259,13 @@ def test_migrate_from_sqlite_copies_records_as_stored_and_the_odd_ones_the_ordin
         target.close()
     kept = [r for r in records if r.execution_id != broken]
     assert copied == {r.execution_id: r.to_dict() for r in kept}
-    with postgres_server.connect(dbname_of(pg_url)) as conn:  # as stored, not as read
+    with postgres_server.connect(dbname_of(pg_url)) as conn:
         assert conn.execute("SELECT record->>'schema_version' FROM phaser_executions "
                             "WHERE execution_id = %s", (older,)).fetchone() == ("1.1",)
+        # As stored, not loaded and written out again (which drops what it does not know):
+        # every text the as-stored path took keeps its keys, and only that one has this.
+        assert conn.execute("SELECT execution_id FROM phaser_executions "
+                            "WHERE record ? 'of_a_later_version'").fetchall() == [(later,)]
     assert machines == {"laptop-ana": 20, "ci-runner-3": 19}
     for command in (["trends", "--by", "week"], ["failures"], ["phases"]):
         outputs = [
@@ -271,6 +279,119 @@ def test_migrate_from_sqlite_copies_records_as_stored_and_the_odd_ones_the_ordin
     again = subprocess_phaser("store", "migrate", "--from", source_url, "--to", pg_url,
                               cwd=tmp_path)
     assert "Copied 0 execution(s)" in again.stdout and "39 were already there" in again.stdout
+
+
+def _set(key: str, value: Any) -> Any:
+    return lambda data: data.__setitem__(key, value)
+
+
+#: Hand edits of one record's text in a SQLite store that leave its index entry as it was:
+#: each changes a column, or makes a record ``from_dict`` refuses (checked by the ordinary
+#: path: quarantined in the source), or a column only ``from_dict`` derives.
+TEXT_EDITS: dict[str, Any] = {
+    "status in capitals": _set("status", "SUCCESS"),
+    "infinite cost": "1e400",
+    "cost beyond 2**53": "1e300",
+    "another project path": _set("project_path", "/elsewhere"),
+    "another project name": _set("project_name", "Elsewhere"),
+    "another token total": lambda data: data["tokens"].__setitem__("total", 999_999),
+    "another status": _set("status", "failed"),
+    "another document": _set("audit_document", "other.md"),
+    "another branch": _set("branch", "hotfix"),
+    "another base commit": _set("base_commit", "c999"),
+    "another document title": _set("document_title", "Other"),
+    "more phases planned": _set("phases_planned", 9),
+    "bare dates": _set("date_only", True),
+    "a stated test delta": _set("reported_test_delta", 17),
+    "a start written otherwise": _set("started_at", "2024-12-01T10:00:00+00:00"),
+    "a phase of another type": lambda data: data["phases"][0].__setitem__("title", 7),
+    "unchanged": lambda data: None,
+}
+
+
+def test_migrate_as_stored_writes_the_rows_the_ordinary_copy_writes(
+    postgres_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record's text copied as stored (``store migrate``: ``record_texts`` and
+    ``save_stored``) gives the very rows, and the same per-hour, per-project, phase and
+    reason rows, that loading it and saving it give (``save(read(...))``), whatever was done
+    to that text behind its index entry's back (TEXT_EDITS, one record each): the columns
+    come from the text, never from the source's index, and a text ``from_dict`` refuses
+    is left to the ordinary copy, which quarantines it."""
+    import shutil
+    import sqlite3
+
+    from phaser_analytics.models import PhaseRecord, PhaseStatus
+
+    monkeypatch.setenv("PHASER_MACHINE", "laptop-ana")
+    edits = list(TEXT_EDITS)
+    records = [
+        make_record(f"/team/p{i % 2}", hours=i, project_name=f"p{i % 2}", cost_usd=0.5,
+                    tokens={"input": 1, "output": 2, "total": 3}, branch="main",
+                    document_title="Audit", failure_reasons=[f"reason {i % 3}"],
+                    phases=[PhaseRecord(phase_number=1, title="Set-up",
+                                        status=PhaseStatus.COMPLETED)])
+        for i in range(len(edits))
+    ]
+    edit_of = {r.execution_id: edit for r, edit in zip(records, edits)}
+    source_path = tmp_path / "history.db"
+    source = open_store(f"sqlite:///{source_path}")
+    try:
+        source.save(records)
+    finally:
+        source.close()
+    db = sqlite3.connect(source_path)
+    with db:
+        for record, edit in zip(records, edits):
+            text = db.execute("SELECT record FROM executions WHERE execution_id = ?",
+                              (record.execution_id,)).fetchone()[0]
+            change = TEXT_EDITS[edit]
+            if isinstance(change, str):
+                assert '"cost_usd": 0.5' in text
+                text = text.replace('"cost_usd": 0.5', f'"cost_usd": {change}')
+            else:
+                data = json.loads(text)
+                change(data)
+                text = json.dumps(data)
+            db.execute("UPDATE executions SET record = ? WHERE execution_id = ?",
+                       (text, record.execution_id))
+    db.close()  # the last connection: its write-ahead log goes into the file copied next
+    # Each copy reads a source of its own: the ordinary path quarantines in its source.
+    shutil.copy(source_path, tmp_path / "second.db")
+    as_stored, ordinary = (postgres_server.url(postgres_server.create_database())
+                           for _ in range(2))
+    migrated = subprocess_phaser("store", "migrate", "--from", f"sqlite:///{source_path}",
+                                 "--to", as_stored, cwd=tmp_path)
+    second = open_store(f"sqlite:///{tmp_path / 'second.db'}", warn=lambda message: None)
+    target = open_store(ordinary, warn=lambda message: None)
+    try:
+        target.save(list(second.read(list(second.find()))))
+    finally:
+        second.close()
+        target.close()
+
+    columns = [name for (name,) in run_sql(
+        as_stored, "SELECT column_name FROM information_schema.columns WHERE table_name = "
+        "'phaser_executions' AND column_name <> 'stored_at' ORDER BY ordinal_position")]
+    rows = [{row[0]: row for row in run_sql(url, f"SELECT {', '.join(columns)} "
+                                                 "FROM phaser_executions")}
+            for url in (as_stored, ordinary)]
+    assert len(rows[1]) == len(records) - 4  # the four from_dict refuses are quarantined
+    assert rows[0].keys() == rows[1].keys()
+    for execution_id, row in rows[1].items():
+        assert rows[0][execution_id] == row, edit_of[execution_id]
+    for query in (
+        "SELECT * FROM phaser_hours ORDER BY project_path, project_name, hour",
+        "SELECT * FROM phaser_projects ORDER BY project_path, project_name",
+        "SELECT * FROM phaser_phases ORDER BY execution_id, ordinality",
+        "SELECT * FROM phaser_reasons ORDER BY execution_id, ordinality",
+    ):
+        assert run_sql(as_stored, query) == run_sql(ordinary, query), query
+    # Four texts name another execution (path, document, start, base commit) than their
+    # entry: the copy holds the execution of the text, not the one the source index names.
+    assert migrated.returncode == 1, migrated.stderr
+    assert "Verification failed: 4 of the 13 executions" in migrated.stderr
+    assert migrated.stderr.count("moved to the quarantine table") == 4
 
 
 def test_a_bulk_migrate_leaves_the_planners_statistics_current(

@@ -150,6 +150,9 @@ _ENTRY_SELECT = (
     "base_commit, started_text, completed_text, status, duration_seconds, test_delta, "
     "phases_planned, phases_completed, total_tokens, cost_usd::float8"
 )
+#: What ``to_dict`` writes of a record's properties (derived from its fields), which
+#: ``save_stored`` requires a text to state as the record has them.
+_DERIVED = ("duration_seconds", "test_delta")
 _NEWEST_FIRST = 'started_at DESC NULLS LAST, execution_id COLLATE "C" DESC'
 #: Each column's parameter in an INSERT (the values ``_row`` gives, cost and record as text).
 _PLACEHOLDERS = tuple(
@@ -846,12 +849,12 @@ class PostgresStore:
         self, stored: Sequence[tuple[Entry, str]]
     ) -> tuple[list[SaveOutcome], list[Entry]]:
         """``save`` for ``store migrate`` from a store that keeps each record's JSON text
-        (SQLite, PostgreSQL: their ``record_texts``): each row is built from the source's
-        entry and that text, which goes in as it is, instead of loading every record and
-        writing it out again (two thirds of a migration's time). Never replaces. Returns
-        the outcomes, and the entries whose text is not a current record of that entry (not
-        a JSON object, another id or start, an older record schema, a missing import time,
-        a NaN): the caller copies those the ordinary way, which loads (or quarantines) them."""
+        (SQLite, PostgreSQL: their ``record_texts``): each text is loaded and checked as
+        ``read`` would (``_stored_row``) and goes in as it is, its row built by ``_row`` as
+        ``save`` builds it, instead of writing every record out again. Never replaces.
+        Returns the outcomes, and the entries whose text ``_stored_row`` refuses (not a
+        current record that loads, or not of that entry): the caller copies those the
+        ordinary way, which loads (or quarantines) them."""
         rows: dict[int, tuple[Any, ...]] = {}
         seen: set[str] = set()
         refused: list[Entry] = []
@@ -876,55 +879,35 @@ class PostgresStore:
         return outcomes, refused
 
     def _stored_row(self, entry: Entry, text: str) -> tuple[Any, ...] | None:
-        """The row ``_row`` would give for the record of ``entry`` stored as ``text``, the
-        record's columns from the entry (its store's index of it); ``None`` unless ``text``
-        is a current record object of that very entry."""
+        """The row ``save`` would write for the record stored as ``text``, with ``text``
+        itself as its ``record``: its columns are the loaded record's (``_row``), never the
+        source's index. ``None`` (the caller copies it the ordinary way, which quarantines
+        what does not load) unless ``text`` is a record of the current schema that
+        :meth:`ExecutionRecord.from_dict` takes (every check, numbers within its bound),
+        that agrees with ``entry`` (its store's index of it) on every column the entry
+        gives, and whose times, status and derived figures are written as ``to_dict``
+        writes them, so the jsonb and the columns say the same."""
         try:
             data = json.loads(text, parse_constant=_no_constant)
         except ValueError:
             return None
         if not isinstance(data, dict) or data.get("schema_version") != RECORD_SCHEMA:
             return None
-        started, completed = data.get("started_at"), data.get("completed_at")
-        extra, cost = data.get("extra"), data.get("cost_usd")
+        try:
+            record = ExecutionRecord.from_dict(data)
+        except Exception:  # from_dict may raise anything on a damaged record
+            return None
         if (
-            data.get("execution_id") != entry.execution_id
-            or started != datetime_to_json(entry.started_at)
-            or completed != datetime_to_json(entry.completed_at)
-            or (extra is not None and not isinstance(extra, dict))
-            or not (cost is None or type(cost) in (int, float))
+            Entry.of(record, entry.ref) != entry
+            or data.get("status") != record.status.value
+            or any(
+                data.get(name) != datetime_to_json(getattr(record, name))
+                for name in ("started_at", "completed_at", "imported_at")
+            )
+            or any(data.get(name) != getattr(record, name) for name in _DERIVED)
         ):
             return None
-        try:
-            imported_at = datetime_from_json(data.get("imported_at"))
-        except (TypeError, ValueError, AttributeError):
-            return None
-        if imported_at is None:
-            return None
-        return (
-            entry.execution_id,
-            identity_key(entry.identity),
-            entry.project_name,
-            entry.project_path,
-            entry.audit_document,
-            entry.document_title,
-            entry.branch,
-            entry.base_commit,
-            entry.started_at,
-            started,
-            entry.completed_at,
-            completed,
-            entry.status.value,
-            entry.duration_seconds,
-            entry.test_delta,
-            entry.phases_planned,
-            entry.phases_completed,
-            entry.total_tokens,
-            None if cost is None else repr(float(cost)),
-            imported_at,
-            imported_from(extra) or self.machine,
-            text,
-        )
+        return self._row(record, text)
 
     def _insert_few(self, rows: dict[int, tuple[Any, ...]]) -> dict[int, str]:
         """The path of one import (a report or a few): one ``INSERT … ON CONFLICT DO
@@ -1013,8 +996,11 @@ class PostgresStore:
             self._replace(existing)
         return existing
 
-    def _row(self, record: ExecutionRecord) -> tuple[Any, ...]:
-        data = record.to_dict()
+    def _row(self, record: ExecutionRecord, text: str | None = None) -> tuple[Any, ...]:
+        """The values of COLUMNS for ``record``; its ``record`` column ``text`` when given
+        (the JSON it was loaded from: ``save_stored``), else the record written out."""
+        if text is None:
+            text = json.dumps(record.to_dict(), ensure_ascii=False, allow_nan=False)
         return (
             record.execution_id,
             identity_key(record.identity),
@@ -1025,9 +1011,9 @@ class PostgresStore:
             record.branch,
             record.base_commit,
             record.started_at,
-            data["started_at"],
+            datetime_to_json(record.started_at),
             record.completed_at,
-            data["completed_at"],
+            datetime_to_json(record.completed_at),
             record.status.value,
             record.duration_seconds,
             record.test_delta,
@@ -1037,7 +1023,7 @@ class PostgresStore:
             None if record.cost_usd is None else repr(float(record.cost_usd)),
             record.imported_at,
             imported_from(record.extra) or self.machine,
-            json.dumps(data, ensure_ascii=False, allow_nan=False),
+            text,
         )
 
     def _existing_ids(self, pending: list[int]) -> dict[int, str]:
