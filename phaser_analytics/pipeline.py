@@ -32,7 +32,7 @@ from .models import (
 )
 from .plugins import PluginHost, get_host
 from .project_registry import register_project
-from .stores.base import SaveAction, holds_many_projects
+from .stores.base import SaveAction, holds_many_projects, shared_store_url
 from .untrusted_files import UnsafeFile, read_regular_file
 
 #: Directories discovery never enters: version control, our own store, dependencies,
@@ -475,6 +475,7 @@ def import_reports(
     jobs: int | None = 1,
     batch_size: int = SAVE_BATCH,
     claim: bool = True,
+    shared: bool | None = None,
 ) -> ImportSummary:
     """Import many reports into one store (``store``, else the one in force for
     ``project_dir``).
@@ -493,6 +494,11 @@ def import_reports(
     In a store of many projects, ``claim`` files the executions under ``project_dir`` (the
     project they are imported into) whatever path their reports state
     (:func:`.stores.base.claim_for_project`); without it they keep the stated path.
+
+    ``shared`` says whether ``store``'s URL came from where any project's commands find it
+    (``--store``, ``PHASER_STORE``, the user's config: :func:`.stores.base.shared_store_url`;
+    ``None``: decided from ``PHASER_STORE`` and the config). An import into a shared store
+    of many projects leaves the project registry alone.
     """
     from .query import project_key, project_store
     from .stores.base import claim_for_project
@@ -552,10 +558,15 @@ def import_reports(
             if len(pending) >= batch_size:
                 flush()
         flush()
-        # The registry serves --global over projects' own JSON stores; a store of many
-        # projects (SQLite, PostgreSQL) answers --global and `projects` itself, so an
-        # import into one skips the registry's lock and fsync (docs/storage.md).
-        if summary.imported and not holds_many_projects(store):
+        # The registry serves `projects` and --global when no store of many projects is
+        # in force. One shared between projects (SQLite, PostgreSQL named by --store,
+        # PHASER_STORE or the user's config) answers them itself, so an import into it
+        # skips the registry's lock and fsync; a project's own store (its JSON store, or
+        # a SQLite store its config names, always inside it) is found elsewhere only
+        # through the registry (docs/storage.md).
+        if shared is None:
+            shared = shared_store_url(None, Path(project_dir))
+        if summary.imported and not (shared and holds_many_projects(store)):
             key = project_key(project_dir, store)
             info = store.info()
             register_project(

@@ -294,3 +294,48 @@ def test_projects_lists_the_registry_when_the_database_store_cannot_be_read(
         str(registered.resolve())
     ]
     assert "the projects of the store in force are not listed" in result.stderr
+
+
+@pytest.mark.parametrize("named_by", ["project config", "PHASER_STORE", "user config", "--store"])
+def test_an_import_registers_its_project_unless_its_store_is_shared_between_projects(
+    named_by: str, tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite store named by the project's own config is inside that project and no
+    command elsewhere opens it: an import into it registers the project, which
+    ``projects`` (and ``--global``'s list) elsewhere then knows, with its count. A store
+    named by ``--store``, ``PHASER_STORE`` or the user's config is shared: the registry
+    is left alone, and ``projects`` with that store in force lists the project from it."""
+    from report_factory import write_report
+
+    project = tmp_path / "alpha"
+    (project / ".phaser").mkdir(parents=True)
+    shared = f"sqlite:///{tmp_path / 'team.db'}"
+    option: list[str] = []
+    if named_by == "project config":
+        config = {"analytics": {"store": "sqlite:history.db"}}
+        (project / ".phaser" / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    elif named_by == "user config":
+        config = {"analytics": {"store": shared}}
+        (isolated_home / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    elif named_by == "PHASER_STORE":
+        monkeypatch.setenv("PHASER_STORE", shared)
+    else:
+        option = ["--store", shared]
+    for run in range(2):
+        report = write_report(tmp_path / "reports" / f"r{run}", project_name="alpha",
+                              project_path=str(project), document=f"d-{run}.md")
+        result = _invoke(*option, "import", str(report), "--project", str(project))
+        assert result.exit_code == 0, result.output
+    if named_by == "project config":
+        assert (project / "history.db").is_file()
+        (entry,) = load_projects()
+        assert (entry.name, entry.path, entry.execution_count) == ("alpha", str(project), 2)
+        elsewhere = run_cli_unprivileged(["analytics", "projects"], cwd=tmp_path)
+        assert elsewhere.returncode == 0, elsewhere.stderr
+        assert "No projects registered" not in elsewhere.stdout
+        assert elsewhere.stdout.splitlines()[1].split()[:2] == ["alpha", str(project)]
+        assert elsewhere.stdout.splitlines()[1].split()[-2:] == ["2", "ok"]
+    else:
+        assert not registry_path().exists()
+        listed = json.loads(_invoke(*option, "projects", "--format", "json").output)
+        assert [(p["name"], p["execution_count"]) for p in listed["projects"]] == [("alpha", 2)]

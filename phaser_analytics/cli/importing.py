@@ -25,6 +25,7 @@ from .main import (
     resolve_project,
     say,
     store_option,
+    store_shared,
 )
 
 #: The built-in plugin that ``--no-tokens`` turns off (its entry-point name).
@@ -262,6 +263,7 @@ def import_cmd(
             # A project named with --project or found by its .phaser/ or git root owns what
             # is imported into it; a bare working directory leaves the reports' own paths.
             claim=project is not None or is_project_root(Path(project_dir)),
+            shared=store_shared(project_dir),
         )
     location = store.info().location
     store.close()

@@ -555,6 +555,16 @@ def store_url(project_dir: Path) -> str | None:
     return resolve_store_url(app.store if app else None, project_dir)
 
 
+def store_shared(project_dir: Path) -> bool:
+    """Whether the store URL in force is one any project's commands may be given alike
+    (:func:`~..stores.base.shared_store_url`)."""
+    from ..stores.base import shared_store_url
+
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    return shared_store_url(app.store if app else None, project_dir)
+
+
 def open_command_store(project_dir: Path) -> Any:
     """The store this command uses for ``project_dir`` (:class:`~..stores.base.Store`)."""
     from ..stores import open_store

@@ -443,6 +443,22 @@ def redact(url: str) -> str:
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
+def shared_store_url(explicit: str | None, project_dir: Path) -> bool:
+    """Whether the store URL in force may name a store shared between projects: one from
+    ``--store``, ``PHASER_STORE`` or the user's config, which commands in any project are
+    given alike, so they find its projects there. Not one from the project's own config:
+    that may only name a store inside the project (:func:`store_url_from_config`), which
+    commands elsewhere never open; such a project is found through the registry."""
+    import os
+
+    if explicit or os.environ.get("PHASER_STORE"):
+        return True
+    from ..config import store_setting
+
+    setting = store_setting(project_dir)
+    return setting is not None and setting[2]
+
+
 def store_url_from_config(project_dir: Path) -> str | None:
     """``analytics.store`` from the project's config, else the global one (``None``).
 
