@@ -265,16 +265,17 @@ def test_imports_into_a_database_store_skip_the_registry_which_projects_still_li
     registered = _project(tmp_path, "gamma", 3)  # a project of its own JSON store
 
     data = json.loads(_invoke("--store", db, "projects", "--format", "json").output)
-    listed = {p["name"]: (p["path"], p["execution_count"], p["exists"]) for p in data["projects"]}
+    listed = {p["name"]: (p["path"], p["execution_count"], p["exists"], p["source"])
+              for p in data["projects"]}
     assert listed == {
-        "alpha": (str(tmp_path / "alpha"), 2, True),
-        "beta": (str(tmp_path / "beta"), 1, True),
-        "gamma": (str(registered.resolve()), 3, True),
+        "alpha": (str(tmp_path / "alpha"), 2, True, "store"),
+        "beta": (str(tmp_path / "beta"), 1, True, "store"),
+        "gamma": (str(registered.resolve()), 3, True, "registry"),
     }
     table = run_cli_unprivileged(["analytics", "--store", db, "projects"], cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
-    assert rows["alpha"][-3:] == ["-", "2", "ok"]  # no import on this machine's registry
+    assert rows["alpha"][-3:] == ["-", "2", "store"]  # known from the store alone
     assert rows["gamma"][-2:] == ["3", "ok"]
     shown = json.loads(_invoke("--store", db, "show", "--global", "--format", "json").output)
     assert sorted(e["project_name"] for e in shown["executions"]) == ["alpha", "alpha", "beta"]
@@ -339,3 +340,43 @@ def test_an_import_registers_its_project_unless_its_store_is_shared_between_proj
         assert not registry_path().exists()
         listed = json.loads(_invoke(*option, "projects", "--format", "json").output)
         assert [(p["name"], p["execution_count"]) for p in listed["projects"]] == [("alpha", 2)]
+
+
+def test_projects_of_a_team_store_imported_elsewhere_are_not_missing_here(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    """With a team's store in force, the projects CI runners imported (paths that are no
+    directory here) are listed as known from the store: not counted missing, no advice to
+    prune them (which would remove none); a registered project whose directory is gone
+    still is, and --prune forgets it alone."""
+    from phaser_analytics.stores import open_store
+
+    db = f"sqlite:///{tmp_path / 'team.db'}"
+    store = open_store(db)
+    try:
+        store.save([make_record("/home/runner/work/alpha", hours=1, project_name="alpha"),
+                    make_record("/home/runner/work/beta", hours=2, project_name="beta")])
+    finally:
+        store.close()
+
+    table = run_cli_unprivileged(["analytics", "--store", db, "projects"], cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
+    assert rows["alpha"][-2:] == ["1", "store"] and rows["beta"][-2:] == ["1", "store"]
+    assert "no longer exist" not in table.stdout and "--prune" not in table.stdout
+    data = json.loads(_invoke("--store", db, "projects", "--format", "json").output)
+    assert {(p["name"], p["source"], p["exists"]) for p in data["projects"]} == {
+        ("alpha", "store", False), ("beta", "store", False)
+    }
+
+    gone = _project(tmp_path, "gamma", 1)
+    shutil.rmtree(gone)
+    table = _invoke("--store", db, "projects")
+    assert table.exit_code == 0, table.output
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
+    assert rows["gamma"][-1] == "missing"
+    assert "1 project(s) no longer exist; 'phaser analytics projects --prune'" in table.stdout
+    pruned = _invoke("--store", db, "projects", "--prune")
+    assert "Removed 1 project(s)" in pruned.stdout and "gamma" in pruned.stdout
+    assert "no longer exist" not in pruned.stdout
+    assert [p.name for p in load_projects()] == []

@@ -184,7 +184,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "projects": (
         "maintenance",
         "projects_cmd",
-        "List the projects registered in $PHASER_HOME (the ones --global aggregates).",
+        "List the registered projects, and the store's when it holds many.",
     ),
     "show": (
         "viewing",
@@ -530,7 +530,8 @@ def global_option(func: F) -> F:
         "--global",
         "global_",
         is_flag=True,
-        help="Aggregate across every project registered in $PHASER_HOME (default ~/.phaser).",
+        help="Aggregate across every project: of the store in force when it holds many "
+        "(SQLite, PostgreSQL), else every one registered in $PHASER_HOME (default ~/.phaser).",
     )(func)
 
 

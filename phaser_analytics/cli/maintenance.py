@@ -194,15 +194,17 @@ def doctor(repair: bool, project: Path | None) -> None:
 _COLUMNS = ("NAME", "PATH", "LAST SEEN", "EXECUTIONS", "DIRECTORY")
 
 
-def _row(project: ProjectEntry, zone: Any) -> tuple[str, ...]:
-    """A registry row; the last import's time in ``zone`` (``analytics.tz``, else local)."""
+def _row(project: ProjectEntry, zone: Any, from_store: bool) -> tuple[str, ...]:
+    """A project's row; the last import's time in ``zone`` (``analytics.tz``, else local).
+    DIRECTORY is ``store`` for a project known only from the store in force: its path is
+    where it was imported (another laptop, a CI runner), not a directory here to check."""
     last_seen = project.last_seen
     return (
         clean_text(project.name),
         clean_text(project.path),
         format_datetime(last_seen, "%Y-%m-%d %H:%M", tz=zone) if last_seen else "-",
         str(project.execution_count),
-        "ok" if project.exists() else "missing",
+        "store" if from_store else "ok" if project.exists() else "missing",
     )
 
 
@@ -217,23 +219,28 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     ]
 
 
-def _as_json(project: ProjectEntry) -> dict[str, object]:
-    return {**project.to_dict(), "exists": project.exists()}
+def _as_json(project: ProjectEntry, from_store: bool) -> dict[str, object]:
+    return {
+        **project.to_dict(),
+        "exists": project.exists(),
+        "source": "store" if from_store else "registry",
+    }
 
 
 def _with_store_projects(
     registered: list[ProjectEntry], project: Path | None
-) -> list[ProjectEntry]:
+) -> tuple[list[ProjectEntry], set[str]]:
     """The registry, and the projects of the store in force when it holds many (SQLite,
     PostgreSQL): imports into such a store do not write the registry, the store knows its
     projects and their counts (the store's count wins; LAST SEEN is the registry's, if
-    any). A store that cannot be read is one warning: the registry is still listed."""
+    any). A store that cannot be read is one warning: the registry is still listed. With
+    the paths of the projects known only from the store (not registered here)."""
     from ..stores.base import holds_many_projects
     from .main import store_url
 
     project_dir = resolve_project(project)
     if store_url(project_dir) is None:
-        return registered
+        return registered, set()
     try:
         store = open_command_store(project_dir)
         try:
@@ -242,8 +249,9 @@ def _with_store_projects(
             store.close()
     except (AnalyticsError, OSError) as exc:
         stderr_warning(f"the projects of the store in force are not listed: {exc}")
-        return registered
+        return registered, set()
     by_path = {p.path: p for p in registered}
+    store_only: set[str] = set()
     for count in held:
         if not count.path:  # executions of no project: not a project to list
             continue
@@ -251,9 +259,10 @@ def _with_store_projects(
         if entry is None:
             name = count.name or Path(count.path).name
             by_path[count.path] = ProjectEntry(name, count.path, None, count.count)
+            store_only.add(count.path)
         else:
             entry.execution_count = count.count
-    return list(by_path.values())
+    return list(by_path.values()), store_only
 
 
 @click.command("projects")
@@ -263,10 +272,13 @@ def _with_store_projects(
 @click.pass_context
 def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -> None:
     """The registered projects, and those of the store in force when it holds many
-    (SQLite, PostgreSQL), as a table, or with --format json as JSON. With --global, a filter,
-    --tz or --project (or a format only statistics have, such as csv or markdown):
-    statistics per project instead, of every registered project (or the one given):
-    executions, success rate, average duration, tokens, cost and last run.
+    (SQLite, PostgreSQL), as a table, or with --format json as JSON. DIRECTORY is ok or
+    missing for a registered project's directory, and store for a project known only from
+    the store (imported elsewhere: another machine, a CI runner), which --prune leaves
+    alone. With --global, a filter, --tz or --project (or a format only statistics have,
+    such as csv or markdown): statistics per project instead, of every project --global
+    aggregates (or the one given): executions, success rate, average duration, tokens,
+    cost and last run.
     """
     if as_json:
         if stats.get("output_format") not in (None, "json"):
@@ -279,12 +291,12 @@ def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -
             err(f"Removed {len(removed)} project(s) whose directory is gone.")
         project_statistics(ctx, **stats)
         return
-    projects = sorted(
-        _with_store_projects(load_projects(), stats.get("project")),
-        key=lambda p: (p.name.lower(), p.path),
-    )
+    listed, store_only = _with_store_projects(load_projects(), stats.get("project"))
+    projects = sorted(listed, key=lambda p: (p.name.lower(), p.path))
     if as_json:
-        payload: dict[str, object] = {"projects": [_as_json(p) for p in projects]}
+        payload: dict[str, object] = {
+            "projects": [_as_json(p, p.path in store_only) for p in projects]
+        }
         if prune:
             payload["removed"] = [p.to_dict() for p in removed]
         click.echo(json.dumps(payload, indent=2))  # ASCII: every control character escaped
@@ -300,9 +312,11 @@ def projects_cmd(ctx: click.Context, prune: bool, as_json: bool, **stats: Any) -
         )
         return
     zone = command_zone(ctx)
-    for line in _table([_row(p, zone) for p in projects]):
+    for line in _table([_row(p, zone, p.path in store_only) for p in projects]):
         say(line)
-    missing = sum(1 for p in projects if not p.exists())
+    # Only the registry's entries can be pruned: a project known from the store in force
+    # names where it was imported (another machine), and --prune leaves the store alone.
+    missing = sum(1 for p in projects if p.path not in store_only and not p.exists())
     if missing:
         say(
             f"{missing} project(s) no longer exist; 'phaser analytics projects --prune' "
