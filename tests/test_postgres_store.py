@@ -869,3 +869,50 @@ def test_replacing_and_deleting_at_once_never_deadlocks(pg_url: str) -> None:
     assert errors == []
     with opened(pg_url) as store:  # the totals (of phaser_hours) count what is stored
         assert store.stats(None).total_executions == len(list(store.find(None))) >= 2
+
+
+def test_closing_after_a_bulk_write_analyses_unless_an_exception_left_and_always_closes(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that wrote many executions runs ANALYZE on close, but not when a ``with``
+    block is left by an exception (the command is failing: no waiting on the server), and
+    an interrupt during ANALYZE still closes the connection before it propagates."""
+    monkeypatch.setattr(postgres, "ANALYZE_FROM", 20)
+
+    def analysed() -> int:
+        return run_sql(pg_url, "SELECT count(DISTINCT tablename) FROM pg_stats WHERE "
+                       "tablename LIKE 'phaser%%'")[0][0]
+
+    def sessions() -> int:
+        deadline = time.monotonic() + 10
+        while True:  # a closed connection's backend leaves just after the client
+            count = run_sql(pg_url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND backend_type = 'client backend' AND "
+                            "application_name = 'phaser-analytics'")[0][0]
+            if count == 0 or time.monotonic() > deadline:
+                return count
+            time.sleep(0.05)
+
+    with pytest.raises(RuntimeError, match="the command failed"), opened(pg_url) as store:
+        store.save([make_record("/p", hours=i) for i in range(30)])
+        raise RuntimeError("the command failed")
+    assert analysed() == 0
+    assert sessions() == 0
+
+    execute = psycopg.Connection.execute
+
+    def interrupted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(query).startswith("ANALYZE"):
+            raise KeyboardInterrupt
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", interrupted)
+    store = opened(pg_url)
+    store.save([make_record("/q", hours=i) for i in range(30)])
+    with pytest.raises(KeyboardInterrupt):
+        store.close()
+    assert sessions() == 0
+    monkeypatch.setattr(psycopg.Connection, "execute", execute)
+    with opened(pg_url) as store:
+        store.save([make_record("/r", hours=i) for i in range(30)])
+    assert analysed() >= 4

@@ -471,26 +471,32 @@ class PostgresStore:
             message = message.replace(self.settings.password, "***")
         return StorageError(message)
 
-    def close(self) -> None:
+    def close(self, *, analyze: bool = True) -> None:
         """Close the connection; after a bulk write (``store migrate``, a big import) first
         bring the planner's statistics up to date, so the next command's queries are planned
         for the rows there are (autovacuum would get to it within minutes; until then a
-        project's newest runs were read by a sort of all its rows instead of its index)."""
-        with contextlib.suppress(Exception):
-            if self._new_rows >= ANALYZE_FROM and not self._conn.closed:
-                # A role that does not own the tables gets a warning, not an error: skipped.
-                self._conn.execute(
-                    f"ANALYZE {TABLE}, {PROJECTS_TABLE}, {PHASES_TABLE}, {REASONS_TABLE}, "
-                    f"{HOURS_TABLE}"
-                )
-        with contextlib.suppress(Exception):
-            self._conn.close()
+        project's newest runs were read by a sort of all its rows instead of its index).
+        ``analyze=False`` skips that (a ``with`` block left by an exception); the connection
+        is closed whatever ANALYZE does, a ``KeyboardInterrupt`` included."""
+        try:
+            if analyze:
+                with contextlib.suppress(Exception):
+                    if self._new_rows >= ANALYZE_FROM and not self._conn.closed:
+                        # A role that does not own the tables gets a warning, not an
+                        # error: skipped.
+                        self._conn.execute(
+                            f"ANALYZE {TABLE}, {PROJECTS_TABLE}, {PHASES_TABLE}, "
+                            f"{REASONS_TABLE}, {HOURS_TABLE}"
+                        )
+        finally:
+            with contextlib.suppress(Exception):
+                self._conn.close()
 
     def __enter__(self) -> PostgresStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(analyze=exc_type is None)
 
     # -- schema ----------------------------------------------------------------------------------
 
