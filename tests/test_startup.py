@@ -425,7 +425,8 @@ def test_the_hosts_manager_leaves_other_callables_to_pluggy(monkeypatch) -> None
 
     cached = hookspecs.hookimpl(functools.cache(lambda: ["cached"]))
     odd = types.ModuleType("odd_plugin")
-    odd.__dict__.update(template_dirs=cached, helper=lambda: None, Holder=type, CONSTANT=3)
+    odd.__dict__.update(template_dirs=cached, helper=lambda: None, Holder=type, CONSTANT=3,
+                        marker=hookspecs.hookimpl)
     asked: list[str] = []
     parse = pluggy.PluginManager.parse_hookimpl_opts
 
@@ -435,7 +436,7 @@ def test_the_hosts_manager_leaves_other_callables_to_pluggy(monkeypatch) -> None
 
     monkeypatch.setattr(pluggy.PluginManager, "parse_hookimpl_opts", spy)
     manager = PluginManager("phaser_analytics")
-    for name in ("template_dirs", "helper", "Holder", "CONSTANT"):
+    for name in ("template_dirs", "helper", "Holder", "CONSTANT", "marker"):
         manager.parse_hookimpl_opts(odd, name)
     assert asked == ["template_dirs"]
 

@@ -12,6 +12,7 @@ warning; a built-in's is ours, and raised.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Collection
 from pathlib import Path
 from types import FunctionType, MethodType, ModuleType
@@ -63,10 +64,11 @@ class PluginManager(pluggy.PluginManager):
 
 
 def _unmarked(obj: Any, name: str, mark: str) -> bool:
-    """Whether ``name`` of the module ``obj`` is certainly not marked with ``mark``, by
-    every pluggy release we accept: a plain function without the mark, a class, or a value
-    that cannot be called. Any other callable (a ``functools.cache`` wrapper, a compiled
-    function: pluggy before 1.7 takes any routine) is left to pluggy."""
+    """Whether ``name`` of the module ``obj`` is certainly no hook for any pluggy release
+    we accept: a plain function without the mark, or a value that is no routine (a class,
+    a constant, a callable object such as a hook marker). Any other routine (a
+    ``functools.cache`` wrapper, a compiled function: pluggy before 1.7 takes any
+    ``inspect.isroutine``) is left to pluggy."""
     if type(obj) is not ModuleType or name in _MODULE_TYPE_NAMES:
         return False
     value = obj.__dict__.get(name, _ABSENT)
@@ -74,7 +76,7 @@ def _unmarked(obj: Any, name: str, mark: str) -> bool:
         return mark not in value.__dict__
     if value is _ABSENT or isinstance(value, _HOOKABLE):
         return False
-    return isinstance(value, type) or not callable(value)
+    return not inspect.isroutine(value)
 
 
 #: Registration hook → what it registers.
