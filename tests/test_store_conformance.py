@@ -695,3 +695,39 @@ def test_a_json_history_migrated_into_a_store_of_many_projects_stays_this_projec
     assert "3 were already there" in migrated.output
     shown = invoke(url, project, "show", "--format", "json")
     assert len(json.loads(shown.stdout)["executions"]) == 3, shown.output
+
+
+def test_a_sqlite_writer_leaves_no_wal_behind_while_another_connection_is_open(
+    tmp_path: Path, project: Path
+) -> None:
+    """The WAL is checkpointed every 50,000 pages: a writer that closes while another
+    connection (a ``show``, a dashboard) is open truncates it, rather than leaving it at
+    its largest beside the database for the next opener to read; the size a checkpoint
+    leaves it at is limited (``journal_size_limit``). A reader in the middle of a read
+    does not hold the writer up: the truncation is skipped, nothing is lost."""
+    from phaser_analytics.stores.sqlite import JOURNAL_LIMIT_BYTES, SqliteStore
+
+    path = tmp_path / "w.db"
+    wal = Path(f"{path}-wal")
+    reader = SqliteStore(path)
+    assert reader.info().count == 0
+    assert reader.db.execute("PRAGMA journal_size_limit").fetchone()[0] == JOURNAL_LIMIT_BYTES
+    writer = SqliteStore(path)
+    for batch in range(3):
+        writer.save([make_record(project, hours=batch * 100 + n) for n in range(100)])
+    assert wal.stat().st_size > 0
+    writer.close()
+    assert wal.stat().st_size == 0
+    assert reader.info().count == 300
+    assert len(list(reader.read(reader.find()))) == 300
+
+    second = SqliteStore(path)
+    second.save([make_record(project, hours=1000 + n) for n in range(50)])
+    reader.db.execute("BEGIN")
+    assert reader.db.execute("SELECT count(*) FROM executions").fetchone()[0] == 350
+    second.close()  # busy: the reader holds the WAL; no error, no wait
+    reader.db.execute("COMMIT")
+    assert wal.stat().st_size > 0
+    assert reader.info().count == 350
+    reader.close()
+    assert SqliteStore(path).info().count == 350

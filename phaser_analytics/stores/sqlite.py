@@ -88,23 +88,29 @@ if TYPE_CHECKING:
     from ..models import AggregatedStats, AnalyticsQuery
 
 BUSY_TIMEOUT_SECONDS = 30.0
-#: The page cache of a connection (KiB) and the WAL's size (pages) that starts a checkpoint.
+#: The page cache of a connection (KiB), the WAL's size (pages) that starts a checkpoint,
+#: and the size (bytes) a checkpoint leaves the WAL file at, at most.
 CACHE_KIB = 64 * 1024
 CHECKPOINT_PAGES = 50_000
+JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024
 #: The settings of a connection, in one call. WAL mode: readers read while one writer
 #: writes. In WAL mode a commit is in the WAL file before COMMIT returns: it survives a
 #: crash of the process (not of the machine: that needs FULL, an fsync per commit);
 #: checkpoints sync the database file. A batch of 500 executions touches thousands of
 #: pages of the indexes: a cache of 64 MiB (not 2) keeps the upper levels and the
-#: pre-aggregates in memory, and checkpoints every 50,000 pages (not 1,000: at 100,000
-#: executions a batch writes ~10,300 to the WAL, so 10,000 checkpointed at every batch) copy a
-#: page changed by several batches once (bulk import linearity, docs/performance.md). A database
+#: pre-aggregates in memory, and checkpoints every 50,000 pages (not SQLite's 1,000, nor
+#: 10,000: at 100,000 executions a batch writes ~10,300 to the WAL, so 10,000 checkpointed
+#: at every batch) copy a page changed by several batches once (bulk import linearity,
+#: docs/performance.md). The WAL file can so grow to ~200 MiB: a checkpoint that restarts
+#: it cuts it to 64 MiB (journal_size_limit), and a connection that wrote truncates it
+#: when it closes (:meth:`SqliteStore.close`), so no other open connection keeps it at its
+#: largest beside the database for the next opener to read. A database
 #: can come from a stranger (a project's config may name one inside the project): its
 #: views and triggers call no function with side effects (trusted_schema).
 _OPENING = (
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
     f"PRAGMA cache_size = {-CACHE_KIB}; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}; "
-    "PRAGMA trusted_schema = OFF;"
+    f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES}; PRAGMA trusted_schema = OFF;"
 )
 #: Rows fetched at a time by :meth:`SqliteStore.find` and read by :meth:`SqliteStore.read`.
 _CHUNK = 500
@@ -1063,6 +1069,14 @@ class SqliteStore:
         return where, params
 
     def close(self) -> None:
+        """Close the connection. One that wrote (a migration included) first checkpoints
+        the WAL and truncates it, if no other connection is reading it (busy: left to the
+        next checkpoint, without waiting); SQLite removes it when the last connection
+        closes."""
         if self._db is not None:
+            if self._db.total_changes:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("PRAGMA busy_timeout = 0")
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             self._db.close()
             self._db = None
