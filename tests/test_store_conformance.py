@@ -655,6 +655,43 @@ def test_a_sqlite_row_with_damaged_columns_is_one_line_then_repaired(
     assert kept == {records[0].execution_id, records[2].execution_id}
 
 
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("cost_usd", 9e999), ("duration_seconds", "abc"), ("total_tokens", 2.5)],
+)
+def test_a_damaged_row_in_shows_history_window_is_the_same_one_line(
+    tmp_path: Path, project: Path, column: str, value: object
+) -> None:
+    """``show`` judges the shown executions against the ones before them, which it reads
+    apart (``SqliteStore.history``): a damaged row there is refused as ``find`` refuses it,
+    with the same line, never judged as if it were a figure."""
+    import sqlite3
+
+    path = tmp_path / "d.db"
+    url = f"sqlite:///{path}"
+    store = open_store(url, project_dir=project)
+    records = [make_record(project, hours=i, document="doc.md") for i in range(40)]
+    store.save(records)
+    store.close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(
+            f"UPDATE executions SET {column} = ? WHERE execution_id = ?",
+            (value, records[5].execution_id),
+        )
+    db.close()
+    in_window = invoke(url, project, "show", "--last", "3", "--format", "json")
+    shown = invoke(url, project, "show", "--last", "40", "--format", "json")
+    assert shown.exit_code == 1, shown.output
+    assert records[5].execution_id in shown.stderr and "damaged row" in shown.stderr
+    assert (in_window.exit_code, in_window.stderr) == (1, shown.stderr), in_window.output
+    assert "Traceback" not in in_window.output
+    assert invoke(url, project, "doctor", "--repair").exit_code == 0
+    again = invoke(url, project, "show", "--last", "3", "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert len(json.loads(again.stdout)["executions"]) == 3
+
 def test_reports_from_another_machine_are_shown_in_the_project_they_were_imported_into(
     backend: Backend, url: str | None, project: Path, tmp_path: Path
 ) -> None:

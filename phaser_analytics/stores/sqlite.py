@@ -127,6 +127,12 @@ _STATUS_VALUES = frozenset(status.value for status in ExecutionStatus)
 class DamagedRow(StorageError):
     """A row whose indexed columns are not of an entry's types (a database from elsewhere)."""
 
+    def __init__(self, execution_id: Any) -> None:
+        super().__init__(
+            f"The SQLite store holds a damaged row (execution {execution_id!r}): "
+            "'phaser analytics doctor --repair' moves it to the quarantine table."
+        )
+
 
 def _entry(row: Sequence[Any]) -> Entry:
     values = dict(zip(ENTRY_FIELDS, row, strict=True))
@@ -135,10 +141,7 @@ def _entry(row: Sequence[Any]) -> Entry:
         or values["status"] not in _STATUS_VALUES
         or not entry_values_fit(values)
     ):
-        raise DamagedRow(
-            f"The SQLite store holds a damaged row (execution {values['execution_id']!r}): "
-            "'phaser analytics doctor --repair' moves it to the quarantine table."
-        )
+        raise DamagedRow(values["execution_id"])
     values["started_at"] = datetime_from_json(values["started_at"])
     values["completed_at"] = datetime_from_json(values["completed_at"])
     values["status"] = ExecutionStatus(values["status"])
@@ -147,17 +150,12 @@ def _entry(row: Sequence[Any]) -> Entry:
 
 def _judged(row: Sequence[Any]) -> Judged:
     """A row of :data:`JUDGED_COLUMNS` as the rule reads it; a damaged one is refused as
-    :func:`_entry` refuses it."""
-    execution_id, document, started, *figures = row
-    try:
-        if not is_valid_execution_id(execution_id):
-            raise ValueError("not an execution id")
-        return Judged(execution_id, document, datetime_from_json(started), *figures)
-    except (ValueError, TypeError) as exc:
-        raise DamagedRow(
-            f"The SQLite store holds a damaged row (execution {execution_id!r}): "
-            "'phaser analytics doctor --repair' moves it to the quarantine table."
-        ) from exc
+    :func:`_entry` refuses it (the same checks of the same columns)."""
+    values = dict(zip(JUDGED_COLUMNS, row, strict=True))
+    if not is_valid_execution_id(values["execution_id"]) or not entry_values_fit(values):
+        raise DamagedRow(values["execution_id"])
+    values["started_at"] = datetime_from_json(values["started_at"])
+    return Judged(**values)
 
 
 def _columns(record: ExecutionRecord) -> dict[str, Any]:
