@@ -59,6 +59,7 @@ from .base import (
     stderr_warning,
 )
 from .sqlite_schema import (
+    CHILD_SHARED,
     HOUR_COLUMNS,
     INEXACT,
     INSERT_PHASE,
@@ -70,7 +71,6 @@ from .sqlite_schema import (
     REASON_COLUMNS,
     Counting,
     child_rows,
-    children_expected,
     fill_pre_aggregates,
     fill_projects,
     fill_reason_counts,
@@ -178,6 +178,20 @@ _UPDATE = (
     f"UPDATE executions SET {', '.join(f'{n} = :{n}' for n in _INSERT_NAMES)} "
     "WHERE lower(execution_id) = lower(:execution_id)"
 )
+
+
+#: The stored rows of ``phases`` and ``failure_reasons`` of some executions (``{}``: their
+#: keys' marks), in :func:`.sqlite_schema.child_rows`'s columns and order.
+_STORED_PHASES = (
+    f"SELECT {', '.join(CHILD_SHARED)}, phase_number, title, phase_status, error_message "
+    "FROM phases WHERE execution_key IN ({}) ORDER BY execution_key, position"
+)
+_STORED_REASONS = (
+    f"SELECT {', '.join(CHILD_SHARED)}, reason, reason_key FROM failure_reasons "
+    "WHERE execution_key IN ({}) ORDER BY execution_key, position"
+)
+#: What an execution's child rows repeat of its row (``doctor`` makes them from the row).
+_CHILD_FROM_ROW = ("execution_id", "project_path", "started_at", "status", "audit_document")
 
 
 def _where(query: AnalyticsQuery | None, project: str | None) -> tuple[str, list[Any]]:
@@ -663,22 +677,34 @@ class SqliteStore:
                 )
             )
         bad = []
-        stored = self._children_stored()
         mismatched: list[ExecutionRecord] = []
-        for key, text, *columns in db.execute(
-            f"SELECT lower(execution_id), record, {_COLUMNS} FROM executions"
-        ):
-            try:
-                _entry(columns)
-                data = json.loads(text)
-                record = ExecutionRecord.from_dict(data)
-            except Exception as exc:
-                reason = "its columns are damaged" if isinstance(exc, DamagedRow) else None
-                bad.append((key, text, reason or f"{type(exc).__name__}: {exc}"))
-                continue
-            if stored.pop(key, (0, 0)) != children_expected(record):
-                mismatched.append(record)
-        findings += self._check_children(mismatched, list(stored), repair)
+        cursor = db.execute(f"SELECT lower(execution_id), record, {_COLUMNS} FROM executions")
+        while rows := cursor.fetchmany(_CHUNK):
+            stored = self._children_of([row[0] for row in rows])
+            for key, text, *columns in rows:
+                try:
+                    entry = _entry(columns)
+                    record = ExecutionRecord.from_dict(json.loads(text))
+                except Exception as exc:
+                    reason = "its columns are damaged" if isinstance(exc, DamagedRow) else None
+                    bad.append((key, text, reason or f"{type(exc).__name__}: {exc}"))
+                    continue
+                # The child rows follow the execution's row (what queries filter on), also
+                # where a hand edit moved it to another project or time.
+                for name in _CHILD_FROM_ROW:
+                    setattr(record, name, getattr(entry, name))
+                phases: list[tuple] = []
+                reasons: list[tuple] = []
+                child_rows(record, phases, reasons)
+                if stored.get(key, ([], [])) != (phases, reasons):
+                    mismatched.append(record)
+        orphans = [
+            key for (key,) in db.execute(
+                "SELECT execution_key FROM phases UNION SELECT execution_key FROM "
+                "failure_reasons EXCEPT SELECT lower(execution_id) FROM executions"
+            )
+        ] + [key for key, _, _ in bad if self._children_of([key])]  # fmt: skip
+        findings += self._check_children(mismatched, orphans, repair)
         for key, text, reason in bad:
             if repair:
                 self._quarantine(key, text, reason)
@@ -851,15 +877,15 @@ class SqliteStore:
         rows, _, _ = self._parts_by(query, project, zone, [HOUR_OF_DAY_SQL, WEEKDAY_SQL])
         return usage_of_parts(rows)
 
-    def _children_stored(self) -> dict[str, tuple[int, int]]:
-        """(phase rows, reason rows) of each execution key that has any."""
-        counts: dict[str, list[int]] = {}
-        for index, table in enumerate(("phases", "failure_reasons")):
-            for key, count in self.db.execute(
-                f"SELECT execution_key, count(*) FROM {table} GROUP BY execution_key"
-            ):
-                counts.setdefault(key, [0, 0])[index] = count
-        return {key: (a, b) for key, (a, b) in counts.items()}
+    def _children_of(self, keys: Sequence[str]) -> dict[str, tuple[list[tuple], list[tuple]]]:
+        """The stored phase and reason rows of each of ``keys`` that has any, as
+        :func:`.sqlite_schema.child_rows` makes them (in their order)."""
+        found: dict[str, tuple[list[tuple], list[tuple]]] = {}
+        marks = ", ".join("?" * len(keys))
+        for index, sql in enumerate((_STORED_PHASES, _STORED_REASONS)):
+            for row in self.db.execute(sql.format(marks), keys):
+                found.setdefault(row[0], ([], []))[index].append(row)
+        return found
 
     def _check_children(
         self, mismatched: list[ExecutionRecord], orphans: list[str], repair: bool

@@ -622,15 +622,15 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 # -- the rows of the derived tables -------------------------------------------------------
 
-_CHILD_SHARED = ("execution_key", "execution_id", "project_path", "started_ts", "started_at",
+CHILD_SHARED = ("execution_key", "execution_id", "project_path", "started_ts", "started_at",
                  "status", "audit_document", "position")  # fmt: skip
 INSERT_PHASE = (
-    f"INSERT INTO phases ({', '.join(_CHILD_SHARED)}, phase_number, title, phase_status, "
-    f"error_message) VALUES ({', '.join('?' * (len(_CHILD_SHARED) + 4))})"
+    f"INSERT INTO phases ({', '.join(CHILD_SHARED)}, phase_number, title, phase_status, "
+    f"error_message) VALUES ({', '.join('?' * (len(CHILD_SHARED) + 4))})"
 )
 INSERT_REASON = (
-    f"INSERT INTO failure_reasons ({', '.join(_CHILD_SHARED)}, reason, reason_key) "
-    f"VALUES ({', '.join('?' * (len(_CHILD_SHARED) + 2))})"
+    f"INSERT INTO failure_reasons ({', '.join(CHILD_SHARED)}, reason, reason_key) "
+    f"VALUES ({', '.join('?' * (len(CHILD_SHARED) + 2))})"
 )
 
 
@@ -667,7 +667,3 @@ def write_children(
         db.executemany(INSERT_PHASE, phases)
     if reasons:
         db.executemany(INSERT_REASON, reasons)
-
-
-def children_expected(record: ExecutionRecord) -> tuple[int, int]:
-    return len(record.phases), len(reasons_of(record.failure_reasons))
