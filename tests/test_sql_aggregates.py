@@ -973,6 +973,54 @@ def test_show_flags_the_same_anomalies_from_sqlite_as_from_json(
         assert show(*extra, "--store", url) == show(*extra)
 
 
+
+# -- show's history window (m008): SqliteStore.history ------------------------------------------
+
+
+def _figures(rows: Any) -> list[tuple]:
+    return [(r.execution_id, r.audit_document, r.started_at, r.duration_seconds, r.cost_usd,
+             r.total_tokens, r.test_delta) for r in rows]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "query",
+    [AnalyticsQuery(), AnalyticsQuery(until=INSTANTS[5]), AnalyticsQuery(limit=7),
+     AnalyticsQuery(until=INSTANTS[3], limit=4), AnalyticsQuery(limit=400),
+     AnalyticsQuery(until=INSTANTS[0] - timedelta(days=1)), AnalyticsQuery(limit=0)],
+    ids=["all", "until", "limit", "until+limit", "past-the-undated", "none-dated", "limit0"],
+)  # fmt: skip
+def test_history_gives_what_find_gives(tmp_path: Path, query: AnalyticsQuery) -> None:
+    """``show``'s history window (``history``) is the executions ``find`` gives, in its
+    order, with the same figures: runs that start at one instant (written with other
+    offsets) are ordered by id, undated ones come last, ``until`` and a limit cut alike."""
+    store = SqliteStore(tmp_path / "h.db")
+    history = _generated(300, seed=3)
+    for i, record in enumerate(history[::3]):
+        record.tokens, record.baseline_tests, record.final_tests = {"total": 1000 * i}, 10, 10 + i
+    store.save(history)
+    assert any(r.started_at is None for r in history)
+    for project in (*PROJECTS, "/work/none"):
+        expected = _figures(store.find(query, project=project))
+        assert _figures(store.history(query, project=project)) == expected
+    assert _figures(store.history(query)) == _figures(store.find(query))
+    assert _figures(store.history(AnalyticsQuery(), project=PROJECTS[0]))[-1][2] is None
+
+
+def test_the_history_window_is_read_from_the_covering_index(tmp_path: Path) -> None:
+    """The window is answered from the index of a project's executions alone (m008), never
+    from the rows that carry whole records."""
+    store = SqliteStore(tmp_path / "h.db")
+    store.save(_generated(50))
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    judged = store.history(AnalyticsQuery(until=INSTANTS[6], limit=200), project=PROJECTS[0])
+    store.db.set_trace_callback(None)
+    assert judged
+    (sql,) = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    plan = " ".join(row[-1] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "USING COVERING INDEX executions_project" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
 # -- each project's count (m007): store info without grouping ----------------------------------
 
 
