@@ -441,34 +441,29 @@ class SqliteStore:
         if not entries:
             return
         keys = [e.execution_id.lower() for e in entries]
-        marks = ", ".join("?" * len(keys))
-        with self._errors("read"):
-            found = dict(
-                self.db.execute(
-                    "SELECT lower(execution_id), record FROM executions "
-                    f"WHERE lower(execution_id) IN ({marks})",
-                    keys,
-                ).fetchall()
-            )
-        yield from loaded_in_order(keys, found, self._load)
+        yield from loaded_in_order(keys, self._texts(keys), self._load)
 
     def record_texts(self, entries: Sequence[Entry]) -> dict[str, str]:
         """The JSON text of each entry's record as stored, not loaded, by lower-cased id (an
         entry whose row is gone is left out): what ``store migrate`` copies into a store
         that takes it as it is (PostgreSQL's ``save_stored``)."""
         found: dict[str, str] = {}
-        for start in range(0, len(entries), _CHUNK):
-            keys = [e.execution_id.lower() for e in entries[start : start + _CHUNK]]
-            marks = ", ".join("?" * len(keys))
-            with self._errors("read"):
-                found.update(
-                    self.db.execute(
-                        "SELECT lower(execution_id), record FROM executions "
-                        f"WHERE lower(execution_id) IN ({marks})",
-                        keys,
-                    ).fetchall()
-                )
+        for chunk in _chunks(entries):
+            found.update(self._texts([e.execution_id.lower() for e in chunk]))
         return found
+
+    def _texts(self, keys: Sequence[str]) -> dict[str, str]:
+        """The stored JSON text of the records of ``keys`` (lower-cased ids; at most
+        :data:`_CHUNK`) that have a row."""
+        marks = ", ".join("?" * len(keys))
+        with self._errors("read"):
+            return dict(
+                self.db.execute(
+                    "SELECT lower(execution_id), record FROM executions "
+                    f"WHERE lower(execution_id) IN ({marks})",
+                    keys,
+                ).fetchall()
+            )
 
     def _load(self, key: str, text: str) -> ExecutionRecord | None:
         """The record of a row; a row that does not load is quarantined, with one warning."""
@@ -524,7 +519,7 @@ class SqliteStore:
         if "info" in self._fresh_memo():  # a command asks more than once
             return self._memo["info"]
         with self._errors("read"):
-            # The count of each project from its hours (a few thousand rows, not one per
+            # The count of each project from `projects` (a row per project, not one per
             # execution: show's store-side cost), its name by one index look-up.
             counts = self.db.execute(
                 "SELECT project_path, executions FROM projects ORDER BY project_path"

@@ -1,8 +1,9 @@
 """The SQLite store's schema: the migrations that build it, applied in order and recorded
 in the ``_migrations`` table (as simonw/llm's ``llm/migrations.py`` does), and what keeps its
 derived tables in step with the ``executions`` rows: the phase and failure-reason rows of
-each record, and the pre-aggregates (``execution_hours``, ``phase_counts``) the writer adds
-to once per batch and triggers undo on a deletion or an update.
+each record, and the pre-aggregates (``execution_hours``, ``phase_counts``,
+``reason_counts``, ``projects``) the writer adds to once per batch and triggers undo on a
+deletion or an update; and the index that answers ``show``'s history window.
 
 A migration is never edited once released: a change of schema is a new one. The store
 (:mod:`.sqlite`) opens the database, calls :func:`migrate` and reads and writes the rows.
