@@ -410,6 +410,19 @@ def offset_changes(
     return first, changes
 
 
+def whole_hour_offsets(
+    zone: tzinfo | None, low: float, high: float
+) -> tuple[int, list[tuple[int, int]]] | None:
+    """:func:`offset_changes` in whole hours (the offset at ``low``, and each change as
+    ``(first hour of the new offset, new offset)``), or ``None`` when an offset or a
+    change of it is not a whole hour (+05:30, +05:45): then a UTC hour can span two local
+    hours, and a store's per-hour partial sums cannot be bucketed by local hour."""
+    first, changes = offset_changes(zone, low, high)
+    if first % 3600 or any(at % 3600 or offset % 3600 for at, offset in changes):
+        return None
+    return int(first) // 3600, [(at // 3600, int(offset) // 3600) for at, offset in changes]
+
+
 def local_day(number: int) -> date:
     """The date of a day number counted from 1970-01-01 (a local day, in SQL)."""
     return EPOCH_DAY + timedelta(days=number)

@@ -51,10 +51,10 @@ from ..aggregates import (
     WEEKDAY_SQL,
     StatsPart,
     local_seconds_sql,
-    offset_changes,
     parts_by_period,
     reason_key,
     usage_of_parts,
+    whole_hour_offsets,
 )
 from ..errors import ExecutionNotFoundError, StorageError
 from ..machine import imported_from, machine_name
@@ -1267,8 +1267,7 @@ class PostgresStore:
                 hours.empty = True
                 return hours
             low, high = low * 3600.0, (high + 1) * 3600.0
-            first, changes = offset_changes(zone, low, high)
-            if first % 3600 or any(moment % 3600 or offset % 3600 for moment, offset in changes):
+            if whole_hour_offsets(zone, low, high) is None:
                 return None
             hours.zone_range = (zone, low, high)
         return hours

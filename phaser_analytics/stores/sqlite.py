@@ -25,9 +25,9 @@ from ..aggregates import (
     StatsPart,
     count_reasons,
     local_seconds_sql,
-    offset_changes,
     parts_by_period,
     usage_of_parts,
+    whole_hour_offsets,
 )
 from ..anomalies import Judged
 from ..errors import ExecutionNotFoundError, StorageError
@@ -270,14 +270,15 @@ def _local_hour_sql(zone: tzinfo | None, low: float | None, high: float) -> str 
     the database) that is not a whole hour (+05:30, +05:45; those read the rows)."""
     if low is None:
         return "NULL"
-    first, changes = offset_changes(zone, low, high)
-    if first % 3600 or any(at % 3600 or offset % 3600 for at, offset in changes):
+    whole = whole_hour_offsets(zone, low, high)
+    if whole is None:
         return None
-    offsets = [int(first) // 3600, *(int(offset) // 3600 for _, offset in changes)]
+    first, changes = whole
+    offsets = [first, *(offset for _, offset in changes)]
     if not changes:
-        return f"(utc_hour + {offsets[0]})"
-    cases = " ".join(f"WHEN utc_hour < {at // 3600} THEN {offsets[i]}"
-                     for i, (at, _) in enumerate(changes))  # fmt: skip
+        return f"(utc_hour + {first})"
+    cases = " ".join(f"WHEN utc_hour < {hour} THEN {offsets[i]}"
+                     for i, (hour, _) in enumerate(changes))  # fmt: skip
     return f"(utc_hour + CASE {cases} ELSE {offsets[-1]} END)"
 
 
