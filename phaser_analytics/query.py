@@ -248,6 +248,23 @@ class _EntryOfProject:
         return self.entry.execution_id
 
 
-def get_global_executions(query: AnalyticsQuery) -> list[tuple[str, ExecutionRecord]]:
-    """Executions across all known projects, as ``(project_name, record)``, newest first."""
-    return [(project.name, record) for project, record in select_global(query).load()]
+def get_global_executions(
+    query: AnalyticsQuery, *, project_dir: Path | None = None
+) -> list[tuple[str, ExecutionRecord]]:
+    """Executions across all known projects, as ``(project_name, record)``, newest first.
+
+    Read as ``show --global`` reads them: when a store URL is in force for ``project_dir``
+    (the project of the working directory when ``None``) — ``PHASER_STORE``, else config
+    ``analytics.store`` — every project in that store, in one query; else every registered
+    project's own store.
+    """
+    from .project_root import find_project_root
+
+    where = Path(project_dir) if project_dir is not None else find_project_root()
+    url = resolve_store_url(None, where)
+    store = open_store(url, project_dir=where) if url is not None else None
+    try:
+        return [(p.name, record) for p, record in select_global(query, store=store).load()]
+    finally:
+        if store is not None:
+            store.close()

@@ -26,9 +26,11 @@ from .stores.base import Entry, Store
 class Selection:
     """What a command shows: the selected records and the statistics of every execution
     the query keeps. ``store`` and ``key`` are the store a project view was read from and
-    the project's key in it: what later steps of the command (``show``'s anomalies) read
-    more from. (A plain class: a dataclass costs every command ~0.5 ms to define;
-    docs/performance.md, "Start-up".)"""
+    the project's key in it; for ``--global``, the store that holds every project, or
+    ``None`` for the registered projects' own stores: what later steps of the command
+    (``show``'s anomalies, the dashboard's previous period) read more from. (A plain
+    class: a dataclass costs every command ~0.5 ms to define; docs/performance.md,
+    "Start-up".)"""
 
     __slots__ = ("key", "origins", "project", "projects", "records", "stats", "store",
                  "store_empty")  # fmt: skip
@@ -144,6 +146,8 @@ def select_project_streaming(
         stats=chosen.stats(),
         project={"name": info.project_name(key) or project_dir.name, "path": str(project_dir)},
         store_empty=not info.count_for(key),
+        store=store,
+        key=key,
     )
 
 

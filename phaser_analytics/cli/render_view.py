@@ -89,6 +89,11 @@ def make_view(
     options.setdefault("time_zone", zone_label(zone))
     options.setdefault("project_dir", project_dir)
     options.setdefault("store_empty", selection.store_empty)
+    # Where the records came from, for a renderer that reads more of the same (the
+    # dashboard's previous period): the open store (None with --global over the registry)
+    # and the project's key in it.
+    options.setdefault("store", selection.store)
+    options.setdefault("project_key", selection.key)
     options.setdefault("template_dirs", app.host().template_dirs())
     options.setdefault("width", terminal_width())
     options.setdefault("color", False)

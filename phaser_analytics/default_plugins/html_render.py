@@ -12,7 +12,9 @@ every network request. Jinja2, uPlot and the dashboard data code are loaded only
 format renders.
 
 Options: ``by`` (``day``, ``week``, ``month``; the charts' period), ``zone`` (a tzinfo, or
-``None`` for local time), ``template``, ``project_dir``, ``template_dirs``.
+``None`` for local time), ``template``, ``project_dir``, ``template_dirs``, and ``store``
+and ``project_key`` (the store the records came from, and the project's key in it), where
+the previous period for the headline's change is read (:func:`previous_records`).
 """
 
 from __future__ import annotations
@@ -71,9 +73,13 @@ def previous_records(
     view: RenderView,
 ) -> tuple[tuple[datetime, datetime] | None, list[ExecutionRecord] | None]:
     """The executions of the period before the selection's, of the same length, with the
-    same status and document filters, read through the public query functions; ``None``
-    when the view says nothing about where its records came from (the Python API).
-    Returned with the period: ``(start, end)``, or ``None``."""
+    same status and document filters, selected as the view's own records were: from the
+    store they came from (the view's option ``store``, with ``project_key`` for one
+    project's view; for ``--global``, ``None`` means every registered project's own
+    store), so the comparison never reads another store than the page shows. A project
+    view without a store (the Python API) reads the store in force for its
+    ``project_dir``; ``None`` when the view says nothing about where its records came
+    from. Returned with the period: ``(start, end)``, or ``None``."""
     from dataclasses import replace
 
     from phaser_analytics.dashboard_data import comparison_window
@@ -83,16 +89,29 @@ def previous_records(
     if window is None:
         return None, None
     query = replace(view.query, since=window[0], until=window[1], limit=None)
+    store = view.option("store")
     if view.project is None:
-        from phaser_analytics.query import get_global_executions
+        from phaser_analytics.query import select_global
 
-        return window, [record for _, record in get_global_executions(query)]
+        # The shown period has said once which registered project is gone or unreadable.
+        every = select_global(query, warn=_quiet, store=store)
+        return window, [record for _, record in every.load()]
+    if store is not None:
+        from phaser_analytics.view import select_project
+
+        where = Path(str(view.project.get("path") or ""))
+        chosen = select_project(store, view.option("project_key"), query, where)
+        return window, list(chosen.records)
     project_dir = view.option("project_dir")
     if project_dir is None:
         return None, None
     from phaser_analytics.query import query_executions
 
     return window, query_executions(Path(project_dir), query)
+
+
+def _quiet(_message: str) -> None:
+    """A warning already given."""
 
 
 def page_context(view: RenderView, data_json: str) -> tuple[dict[str, Any], str]:
