@@ -119,6 +119,23 @@ _CHUNK = 500
 
 _COLUMNS = ", ".join(ENTRY_FIELDS)
 _SELECT = f"SELECT {_COLUMNS} FROM executions"
+_SELECT_JUDGED = f"SELECT {', '.join(JUDGED_COLUMNS)} FROM executions"
+
+
+def _newest_first(
+    select: str, query: AnalyticsQuery | None, project: str | None
+) -> tuple[str, list[Any]]:
+    """``select`` of the executions ``query`` and ``project`` choose, newest first (ties
+    by id), to the query's limit: what :meth:`SqliteStore.find` and
+    :meth:`SqliteStore.history` read. ``""`` when the limit asks for none."""
+    limit = query.limit if query is not None else None
+    if limit is not None and limit <= 0:
+        return "", []
+    where, params = _where(query, project)
+    sql = f"{select}{where} ORDER BY started_ts DESC, execution_id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, params
 
 
 _STATUS_VALUES = frozenset(status.value for status in ExecutionStatus)
@@ -392,14 +409,8 @@ class SqliteStore:
     def find(
         self, query: AnalyticsQuery | None = None, *, project: str | None = None
     ) -> Iterator[Entry]:
-        limit = query.limit if query is not None else None
-        if limit is not None and limit <= 0:
-            return iter(())
-        where, params = _where(query, project)
-        sql = _SELECT + where + " ORDER BY started_ts DESC, execution_id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._rows(sql, params)
+        sql, params = _newest_first(_SELECT, query, project)
+        return self._rows(sql, params) if sql else iter(())
 
     def history(
         self, query: AnalyticsQuery | None = None, *, project: str | None = None
@@ -407,14 +418,9 @@ class SqliteStore:
         """The executions :meth:`find` gives, with only what the anomaly rule judges (its
         history window, for ``show``): read from the index of a project's executions
         alone, not from rows that carry whole records."""
-        limit = query.limit if query is not None else None
-        if limit is not None and limit <= 0:
+        sql, params = _newest_first(_SELECT_JUDGED, query, project)
+        if not sql:
             return []
-        where, params = _where(query, project)
-        sql = (f"SELECT {', '.join(JUDGED_COLUMNS)} FROM executions{where} "
-               "ORDER BY started_ts DESC, execution_id DESC")  # fmt: skip
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
         with self._errors("read"):
             rows = self.db.execute(sql, params).fetchall()
         return [_judged(row) for row in rows]
