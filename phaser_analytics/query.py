@@ -16,8 +16,8 @@ from .models import (
     ExecutionStatus,
     PhaseStatus,
 )
-from .stores import open_store
-from .stores.base import Entry, Store, resolve_store_url, sort_newest_first
+from .stores import project_store
+from .stores.base import Entry, Store, shared_store_url, sort_newest_first
 
 if TYPE_CHECKING:
     # Imported where --global needs it: show of one project never reads the registry.
@@ -32,14 +32,6 @@ def select_entries(entries: Iterable[Entry], query: AnalyticsQuery) -> list[Entr
     """
     matching = sort_newest_first(e for e in entries if query.matches(e))
     return matching[: query.limit] if query.limit is not None else matching
-
-
-def project_store(
-    project_dir: Path, url: str | None = None, *, warn: Callable[[str], None] = stderr_warning
-) -> Store:
-    """The store in force for ``project_dir``: ``url`` (``--store``), else ``PHASER_STORE``,
-    else config ``analytics.store``, else the project's JSON store."""
-    return open_store(resolve_store_url(url, project_dir), project_dir=project_dir, warn=warn)
 
 
 def project_key(project_dir: Path, store: Store | None = None) -> str:
@@ -161,12 +153,16 @@ class GlobalSelection:
                     for record in self.store.read(self.entries)]
         loaded = []
         stores: dict[str, Store] = {}
-        for project, entry in self.items:
-            store = stores.get(project.path)
-            if store is None:
-                store = stores[project.path] = open_store(None, project_dir=Path(project.path))
-            for record in store.read([entry]):
-                loaded.append((project, record))
+        try:
+            for project, entry in self.items:
+                store = stores.get(project.path)
+                if store is None:
+                    store = stores[project.path] = project_store(Path(project.path))
+                for record in store.read([entry]):
+                    loaded.append((project, record))
+        finally:
+            for store in stores.values():
+                store.close()
         return loaded
 
 
@@ -214,7 +210,7 @@ def select_global(
             )
             continue
         try:
-            entries = list(open_store(None, project_dir=Path(project.path), warn=warn).find())
+            entries = _entries_of(Path(project.path), warn)
         except (StorageError, OSError) as exc:
             # One unreadable project must not hide every other one.
             selection.unreadable.append(project)
@@ -227,6 +223,16 @@ def select_global(
         ordered = ordered[: query.limit]
     selection.items = [(t.project, t.entry) for t in ordered]
     return selection
+
+
+def _entries_of(project_dir: Path, warn: Callable[[str], None]) -> list[Entry]:
+    """A registered project's executions, from the store its own config names (a store
+    inside it: :func:`~.stores.base.store_url_from_config`), else its JSON store."""
+    store = project_store(project_dir, warn=warn)
+    try:
+        return list(store.find(project=project_key(project_dir, store)))
+    finally:
+        store.close()
 
 
 class _EntryOfProject:
@@ -253,16 +259,15 @@ def get_global_executions(
 ) -> list[tuple[str, ExecutionRecord]]:
     """Executions across all known projects, as ``(project_name, record)``, newest first.
 
-    Read as ``show --global`` reads them: when a store URL is in force for ``project_dir``
-    (the project of the working directory when ``None``) — ``PHASER_STORE``, else config
-    ``analytics.store`` — every project in that store, in one query; else every registered
-    project's own store.
+    Read as ``show --global`` reads them: when a store shared between projects is in force
+    for ``project_dir`` (the project of the working directory when ``None``) —
+    ``PHASER_STORE``, else ``analytics.store`` of the user's config — every project in that
+    store, in one query; else every registered project, each from its own store.
     """
     from .project_root import find_project_root
 
     where = Path(project_dir) if project_dir is not None else find_project_root()
-    url = resolve_store_url(None, where)
-    store = open_store(url, project_dir=where) if url is not None else None
+    store = project_store(where) if shared_store_url(None, where) else None
     try:
         return [(p.name, record) for p, record in select_global(query, store=store).load()]
     finally:

@@ -6,6 +6,7 @@ store in force as ``show --global`` does."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -181,16 +182,60 @@ def test_get_global_executions_reads_the_store_phaser_store_names(
     assert len(recent) == len(SHOWN)
 
 
-def test_get_global_executions_reads_the_store_a_project_config_names(
+def with_own_sqlite_store(runner: CliRunner, tmp_path: Path) -> Path:
+    """Alpha, whose own config names a SQLite store inside it: its imports go there (and
+    register it, as nothing run elsewhere would open that store)."""
+    alpha = tmp_path / "alpha"
+    (alpha / ".phaser").mkdir(parents=True)
+    (alpha / ".phaser" / "config.json").write_text(
+        '{"analytics": {"store": "sqlite:history.db"}}', encoding="utf-8"
+    )
+    for number, (name, days, status) in enumerate(RUNS):
+        if name != "alpha":
+            continue
+        report = write_report(alpha / "reports" / f"run-{number:02d}",
+                              document=f"document-{number}.md", project_name="Alpha",
+                              project_path=str(alpha), started=NOW - timedelta(days=days),
+                              status=status)  # fmt: skip
+        invoke(runner, "import", str(report), "--project", str(alpha))
+    assert (alpha / "history.db").is_file()
+    assert not (alpha / ".phaser" / "analytics").exists()
+    return alpha
+
+
+ALPHA = sorted(f"document-{n}.md" for n, run in enumerate(RUNS) if run[0] == "alpha")
+GAMMA = [f"gamma-{days}.md" for days in (15, 18, 19)]
+
+
+@pytest.mark.parametrize("where", ["alpha", "gamma", "elsewhere"])
+def test_global_reads_each_registered_project_from_the_store_its_config_names(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """With no store shared between projects in force, ``--global`` is every registered
+    project, each read from its own store: Alpha's SQLite store (its config names it) and
+    Gamma's JSON store; the same set wherever it runs, Alpha's own directory included."""
+    alpha = with_own_sqlite_store(runner, tmp_path)
+    register_gamma(runner, tmp_path)
+    cwd = {"alpha": alpha, "gamma": tmp_path / "gamma", "elsewhere": tmp_path}[where]
+    monkeypatch.chdir(cwd)
+    pairs = get_global_executions(AnalyticsQuery())
+    assert sorted(r.audit_document for _, r in pairs) == sorted(ALPHA + GAMMA)
+    assert {name for name, _ in pairs} == {"Alpha", "Gamma"}
+    shown = json.loads(invoke(runner, "show", "--global", "--last", "100", "--format", "json"))
+    assert sorted(e["audit_document"] for e in shown["executions"]) == sorted(ALPHA + GAMMA)
+    assert shown["stats"]["total_executions"] == len(ALPHA) + len(GAMMA)
+
+
+def test_global_reads_a_project_config_store_as_a_real_process(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    projects = fill(runner, tmp_path, "--store", f"sqlite:///{tmp_path / 'alpha' / 'all.db'}")
+    alpha = with_own_sqlite_store(runner, tmp_path)
     register_gamma(runner, tmp_path)
-    config = projects["alpha"] / ".phaser" / "config.json"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('{"analytics": {"store": "sqlite:all.db"}}', encoding="utf-8")
-    pairs = get_global_executions(AnalyticsQuery(), project_dir=projects["alpha"])
-    assert len(pairs) == len(RUNS)
-    assert {name for name, _ in pairs} == {"Alpha", "Beta"}
-    elsewhere = get_global_executions(AnalyticsQuery(), project_dir=tmp_path)
-    assert {name for name, _ in elsewhere} == {"Gamma"}  # no store named there: the registry
+    result = subprocess.run(
+        [sys.executable, "-m", "phaser_analytics", "analytics", "show", "--global",
+         "--last", "100", "--format", "json"],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ), cwd=alpha,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)["executions"]
+    assert sorted(e["audit_document"] for e in shown) == sorted(ALPHA + GAMMA)

@@ -530,8 +530,9 @@ def global_option(func: F) -> F:
         "--global",
         "global_",
         is_flag=True,
-        help="Aggregate across every project: of the store in force when it holds many "
-        "(SQLite, PostgreSQL), else every one registered in $PHASER_HOME (default ~/.phaser).",
+        help="Aggregate across every project: of the store shared between projects "
+        "(--store, PHASER_STORE, your config's analytics.store), else every one registered "
+        "in $PHASER_HOME (default ~/.phaser), each from its own store.",
     )(func)
 
 
@@ -578,9 +579,10 @@ def open_command_store(project_dir: Path) -> Any:
 
 
 def global_store(project_dir: Path) -> Any:
-    """For ``--global``: the store named by a URL (every project in it, one query), else
-    ``None``: every registered project's own JSON store."""
-    if store_url(project_dir) is None:
+    """For ``--global``: the store shared between projects that is in force (``--store``,
+    ``PHASER_STORE``, the user's config: every project in it, one query), else ``None``:
+    every registered project's own store (a project's config may name one inside it)."""
+    if not store_shared(project_dir):
         return None
     return open_command_store(project_dir)
 

@@ -33,9 +33,13 @@ def ensure_analytics_dir(project_dir: Path) -> Path:
     return analytics_dir
 
 
-def project_store(project_dir: Path) -> Store:
-    """The store in force for ``project_dir``."""
-    return open_store(resolve_store_url(None, Path(project_dir)), project_dir=Path(project_dir))
+def project_store(
+    project_dir: Path, url: str | None = None, *, warn: Warn = stderr_warning
+) -> Store:
+    """The store in force for ``project_dir``: ``url`` (``--store``), else ``PHASER_STORE``,
+    else config ``analytics.store``, else the project's JSON store."""
+    project_dir = Path(project_dir)
+    return open_store(resolve_store_url(url, project_dir), project_dir=project_dir, warn=warn)
 
 
 def save_execution(record: ExecutionRecord, project_dir: Path) -> Path:
