@@ -481,6 +481,45 @@ def test_breakdowns_are_imported_from_the_hookspecs_as_before() -> None:
         hookspecs.Nothing  # noqa: B018
 
 
+#: Runs the CLI like the ``phaser`` script and writes, at exit (after click's
+#: ``sys.exit``, before the interpreter's final collections), how many objects are frozen.
+_FROZEN = """
+import atexit, gc, os, sys
+atexit.register(lambda: open(os.environ["FROZEN_OUT"], "w").write(str(gc.get_freeze_count())))
+sys.argv = ["phaser", *sys.argv[1:]]
+from phaser_analytics.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_the_console_script_leaves_what_is_alive_out_of_the_exits_collections(
+    tmp_path: Path, project: Path, ok: bool
+) -> None:
+    """The objects alive when a command ends are frozen (``gc.freeze``), so the
+    interpreter's collections at exit do not walk them; the command's output file is
+    whole, and a failing command still exits with its code and message."""
+    fill(project, 3)
+    frozen = tmp_path / "frozen.txt"
+    exported = tmp_path / "history.json"
+    args = ["--format", "json", "--project", str(project), "--output", str(exported)]
+    if not ok:
+        args = ["--format", "no-such-format", "--project", str(project)]
+    result = subprocess.run(
+        [sys.executable, "-c", _FROZEN, "analytics", "export", *args],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        env={**os.environ, "FROZEN_OUT": str(frozen)},
+    )  # fmt: skip
+    assert int(frozen.read_text(encoding="utf-8")) > 1000
+    if ok:
+        assert result.returncode == 0, result.stderr
+        assert len(json.loads(exported.read_text(encoding="utf-8"))["executions"]) == 3
+    else:
+        assert result.returncode == 2
+        assert "no-such-format" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 @pytest.mark.slow
 def test_benchmark_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
