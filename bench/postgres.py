@@ -33,6 +33,9 @@ TESTS = REPO / "tests"
 PROJECTS = 5
 #: The start-up floor plus psycopg: what any command on a PostgreSQL store pays first.
 FLOOR_PSYCOPG = "import click, pluggy, json, psycopg"
+#: The same, ending as our console scripts end (gc.freeze: the exit's collections skip what
+#: is alive; docs/performance.md, "Exit"): the least any command on a PostgreSQL store takes.
+FLOOR_PSYCOPG_FROZEN = "import click, pluggy, json, psycopg, gc; gc.freeze()"
 IMPORTERS = 8
 IMPORTS_EACH = 25
 SAVE_BATCH = 2000
@@ -228,6 +231,9 @@ def run_all(bench: Any, root: Path, n: int, seed: int, store: str,
             # on a PostgreSQL store pays before it does anything (docs/performance.md).
             spec("floor_psycopg", f'python -c "{FLOOR_PSYCOPG}" with the same interpreter',
                  lambda _: [sys.executable, "-c", FLOOR_PSYCOPG]),
+            spec("floor_psycopg_frozen",
+                 f'python -c "{FLOOR_PSYCOPG_FROZEN}" with the same interpreter',
+                 lambda _: [sys.executable, "-c", FLOOR_PSYCOPG_FROZEN]),
             spec("pg_show", f"phaser analytics show --global on a PostgreSQL store of {n}",
                  lambda _: phaser("--store", db.url, "show", "--global")),
             spec("pg_trends", f"phaser analytics trends --global over {n}",

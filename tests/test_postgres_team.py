@@ -351,8 +351,9 @@ def test_the_postgresql_benchmark_smoke_run_writes_every_figure(pg_url: str,
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert set(data["figures"]) == {"pg_migrate", "floor_startup", "floor_psycopg", "pg_show",
-                                    "pg_trends", "pg_failures", "pg_importers"}
+    assert set(data["figures"]) == {"pg_migrate", "floor_startup", "floor_psycopg",
+                                    "floor_psycopg_frozen", "pg_show", "pg_trends",
+                                    "pg_failures", "pg_importers"}
     assert set(data["targets"]) == {"pg_migrate_seconds", "pg_show/floor_startup",
                                     "pg_trends/floor_startup", "pg_failures/floor_startup",
                                     "pg_importers_s_per_import"}
