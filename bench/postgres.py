@@ -91,6 +91,7 @@ class Database:
                 "DROP TABLE IF EXISTS phaser_executions, phaser_schema, phaser_quarantine, "
                 "phaser_projects, phaser_phases, phaser_reasons, phaser_hours; "
                 "DROP FUNCTION IF EXISTS phaser_projects_count(), phaser_children_sync(), "
+                "phaser_executions_inserted(), "
                 "phaser_hours_sync()"
             )
 

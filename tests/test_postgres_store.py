@@ -823,6 +823,81 @@ def test_the_hours_table_follows_every_write(
         assert all(row[2] is not None for row in kept)
 
 
+def insert_triggers(postgres_server: PgServer, url: str) -> dict[str, str]:
+    """The triggers that fire on INSERT into phaser_executions: name -> function."""
+    with postgres_server.connect(url.rsplit("/", 1)[1]) as conn:
+        return dict(conn.execute(
+            "SELECT t.tgname, p.proname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE t.tgrelid = 'phaser_executions'::regclass AND NOT t.tgisinternal "
+            "AND t.tgtype & 4 <> 0"  # TRIGGER_TYPE_INSERT
+        ).fetchall())
+
+
+def test_version_6_keeps_every_derived_table_with_one_insert_trigger(
+    postgres_server: PgServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 6 replaces the three insert triggers of versions 2, 4 and 5 by one: after the
+    upgrade an INSERT fires that one only, and the projects, phases, reasons and hours it
+    keeps equal what the executions say, through one INSERT, COPY, psql and --force."""
+    from phaser_analytics import aggregates
+
+    def made(hours: int, **extra: Any) -> ExecutionRecord:
+        values: dict[str, Any] = dict(cost_usd=0.5, tokens={"total": 7 * hours},
+                                      failure_reasons=["Flaky", "Slow"][: hours % 3],
+                                      base_commit=f"c{hours}")  # fmt: skip
+        values.update(extra)
+        return make_record(f"/p{hours % 3}", hours=hours // 2, **values)
+
+    def exact(store: PostgresStore) -> None:
+        assert counted(store) == grouped(postgres_server, pg_url)
+        assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
+        assert reasons_disagreeing(postgres_server, pg_url) == []
+        records = list(store.read(store.find()))
+        assert store.phase_summaries(None) == aggregates.phase_summaries(records)
+        assert store.reason_counts(None) == aggregates.reason_counts(records)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:5])
+        patched.setattr(postgres, "SCHEMA_VERSION", 5)
+        with opened(pg_url) as store:
+            store.save([made(h) for h in range(12)])
+        assert insert_triggers(postgres_server, pg_url) == {
+            "phaser_children_insert": "phaser_children_sync",
+            "phaser_hours_insert": "phaser_hours_sync",
+            "phaser_projects_insert": "phaser_projects_count",
+        }
+    with PostgresStore(pg_url, create=False, check_version=False) as store:
+        assert store.migrate_schema() == (5, postgres.SCHEMA_VERSION)
+    assert insert_triggers(postgres_server, pg_url) == {
+        "phaser_executions_inserted": "phaser_executions_inserted"}
+    with opened(pg_url) as store:
+        exact(store)
+        assert sum(count for *_, count in counted(store)) == 12
+        store.save([made(h) for h in range(20, 23)])  # one INSERT, into new and kept hours
+        store.save([made(h, base_commit=f"again-{h}") for h in range(4)])
+        store.save([made(h) for h in range(30, 30 + 2 * postgres.FEW_ROWS)])  # COPY
+        store.save([make_record("/p0", started_at=None, base_commit="undated")])
+        exact(store)
+        replaced = store.get(next(store.find()).execution_id)
+        replaced.failure_reasons = ["Replaced"]
+        store.save([replaced], replace=True)
+        exact(store)
+        before = dict(((path, count) for _, path, count in counted(store)))
+    # From psql: a copy of every /p1 execution, filed under another project.
+    run_sql(pg_url, "INSERT INTO phaser_executions SELECT execution_id || '-copy', "
+            "identity_key || '-copy', project_name, '/from-psql', audit_document, "
+            "document_title, branch, base_commit, started_at, started_text, completed_at, "
+            "completed_text, status, duration_seconds, test_delta, phases_planned, "
+            "phases_completed, total_tokens, cost_usd, imported_at, imported_from, stored_at, "
+            "jsonb_set(jsonb_set(record, '{execution_id}', to_jsonb(execution_id || '-copy')), "
+            "'{project_path}', '\"/from-psql\"') FROM phaser_executions "
+            "WHERE project_path = '/p1'")
+    with opened(pg_url) as store:
+        exact(store)
+        after = dict(((path, count) for _, path, count in counted(store)))
+        assert after == {**before, "/from-psql": before["/p1"]}
+
+
 def test_replacing_and_deleting_at_once_never_deadlocks(pg_url: str) -> None:
     """Two CI runners re-importing with ``--force`` (and a ``clear``) at the same moment:
     each transaction takes the hours' lock first, so they wait for each other; taking it

@@ -21,6 +21,7 @@ from storage_helpers import make_record
 from phaser_analytics.cli import cli
 from phaser_analytics.models import ExecutionStatus
 from phaser_analytics.stores import open_store
+from phaser_analytics.stores.postgres_schema import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = (REPO / "examples" / "EXECUTION_REPORT.md").read_text(encoding="utf-8")
@@ -96,7 +97,8 @@ def test_import_show_and_info_with_a_store_url(
     info = runner.invoke(cli, ["analytics", "store", "info", "--json"])
     assert info.exit_code == 0, info.output
     data = json.loads(info.output)
-    assert (data["backend"], data["count"], data["schema_version"]) == ("postgresql", 2, "5")
+    assert (data["backend"], data["count"], data["schema_version"]) == (
+        "postgresql", 2, str(SCHEMA_VERSION))
     assert ":***@" in data["location"] and "phaser:" in data["location"]
     shown = runner.invoke(cli, ["analytics", "show", "--global", "--format", "json"])
     assert shown.exit_code == 0, shown.output
@@ -251,13 +253,13 @@ def test_migrate_schema_creates_and_reports(postgres_server: PgServer, runner: C
     assert first.exit_code == 0, first.output
     assert first.output.strip() == (
         f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/{dbname}: schema version "
-        "0 -> 5; applied 1 (executions table), 2 (executions per project, kept by triggers), "
+        "0 -> 6; applied 1 (executions table), 2 (executions per project, kept by triggers), "
         "3 (machines in the records, an index for the aggregates), "
         "4 (phases and failure reasons, kept by triggers), "
         "5 (statistics per project and hour, kept by triggers; reasons with their start; "
-        "records in lz4).")
+        "records in lz4), 6 (one insert trigger for every derived table).")
     second = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
-    assert second.output.strip().endswith("schema version 5, up to date.")
+    assert second.output.strip().endswith("schema version 6, up to date.")
     monkeypatch.setenv("PHASER_STORE", f"sqlite:///{postgres_server.base}/x.db")
     other = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
     assert other.exit_code == 0 and "it is brought up to date when opened" in other.output

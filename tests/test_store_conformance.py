@@ -34,7 +34,14 @@ from phaser_analytics.models import (
 )
 from phaser_analytics.query import select_entries
 from phaser_analytics.stores import open_store
-from phaser_analytics.stores.base import Entry, Store, redact, sort_newest_first
+from phaser_analytics.stores.base import (
+    Entry,
+    Store,
+    StoreInfo,
+    redact,
+    sort_newest_first,
+    store_location,
+)
 
 #: A guard against a hung child, not a measurement.
 DEADLINE_SECONDS = 120
@@ -281,6 +288,20 @@ def test_info(store: Store, project: Path, backend: Backend) -> None:
     assert info.schema_version
     assert sum(p.count for p in info.projects) == 3
     assert info.project_name() == "Demo"
+    # What import's summary names the store by, read without counting its executions.
+    assert store.location == store_location(store) == info.location  # type: ignore[attr-defined]
+
+
+def test_a_store_without_a_location_is_named_by_its_info() -> None:
+    """A plugin's store need not have ``location``: ``info()`` says where it is."""
+
+    class Bare:
+        url = "bare://somewhere"
+
+        def info(self) -> StoreInfo:
+            return StoreInfo(backend="bare", location="/somewhere/else", count=0)
+
+    assert store_location(Bare()) == "/somewhere/else"
 
 
 # -- delete ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ..errors import stderr_warning
 from ..formatting import clean_text
 from ..pipeline import ReportOutcome, discover, import_reports, report_paths
 from ..project_root import is_project_root
-from ..stores.base import SaveAction
+from ..stores.base import SaveAction, store_location
 from .main import (
     EXIT_FAILED,
     AppContext,
@@ -265,7 +265,7 @@ def import_cmd(
             claim=project is not None or is_project_root(Path(project_dir)),
             shared=store_shared(project_dir),
         )
-    location = store.info().location
+    location = store_location(store)
     store.close()
 
     if as_json:

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError, StoreWriteError
-from .base import Opener, Store, Warn, redact, resolve_store_url, stderr_warning, url_scheme
+from .base import (
+    Opener,
+    Store,
+    Warn,
+    redact,
+    resolve_store_url,
+    stderr_warning,
+    store_location,
+    url_scheme,
+)
 
 if TYPE_CHECKING:
     from ..models import ExecutionRecord
@@ -49,7 +58,7 @@ def save_execution(record: ExecutionRecord, project_dir: Path) -> Path:
     store = project_store(project_dir)
     try:
         outcome = store.save([record], replace=True)[0]
-        return Path(outcome.location or store.info().location)
+        return Path(outcome.location or store_location(store))
     finally:
         store.close()
 

@@ -257,6 +257,14 @@ class Finding:
 # -- the interface ---------------------------------------------------------------------------
 
 
+def store_location(store: Any) -> str:
+    """Where ``store`` is, as ``info().location`` says it (never a password): its
+    ``location`` when it has one (every store here: no query, no count), else ``info()``'s
+    (a plugin's store)."""
+    location = getattr(store, "location", None)
+    return location if isinstance(location, str) else store.info().location
+
+
 @runtime_checkable
 class Store(Protocol):
     """One store of execution records. Every method may raise :class:`StorageError` (an
@@ -265,6 +273,8 @@ class Store(Protocol):
 
     #: The URL the store was opened with, password removed (safe to print).
     url: str
+    # A store may also have ``location``, what ``info().location`` says, so that a command
+    # that only names the store need not count its executions (:func:`store_location`).
 
     def find(
         self, query: AnalyticsQuery | None = None, *, project: str | None = None

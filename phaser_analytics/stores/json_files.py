@@ -836,13 +836,18 @@ class JsonStore:
             raise ExecutionNotFoundError(execution_id)
         return record
 
+    @property
+    def location(self) -> str:
+        """What ``info().location`` says: the store's directory."""
+        return str(self.root)
+
     def info(self) -> StoreInfo:
         state = self._current()
         count = state.count
         name = state.project_name or self.confine.resolve().name
         return StoreInfo(
             backend=self.backend,
-            location=str(self.root),
+            location=self.location,
             count=count,
             projects=[ProjectCount(name, str(self.confine), count)] if count else [],
             schema_version=INDEX_SCHEMA_VERSION,

@@ -379,6 +379,12 @@ class PostgresStore:
     def where(self) -> str:
         return self.settings.where
 
+    @property
+    def location(self) -> str:
+        """What ``info().location`` says: the URL, password removed (no query to the
+        server: ``import`` names the store it wrote to without counting its executions)."""
+        return self.url
+
     def _error(self, exc: BaseException, doing: str) -> StorageError:
         """One line for the user: what failed, where, and libpq's reason (no password)."""
         errors = self._psycopg.errors
@@ -768,7 +774,7 @@ class PostgresStore:
         projects = [ProjectCount(name, path, int(count)) for name, path, count in rows]
         self._info = StoreInfo(
             backend=self.backend,
-            location=self.url,
+            location=self.location,
             count=sum(p.count for p in projects),
             projects=projects,
             schema_version=str(self.schema_version),

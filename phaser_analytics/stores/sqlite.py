@@ -522,6 +522,11 @@ class SqliteStore:
             return record
         raise ExecutionNotFoundError(execution_id)
 
+    @property
+    def location(self) -> str:
+        """What ``info().location`` says: the URL, password removed."""
+        return self.url
+
     def info(self) -> StoreInfo:
         if "info" in self._fresh_memo():  # a command asks more than once
             return self._memo["info"]
@@ -539,7 +544,7 @@ class SqliteStore:
         version = next((n for n in reversed(known) if n in names), "")
         info = self._memo["info"] = StoreInfo(
             backend=self.backend,
-            location=self.url,
+            location=self.location,
             count=sum(p.count for p in projects),
             projects=projects,
             schema_version=version,
