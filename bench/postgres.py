@@ -41,9 +41,11 @@ IMPORTS_EACH = 25
 SAVE_BATCH = 2000
 
 #: Each importer: import the reports given, one ``import`` command (one connection, one
-#: transaction) each, in this process; the store URL is argv[1].
+#: transaction) each, in this process; the store URL is argv[1]. It ends as the console
+#: scripts end (``gc.freeze``: the interpreter's collections at exit skip what is alive;
+#: docs/performance.md, "Exit"), so it pays what a ``phaser`` process pays.
 IMPORTER = """
-import sys
+import gc, sys
 from phaser_analytics.cli import cli
 url, reports = sys.argv[1], sys.argv[2:]
 for report in reports:
@@ -52,6 +54,7 @@ for report in reports:
     except SystemExit as exc:
         if exc.code:
             raise
+gc.freeze()
 """
 
 #: Start IMPORTERS importers at once (argv: url, reports root, run number, imports each)
