@@ -104,10 +104,7 @@ def migrate_cmd(
         else None
     )
     try:
-        copied, already = _copy(source, target, claim)
-        wanted = {
-            (claim, *entry.identity[1:]) if claim else entry.identity for entry in source.find()
-        }
+        copied, already, wanted = _copy(source, target, claim)
         held = {entry.identity for entry in target.find()}
     finally:
         source.close()
@@ -126,48 +123,95 @@ def migrate_cmd(
     say(f"Verified: {target.url} holds all {len(wanted)} execution(s) of {source.url}.")
 
 
-def _copy(source: Any, target: Any, claim: str | None = None) -> tuple[int, int]:
+def _copy(
+    source: Any, target: Any, claim: str | None = None
+) -> tuple[int, int, set[tuple[str | None, ...]]]:
     """Copy every execution of ``source`` into ``target``, batch by batch: each record as
     stored when the source gives its JSON text (``record_texts``) and the target takes it
     (``save_stored``), unless the records change on the way (``claim``); else, and for what
-    ``save_stored`` refuses, each record loaded and saved. ``(copied, already there)``."""
+    ``save_stored`` refuses, each record loaded and saved. ``(copied, already there, the
+    identities copied)``, the last as the target has them (``claim``'s path).
+
+    A target that splits ``save_stored`` into building the rows (``stored_rows``) and
+    writing them (``write_stored``, PostgreSQL) has each batch written in a thread while
+    this one builds the next batch's rows: the server's work (COPY, indexes, triggers,
+    commit) overlaps the reading and checking. One write at a time, in order, never more
+    than one batch ahead; a write that fails stops the copy with its error; the target's
+    connection is never used by both threads at once."""
     copied = already = 0
+    wanted: set[tuple[str | None, ...]] = set()
     batch: list[Any] = []
     as_stored = (
         claim is None
         and callable(getattr(source, "record_texts", None))
         and callable(getattr(target, "save_stored", None))
     )
+    behind = (
+        as_stored
+        and callable(getattr(target, "stored_rows", None))
+        and callable(getattr(target, "write_stored", None))
+    )
+    pool = None
+    pending: Any = None  # the batch being written in the thread (a Future)
+    if behind:
+        from concurrent.futures import ThreadPoolExecutor
 
-    def flush() -> None:
+        pool = ThreadPoolExecutor(1, thread_name_prefix="phaser-migrate")
+
+    def tally(outcomes: list[Any]) -> None:
         nonlocal copied, already
-        if not batch:
-            return
-        outcomes, rest = [], batch
-        if as_stored:
-            texts = source.record_texts(batch)
-            stored = [(e, texts[e.execution_id.lower()]) for e in batch
-                      if e.execution_id.lower() in texts]  # fmt: skip
-            outcomes, rest = target.save_stored(stored)
-            rest += [e for e in batch if e.execution_id.lower() not in texts]
-        records = list(source.read(rest)) if rest else []
-        if claim:
-            records = [claim_for_project(record, claim) for record in records]
-        if records:
-            outcomes += target.save(records)
         for outcome in outcomes:
             if outcome.action is SaveAction.ALREADY:
                 already += 1
             else:
                 copied += 1
+
+    def settle() -> None:
+        """Wait for the batch being written; its error, if any, is raised here."""
+        nonlocal pending
+        if pending is not None:
+            done, pending = pending, None
+            tally(done.result())
+
+    def flush() -> None:
+        nonlocal pending
+        if not batch:
+            return
+        rest = batch
+        if as_stored:
+            texts = source.record_texts(batch)
+            stored = [(e, texts[e.execution_id.lower()]) for e in batch
+                      if e.execution_id.lower() in texts]  # fmt: skip
+            rest = [e for e in batch if e.execution_id.lower() not in texts]
+            if pool is not None:
+                rows, refused = target.stored_rows(stored)
+                settle()
+                pending = pool.submit(target.write_stored, rows)
+            else:
+                outcomes, refused = target.save_stored(stored)
+                tally(outcomes)
+            rest += refused
+        records = list(source.read(rest)) if rest else []
+        if claim:
+            records = [claim_for_project(record, claim) for record in records]
+        if records:
+            settle()  # one user of the target's connection at a time
+            tally(target.save(records))
         batch.clear()
 
-    for entry in source.find():
-        batch.append(entry)
-        if len(batch) >= MIGRATE_BATCH:
-            flush()
-    flush()
-    return copied, already
+    try:
+        for entry in source.find():
+            wanted.add((claim, *entry.identity[1:]) if claim else entry.identity)
+            batch.append(entry)
+            if len(batch) >= MIGRATE_BATCH:
+                flush()
+        flush()
+        settle()
+    finally:
+        if pool is not None:
+            # Never leave a write running behind the caller's back (it closes the target).
+            pool.shutdown(wait=True)
+    return copied, already, wanted
 
 
 @store.command("migrate-schema")

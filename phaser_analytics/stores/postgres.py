@@ -867,6 +867,15 @@ class PostgresStore:
         Returns the outcomes, and the entries whose text ``_stored_row`` refuses (not a
         current record that loads, or not of that entry): the caller copies those the
         ordinary way, which loads (or quarantines) them."""
+        rows, refused = self.stored_rows(stored)
+        return self.write_stored(rows), refused
+
+    def stored_rows(
+        self, stored: Sequence[tuple[Entry, str]]
+    ) -> tuple[dict[int, tuple[Any, ...]], list[Entry]]:
+        """The first half of :meth:`save_stored`, all in this process (no round trip): the
+        rows to write, and the entries refused. ``store migrate`` builds a batch's rows
+        with it while the previous batch is written (:meth:`write_stored`)."""
         rows: dict[int, tuple[Any, ...]] = {}
         seen: set[str] = set()
         refused: list[Entry] = []
@@ -881,14 +890,21 @@ class PostgresStore:
                 continue
             seen.update(keys)
             rows[index] = row
+        return rows, refused
+
+    def write_stored(self, rows: dict[int, tuple[Any, ...]]) -> list[SaveOutcome]:
+        """The second half of :meth:`save_stored`: write the rows of :meth:`stored_rows` in
+        one transaction (as ``save``, all or nothing); their outcomes. It may run in a
+        thread of its own while the caller builds the next batch's rows, provided nothing
+        else uses this store meanwhile: it mostly waits on the server (psycopg releases
+        the GIL), and holds the GIL only to send the rows."""
         existing = self._write_rows(rows, replace=False) if rows else {}
-        outcomes = [
+        return [
             SaveOutcome(SaveAction.ALREADY, existing[index])
             if index in existing
             else SaveOutcome(SaveAction.IMPORTED, row[0])
             for index, row in rows.items()
         ]
-        return outcomes, refused
 
     def _stored_row(self, entry: Entry, text: str) -> tuple[Any, ...] | None:
         """The row ``save`` would write for the record stored as ``text``, with ``text``
