@@ -272,3 +272,103 @@ def test_a_good_store_reads_as_before(runner, imported):
     result = run(runner, "show", "--project", imported)
     assert result.exit_code == 0, result.output
     assert {p.name: p.read_bytes() for p in record_files(imported)} == before
+
+
+#: (where, value, the exact message): from_dict's checks try the common valid case first
+#: and build a field's name only when it fails, so each rule (bounds, bool, NaN, which
+#: field a phase's message names, the first bad field of several) is pinned here word for
+#: word, at and around its edges.
+EXACT_MESSAGES = [
+    ("phases.1.phase_number", None, "'phases[1].phase_number' must be a whole number, not null"),
+    ("phases.1.phase_number", True,
+     "'phases[1].phase_number' must be a whole number or null, not true"),
+    ("phases.1.phase_number", 1.0,
+     "'phases[1].phase_number' must be a whole number or null, not 1.0"),
+    ("phases.1.phase_number", MAX_NUMBER + 1, "'phases[1].phase_number' must be a whole number "
+     f"within ±{MAX_NUMBER}, not a number of 16 digits"),
+    ("phases.1.tests_after", -MAX_NUMBER - 1, "'phases[1].tests_after' must be a whole number "
+     f"within ±{MAX_NUMBER}, not a number of 16 digits"),
+    ("phases.0.retry_count", "1",
+     "'phases[0].retry_count' must be a whole number or null, not \"1\""),
+    ("phases.1.title", 5, "'phases[1].title' must be text or null, not 5"),
+    ("phases.1.status", None,
+     "'phases[1].status' must be one of completed, failed, skipped, not null"),
+    ("phases.1.status", "Completed",
+     "'phases[1].status' must be one of completed, failed, skipped, not \"Completed\""),
+    ("phases.1.status", ["completed"],
+     "'phases[1].status' must be one of completed, failed, skipped, not [\"completed\"]"),
+    ("phases.1.duration_seconds", float("nan"),
+     f"'phases[1].duration_seconds' must be a finite number within ±{MAX_NUMBER} or null, not NaN"),
+    ("phases.1.duration_seconds", float("-inf"), "'phases[1].duration_seconds' must be a finite "
+     f"number within ±{MAX_NUMBER} or null, not -Infinity"),
+    ("phases.1.duration_seconds", False, "'phases[1].duration_seconds' must be a finite number "
+     f"within ±{MAX_NUMBER} or null, not false"),
+    ("phases.1.started_at", "2024-13-45",
+     "'phases[1].started_at' must be an ISO 8601 time or null, not \"2024-13-45\""),
+    ("phases.1.error_message", [], "'phases[1].error_message' must be text or null, not []"),
+    ("phases.1", "phase", "'phases[1]' must be an object, not \"phase\""),
+    ("cost_usd", float(MAX_NUMBER) * 2, f"'cost_usd' must be a finite number within ±{MAX_NUMBER} "
+     "or null, not 1.8014398509481984e+16"),
+    ("phases_planned", True, "'phases_planned' must be a whole number or null, not true"),
+    ("status", "Success", "'status' must be one of success, partial, failed, not \"Success\""),
+    ("tokens.total", 3.0, "'tokens.total' must be a whole number or null, not 3.0"),
+    ("tokens.input", MAX_NUMBER + 1,
+     f"'tokens.input' must be a whole number within ±{MAX_NUMBER}, not a number of 16 digits"),
+    ("tokens_by_model.claude.input", "many",
+     f"'tokens_by_model.claude.input' must be a finite number within ±{MAX_NUMBER} or null, "
+     "not \"many\""),
+    ("failure_reasons", ["a", 1], "'failure_reasons[1]' must be text, not 1"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), EXACT_MESSAGES,
+                         ids=[f"{f}={json.dumps(v)[:12]}" for f, v, _ in EXACT_MESSAGES])
+def test_from_dict_names_the_field_word_for_word(field, value, message):
+    data = _sample_dict()
+    data["phases"].append({**data["phases"][0], "phase_number": 37})
+    setter(field, value)(data)
+    with pytest.raises(InvalidRecord) as caught:
+        ExecutionRecord.from_dict(data)
+    assert str(caught.value) == message
+
+
+def test_from_dict_names_the_first_bad_field_of_several():
+    data = _sample_dict()
+    data["phases"][0]["title"] = 5
+    data["phases"][0]["status"] = "no"
+    with pytest.raises(InvalidRecord, match=r"^'phases\[0\]\.title' "):
+        ExecutionRecord.from_dict(data)
+    data = _sample_dict()
+    data["phases"][0]["tests_after"] = "x"
+    data["cost_usd"] = "y"  # checked after the phases
+    with pytest.raises(InvalidRecord, match=r"^'phases\[0\]\.tests_after' "):
+        ExecutionRecord.from_dict(data)
+    data = _sample_dict()
+    data["tag"], data["branch"] = 5, 6  # branch comes first in the record
+    with pytest.raises(InvalidRecord, match=r"^'branch' "):
+        ExecutionRecord.from_dict(data)
+
+
+def test_values_at_the_edges_of_the_fast_checks_load_as_before():
+    """What the quick checks pass to the full ones (an int or str subclass, a float at the
+    bound, a status given as its member) loads as the full checks always loaded it."""
+    import enum
+
+    from phaser_analytics.models import ExecutionStatus, PhaseStatus
+
+    class Count(enum.IntEnum):
+        THREE = 3
+
+    data = _sample_dict()
+    data["phases"][0]["tests_before"] = -MAX_NUMBER
+    data["phases"][0]["duration_seconds"] = -float(MAX_NUMBER)
+    data["phases"][0]["status"] = PhaseStatus.FAILED
+    data["status"] = ExecutionStatus.PARTIAL
+    data["tokens"]["total"] = Count.THREE
+    data["cost_usd"] = MAX_NUMBER
+    record = ExecutionRecord.from_dict(data)
+    assert record.phases[0].tests_before == -MAX_NUMBER
+    assert record.phases[0].duration_seconds == -float(MAX_NUMBER)
+    assert record.phases[0].status is PhaseStatus.FAILED
+    assert record.status is ExecutionStatus.PARTIAL
+    assert record.total_tokens == 3 and record.cost_usd == MAX_NUMBER
