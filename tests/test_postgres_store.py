@@ -991,3 +991,25 @@ def test_closing_after_a_bulk_write_analyses_unless_an_exception_left_and_always
     with opened(pg_url) as store:
         store.save([make_record("/r", hours=i) for i in range(30)])
     assert analysed() >= 4
+
+
+def test_identities_are_the_identities_of_find(pg_url: str) -> None:
+    """``store migrate`` verifies with ``identities()``: the same set as ``find()``'s
+    entries give, for starts in UTC, at another offset, with microseconds and unknown, and
+    for a row whose start another client wrote in another spelling."""
+    records = [
+        make_record("/team/a", hours=1),
+        make_record("/team/a", hours=2, started_at=datetime(2024, 12, 1, 11, 0, tzinfo=PLUS2)),
+        make_record("/team/b", hours=3,
+                    started_at=datetime(2024, 12, 1, 9, 0, 0, 250, tzinfo=timezone.utc)),
+        make_record("/team/b", hours=4, started_at=None, completed_at=None, base_commit=None),
+        make_record("/team/c", hours=5, audit_document=None),
+    ]
+    with opened(pg_url) as store:
+        store.save(records)
+        run_sql(pg_url, "UPDATE phaser_executions SET started_text = '2024-12-01T14:00:00+00:00' "
+                "WHERE execution_id = %s", (records[4].execution_id,))
+        expected = {entry.identity for entry in store.find()}
+        assert store.identities() == expected
+    assert len(expected) == 5
+    assert ("/team/c", None, "2024-12-01T14:00:00Z", "c5") in expected

@@ -210,6 +210,117 @@ def test_the_server_stopped_in_the_middle_of_store_migrate(
                 "FROM phaser_executions") == [(total, total)]
 
 
+def _sqlite_history(path: Path, count: int) -> str:
+    source_url = f"sqlite:///{path}"
+    source = open_store(source_url)
+    try:
+        source.save([make_record(f"/team/p{i % 3}", hours=i) for i in range(count)])
+    finally:
+        source.close()
+    return source_url
+
+
+def test_store_migrate_writes_each_batch_in_a_thread_while_it_builds_the_next(
+    postgres_server: PgServer, pg_url: str, tmp_path: Path, runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Into PostgreSQL, a batch's rows are built (read, loaded, checked) in the command's
+    thread while the previous batch is written in another: every write there, one at a
+    time, in the source's order, never more than one batch ahead; every execution arrives."""
+    import threading
+
+    from phaser_analytics.cli import store_cmds
+    from phaser_analytics.stores.postgres import PostgresStore
+
+    monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 25)  # above FEW_ROWS: COPY
+    source_url = _sqlite_history(tmp_path / "history.db", 110)
+    events: list[tuple[str, str, int]] = []
+    writing = threading.Lock()
+    finished: list[int] = []  # the writes done
+    overlapped: list[bool] = []  # per build: whether a write was under way meanwhile
+    built, write = PostgresStore.stored_rows, PostgresStore.write_stored
+
+    def stored_rows(self: PostgresStore, stored: list) -> tuple:
+        builds = sum(1 for kind, _, _ in events if kind == "build") + 1
+        assert len(finished) >= builds - 2, "more than one batch ahead of the writes"
+        events.append(("build", threading.current_thread().name, len(stored)))
+        result = built(self, stored)
+        overlapped.append(writing.locked())
+        return result
+
+    def write_stored(self: PostgresStore, rows: dict) -> list:
+        assert writing.acquire(blocking=False), "two writes at once"
+        try:
+            events.append(("write", threading.current_thread().name, len(rows)))
+            time.sleep(0.2)  # a slow server: the next batch is built meanwhile
+            return write(self, rows)
+        finally:
+            finished.append(len(rows))
+            writing.release()
+
+    monkeypatch.setattr(PostgresStore, "stored_rows", stored_rows)
+    monkeypatch.setattr(PostgresStore, "write_stored", write_stored)
+    result = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,
+                                 "--to", pg_url])
+    assert result.exit_code == 0, result.output
+    assert "Copied 110 execution(s)" in result.output and "holds all 110" in result.output
+    main = threading.main_thread().name
+    assert [size for kind, _, size in events if kind == "build"] == [25, 25, 25, 25, 10]
+    assert {name for kind, name, _ in events if kind == "build"} == {main}
+    assert [size for kind, _, size in events if kind == "write"] == [25, 25, 25, 25, 10]
+    assert all(name.startswith("phaser-migrate") for kind, name, _ in events if kind == "write")
+    assert finished == [25, 25, 25, 25, 10]
+    assert not overlapped[0] and any(overlapped[1:]), overlapped  # the overlap itself
+    assert rows(postgres_server, pg_url, "SELECT count(*), count(DISTINCT identity_key) "
+                "FROM phaser_executions") == [(110, 110)]
+
+
+def test_a_write_that_fails_in_the_thread_is_one_line_and_leaves_nothing_of_its_batch(
+    postgres_server: PgServer, pg_url: str, tmp_path: Path, runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The third batch's COPY goes in, then the server refuses it (as a dropped connection
+    or a timeout would) in the writing thread: the command stops with that one line and a
+    non-zero exit, the batches before it are stored whole and nothing of the third; run
+    again, it copies the rest, exactly once."""
+    import psycopg
+
+    from phaser_analytics.cli import store_cmds
+    from phaser_analytics.stores.postgres import PostgresStore
+
+    monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 25)  # above FEW_ROWS: COPY
+    source_url = _sqlite_history(tmp_path / "history.db", 100)
+    copy_new = PostgresStore._copy_new
+    calls = []
+
+    def failing(self: PostgresStore, batch: dict, existing: dict) -> bool:
+        calls.append(len(batch))
+        done = copy_new(self, batch, existing)
+        if len(calls) == 3:
+            raise psycopg.errors.QueryCanceled("canceling statement due to user request")
+        return done
+
+    monkeypatch.setattr(PostgresStore, "_copy_new", failing)
+    result = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,
+                                 "--to", pg_url])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert lines == [f"Error: PostgreSQL store 127.0.0.1:{postgres_server.port}/"
+                     f"{dbname_of(pg_url)}: saving 25 execution(s) failed: canceling "
+                     "statement due to user request."], result.output
+    assert calls == [25, 25, 25]  # the batches after it were never written
+    assert rows(postgres_server, pg_url, "SELECT count(*) FROM phaser_executions") == [(50,)]
+    assert rows(postgres_server, pg_url, "SELECT sum(executions) FROM phaser_projects") == [(50,)]
+
+    monkeypatch.setattr(PostgresStore, "_copy_new", copy_new)
+    again = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,
+                                "--to", pg_url])
+    assert again.exit_code == 0, again.output
+    assert "Copied 50 execution(s)" in again.output and "50 were already there" in again.output
+    assert rows(postgres_server, pg_url, "SELECT count(*), count(DISTINCT identity_key) "
+                "FROM phaser_executions") == [(100, 100)]
+
+
 @pytest.mark.parametrize("case", ["unreachable", "wrong password", "missing database"])
 def test_a_store_that_cannot_be_reached_is_one_line_and_writes_nothing(
     postgres_server: PgServer, pg_url: str, project: Path, isolated_home: Path, case: str

@@ -105,7 +105,16 @@ def migrate_cmd(
     )
     try:
         copied, already, wanted = _copy(source, target, claim)
-        held = {entry.identity for entry in target.find()}
+        if wanted is None:  # the source dropped some on the way (quarantined): ask it again
+            wanted = {
+                (claim, *entry.identity[1:]) if claim else entry.identity
+                for entry in source.find()
+            }
+        held = (
+            target.identities()
+            if callable(getattr(target, "identities", None))
+            else {entry.identity for entry in target.find()}
+        )
     finally:
         source.close()
         target.close()
@@ -125,12 +134,14 @@ def migrate_cmd(
 
 def _copy(
     source: Any, target: Any, claim: str | None = None
-) -> tuple[int, int, set[tuple[str | None, ...]]]:
+) -> tuple[int, int, set[tuple[str | None, ...]] | None]:
     """Copy every execution of ``source`` into ``target``, batch by batch: each record as
     stored when the source gives its JSON text (``record_texts``) and the target takes it
     (``save_stored``), unless the records change on the way (``claim``); else, and for what
     ``save_stored`` refuses, each record loaded and saved. ``(copied, already there, the
-    identities copied)``, the last as the target has them (``claim``'s path).
+    identities listed)``, the last as the target has them (``claim``'s path), or ``None``
+    when the source gave fewer records than it listed (it quarantined one that no longer
+    loads, or it was gone): the caller then lists the source again for the verification.
 
     A target that splits ``save_stored`` into building the rows (``stored_rows``) and
     writing them (``write_stored``, PostgreSQL) has each batch written in a thread while
@@ -140,6 +151,7 @@ def _copy(
     connection is never used by both threads at once."""
     copied = already = 0
     wanted: set[tuple[str | None, ...]] = set()
+    dropped = False
     batch: list[Any] = []
     as_stored = (
         claim is None
@@ -174,7 +186,7 @@ def _copy(
             tally(done.result())
 
     def flush() -> None:
-        nonlocal pending
+        nonlocal pending, dropped
         if not batch:
             return
         rest = batch
@@ -192,6 +204,7 @@ def _copy(
                 tally(outcomes)
             rest += refused
         records = list(source.read(rest)) if rest else []
+        dropped = dropped or len(records) < len(rest)
         if claim:
             records = [claim_for_project(record, claim) for record in records]
         if records:
@@ -211,7 +224,7 @@ def _copy(
         if pool is not None:
             # Never leave a write running behind the caller's back (it closes the target).
             pool.shutdown(wait=True)
-    return copied, already, wanted
+    return copied, already, None if dropped else wanted
 
 
 @store.command("migrate-schema")

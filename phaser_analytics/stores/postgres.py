@@ -782,6 +782,17 @@ class PostgresStore:
         )
         return self._info
 
+    def identities(self) -> set[tuple[str | None, ...]]:
+        """``{entry.identity for entry in self.find()}`` without building the entries:
+        the four columns, the start as its entry's (``store migrate``'s verification)."""
+        sql = f"SELECT project_path, audit_document, started_text, base_commit FROM {TABLE}"
+        return {
+            (path, document, datetime_to_json(datetime_from_json(start)), commit)
+            for path, document, start, commit in self._rows(
+                sql, (), big=True, doing="reading executions"
+            )
+        }
+
     def machines(self) -> list[tuple[str | None, int]]:
         """How many executions each machine or CI runner imported, most first."""
         with self._guard("counting executions"):
@@ -916,7 +927,7 @@ class PostgresStore:
         gives, and whose times, status and derived figures are written as ``to_dict``
         writes them, so the jsonb and the columns say the same."""
         try:
-            data = json.loads(text, parse_constant=_no_constant)
+            data = _decode_record(text)
         except ValueError:
             return None
         if not isinstance(data, dict) or data.get("schema_version") != RECORD_SCHEMA:
@@ -1706,6 +1717,10 @@ _NUMERIC_SUMS = (9, 10, 11, 15)
 def _no_constant(name: str) -> Any:
     """json.loads' ``parse_constant``: NaN and Infinity are no record's (nor jsonb's)."""
     raise ValueError(f"{name} in a record")
+
+
+#: ``json.loads(text, parse_constant=_no_constant)`` without a new decoder per record.
+_decode_record = json.JSONDecoder(parse_constant=_no_constant).decode
 
 
 def _like_prefix(text: str) -> str:
