@@ -226,6 +226,11 @@ class Selected:
     def stats_by_period(self, by: str, zone: tzinfo | None) -> dict[date, AggregatedStats]:
         if by not in PERIODS:
             raise ValueError(f"by must be one of {', '.join(PERIODS)}, not {by!r}")
+        both = self._in_store("periods_with_stats", by, zone)
+        if both is not NotImplemented:
+            found, stats = both
+            self._stats = self._stats or stats  # the same sums: no second pass for them
+            return found
         found = self._in_store("stats_by_period", by, zone)
         return stats_by_period(self.entries, by, zone) if found is NotImplemented else found
 
@@ -238,6 +243,11 @@ class Selected:
         return reason_counts(self.records, top) if found is NotImplemented else found
 
     def usage(self, zone: tzinfo | None) -> Usage:
+        both = self._in_store("usage_with_stats", zone)
+        if both is not NotImplemented:
+            found, stats = both
+            self._stats = self._stats or stats
+            return found
         found = self._in_store("usage", zone)
         return usage(self.entries, zone) if found is NotImplemented else found
 

@@ -307,3 +307,56 @@ def test_whole_hour_zones_read_the_hours_table_and_cut_hours_from_the_rows(
             assert same(found, python_path(shared_store, query, None, name, *args))
             assert any("located AS" in sql for sql in statements), (name, zone)
             assert not any("FROM phaser_hours h" in sql for sql in statements), (name, zone)
+
+
+@pytest.mark.parametrize("zone_name", [None, "Europe/Paris", "Asia/Kolkata"])
+def test_trends_and_failures_have_their_statistics_from_the_same_sums(
+    shared_store: PostgresStore, monkeypatch: pytest.MonkeyPatch, zone_name: str | None
+) -> None:
+    """trends and failures need the selection's statistics beside its periods or hours:
+    in a zone of whole hours the same scan of phaser_hours gives them (undated executions
+    included when nothing bounds the dates), so stats() reads nothing more; in +05:30 the
+    rows are read and stats() asks on its own. Every figure equals the store's stats() and
+    the Python path, daylight saving and bounds included."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from phaser_analytics.aggregates import Selected
+    from phaser_analytics.models import ExecutionStatus
+
+    zone = ZoneInfo(zone_name) if zone_name else None
+    start = datetime(2024, 3, 30, 22, 17, tzinfo=timezone.utc)  # Paris changes on the 31st
+    statuses = list(ExecutionStatus)
+    history = [
+        ExecutionRecord(execution_id=f"s-{i:02d}", project_path=PROJECTS[i % 2],
+                        base_commit=str(i), status=statuses[i % len(statuses)],
+                        started_at=None if i % 7 == 3 else start + timedelta(minutes=97 * i),
+                        cost_usd=0.0125 * i, failure_reasons=["flaky"] if i % 3 else [])
+        for i in range(50)
+    ]  # fmt: skip
+    refill(shared_store, history)
+    statements: list[str] = []
+    original = psycopg.Connection.execute
+
+    def spied(self: Any, query: Any, params: Any = None, **options: Any) -> Any:
+        statements.append(str(query))
+        return original(self, query, params, **options)
+
+    bounded = AnalyticsQuery(since=start + timedelta(minutes=150),
+                             until=start + timedelta(hours=40))  # fmt: skip
+    for query in (AnalyticsQuery(), bounded):
+        for project in (None, PROJECTS[1]):
+            expected = shared_store.stats(query, project=project)
+            records = list(shared_store.read(shared_store.find(query, project=project)))
+            assert same(expected, aggregates.AggregatedStats.compute(records))
+            for name, args in (("stats_by_period", ("week", zone)), ("usage", (zone,))):
+                selected = Selected(shared_store, query, project)
+                monkeypatch.setattr(psycopg.Connection, "execute", spied)
+                statements.clear()
+                getattr(selected, name)(*args)
+                asked = len(statements)
+                stats = selected.stats()
+                monkeypatch.undo()
+                assert same(stats, expected), (name, query, project)
+                whole_hours = zone_name != "Asia/Kolkata"
+                assert (len(statements) == asked) is whole_hours, statements[asked:]

@@ -358,6 +358,21 @@ class Aggregates(Protocol):
         """``aggregates.usage``: executions and failed ones per local hour and weekday."""
         ...
 
+    def periods_with_stats(
+        self, query: AnalyticsQuery | None, by: str, zone: tzinfo | None, *,
+        project: str | None = None,
+    ) -> tuple[dict[date, AggregatedStats], AggregatedStats | None]:  # fmt: skip
+        """``stats_by_period`` and, when the same pass over the database gives them,
+        ``stats`` (else ``None``: ``Selected`` asks ``stats``), as ``trends`` needs both."""
+        ...
+
+    def usage_with_stats(
+        self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
+    ) -> tuple[Usage, AggregatedStats | None]:
+        """``usage`` and, when the same pass gives them, ``stats`` (as above), as
+        ``failures`` needs both."""
+        ...
+
     def phase_summaries(
         self, query: AnalyticsQuery | None, *, project: str | None = None
     ) -> list[PhaseSummary]:

@@ -1300,9 +1300,11 @@ class PostgresStore:
                 hours.empty = True
                 return hours
             low, high = low * 3600.0, (high + 1) * 3600.0
-            if whole_hour_offsets(zone, low, high) is None:
+            offsets = whole_hour_offsets(zone, low, high)
+            if offsets is None:
                 return None
             hours.zone_range = (zone, low, high)
+            hours.offsets = offsets
         return hours
 
     def _written(
@@ -1331,25 +1333,37 @@ class PostgresStore:
         keys: Sequence[str],
         doing: str,
         counts_only: bool = False,
-    ) -> tuple[list[tuple[tuple[Any, ...], StatsPart]], str, list[Any]]:
+    ) -> tuple[list[tuple[tuple[Any, ...], StatsPart]], str, list[Any], StatsPart | None]:
         """The partial statistics of the dated selected rows by ``keys`` (SQL over ``hour``:
         the start's local hour in ``zone`` counted from 1970-01-01 00:00), with the zone's
         offsets from Python's rules (aggregates.local_seconds_sql), as the SQLite store
         groups them: the periods are exactly the Python path's whatever the server's time
         zone data. From HOURS_TABLE where :meth:`_hours_of` may; rows of equal keys are
-        merged by the caller. ``counts_only``: only the executions and the failed ones."""
+        merged by the caller. ``counts_only``: only the executions and the failed ones,
+        unless the hours give every sum (no status chosen) for the same scan.
+
+        The fourth value: the statistics of the whole selection when the hours gave every
+        sum (undated executions included, as their own group), else ``None``."""
+        status = query.status if query is not None else None
+        hours = self._hours_of(query, project, zone, doing, zoned=True, counts_only=counts_only)
+        if counts_only and hours is not None and status is None:
+            counts_only = False  # as cheap as a second scan for stats, which needs them
         parts, hour_parts = (_COUNTS, _HOUR_COUNTS) if counts_only else (_PARTS, _HOUR_SUMS)
-        if counts_only and query is not None and query.status is not None:
+        if counts_only and status is not None:
             # Of one status, the hours' count of it; failed ones only if it is "failed".
             column = _STATUS_COUNTS[query.status.value]
             failed = column if query.status.value == "failed" else "0"
             hour_parts = f"sum({column})::bigint, sum({failed})::bigint"
         selected, params = self._selected(query, project)
         grouping = ", ".join(keys).replace("%", "%%")  # psycopg's placeholders use %
-        hours = self._hours_of(query, project, zone, doing, zoned=True, counts_only=counts_only)
+        total: StatsPart | None = None
         if hours is not None:
-            if hours.empty:
-                return [], selected, params
+            if not counts_only:
+                total = StatsPart()
+                # Unbounded: the undated executions too (keys NULL), for the total.
+                hours.undated = hours.since is None and hours.until is None
+            if hours.empty and not hours.undated:
+                return [], selected, params, total
             sql, sql_params = hours.sums(grouping, f"GROUP BY {grouping}", hour_parts, parts)
             rows = self._aggregate(sql, sql_params, doing)
         else:
@@ -1358,7 +1372,7 @@ class PostgresStore:
                 f"{selected}SELECT min({epoch}), max({epoch}) FROM selected", params, doing
             )
             if low is None:
-                return [], selected, params
+                return [], selected, params, None
             hour = f"floor({local_seconds_sql(zone, low, high, epoch)} / 3600)::bigint"
             rows = self._aggregate(
                 f"{selected.rstrip()}, located AS (SELECT *, {hour} AS hour FROM selected "
@@ -1368,9 +1382,24 @@ class PostgresStore:
                 doing,
             )
         of_row = _counts if counts_only else _part
-        grouped = [(tuple(int(key) for key in row[: len(keys)]), of_row(row[len(keys) :]))
-                   for row in rows]  # fmt: skip
-        return grouped, selected, params
+        grouped = []
+        for row in rows:
+            part = of_row(row[len(keys) :])
+            if total is not None and part.total:
+                total.add(part)
+            if row[0] is not None:  # None: the undated executions, in the total only
+                grouped.append((tuple(int(key) for key in row[: len(keys)]), part))
+        return grouped, selected, params, total
+
+    @staticmethod
+    def _total_stats(
+        total: StatsPart | None, written: dict[datetime, datetime | None]
+    ) -> AggregatedStats | None:
+        """The selection's statistics from :meth:`_parts_by`'s total (``written``: the
+        start as written of each first and last instant), if it gave one."""
+        if total is None:
+            return None
+        return total.stats(written.get(total.first_ts), written.get(total.last_ts))
 
     def stats_by_period(
         self,
@@ -1382,23 +1411,53 @@ class PostgresStore:
     ) -> dict[date, AggregatedStats]:
         """:func:`~..aggregates.stats_by_period` of the selected entries, in SQL: by local
         day, merged into weeks or months."""
+        return self.periods_with_stats(query, by, zone, project=project)[0]
+
+    def periods_with_stats(
+        self,
+        query: AnalyticsQuery | None,
+        by: str,
+        zone: tzinfo | None,
+        *,
+        project: str | None = None,
+    ) -> tuple[dict[date, AggregatedStats], AggregatedStats | None]:
+        """:meth:`stats_by_period`, and the selection's :meth:`stats` when the same sums
+        give them (``None``: ask :meth:`stats`), as trends needs both."""
         doing = "computing statistics per period"
-        rows, selected, params = self._parts_by(query, project, zone, [LOCAL_DAY_SQL], doing)
+        rows, selected, params, total = self._parts_by(
+            query, project, zone, [LOCAL_DAY_SQL], doing
+        )
         parts = parts_by_period(rows, by)
         moments = [m for p in parts.values() for m in (p.first_ts, p.last_ts)]
+        if total is not None:
+            moments += [total.first_ts, total.last_ts]
         written = self._written(selected, params, moments, doing)
-        return {
+        periods = {
             start: parts[start].stats(written[parts[start].first_ts], written[parts[start].last_ts])
             for start in sorted(parts)
         }
+        return periods, self._total_stats(total, written)
 
     def usage(
         self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
     ) -> Usage:
         """:func:`~..aggregates.usage` of the selected entries, in SQL."""
-        rows, _, _ = self._parts_by(query, project, zone, [HOUR_OF_DAY_SQL, WEEKDAY_SQL],
-                                    "counting executions per hour", counts_only=True)  # fmt: skip
-        return usage_of_parts(rows)
+        return self.usage_with_stats(query, zone, project=project)[0]
+
+    def usage_with_stats(
+        self, query: AnalyticsQuery | None, zone: tzinfo | None, *, project: str | None = None
+    ) -> tuple[Usage, AggregatedStats | None]:
+        """:meth:`usage`, and the selection's :meth:`stats` when the same sums give them
+        (``None``: ask :meth:`stats`), as failures needs both."""
+        doing = "counting executions per hour"
+        rows, selected, params, total = self._parts_by(
+            query, project, zone, [HOUR_OF_DAY_SQL, WEEKDAY_SQL], doing, counts_only=True
+        )
+        stats = None
+        if total is not None:
+            moments = [total.first_ts, total.last_ts]
+            stats = self._total_stats(total, self._written(selected, params, moments, doing))
+        return usage_of_parts(rows), stats
 
     def phase_summaries(
         self, query: AnalyticsQuery | None, *, project: str | None = None
@@ -1610,6 +1669,19 @@ def _epoch(moment: datetime | None) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def _local_hour_sql(hour: str, first: int, changes: list[tuple[int, int]]) -> str:
+    """SQL for ``hour`` (a UTC hour counted from 1970-01-01) as the local hour in a zone
+    whose offsets are whole hours (:func:`~..aggregates.whole_hour_offsets`' ``first`` and
+    ``changes``): integer arithmetic, nothing at all in UTC. The same local hour as
+    ``floor(local_seconds_sql(…, hour * 3600) / 3600)``: a change at a whole hour takes
+    effect from that hour."""
+    if not changes:
+        return hour if first == 0 else f"({hour} + {first})"
+    offsets = [first, *(offset for _, offset in changes)]
+    cases = " ".join(f"WHEN {hour} < {at} THEN {offsets[i]}" for i, (at, _) in enumerate(changes))
+    return f"({hour} + CASE {cases} ELSE {offsets[-1]} END)"
+
+
 #: HOURS_TABLE's columns summed as ``_PARTS`` gives them, in the same types.
 _HOUR_SUMS = ", ".join(
     f"{'min' if name.endswith(('_min', 'first_ts')) else 'max'}({name})"
@@ -1634,6 +1706,10 @@ class _Hours:
     status: str | None = None
     #: since and until as given (the rows are compared with them, as find compares).
     bounds: tuple[datetime | None, datetime | None] = (None, None)
+    #: The zone's offsets over zone_range in whole hours (aggregates.whole_hour_offsets).
+    offsets: tuple[int, list[tuple[int, int]]] | None = None
+    #: Whether the zoned sums take the undated executions too (their hour is NULL).
+    undated: bool = False
 
     @property
     def full(self) -> tuple[int | None, int | None]:
@@ -1672,12 +1748,10 @@ class _Hours:
         prefix = f"{keys}, " if keys else ""
         hour_parts, row_parts = hour_parts or _HOUR_SUMS, row_parts or _PARTS
         local = "h.hour"
-        if self.zone_range is not None:
-            zone, low, high = self.zone_range
-            seconds = local_seconds_sql(zone, low, high, "(h.hour * 3600)::float8")
-            local = f"floor({seconds} / 3600)::bigint"
+        if self.offsets is not None:
+            local = _local_hour_sql("h.hour", *self.offsets)
         columns = ", ".join(name for name, _, _ in HOUR_PARTS)
-        where, params = self.where("h.", dated=self.zoned)
+        where, params = self.where("h.", dated=self.zoned and not self.undated)
         sql = (
             f"SELECT {prefix}{hour_parts} FROM (SELECT {local} AS hour, {columns} "
             f"FROM {HOURS_TABLE} h{where}) x {grouping}"
