@@ -16,6 +16,7 @@ time, so that the database turns starts into local days and hours as Python does
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -388,6 +389,8 @@ def utc_moment(timestamp: float) -> datetime:
 
 
 def _offset(zone: tzinfo | None, timestamp: float) -> float:
+    if zone is None:  # what astimezone() reads for the local zone, without the datetimes
+        return float(time.localtime(math.floor(timestamp)).tm_gmtoff)
     offset = utc_moment(timestamp).astimezone(zone).utcoffset()
     return offset.total_seconds() if offset is not None else 0.0
 
@@ -399,6 +402,8 @@ def offset_changes(
     as ``(first second of the new offset, new offset)``: what a database needs to turn
     starts into local times (``started + offset``) the way ``astimezone(zone)`` does,
     daylight saving included. Zones change offsets at whole seconds."""
+    if isinstance(zone, timezone):  # a fixed offset (UTC, --zone +05:30): nothing to probe
+        return _offset(zone, low), []
     moment, end = math.floor(low), math.floor(high)
     current = first = _offset(zone, moment)
     changes: list[tuple[int, float]] = []

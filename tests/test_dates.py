@@ -502,3 +502,43 @@ def test_a_bare_date_report_keeps_its_day_in_every_zone(
     result = invoke(runner, "show", "--format", "markdown", "--project", str(project))
     assert result.exit_code == 0, result.output
     assert "- **Date:** 2024-12-06" in result.stdout
+
+
+@pytest.mark.parametrize("local", ["UTC", "Europe/Paris", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_offset_changes_of_the_local_zone_are_what_astimezone_gives(local: str) -> None:
+    """The databases bucket local days and hours with aggregates.offset_changes; for the
+    local zone (``None``) it reads the offsets from time.localtime, for a fixed offset it
+    probes nothing: both give what ``astimezone`` gives, second for second, at every change
+    (a half-hour one too) and between them."""
+    from phaser_analytics.aggregates import offset_changes, utc_moment
+
+    if not hasattr(time, "tzset"):
+        pytest.skip("needs time.tzset to set the local zone")
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = local
+    time.tzset()
+    try:
+        low, high = 1_700_000_000.5, 1_700_000_000 + 400 * 86400
+        for zone in (None, ZoneInfo(local), timezone(timedelta(hours=5, minutes=30))):
+            first, changes = offset_changes(zone, low, high)
+
+            def offset(second: int, zone: object = zone) -> float:
+                return utc_moment(second).astimezone(zone).utcoffset().total_seconds()
+
+            assert first == offset(int(low))
+            for at, value in changes:
+                assert offset(at) == value and offset(at - 1) != value, (zone, at)
+            starts = [int(low), *(at for at, _ in changes), int(high)]
+            values = [first, *(value for _, value in changes)]
+            for (begin, end), value in zip(zip(starts, starts[1:]), values, strict=True):
+                for second in range(begin, end, 3 * 3600 + 17):  # no change in between
+                    assert offset(second) == value, (zone, second)
+        assert changes == []  # the fixed offset's, last
+        assert bool(offset_changes(None, low, high)[1]) is (local in ("Europe/Paris",
+                                                                      "Australia/Lord_Howe"))
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
