@@ -201,7 +201,15 @@ def test_reasons_of_their_own_key_are_counted_per_wording(
                         started_at=None if i == 3 else start + timedelta(hours=i // 2))
         for i in range(40)
     ]  # fmt: skip
+    # A wording only undated executions give: its newest is found among the undated.
+    history += [ExecutionRecord(execution_id=f"u-{i}", project_path=PROJECTS[0],
+                                base_commit=f"u{i}", failure_reasons=["never dated", "flaky"])
+                for i in range(2)]  # fmt: skip
     refill(shared_store, history)
+    undated = shared_store.reason_counts(AnalyticsQuery())
+    assert [(r.reason, r.count, r.last_seen) for r in undated if r.reason == "never dated"] == [
+        ("never dated", 2, None)
+    ]
     statements: list[str] = []
     original = psycopg.Connection.execute
 

@@ -34,7 +34,6 @@ from hanging a CI job. Every error is one line naming host and database, never t
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -307,6 +306,8 @@ def _one_line(text: str) -> str:
 
 def identity_key(identity: tuple[str | None, ...]) -> str:
     """The digest the UNIQUE constraint holds: one per execution, whatever its id."""
+    import hashlib  # writes only: the readers (trends, failures, show) do without it
+
     return hashlib.sha256(json.dumps(list(identity)).encode("utf-8")).hexdigest()
 
 
@@ -1616,20 +1617,31 @@ class PostgresStore:
             "AND f.ordinality < r.ordinality AND f.wording = r.wording) ELSE false END"
         )
         return self._aggregate(
-            f"WITH per AS (SELECT r.wording, count(*) - count(*) FILTER (WHERE {repeated}) "
+            # GROUP BY in "C": the same groups (equal texts are equal bytes), compared as
+            # bytes instead of by the database's locale.
+            f"WITH per AS (SELECT r.wording COLLATE \"C\" AS wording, "
+            f"count(*) - count(*) FILTER (WHERE {repeated}) "
             f"AS n, max(r.started_at) AS newest FROM {REASONS_TABLE} r WHERE {where} "
-            "GROUP BY r.wording), "
+            'GROUP BY r.wording COLLATE "C"), '
+            # The reasons at each wording's newest start: through the executions that
+            # started then (by the index on starts), or, for a wording of undated
+            # executions only, from a scan that runs only if there is one.
+            "newest AS (SELECT DISTINCT ON (c.wording) c.* FROM ("
+            "SELECT r.wording, r.execution_id, r.ordinality FROM per p "
+            f"JOIN {TABLE} e ON e.started_at = p.newest JOIN {REASONS_TABLE} r "
+            f"ON r.execution_id = e.execution_id AND r.wording = p.wording WHERE {where} "
+            "UNION ALL SELECT r.wording, r.execution_id, r.ordinality "
+            f"FROM {REASONS_TABLE} r JOIN per p ON p.wording = r.wording "
+            f"WHERE p.newest IS NULL AND r.started_at IS NULL AND {where} "
+            "AND EXISTS (SELECT FROM per WHERE newest IS NULL)) c "
             # "C": sorted by bytes, not by the database's locale (equal ids are equal).
-            "newest AS (SELECT DISTINCT ON (r.wording) r.wording, r.execution_id, "
-            f"r.ordinality FROM {REASONS_TABLE} r JOIN per p ON p.wording = r.wording "
-            f"WHERE r.started_at IS NOT DISTINCT FROM p.newest AND {where} "
-            'ORDER BY r.wording, r.execution_id COLLATE "C" DESC, r.ordinality) '
+            'ORDER BY c.wording, c.execution_id COLLATE "C" DESC, c.ordinality) '
             "SELECT p.wording, p.n, n.execution_id, e.started_text "
             f"FROM per p JOIN newest n USING (wording) LEFT JOIN {TABLE} e "
             "ON e.execution_id = n.execution_id "
             'ORDER BY p.n DESC, p.newest DESC NULLS LAST, n.execution_id COLLATE "C" DESC, '
             "n.ordinality",
-            [*params, *params],
+            [*params, *params, *params],
             "counting failure reasons",
         )
 
