@@ -156,11 +156,16 @@ def file_settings(
     return result
 
 
-def store_setting(project_dir: Path) -> tuple[str, Path, bool] | None:
-    """``analytics.store``: ``(url, config file, trusted)`` from the project's config, else
-    the user's (``trusted``: from ``$PHASER_HOME``), else ``None``."""
+def store_setting(
+    project_dir: Path, *, of_project: bool = True
+) -> tuple[str, Path, bool] | None:
+    """``analytics.store``: ``(url, config file, trusted)`` from the project's config
+    (unless ``of_project`` is false), else the user's (``trusted``: from
+    ``$PHASER_HOME``), else ``None``."""
     files = config_files(project_dir)
     for (path, _base), trusted in zip(reversed(files), (False, True), strict=True):
+        if not trusted and not of_project:
+            continue
         if not path.is_file():  # an unusable $PHASER_HOME only warns elsewhere
             continue
         value = read_config_file(path).get("store")

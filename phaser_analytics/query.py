@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import StorageError, stderr_warning
+from .errors import AnalyticsError, stderr_warning
 from .models import (
     AggregatedStats,
     AnalyticsQuery,
@@ -16,8 +16,15 @@ from .models import (
     ExecutionStatus,
     PhaseStatus,
 )
-from .stores import project_store
-from .stores.base import Entry, Store, shared_store_url, sort_newest_first
+from .stores import open_store, project_store
+from .stores.base import (
+    Entry,
+    Store,
+    global_store_url,
+    resolve_store_url,
+    sort_newest_first,
+    url_scheme,
+)
 
 if TYPE_CHECKING:
     # Imported where --global needs it: show of one project never reads the registry.
@@ -211,8 +218,9 @@ def select_global(
             continue
         try:
             entries = _entries_of(Path(project.path), warn)
-        except (StorageError, OSError) as exc:
-            # One unreadable project must not hide every other one.
+        except (AnalyticsError, OSError) as exc:
+            # One unreadable project (a damaged store, a config naming none) must not hide
+            # every other one.
             selection.unreadable.append(project)
             warn(f"project '{project.name}' at {project.path} cannot be read ({exc}); skipped.")
             continue
@@ -227,8 +235,15 @@ def select_global(
 
 def _entries_of(project_dir: Path, warn: Callable[[str], None]) -> list[Entry]:
     """A registered project's executions, from the store its own config names (a store
-    inside it: :func:`~.stores.base.store_url_from_config`), else its JSON store."""
-    store = project_store(project_dir, warn=warn)
+    inside it: :func:`~.stores.base.store_url_from_config`), else its JSON store. A SQLite
+    store that is not there holds nothing: reading is no reason to create it."""
+    url = resolve_store_url(None, project_dir)
+    if url is not None and url_scheme(url) == "sqlite":
+        from .stores.sqlite import path_of
+
+        if not path_of(url).is_file():
+            return []
+    store = open_store(url, project_dir=project_dir, warn=warn)
     try:
         return list(store.find(project=project_key(project_dir, store)))
     finally:
@@ -267,7 +282,8 @@ def get_global_executions(
     from .project_root import find_project_root
 
     where = Path(project_dir) if project_dir is not None else find_project_root()
-    store = project_store(where) if shared_store_url(None, where) else None
+    url = global_store_url(None, where)
+    store = open_store(url, project_dir=where) if url is not None else None
     try:
         return [(p.name, record) for p, record in select_global(query, store=store).load()]
     finally:

@@ -239,3 +239,57 @@ def test_global_reads_a_project_config_store_as_a_real_process(
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)["executions"]
     assert sorted(e["audit_document"] for e in shown) == sorted(ALPHA + GAMMA)
+
+
+def test_a_registered_projects_bad_config_skips_that_project_only(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A cloned repository's config naming no usable store is one warning, and every other
+    registered project is still shown."""
+    alpha = with_own_sqlite_store(runner, tmp_path)
+    register_gamma(runner, tmp_path)
+    (alpha / ".phaser" / "config.json").write_text('{"analytics": {"store": 5}}',
+                                                   encoding="utf-8")
+    result = runner.invoke(cli, ["analytics", "show", "--global", "--last", "100", "--format",
+                                 "json", "--project", str(tmp_path / "gamma")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)["executions"]
+    assert sorted(e["audit_document"] for e in shown) == GAMMA
+    assert "project 'Alpha'" in result.stderr and "skipped" in result.stderr
+
+
+def test_global_never_creates_the_store_a_registered_projects_config_names(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    alpha = with_own_sqlite_store(runner, tmp_path)
+    register_gamma(runner, tmp_path)
+    (alpha / ".phaser" / "config.json").write_text(
+        '{"analytics": {"store": "sqlite:sub/none.db"}}', encoding="utf-8"
+    )
+    before = sorted(p.relative_to(alpha) for p in alpha.rglob("*"))
+    shown = json.loads(invoke(runner, "show", "--global", "--last", "100", "--format", "json",
+                              "--project", str(tmp_path / "gamma")))  # fmt: skip
+    assert sorted(e["audit_document"] for e in shown["executions"]) == GAMMA
+    assert sorted(p.relative_to(alpha) for p in alpha.rglob("*")) == before
+
+
+def test_global_reads_the_store_the_users_config_shares_from_a_project_with_its_own(
+    runner: CliRunner, tmp_path: Path, isolated_home: Path
+) -> None:
+    """Your own config's store is the one --global reads, also in a project whose config
+    names a store of its own (that store is the project's, not a shared one)."""
+    alpha = with_own_sqlite_store(runner, tmp_path)
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    beta = tmp_path / "beta"
+    report = write_report(beta / "reports" / "r", document="beta.md", project_name="Beta",
+                          project_path=str(beta), started=NOW - timedelta(days=1))  # fmt: skip
+    invoke(runner, "import", str(report), "--project", str(beta), "--store", shared)
+    (isolated_home / "config.json").write_text(
+        json.dumps({"analytics": {"store": shared}}), encoding="utf-8"
+    )
+    for where in (alpha, beta, tmp_path):
+        shown = json.loads(invoke(runner, "show", "--global", "--format", "json",
+                                  "--project", str(where)))  # fmt: skip
+        assert [e["audit_document"] for e in shown["executions"]] == ["beta.md"], where
+        pairs = get_global_executions(AnalyticsQuery(), project_dir=where)
+        assert [r.audit_document for _, r in pairs] == ["beta.md"]

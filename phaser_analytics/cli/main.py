@@ -377,7 +377,9 @@ def _run(command: click.Command, argv: Sequence[str] | None, prog_name: str) -> 
     psycopg's type adapters loaded took ~70-100 ms of a PostgreSQL command's CPU
     (docs/performance.md, "Exit"); what is left then needs no finalizing (stores and
     output files are closed by the command, standard output is flushed at exit anyway,
-    and atexit handlers still run)."""
+    and atexit handlers still run). For the console scripts only: a program that calls
+    these entry points several times in one process would keep what each call froze
+    (call ``cli.main`` instead)."""
     import gc
 
     try:
@@ -596,8 +598,15 @@ def open_command_store(project_dir: Path) -> Any:
 def global_store(project_dir: Path) -> Any:
     """For ``--global``: the store shared between projects that is in force (``--store``,
     ``PHASER_STORE``, the user's config: every project in it, one query), else ``None``:
-    every registered project's own store (a project's config may name one inside it)."""
-    if not store_shared(project_dir):
+    every registered project's own store (:func:`~..stores.base.global_store_url`)."""
+    from ..stores import open_store
+    from ..stores.base import global_store_url
+
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    url = global_store_url(app.store if app else None, project_dir)
+    if url is None:
         return None
-    return open_command_store(project_dir)
+    host = app.host() if app is not None else None
+    return open_store(url, project_dir=project_dir, warn=stderr_warning, host=host)
 

@@ -484,6 +484,25 @@ def shared_store_url(explicit: str | None, project_dir: Path) -> bool:
     return setting is not None and setting[2]
 
 
+def global_store_url(explicit: str | None, project_dir: Path) -> str | None:
+    """For ``--global``: the store shared between projects that is in force — ``--store``,
+    ``PHASER_STORE``, else ``analytics.store`` of the user's own config — or ``None``:
+    every registered project, each from its own store. The working directory's project
+    config is not asked: a store it names is that project's own, found through the
+    registry like every other project's, so ``--global`` reads the same wherever it runs."""
+    import os
+
+    if explicit:
+        return explicit
+    env = os.environ.get("PHASER_STORE")
+    if env:
+        return env
+    from ..config import store_setting
+
+    setting = store_setting(project_dir, of_project=False)
+    return setting[0] if setting is not None else None
+
+
 def store_url_from_config(project_dir: Path) -> str | None:
     """``analytics.store`` from the project's config, else the global one (``None``).
 
