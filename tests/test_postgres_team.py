@@ -233,6 +233,7 @@ def test_store_migrate_writes_each_batch_in_a_thread_while_it_builds_the_next(
     from phaser_analytics.stores.postgres import PostgresStore
 
     monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 25)  # above FEW_ROWS: COPY
+    monkeypatch.setattr("phaser_analytics.stores.postgres.ANALYZE_FROM", 100)
     source_url = _sqlite_history(tmp_path / "history.db", 110)
     events: list[tuple[str, str, int]] = []
     writing = threading.Lock()
@@ -273,6 +274,46 @@ def test_store_migrate_writes_each_batch_in_a_thread_while_it_builds_the_next(
     assert not overlapped[0] and any(overlapped[1:]), overlapped  # the overlap itself
     assert rows(postgres_server, pg_url, "SELECT count(*), count(DISTINCT identity_key) "
                 "FROM phaser_executions") == [(110, 110)]
+    assert rows(postgres_server, pg_url, "SELECT last_analyze IS NOT NULL FROM "
+                "pg_stat_user_tables WHERE relname = 'phaser_executions'") == [(True,)]
+
+
+def test_ctrl_c_during_store_migrate_cancels_the_write_under_way(
+    postgres_server: PgServer, pg_url: str, tmp_path: Path, runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while a batch is being written in the thread (a server slow to take it: a
+    trigger that sleeps 60 s) cancels that write instead of waiting for it: the command
+    stops, nothing of the batch is stored and no statement of ours is left running."""
+    from phaser_analytics.cli import store_cmds
+    from phaser_analytics.stores.sqlite import SqliteStore
+
+    monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 25)  # above FEW_ROWS: COPY
+    source_url = _sqlite_history(tmp_path / "history.db", 60)
+    open_store(pg_url).close()  # the tables, so the test can slow their inserts down
+    with postgres_server.connect(dbname_of(pg_url)) as conn:
+        conn.execute("CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$")
+        conn.execute("CREATE TRIGGER test_slow AFTER INSERT ON phaser_executions "
+                     "FOR EACH STATEMENT EXECUTE FUNCTION test_slow()")
+        conn.commit()
+    texts = SqliteStore.record_texts
+    calls = []
+
+    def interrupted(self: SqliteStore, entries: list) -> dict:
+        calls.append(len(entries))
+        if len(calls) == 2:  # the first batch is being written meanwhile
+            time.sleep(0.5)
+            raise KeyboardInterrupt
+        return texts(self, entries)
+
+    monkeypatch.setattr(SqliteStore, "record_texts", interrupted)
+    result = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,
+                                 "--to", pg_url])
+    assert result.exit_code == 1 and "Aborted" in result.output, result.output
+    assert rows(postgres_server, pg_url, "SELECT count(*) FROM phaser_executions") == [(0,)]
+    assert rows(postgres_server, pg_url, "SELECT count(*) FROM pg_stat_activity WHERE "
+                "state = 'active' AND query LIKE 'COPY%'") == [(0,)]
 
 
 def test_a_write_that_fails_in_the_thread_is_one_line_and_leaves_nothing_of_its_batch(
@@ -289,6 +330,7 @@ def test_a_write_that_fails_in_the_thread_is_one_line_and_leaves_nothing_of_its_
     from phaser_analytics.stores.postgres import PostgresStore
 
     monkeypatch.setattr(store_cmds, "MIGRATE_BATCH", 25)  # above FEW_ROWS: COPY
+    monkeypatch.setattr("phaser_analytics.stores.postgres.ANALYZE_FROM", 10)
     source_url = _sqlite_history(tmp_path / "history.db", 100)
     copy_new = PostgresStore._copy_new
     calls = []
@@ -311,6 +353,9 @@ def test_a_write_that_fails_in_the_thread_is_one_line_and_leaves_nothing_of_its_
     assert calls == [25, 25, 25]  # the batches after it were never written
     assert rows(postgres_server, pg_url, "SELECT count(*) FROM phaser_executions") == [(50,)]
     assert rows(postgres_server, pg_url, "SELECT sum(executions) FROM phaser_projects") == [(50,)]
+    # A failing command leaves ANALYZE out (its server may be gone).
+    assert rows(postgres_server, pg_url, "SELECT last_analyze IS NULL FROM "
+                "pg_stat_user_tables WHERE relname = 'phaser_executions'") == [(True,)]
 
     monkeypatch.setattr(PostgresStore, "_copy_new", copy_new)
     again = runner.invoke(cli, ["analytics", "store", "migrate", "--from", source_url,

@@ -148,7 +148,8 @@ def _copy(
     this one builds the next batch's rows: the server's work (COPY, indexes, triggers,
     commit) overlaps the reading and checking. One write at a time, in order, never more
     than one batch ahead; a write that fails stops the copy with its error; the target's
-    connection is never used by both threads at once."""
+    connection is never used by both threads at once; Ctrl-C cancels the write under way
+    (the target's optional ``cancel``)."""
     copied = already = 0
     wanted: set[tuple[str | None, ...]] = set()
     dropped = False
@@ -220,6 +221,12 @@ def _copy(
                 flush()
         flush()
         settle()
+    except KeyboardInterrupt:
+        # Interrupted: stop the write under way rather than wait for it (its batch is
+        # rolled back; running the command again copies it).
+        if pending is not None and callable(getattr(target, "cancel", None)):
+            target.cancel()
+        raise
     finally:
         if pool is not None:
             # Never leave a write running behind the caller's back (it closes the target).

@@ -356,6 +356,9 @@ class PostgresStore:
         self.settings = settings(url, project_dir)
         self.warn = warn
         self.machine = machine_name()
+        #: A statement failed or was cancelled: the command is failing, and ``close``
+        #: leaves ANALYZE out (the server may be gone: it would wait for the timeouts).
+        self._failed = False
         self._conn, version = self._connect()
         self._cursors = 0
         self._new_rows = 0
@@ -388,6 +391,7 @@ class PostgresStore:
 
     def _error(self, exc: BaseException, doing: str) -> StorageError:
         """One line for the user: what failed, where, and libpq's reason (no password)."""
+        self._failed = True
         errors = self._psycopg.errors
         if isinstance(exc, errors.QueryCanceled) and "statement timeout" in str(exc):
             reason = (
@@ -478,17 +482,32 @@ class PostgresStore:
             message = message.replace(self.settings.password, "***")
         return StorageError(message)
 
+    def cancel(self) -> None:
+        """Ask the server to stop the statement this store's connection is running, from
+        another thread (``store migrate``'s write under way when the user interrupts it):
+        its transaction is rolled back. Nothing happens when none runs."""
+        self._failed = True
+        conn = self._conn
+        with contextlib.suppress(Exception):
+            (getattr(conn, "cancel_safe", None) or conn.cancel)()
+
     def close(self, *, analyze: bool = True) -> None:
         """Close the connection; after a bulk write (``store migrate``, a big import) first
         bring the planner's statistics up to date, so the next command's queries are planned
         for the rows there are (autovacuum would get to it within minutes; until then a
         project's newest runs were read by a sort of all its rows instead of its index).
-        ``analyze=False`` skips that (a ``with`` block left by an exception); the connection
-        is closed whatever ANALYZE does, a ``KeyboardInterrupt`` included."""
+        ``analyze=False`` skips that (a ``with`` block left by an exception), as does a
+        statement of this store's that failed or was cancelled (the command is failing; the
+        server may be gone); the connection is closed whatever ANALYZE does, a
+        ``KeyboardInterrupt`` included."""
         try:
             if analyze:
                 with contextlib.suppress(Exception):
-                    if self._new_rows >= ANALYZE_FROM and not self._conn.closed:
+                    if (
+                        self._new_rows >= ANALYZE_FROM
+                        and not self._failed
+                        and not self._conn.closed
+                    ):
                         # A role that does not own the tables gets a warning, not an
                         # error: skipped.
                         self._conn.execute(
