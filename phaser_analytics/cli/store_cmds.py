@@ -106,10 +106,7 @@ def migrate_cmd(
     try:
         copied, already, wanted = _copy(source, target, claim)
         if wanted is None:  # the source dropped some on the way (quarantined): ask it again
-            wanted = {
-                (claim, *entry.identity[1:]) if claim else entry.identity
-                for entry in source.find()
-            }
+            wanted = {_identity_in_target(entry, claim) for entry in source.find()}
         held = (
             target.identities()
             if callable(getattr(target, "identities", None))
@@ -130,6 +127,12 @@ def migrate_cmd(
         )
         sys.exit(EXIT_FAILED)
     say(f"Verified: {target.url} holds all {len(wanted)} execution(s) of {source.url}.")
+
+
+def _identity_in_target(entry: Any, claim: str | None) -> tuple[str | None, ...]:
+    """The identity ``entry``'s execution has once copied: filed under ``claim``'s project
+    path when the copy claims them for one project."""
+    return (claim, *entry.identity[1:]) if claim else entry.identity
 
 
 def _copy(
@@ -215,7 +218,7 @@ def _copy(
 
     try:
         for entry in source.find():
-            wanted.add((claim, *entry.identity[1:]) if claim else entry.identity)
+            wanted.add(_identity_in_target(entry, claim))
             batch.append(entry)
             if len(batch) >= MIGRATE_BATCH:
                 flush()
