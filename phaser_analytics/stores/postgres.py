@@ -1530,7 +1530,10 @@ class PostgresStore:
         """:func:`~..aggregates.reason_counts` of the selected records, the first ``top``
         (``None``: every one): the distinct wordings are read first and keyed here by
         ``aggregates.reason_key`` (Python's case folding and white space, whatever the
-        server's locale), then the server counts each key once per execution."""
+        server's locale), then the server counts each key once per execution. Without a
+        filter that needs the executions, the first statement counts per wording too
+        (:meth:`_reasons_of_own_keys`), which is the answer when no two wordings share a
+        key."""
         doing = "counting failure reasons"
         conditions: list[str] = []
         condition_params: list[Any] = []
@@ -1624,11 +1627,12 @@ class PostgresStore:
         ``reason_counts``' rows when no two wordings share a key (then an execution has a
         key exactly when it has that key's one wording, the wording shown).
 
-        One pass groups the reasons by wording (hashed): the executions are its rows but
-        those an execution repeats (a later reason of the same wording, looked up by the
-        execution's index: no distinct count that sorts every id, ~40 ms at 100,000), and
-        the newest start; a second keeps each wording's reasons at that start, of which the
-        first in find's order is its newest."""
+        One pass groups the reasons by wording: the executions are its rows but those an
+        execution repeats (a later reason of the same wording, looked up by the execution's
+        index: no distinct count that sorts every id, ~40 ms at 100,000), and the newest
+        start; then each wording's reasons at that start are found through the executions
+        that started then (the index on starts), the first of them in find's order being
+        its newest."""
         where = " AND ".join(["r.wording IS NOT NULL", *conditions])
         repeated = (
             "CASE WHEN r.ordinality > 1 THEN EXISTS (SELECT 1 FROM "
