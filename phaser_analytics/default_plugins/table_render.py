@@ -157,7 +157,7 @@ def _rule(left: str, joint: str, right: str, widths: Sequence[int]) -> str:
 class Box:
     """A rounded frame: a centred title, free text lines, then a grid (if ``columns``)."""
 
-    __slots__ = ("columns", "lines", "rows", "title")
+    __slots__ = ("_natural", "columns", "lines", "rows", "title")
 
     def __init__(
         self,
@@ -170,6 +170,7 @@ class Box:
         self.lines = lines
         self.columns = columns
         self.rows = rows
+        self._natural: list[int] | None = None
 
     def text_inner(self) -> int:
         """The width the title and text lines ask for; a text line asks for at most
@@ -185,10 +186,15 @@ class Box:
         return max(widths) + 2
 
     def natural_column_widths(self) -> list[int]:
-        return [
-            max([display_width(column.header)] + [display_width(row[i].text) for row in self.rows])
-            for i, column in enumerate(self.columns)
-        ]
+        """Each column's widest cell, measured once (drawing a box asks up to four times:
+        a trends table of a year is ~2,500 cells)."""
+        if self._natural is None:
+            self._natural = [
+                max([display_width(column.header)]
+                    + [display_width(row[i].text) for row in self.rows])
+                for i, column in enumerate(self.columns)
+            ]  # fmt: skip
+        return list(self._natural)
 
     def natural_width(self) -> int:
         """The frame's width when nothing is shortened."""
