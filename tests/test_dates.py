@@ -6,6 +6,7 @@ set the process's local zone (TZ) themselves. Nothing depends on the machine's z
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -530,7 +531,7 @@ def test_offset_changes_of_the_local_zone_are_what_astimezone_gives(local: str) 
                 assert offset(at) == value and offset(at - 1) != value, (zone, at)
             starts = [int(low), *(at for at, _ in changes), int(high)]
             values = [first, *(value for _, value in changes)]
-            for (begin, end), value in zip(zip(starts, starts[1:]), values, strict=True):
+            for (begin, end), value in zip(itertools.pairwise(starts), values, strict=True):
                 for second in range(begin, end, 3 * 3600 + 17):  # no change in between
                     assert offset(second) == value, (zone, second)
         assert changes == []  # the fixed offset's, last

@@ -333,7 +333,7 @@ def test_migrate_as_stored_writes_the_rows_the_ordinary_copy_writes(
                                         status=PhaseStatus.COMPLETED)])
         for i in range(len(edits))
     ]
-    edit_of = {r.execution_id: edit for r, edit in zip(records, edits)}
+    edit_of = {r.execution_id: edit for r, edit in zip(records, edits, strict=True)}
     source_path = tmp_path / "history.db"
     source = open_store(f"sqlite:///{source_path}")
     try:
@@ -342,7 +342,7 @@ def test_migrate_as_stored_writes_the_rows_the_ordinary_copy_writes(
         source.close()
     db = sqlite3.connect(source_path)
     with db:
-        for record, edit in zip(records, edits):
+        for record, edit in zip(records, edits, strict=True):
             text = db.execute("SELECT record FROM executions WHERE execution_id = ?",
                               (record.execution_id,)).fetchone()[0]
             change = TEXT_EDITS[edit]
