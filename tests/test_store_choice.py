@@ -205,3 +205,59 @@ def test_sqlite_urls(url: str, path: str) -> None:
 def test_bad_sqlite_urls_are_one_line(project: Path, url: str) -> None:
     result = _info(project, "--store", url)
     assert result.exit_code == 1 and result.stderr.startswith("Error: Bad SQLite store URL")
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_sqlite_database_named_as_a_plain_path_is_refused_with_its_url(
+    project: Path, tmp_path: Path
+) -> None:
+    """A bare path is a JSON store's directory: a SQLite database named so once read as an
+    empty store, and `store migrate --from history.db` copied nothing and said 'Verified'."""
+    db = tmp_path / "history.db"
+    report = Path(__file__).parent.parent / "examples" / "EXECUTION_REPORT.md"
+    made = CliRunner().invoke(
+        cli, ["analytics", "--store", f"sqlite:///{db}", "import", str(report),
+              "--project", str(project)])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    before = _tree(tmp_path)
+    for args in (
+        ["--store", str(db), "show", "--project", str(project)],
+        ["--store", str(db), "store", "info", "--project", str(project)],
+        ["store", "migrate", "--from", str(db), "--to", f"sqlite:///{tmp_path / 'copy.db'}"],
+    ):
+        result = CliRunner().invoke(cli, ["analytics", *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr == (
+            f"Error: The store {db} is a SQLite database, not a JSON store's directory: "
+            f"name it sqlite:///{str(db).lstrip('/')}.\n"
+        ), args
+    assert _tree(tmp_path) == before  # nothing created, nothing changed
+    # The URL it names is the store.
+    named = CliRunner().invoke(
+        cli, ["analytics", "--store", f"sqlite:///{str(db).lstrip('/')}", "store", "info",
+              "--json", "--project", str(project)])  # fmt: skip
+    assert named.exit_code == 0 and json.loads(named.stdout)["count"] == 1
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_a_file_named_as_a_store_is_refused(project: Path, tmp_path: Path, link: bool) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("not a store\n")
+    named = target
+    if link:
+        named = tmp_path / "link"
+        named.symlink_to(target)
+    before = _tree(tmp_path)
+    for command in (["show"], ["import", str(Path(__file__).parent.parent / "examples")]):
+        result = CliRunner().invoke(
+            cli, ["analytics", "--store", str(named), *command, "--project", str(project)]
+        )
+        assert result.exit_code == 1, result.output
+        assert result.stderr == (
+            f"Error: The store {named} is a file, not a directory: a JSON store is a "
+            "directory (a SQLite database is named sqlite:///path.db).\n"
+        )
+    assert _tree(tmp_path) == before

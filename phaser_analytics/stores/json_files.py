@@ -22,6 +22,7 @@ import errno
 import json
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -395,6 +396,40 @@ class _Scan:
         return _State(rows, newer)
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _refuse_file(root: Path) -> None:
+    """A JSON store is a directory: a path naming a file would read as an empty store (and
+    ``store migrate --from history.db`` would copy nothing and call it verified). One line,
+    naming ``sqlite:///…`` when the file is a SQLite database (its header is read only
+    from a regular file, never through a link)."""
+    try:
+        st = os.stat(root)
+    except OSError:
+        return  # missing (created when first written) or unreadable: the store says so later
+    if stat.S_ISDIR(st.st_mode):
+        return
+    header = b""
+    with contextlib.suppress(OSError):
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(root, flags)
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                header = os.read(fd, len(SQLITE_HEADER))
+        finally:
+            os.close(fd)
+    if header == SQLITE_HEADER:
+        raise StorageError(
+            f"The store {root} is a SQLite database, not a JSON store's directory: "
+            f"name it sqlite:///{os.path.abspath(root).lstrip('/')}."
+        )
+    raise StorageError(
+        f"The store {root} is a file, not a directory: a JSON store is a directory "
+        "(a SQLite database is named sqlite:///path.db)."
+    )
+
+
 class JsonStore:
     """One project's store of spec §4 JSON files (implements :class:`.base.Store`)."""
 
@@ -436,6 +471,7 @@ class JsonStore:
         if url.startswith("file:") and not url.startswith("file://"):
             path = url[len("file:") :]
         root = Path(path).expanduser()
+        _refuse_file(root)
         return cls(root, url=url, confine=root, warn=warn)
 
     # -- the directories ------------------------------------------------------------------
