@@ -37,3 +37,6 @@ class Breakdown:
     columns: list[Column]
     rows: list[dict[str, Any]]
     sections: list[Breakdown] = field(default_factory=list)
+    #: What shows in place of rows when there are none (renderers default to "No
+    #: executions match."): e.g. anomalies' "No anomalies …" when executions matched.
+    empty: str | None = None

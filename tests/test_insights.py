@@ -137,6 +137,14 @@ def test_anomalies_lists_the_figure_the_usual_range_and_the_history(runner, hist
     assert "Anomalies: 1 of 1 execution(s)" in only and "6h 40m" in only
     none = invoke(runner, "anomalies", "--project", str(history), "--document", "nothing").output
     assert "Anomalies: 0 of 0 execution(s)" in none and "No executions match." in none
+    # Executions matched and none is an anomaly: the table says so, not "no match".
+    calm = ["anomalies", "--project", str(history), "--document", "document-7-reverse.md",
+            "--status", "success"]  # fmt: skip
+    for output in (invoke(runner, *calm).output,
+                   invoke(runner, *calm, "--format", "markdown").output):  # fmt: skip
+        assert "Anomalies: 0 of 10 execution(s)" in output
+        assert "No anomalies among these 10 execution(s)." in output
+        assert "No executions match." not in output
 
 
 def test_show_marks_flagged_rows_and_lists_why(runner, history):

@@ -275,6 +275,11 @@ def anomalies(
             Column("history_text", "History"),
         ],
         rows=rows,
+        empty=(
+            f"No anomalies among these {len(chosen)} execution(s)."
+            if chosen
+            else None
+        ),
     )
     _emit(ctx, "anomalies", project_dir, breakdown, output_format, chosen, query, everything)
     if fail_on_anomaly and rows:

@@ -71,6 +71,7 @@ def breakdown_context(view: RenderView) -> dict[str, Any]:
             {
                 "name": b.name,
                 "title": b.title,
+                "empty": b.empty,
                 "columns": [
                     {
                         "key": c.key,

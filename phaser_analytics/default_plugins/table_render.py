@@ -490,7 +490,7 @@ def _breakdown_box(breakdown: Breakdown, width: int) -> list[str]:
         [Cell(breakdowns.show_value(row.get(c.key), c.kind)) for c in breakdown.columns]
         for row in breakdown.rows
     ]
-    lines = [] if rows else [Cell(breakdowns.NO_ROWS)]
+    lines = [] if rows else [Cell(breakdown.empty or breakdowns.NO_ROWS)]
     box = Box(breakdown.title, lines, columns if rows else [], rows)
     return draw_box(box, max_width=width)
 
