@@ -520,6 +520,111 @@ def test_the_console_script_leaves_what_is_alive_out_of_the_exits_collections(
         assert "Traceback" not in result.stderr
 
 
+#: Runs the CLI like the ``phaser`` script (``main``) or as a program calling ``cli.main``
+#: itself, and writes how many objects were frozen at the first collection after $MODULE
+#: began to load (``-1``: none ran before the command ended).
+_FIRST_COLLECTION = """
+import gc, os, sys
+seen = []
+
+def first_after_import(phase, info):
+    if phase == "start" and not seen and os.environ["MODULE"] in sys.modules:
+        seen.append(gc.get_freeze_count())
+
+gc.callbacks.append(first_after_import)
+from phaser_analytics.cli import cli, main
+try:
+    if os.environ["AS"] == "script":
+        sys.argv = ["phaser", *sys.argv[1:]]
+        main()
+    else:
+        cli.main(sys.argv[1:], standalone_mode=False)
+finally:
+    gc.callbacks.remove(first_after_import)
+    with open(os.environ["FROZEN_OUT"], "w", encoding="utf-8") as handle:
+        handle.write(str(seen[0] if seen else -1))
+"""
+
+
+def first_collection_after(tmp_path: Path, module: str, how: str, *args: str) -> int:
+    """How many objects were frozen when the collector first ran once ``module`` began to
+    load in ``phaser *args`` (run ``how``: ``script`` or ``cli.main``); ``-1``: it never
+    ran before the command ended."""
+    out = tmp_path / "frozen.txt"
+    result = subprocess.run(
+        [sys.executable, "-c", _FIRST_COLLECTION, *args],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={**os.environ, "MODULE": module, "AS": how, "FROZEN_OUT": str(out)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return int(out.read_text(encoding="utf-8"))
+
+
+def test_the_console_script_keeps_the_collector_off_its_imports(
+    tmp_path: Path, project: Path, example_report: Path
+) -> None:
+    """In a ``phaser`` process, the collector does not run while the plugins and the
+    report parser (markdown-it-py) load, and what they made is frozen once loaded: the
+    first collection after each began to load finds it frozen (docs/performance.md,
+    "Long-lived imports")."""
+    args = ("analytics", "import", str(example_report), "--project", str(project))
+    for module in ("pluggy", "markdown_it"):
+        (tmp_path / module).mkdir()
+        assert first_collection_after(tmp_path / module, module, "script", *args) > 1000
+
+
+def test_the_console_script_keeps_the_collector_off_psycopgs_import(
+    tmp_path: Path, project: Path, pg_url: str
+) -> None:
+    """The same for psycopg, whose import alone makes ~30,000 objects."""
+    args = ("analytics", "--store", pg_url, "show", "--global")
+    assert first_collection_after(tmp_path, "psycopg", "script", *args) > 10_000
+
+
+def test_a_program_calling_the_cli_keeps_its_collector_as_it_was(
+    tmp_path: Path, project: Path, example_report: Path
+) -> None:
+    """``cli.main`` called by a program (or a test's CliRunner) freezes nothing: what the
+    program has alive must stay collectable."""
+    args = ("analytics", "import", str(example_report), "--project", str(project))
+    assert first_collection_after(tmp_path, "markdown_it", "cli.main", *args) == 0
+
+
+@pytest.mark.parametrize("console", [True, False])
+def test_a_long_lived_import_restores_the_collector(console: bool) -> None:
+    """Around the import: off in a console process (frozen after), untouched elsewhere;
+    afterwards on or off as before, also when the import fails or they nest."""
+    code = f"""
+import gc
+from phaser_analytics import long_lived
+if {console}:
+    long_lived.mark_console_process()
+states = []
+for enabled in (True, False):
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with long_lived.long_lived_import():
+            with long_lived.long_lived_import():
+                states.append(gc.isenabled())
+            states.append(gc.isenabled())
+            raise ImportError("no such module")
+    except ImportError:
+        pass
+    states.append(gc.isenabled())
+print(states, gc.get_freeze_count() > 0)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    if console:
+        assert result.stdout.split() == ["[False,", "False,", "True,", "False,", "False,",
+                                         "False]", "True"]  # fmt: skip
+    else:
+        assert result.stdout.split() == ["[True,", "True,", "True,", "False,", "False,",
+                                         "False]", "False"]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_benchmark_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"

@@ -18,6 +18,7 @@ import click
 
 from ..errors import AnalyticsError, stderr_warning
 from ..formatting import clean_text
+from ..long_lived import long_lived_import, mark_console_process
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -233,7 +234,8 @@ class LazyGroup(PhaserGroup):
         command = self._loaded.get(name)
         if command is None and name in self._lazy:
             module_name, attribute, summary = self._lazy[name]
-            module = importlib.import_module(f"{__package__}.{module_name}")
+            with long_lived_import():
+                module = importlib.import_module(f"{__package__}.{module_name}")
             command = self._loaded[name] = getattr(module, attribute)
             # The summary is written once, in the table; the docstring holds the rest.
             rest = inspect.cleandoc(command.help or "")
@@ -334,7 +336,8 @@ def analytics(ctx: click.Context, debug: bool, no_color: bool) -> None:
     app.debug = app.debug or debug
     app.no_color = app.no_color or no_color
     # Load plugins now, so a broken third-party plugin is reported once, up front.
-    app.host()
+    with long_lived_import():
+        app.host()
     if ctx.invoked_subcommand != "capture":
         drain_spool()
 
@@ -382,6 +385,7 @@ def _run(command: click.Command, argv: Sequence[str] | None, prog_name: str) -> 
     (call ``cli.main`` instead)."""
     import gc
 
+    mark_console_process()
     try:
         command.main(args=list(argv) if argv is not None else None, prog_name=prog_name)
     finally:

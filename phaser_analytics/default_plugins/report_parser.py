@@ -26,7 +26,10 @@ from phaser_analytics.errors import ReportParseError
 from phaser_analytics.models import ExecutionStatus, PhaseRecord, PhaseStatus
 
 if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
+    from phaser_analytics.long_lived import long_lived_import
+
+    with long_lived_import():
+        from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
 Fields = dict[str, Any]
@@ -199,7 +202,10 @@ def _with_errors(phases: list[PhaseRecord], reasons: list[str]) -> list[PhaseRec
 @functools.lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
     # Imported here, not at module top: loading plugins must not pay for markdown-it-py.
-    from markdown_it import MarkdownIt
+    from phaser_analytics.long_lived import long_lived_import
+
+    with long_lived_import():
+        from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark").enable("table")
     # A "---" rule right under a line separates report sections; read as a setext heading it

@@ -312,8 +312,11 @@ def identity_key(identity: tuple[str | None, ...]) -> str:
 
 
 def _import_psycopg() -> Any:
+    from ..long_lived import long_lived_import
+
     try:
-        import psycopg
+        with long_lived_import():
+            import psycopg
     except ImportError:
         raise StorageError(
             f"PostgreSQL stores need psycopg, which is not installed: {INSTALL_HINT}"
