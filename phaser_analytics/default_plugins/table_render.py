@@ -115,9 +115,13 @@ def _styled(text: str, style: str | None, color: bool) -> str:
 
 def _place(cell: Cell, width: int, align: str, color: bool) -> str:
     """The cell in exactly ``width`` columns; colour wraps the text, not the padding."""
-    text = truncate_to_width(cell.text, width)
-    gap = width - display_width(text)
-    left = {"right": gap, "center": gap // 2}.get(align, 0)
+    text = cell.text
+    measured = display_width(text)  # once: most cells fit, and are not measured again
+    if measured > width:
+        text = truncate_to_width(text, width)
+        measured = display_width(text)
+    gap = width - measured
+    left = gap if align == "right" else gap // 2 if align == "center" else 0
     start = cell.style_from
     shown = text[:start] + _styled(text[start:], cell.style, color)
     return " " * left + shown + " " * (gap - left)
