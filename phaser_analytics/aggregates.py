@@ -16,6 +16,7 @@ time, so that the database turns starts into local days and hours as Python does
 from __future__ import annotations
 
 import math
+import operator
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -331,12 +332,17 @@ class StatsPart:
     @classmethod
     def of_row(cls, row: Sequence[Any]) -> StatsPart:
         """From a row of the 18 values, in the order of the fields; ``NULL`` sums are 0."""
-        values = [0 if v is None and i in _SUMS else v for i, v in enumerate(row)]
-        return cls(*values)
+        if len(row) != len(_FIELDS):  # fewer: the rest at their defaults; more: TypeError
+            return cls(*[0 if v is None and i in _SUMS else v for i, v in enumerate(row)])
+        # A row per period or hour (trends reads a year of days): set the slots directly.
+        part = cls.__new__(cls)
+        for name, value in zip(_FIELDS, row):
+            setattr(part, name, 0 if value is None and name in _SUM_NAMES else value)
+        return part
 
     def add(self, other: StatsPart) -> None:
-        for name in _ADDED:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name, mine, theirs in zip(_ADDED, _added(self), _added(other)):
+            setattr(self, name, mine + theirs)
         self.duration_min = _low(self.duration_min, other.duration_min)
         self.first_ts = _low(self.first_ts, other.first_ts)
         self.duration_max = _high(self.duration_max, other.duration_max)
@@ -366,7 +372,9 @@ class StatsPart:
 
 _SUMS = {_FIELDS.index(n) for n in ("duration_sum", "delta_sum", "planned", "completed",
                                     "token_sum", "cost_sum")}  # fmt: skip
+_SUM_NAMES = frozenset(_FIELDS[i] for i in _SUMS)
 _ADDED = [n for n in _FIELDS if not n.endswith(("_min", "_max", "_ts"))]
+_added = operator.attrgetter(*_ADDED)
 
 
 def _low(a: Any, b: Any) -> Any:

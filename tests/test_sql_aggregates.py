@@ -1134,3 +1134,52 @@ def test_show_global_flags_the_same_anomalies_from_sqlite_as_from_the_projects_j
     from_json = flagged()
     assert [a for _, a in from_json if a], "no anomaly among those shown"
     assert flagged("--store", f"sqlite:///{path}") == from_json
+
+
+
+_FIGURE = st.one_of(st.none(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False))
+_SUMS = {"duration_sum", "delta_sum", "planned", "completed", "token_sum", "cost_sum"}
+
+
+@given(st.lists(_FIGURE, min_size=0, max_size=19))
+@settings(max_examples=200, deadline=None)
+def test_a_row_of_sums_reads_as_the_figures_say(row: list[Any]) -> None:
+    """``StatsPart.of_row`` (a row of a store's sums; a whole row takes a direct path)
+    gives what the constructor gives from the figures by name: ``NULL`` sums 0, the rest
+    as they are, a short row padded with the defaults, a long one refused."""
+    fields = aggregates._FIELDS
+    if len(row) > len(fields):
+        with pytest.raises(TypeError):
+            aggregates.StatsPart.of_row(row)
+        return
+    expected = dict(aggregates._DEFAULTS)
+    expected.update({n: 0 if v is None and n in _SUMS else v for n, v in zip(fields, row)})
+    made = aggregates.StatsPart.of_row(row)
+    assert {n: getattr(made, n) for n in fields} == expected
+    assert made == aggregates.StatsPart(**expected)
+
+
+def _part_rows() -> st.SearchStrategy[list[Any]]:
+    """Rows as a store gives them: counts and sums numbers, the extremes possibly NULL."""
+    return st.tuples(*(
+        st.one_of(st.none(), st.floats(-1e9, 1e9))
+        if name.endswith(("_min", "_max", "_ts")) else st.integers(0, 2**40)
+        for name in aggregates._FIELDS
+    )).map(list)  # fmt: skip
+
+
+@given(_part_rows(), _part_rows())
+@settings(max_examples=200, deadline=None)
+def test_adding_parts_sums_the_counts_and_keeps_the_extremes(
+    mine: list[Any], theirs: list[Any]
+) -> None:
+    part = aggregates.StatsPart.of_row(mine)
+    part.add(aggregates.StatsPart.of_row(theirs))
+    for name, a, b in zip(aggregates._FIELDS, mine, theirs, strict=True):
+        present = [v for v in (a, b) if v is not None]
+        if name.endswith(("_min", "first_ts")):
+            assert getattr(part, name) == (min(present) if present else None)
+        elif name.endswith(("_max", "last_ts")):
+            assert getattr(part, name) == (max(present) if present else None)
+        else:
+            assert getattr(part, name) == a + b
