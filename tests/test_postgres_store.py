@@ -1013,3 +1013,21 @@ def test_identities_are_the_identities_of_find(pg_url: str) -> None:
         assert store.identities() == expected
     assert len(expected) == 5
     assert ("/team/c", None, "2024-12-01T14:00:00Z", "c5") in expected
+
+
+def test_an_entry_row_is_read_field_by_field() -> None:
+    """``_entry`` reads a row of the entry columns by position: each value lands in the
+    field of its name (the starts as written, read as datetimes; the status as itself)."""
+    from phaser_analytics.models import ExecutionStatus
+    from phaser_analytics.stores.base import ENTRY_FIELDS, Entry
+
+    row = ("id-1", "docs/a.md", "A", "proj", "/p/proj", "main", "abc123",
+           "2025-01-02T03:04:05+01:00", "2025-01-02T04:04:05Z", "partial",
+           3600.0, -2, 9, 7, 12345, 1.25)  # fmt: skip
+    values = dict(zip(ENTRY_FIELDS, row, strict=True))
+    values["started_at"] = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=1)))
+    values["completed_at"] = datetime(2025, 1, 2, 4, 4, 5, tzinfo=timezone.utc)
+    values["status"] = ExecutionStatus.PARTIAL
+    assert postgres._entry(row) == Entry(**values)
+    with pytest.raises(ValueError):
+        postgres._entry(row[:-1])
