@@ -303,10 +303,15 @@ def find_anomalies(
     """Anomalies of each of ``items`` (by execution id; only those with any) judged
     against ``history``, the project's executions (``items`` may be among them): each
     against the ``limit`` most recent that started before it."""
+    items = list(items)
     project = _Timeline(history)
+    # A timeline for each document judged only (a history may hold hundreds of others).
+    judged = {getattr(item, "audit_document", None) for item in items}
     by_document: dict[Any, list[Any]] = {}
     for entry in project.items:
-        by_document.setdefault(getattr(entry, "audit_document", None), []).append(entry)
+        document = getattr(entry, "audit_document", None)
+        if document in judged:
+            by_document.setdefault(document, []).append(entry)
     documents = {name: _Timeline(entries) for name, entries in by_document.items()}
     found: dict[str, list[Anomaly]] = {}
     for item in items:

@@ -111,6 +111,42 @@ def test_a_test_delta_far_below_is_flagged():
     assert anomaly.direction == "below" and anomaly.reason().startswith("test delta -40 is below")
 
 
+def test_each_item_is_judged_by_its_own_document_and_project_windows():
+    """Whatever the history's other documents, each item is judged against the most recent
+    runs before it of its document and of the project (a reference computed item by item:
+    the rule builds timelines of the judged documents only)."""
+    import random
+
+    from phaser_analytics.anomalies import judge
+
+    rng = random.Random(7)
+    documents = [f"doc-{n}.md" for n in range(12)] + [None]
+    history = [
+        Run(day, document=rng.choice(documents),
+            duration_seconds=rng.choice([60, 61, 62, 59, 58, 600]) * 60,
+            cost_usd=rng.choice([1.0, 1.1, 0.9, 9.0]))
+        for day in range(300)
+    ]  # fmt: skip
+    items = rng.sample(history, 25) + [Run(400, document="doc-3.md", duration_seconds=9000)]
+    limit = 20
+    expected = {}
+    for item in items:
+        before = sorted((h for h in history if h.started_at < item.started_at
+                         and h.execution_id != item.execution_id),
+                        key=lambda h: h.started_at)[-limit:]  # fmt: skip
+        same = [h for h in sorted(history, key=lambda h: h.started_at)
+                if h.audit_document == item.audit_document and h.started_at < item.started_at
+                and h.execution_id != item.execution_id][-limit:]  # fmt: skip
+        found = judge(item, same if item.audit_document else [], before)
+        if found:
+            expected[item.execution_id] = found
+    got = find_anomalies(iter(items), history, limit=limit)
+    assert expected, "the history holds outliers"
+    assert {k: [a.reason() for a in v] for k, v in got.items()} == {
+        k: [a.reason() for a in v] for k, v in expected.items()
+    }
+
+
 # -- anomalies and show through the CLI -----------------------------------------------------
 
 
