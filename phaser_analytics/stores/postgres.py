@@ -1761,8 +1761,11 @@ class _Hours:
         hour with a selected start."""
         clauses, params = [], []
         if self.project is not None:
+            # Never an ``everything`` row: those have no project path.
             clauses.append(f"{alias}project_path = %s")
             params.append(self.project)
+        else:  # every project: the rows of every project's executions per hour (version 7)
+            clauses.append(f"{alias}everything")
         if dated or self.since is not None or self.until is not None:
             clauses.append(f"{alias}hour IS NOT NULL")
         first, end = self.full
