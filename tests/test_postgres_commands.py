@@ -381,7 +381,7 @@ def test_migrate_as_stored_writes_the_rows_the_ordinary_copy_writes(
     for execution_id, row in rows[1].items():
         assert rows[0][execution_id] == row, edit_of[execution_id]
     for query in (
-        "SELECT * FROM phaser_hours ORDER BY project_path, project_name, hour",
+        "SELECT * FROM phaser_hours ORDER BY everything, project_path, project_name, hour",
         "SELECT * FROM phaser_projects ORDER BY project_path, project_name",
         "SELECT * FROM phaser_phases ORDER BY execution_id, ordinality",
         "SELECT * FROM phaser_reasons ORDER BY execution_id, ordinality",

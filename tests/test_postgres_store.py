@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from pgserver import PgServer, run_sql
-from storage_helpers import make_record
+from storage_helpers import DAY0, make_record
 
 from phaser_analytics.errors import ExecutionNotFoundError, StorageError
 from phaser_analytics.models import (
@@ -731,28 +731,37 @@ def test_phases_and_reasons_tables_follow_the_records_from_the_upgrade_on(
 
 
 def hours_kept(postgres_server: PgServer, url: str) -> list[tuple[Any, ...]]:
-    """phaser_hours as the triggers keep it."""
+    """phaser_hours as the triggers keep it: each project's rows, then (schema version 7)
+    the ``everything`` row of each hour, every project's executions."""
     with postgres_server.connect(url.rsplit("/", 1)[1]) as conn:
         return sorted(conn.execute(
-            "SELECT project_name, project_path, hour, total, successful, partial, failed, "
-            "durations, duration_sum, duration_min, duration_max, deltas, delta_sum, "
-            "first_ts, last_ts, tokens, token_sum, costs, cost_sum FROM phaser_hours"
+            "SELECT everything, project_name, project_path, hour, total, successful, partial, "
+            "failed, durations, duration_sum, duration_min, duration_max, deltas, delta_sum, "
+            "planned, completed, first_ts, last_ts, tokens, token_sum, costs, cost_sum "
+            "FROM phaser_hours"
         ).fetchall(), key=repr)
 
 
 def hours_truth(postgres_server: PgServer, url: str) -> list[tuple[Any, ...]]:
-    """What grouping every execution by project and UTC hour says, written out here."""
+    """What grouping every execution by project and UTC hour, and by UTC hour alone (the
+    ``everything`` rows), says, written out here."""
+    sums = (
+        "count(*), count(*) FILTER (WHERE status = 'success'), "
+        "count(*) FILTER (WHERE status = 'partial'), "
+        "count(*) FILTER (WHERE status = 'failed'), count(duration_seconds), "
+        "coalesce(sum(duration_seconds), 0), min(duration_seconds), max(duration_seconds), "
+        "count(test_delta), coalesce(sum(test_delta), 0), coalesce(sum(phases_planned), 0), "
+        "coalesce(sum(CASE WHEN phases_planned IS NOT NULL "
+        "THEN least(coalesce(phases_completed, 0), phases_planned) END), 0), "
+        "min(started_at), max(started_at), count(total_tokens), "
+        "coalesce(sum(total_tokens), 0), count(cost_usd), coalesce(sum(cost_usd), 0)"
+    )
+    hour = "floor(extract(epoch FROM started_at) / 3600)::bigint"
     with postgres_server.connect(url.rsplit("/", 1)[1]) as conn:
         return sorted(conn.execute(
-            "SELECT project_name, project_path, "
-            "floor(extract(epoch FROM started_at) / 3600)::bigint, count(*), "
-            "count(*) FILTER (WHERE status = 'success'), "
-            "count(*) FILTER (WHERE status = 'partial'), "
-            "count(*) FILTER (WHERE status = 'failed'), count(duration_seconds), "
-            "coalesce(sum(duration_seconds), 0), min(duration_seconds), max(duration_seconds), "
-            "count(test_delta), coalesce(sum(test_delta), 0), min(started_at), max(started_at), "
-            "count(total_tokens), coalesce(sum(total_tokens), 0), count(cost_usd), "
-            "coalesce(sum(cost_usd), 0) FROM phaser_executions GROUP BY 1, 2, 3"
+            f"SELECT false, project_name, project_path, {hour}, {sums} FROM phaser_executions "
+            f"GROUP BY 2, 3, 4 UNION ALL SELECT true, NULL, NULL, {hour}, {sums} "
+            "FROM phaser_executions GROUP BY 4"
         ).fetchall(), key=repr)
 
 
@@ -788,7 +797,9 @@ def test_the_hours_table_follows_every_write(
     with PostgresStore(pg_url, create=False, check_version=False) as store:
         assert store.migrate_schema() == (4, postgres.SCHEMA_VERSION)
     kept = hours_kept(postgres_server, pg_url)
-    assert len(kept) == 20 and sum(row[3] for row in kept) == 30
+    each_project = [row for row in kept if not row[0]]
+    assert len(each_project) == 20 and sum(row[4] for row in each_project) == 30
+    assert sum(row[4] for row in kept if row[0]) == 30  # every project's, per hour
     assert kept == hours_truth(postgres_server, pg_url)
     # Version 5 gives phaser_reasons each execution's start and project, then keeps them.
     assert reasons_disagreeing(postgres_server, pg_url) == []
@@ -818,9 +829,9 @@ def test_the_hours_table_follows_every_write(
         run_sql(pg_url, "DELETE FROM phaser_executions WHERE started_at IS NULL")
         kept = hours_kept(postgres_server, pg_url)
         assert kept == hours_truth(postgres_server, pg_url)
-        assert any(row[1] == "/moved" for row in kept)
+        assert any(row[2] == "/moved" for row in kept)
         assert reasons_disagreeing(postgres_server, pg_url) == []
-        assert all(row[2] is not None for row in kept)
+        assert all(row[3] is not None for row in kept)
 
 
 def insert_triggers(postgres_server: PgServer, url: str) -> dict[str, str]:
@@ -896,6 +907,106 @@ def test_version_6_keeps_every_derived_table_with_one_insert_trigger(
         exact(store)
         after = dict(((path, count) for _, path, count in counted(store)))
         assert after == {**before, "/from-psql": before["/p1"]}
+
+
+def hour_columns(postgres_server: PgServer, url: str) -> dict[str, str]:
+    """phaser_hours' columns and their types."""
+    with postgres_server.connect(url.rsplit("/", 1)[1]) as conn:
+        return dict(conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'phaser_hours'"
+        ).fetchall())
+
+
+def test_version_7_keeps_every_projects_hours_and_global_reads_them(
+    postgres_server: PgServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 7 adds to phaser_hours one ``everything`` row per hour (every project's
+    executions), fills them on the upgrade from version 6, keeps them with the projects'
+    rows through every write, and makes the sums of integers bigint (cost and tokens stay
+    numeric). The statistics are the Python path's before and after, and --global reads
+    the ``everything`` rows alone while a project reads its own."""
+    from phaser_analytics import aggregates
+
+    def made(hours: int, **extra: Any) -> ExecutionRecord:
+        start = DAY0 + timedelta(hours=hours // 4, minutes=hours % 4)
+        values: dict[str, Any] = dict(cost_usd=0.1 * hours + 0.01, base_commit=f"c{hours}",
+                                      tokens={"total": 2**40 + hours}, started_at=start,
+                                      completed_at=start + timedelta(seconds=60.5 * hours),
+                                      status=list(ExecutionStatus)[hours % 3],
+                                      final_tests=100 - hours)  # fmt: skip
+        if hours % 5 == 0:
+            values.update(phases_planned=None, cost_usd=None, completed_at=None)
+        values.update(extra)
+        return make_record(f"/p{hours % 3}", **values)
+
+    def statistics(store: PostgresStore) -> list[Any]:
+        return [store.stats(None), store.stats_by_period(None, "day", timezone.utc),
+                store.usage(None, timezone.utc),
+                *(store.stats(None, project=f"/p{n}") for n in range(3))]
+
+    def python(store: PostgresStore) -> list[Any]:
+        entries = list(store.find())
+        return [AggregatedStats.compute(entries),
+                aggregates.stats_by_period(entries, "day", timezone.utc),
+                aggregates.usage(entries, timezone.utc),
+                *(AggregatedStats.compute([e for e in entries if e.project_path == f"/p{n}"])
+                  for n in range(3))]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:6])
+        patched.setattr(postgres, "SCHEMA_VERSION", 6)
+        with opened(pg_url) as store:
+            store.save([made(h) for h in range(40)])
+            store.save([make_record("/p0", started_at=None, base_commit="undated")])
+            before = python(store)  # this code reads the hours of version 7 only
+        assert "everything" not in hour_columns(postgres_server, pg_url)
+    with PostgresStore(pg_url, create=False, check_version=False) as store:
+        assert store.migrate_schema() == (6, 7)
+    columns = hour_columns(postgres_server, pg_url)
+    assert [columns[n] for n in ("delta_sum", "planned", "completed")] == ["bigint"] * 3
+    assert [columns[n] for n in ("token_sum", "cost_sum")] == ["numeric"] * 2
+    assert columns["everything"] == "boolean"
+    kept = hours_kept(postgres_server, pg_url)
+    assert kept == hours_truth(postgres_server, pg_url)
+    assert sum(row[4] for row in kept if row[0]) == 41  # undated: an hour of its own
+    with opened(pg_url) as store:
+        assert statistics(store) == before == python(store)
+        store.save([made(h) for h in range(100, 103)])  # one INSERT, into new hours
+        store.save([made(h, base_commit=f"again-{h}") for h in range(6)])  # into kept ones
+        store.save([made(h) for h in range(200, 200 + 2 * postgres.FEW_ROWS)])  # COPY
+        store.save([make_record("/p1", started_at=None, base_commit="undated too")])
+        assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
+        assert statistics(store) == python(store)
+        replaced = store.get(next(store.find()).execution_id)
+        replaced.started_at -= timedelta(days=2)
+        replaced.completed_at = replaced.started_at + timedelta(seconds=7.25)
+        store.save([replaced], replace=True)
+        store.delete([e.execution_id for e in list(store.find())[5:9]])
+        assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
+        assert statistics(store) == python(store)
+    run_sql(pg_url, "UPDATE phaser_executions SET project_path = '/p9', "
+            "started_at = started_at + interval '30 minutes' WHERE project_path = '/p2'")
+    run_sql(pg_url, "DELETE FROM phaser_executions WHERE started_at IS NULL "
+            "AND project_path = '/p0'")
+    assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
+    with opened(pg_url) as store:  # (psql moved starts: the records say otherwise)
+        project = store.stats(None, project="/p1")
+        everything = store.stats(None)
+    # Which rows each reads: the projects' rows changed behind the triggers' back move a
+    # project's answer only, the everything rows --global's only.
+    run_sql(pg_url, "UPDATE phaser_hours SET total = total + 1000 WHERE NOT everything")
+    ((hours_of_p1,),) = run_sql(pg_url, "SELECT count(*) FROM phaser_hours "
+                                "WHERE project_path = '/p1'")
+    with opened(pg_url) as store:
+        assert store.stats(None).total_executions == everything.total_executions
+        assert (store.stats(None, project="/p1").total_executions
+                == project.total_executions + 1000 * hours_of_p1)
+    run_sql(pg_url, "UPDATE phaser_hours SET total = total - 1000 WHERE NOT everything; "
+            "UPDATE phaser_hours SET total = total + 1000 WHERE everything")
+    with opened(pg_url) as store:
+        assert store.stats(None).total_executions != everything.total_executions
+        assert store.stats(None, project="/p1") == project
 
 
 def test_replacing_and_deleting_at_once_never_deadlocks(pg_url: str) -> None:
