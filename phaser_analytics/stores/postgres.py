@@ -1638,17 +1638,23 @@ class PostgresStore:
         its newest."""
         where = " AND ".join(["r.wording IS NOT NULL", *conditions])
         repeated = (
-            "CASE WHEN r.ordinality > 1 THEN EXISTS (SELECT 1 FROM "
-            f"{REASONS_TABLE} f WHERE f.execution_id = r.execution_id "
-            "AND f.ordinality < r.ordinality AND f.wording = r.wording) ELSE false END"
+            f"r.ordinality > 1 AND EXISTS (SELECT 1 FROM {REASONS_TABLE} f "
+            "WHERE f.execution_id = r.execution_id AND f.ordinality < r.ordinality "
+            "AND f.wording = r.wording)"
         )
         return self._aggregate(
             # GROUP BY in "C": the same groups (equal texts are equal bytes), compared as
-            # bytes instead of by the database's locale.
-            f"WITH per AS (SELECT r.wording COLLATE \"C\" AS wording, "
-            f"count(*) - count(*) FILTER (WHERE {repeated}) "
-            f"AS n, max(r.started_at) AS newest FROM {REASONS_TABLE} r WHERE {where} "
-            'GROUP BY r.wording COLLATE "C"), '
+            # bytes instead of by the database's locale. The repeats are counted apart, from
+            # the reasons after an execution's first only: in the same pass (a FILTER) the
+            # look-up's estimate, charged for every reason, made the planner sort the
+            # ~30,000 reasons by wording instead of hashing them (~20 against ~10 ms).
+            f"WITH per AS (SELECT w.wording, w.n - coalesce(d.repeats, 0) AS n, w.newest "
+            f'FROM (SELECT r.wording COLLATE "C" AS wording, count(*) AS n, '
+            f"max(r.started_at) AS newest FROM {REASONS_TABLE} r WHERE {where} "
+            "GROUP BY 1) w "
+            f'LEFT JOIN (SELECT r.wording COLLATE "C" AS wording, count(*) AS repeats '
+            f"FROM {REASONS_TABLE} r WHERE {where} AND {repeated} GROUP BY 1) d "
+            "USING (wording)), "
             # The reasons at each wording's newest start: through the executions that
             # started then (by the index on starts), or, for a wording of undated
             # executions only, from a scan that runs only if there is one.
@@ -1667,7 +1673,7 @@ class PostgresStore:
             "ON e.execution_id = n.execution_id "
             'ORDER BY p.n DESC, p.newest DESC NULLS LAST, n.execution_id COLLATE "C" DESC, '
             "n.ordinality",
-            [*params, *params, *params],
+            [*params, *params, *params, *params],
             "counting failure reasons",
         )
 
