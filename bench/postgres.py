@@ -91,6 +91,7 @@ class Database:
 
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(
+                "DROP FUNCTION IF EXISTS phaser_schema_version(phaser_schema); "
                 "DROP TABLE IF EXISTS phaser_executions, phaser_schema, phaser_quarantine, "
                 "phaser_projects, phaser_phases, phaser_reasons, phaser_hours; "
                 "DROP FUNCTION IF EXISTS phaser_projects_count(), phaser_children_sync(), "

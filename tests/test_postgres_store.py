@@ -28,7 +28,7 @@ from phaser_analytics.models import (
     PhaseRecord,
     PhaseStatus,
 )
-from phaser_analytics.stores import open_store, postgres
+from phaser_analytics.stores import open_store, postgres, postgres_schema
 from phaser_analytics.stores.base import redact, sort_newest_first
 from phaser_analytics.stores.postgres import PostgresStore
 
@@ -918,6 +918,47 @@ def hour_columns(postgres_server: PgServer, url: str) -> dict[str, str]:
         ).fetchall())
 
 
+def version_function(url: str) -> int | None:
+    """What phaser_schema_version() says, None when there is no such function."""
+    ((found,),) = run_sql(url, "SELECT count(*) FROM pg_proc "
+                          "WHERE proname = 'phaser_schema_version'")
+    return run_sql(url, "SELECT phaser_schema_version()")[0][0] if found else None
+
+
+def test_connecting_asks_the_version_function_and_falls_back_to_the_table(
+    pg_url: str,
+) -> None:
+    """From version 7 each connection reads the schema version from
+    phaser_schema_version(), which store migrate-schema writes, instead of the table; a
+    database without it (or whose function is gone) is read from phaser_schema as before;
+    the function cannot outlive the table."""
+    with opened(pg_url) as store:  # an empty database: the tables and the function
+        assert store.schema_version == postgres.SCHEMA_VERSION
+    assert version_function(pg_url) == postgres.SCHEMA_VERSION
+    assert run_sql(pg_url, "SELECT max(version) FROM phaser_schema") == [
+        (postgres.SCHEMA_VERSION,)]
+    # What the function says is what a connection believes: a newer one is refused.
+    run_sql(pg_url, "CREATE OR REPLACE FUNCTION phaser_schema_version(unused phaser_schema "
+            "DEFAULT NULL) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 99'")
+    with pytest.raises(StorageError, match="schema version 99, newer"):
+        opened(pg_url)
+    # Without it, the table says: the store opens and works.
+    run_sql(pg_url, "DROP FUNCTION phaser_schema_version(phaser_schema)")
+    with opened(pg_url) as store:
+        assert store.schema_version == postgres.SCHEMA_VERSION
+        store.save([make_record("/p")])
+        assert store.info().count == 1
+    run_sql(pg_url, "INSERT INTO phaser_schema (version, name) VALUES (99, 'from the future')")
+    with pytest.raises(StorageError, match="schema version 99, newer"):
+        opened(pg_url)
+    run_sql(pg_url, "DELETE FROM phaser_schema WHERE version = 99")
+    run_sql(pg_url, postgres_schema.version_function(postgres.SCHEMA_VERSION))
+    with pytest.raises(psycopg.errors.DependentObjectsStillExist):
+        run_sql(pg_url, "DROP TABLE phaser_schema")
+    run_sql(pg_url, "DROP TABLE phaser_schema CASCADE")
+    assert version_function(pg_url) is None
+
+
 def test_version_7_keeps_every_projects_hours_and_global_reads_them(
     postgres_server: PgServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -961,8 +1002,10 @@ def test_version_7_keeps_every_projects_hours_and_global_reads_them(
             store.save([make_record("/p0", started_at=None, base_commit="undated")])
             before = python(store)  # this code reads the hours of version 7 only
         assert "everything" not in hour_columns(postgres_server, pg_url)
+        assert version_function(pg_url) is None
     with PostgresStore(pg_url, create=False, check_version=False) as store:
         assert store.migrate_schema() == (6, 7)
+    assert version_function(pg_url) == 7
     columns = hour_columns(postgres_server, pg_url)
     assert [columns[n] for n in ("delta_sum", "planned", "completed")] == ["bigint"] * 3
     assert [columns[n] for n in ("token_sum", "cost_sum")] == ["numeric"] * 2

@@ -160,6 +160,24 @@ def _projects_added(rows: str) -> str:
 
 #: The function of the one AFTER INSERT trigger (schema version 6), and the trigger.
 INSERTED_FUNCTION = f"{TABLE}_inserted"
+#: From schema version 7: a function returning the schema version, written by ``store
+#: migrate-schema`` with each upgrade, that every connection asks instead of reading
+#: SCHEMA_TABLE (a table a new server process opens for nothing else: ~0.7 ms of its
+#: CPU per command, docs/performance.md).
+VERSION_FUNCTION = "phaser_schema_version"
+VERSION_FUNCTION_FROM = 7
+
+
+def version_function(version: int) -> str:
+    """SQL (re)writing VERSION_FUNCTION to return ``version``: IMMUTABLE, so the server
+    folds the call into a constant when it plans the statement. Its unused argument, of
+    SCHEMA_TABLE's row type, makes it depend on that table: it cannot outlive it (``DROP
+    TABLE phaser_schema`` is refused, or with CASCADE drops the function too), so no
+    database without the table claims a version."""
+    return (
+        f"CREATE OR REPLACE FUNCTION {VERSION_FUNCTION}(unused {SCHEMA_TABLE} DEFAULT NULL) "
+        f"RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT {int(version)}'"
+    )
 
 # -- every project's partial statistics per hour (schema version 7) ----------------------------
 
