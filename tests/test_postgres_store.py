@@ -472,12 +472,20 @@ def test_without_psycopg_one_line_says_what_to_install(tmp_path: Path) -> None:
 # -- schema versions -------------------------------------------------------------------------------
 
 
-def test_a_newer_schema_is_refused_untouched(postgres_server: PgServer, pg_url: str) -> None:
+@pytest.mark.parametrize("function", ["rewritten", "dropped"])
+def test_a_newer_schema_is_refused_untouched(
+    postgres_server: PgServer, pg_url: str, function: str
+) -> None:
+    """A newer phaser-analytics's migrate-schema records its version in phaser_schema and
+    rewrites phaser_schema_version() (from schema version 7); without that function the
+    table alone says it."""
     with opened(pg_url) as store:
         store.save([make_record("/p")])
     dbname = pg_url.rsplit("/", 1)[1]
     with postgres_server.connect(dbname) as conn:
         conn.execute("INSERT INTO phaser_schema (version, name) VALUES (99, 'from the future')")
+        conn.execute(postgres_schema.version_function(99) if function == "rewritten"
+                     else "DROP FUNCTION phaser_schema_version(phaser_schema)")
     with pytest.raises(StorageError) as failed:
         open_store(pg_url)
     assert (f"schema version 99, newer than this phaser-analytics knows ({postgres.SCHEMA_VERSION})"

@@ -408,13 +408,14 @@ def test_migrate_schema_creates_and_reports(postgres_server: PgServer, runner: C
     assert first.exit_code == 0, first.output
     assert first.output.strip() == (
         f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/{dbname}: schema version "
-        "0 -> 6; applied 1 (executions table), 2 (executions per project, kept by triggers), "
+        "0 -> 7; applied 1 (executions table), 2 (executions per project, kept by triggers), "
         "3 (machines in the records, an index for the aggregates), "
         "4 (phases and failure reasons, kept by triggers), "
         "5 (statistics per project and hour, kept by triggers; reasons with their start; "
-        "records in lz4), 6 (one insert trigger for every derived table).")
+        "records in lz4), 6 (one insert trigger for every derived table), "
+        "7 (every project's statistics per hour; sums of integers in bigint).")
     second = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
-    assert second.output.strip().endswith("schema version 6, up to date.")
+    assert second.output.strip().endswith("schema version 7, up to date.")
     monkeypatch.setenv("PHASER_STORE", f"sqlite:///{postgres_server.base}/x.db")
     other = runner.invoke(cli, ["analytics", "store", "migrate-schema"])
     assert other.exit_code == 0 and "it is brought up to date when opened" in other.output

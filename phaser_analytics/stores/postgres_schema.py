@@ -227,7 +227,10 @@ def _hours_recounted_7(rows: str) -> str:
 
 # -- migrations --------------------------------------------------------------------------------
 
-#: (version, name, SQL) in order. Never edit one that has shipped: add the next.
+#: (version, name, SQL) in order. Never edit one that has shipped: add the next. From
+#: version 7 on, ``store migrate-schema`` also rewrites VERSION_FUNCTION to return the
+#: version it reached (what every connection reads): a version that stops doing so must
+#: drop that function, so older clients read SCHEMA_TABLE and refuse it.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
         1,
