@@ -380,9 +380,10 @@ def _run(command: click.Command, argv: Sequence[str] | None, prog_name: str) -> 
     psycopg's type adapters loaded took ~70-100 ms of a PostgreSQL command's CPU
     (docs/performance.md, "Exit"); what is left then needs no finalizing (stores and
     output files are closed by the command, standard output is flushed at exit anyway,
-    and atexit handlers still run). For the console scripts only: a program that calls
-    these entry points several times in one process would keep what each call froze
-    (call ``cli.main`` instead)."""
+    and atexit handlers still run). The process is marked as a console script's, so its
+    heavy imports are kept out of the collections too (:mod:`..long_lived`). For the
+    console scripts only: a program that calls these entry points several times in one
+    process would keep what each call froze (call ``cli.main`` instead)."""
     import gc
 
     mark_console_process()
