@@ -522,7 +522,7 @@ def test_the_console_script_leaves_what_is_alive_out_of_the_exits_collections(
 
 #: Runs the CLI like the ``phaser`` script (``main``) or as a program calling ``cli.main``
 #: itself, and writes how many objects were frozen at the first collection after $MODULE
-#: began to load (``-1``: none ran before the command ended).
+#: began to load (one is run at the end if none ran; ``-1``: $MODULE was never loaded).
 _FIRST_COLLECTION = """
 import gc, os, sys
 seen = []
@@ -540,6 +540,8 @@ try:
     else:
         cli.main(sys.argv[1:], standalone_mode=False)
 finally:
+    if not seen:  # none ran since the import: this one is the first
+        gc.collect()
     gc.callbacks.remove(first_after_import)
     with open(os.environ["FROZEN_OUT"], "w", encoding="utf-8") as handle:
         handle.write(str(seen[0] if seen else -1))
@@ -548,8 +550,8 @@ finally:
 
 def first_collection_after(tmp_path: Path, module: str, how: str, *args: str) -> int:
     """How many objects were frozen when the collector first ran once ``module`` began to
-    load in ``phaser *args`` (run ``how``: ``script`` or ``cli.main``); ``-1``: it never
-    ran before the command ended."""
+    load in ``phaser *args`` (run ``how``: ``script`` or ``cli.main``); ``-1``: ``module``
+    was never loaded."""
     out = tmp_path / "frozen.txt"
     result = subprocess.run(
         [sys.executable, "-c", _FIRST_COLLECTION, *args],
