@@ -336,12 +336,12 @@ class StatsPart:
             return cls(*[0 if v is None and i in _SUMS else v for i, v in enumerate(row)])
         # A row per period or hour (trends reads a year of days): set the slots directly.
         part = cls.__new__(cls)
-        for name, value in zip(_FIELDS, row):
+        for name, value in zip(_FIELDS, row, strict=True):
             setattr(part, name, 0 if value is None and name in _SUM_NAMES else value)
         return part
 
     def add(self, other: StatsPart) -> None:
-        for name, mine, theirs in zip(_ADDED, _added(self), _added(other)):
+        for name, mine, theirs in zip(_ADDED, _added(self), _added(other), strict=True):
             setattr(self, name, mine + theirs)
         self.duration_min = _low(self.duration_min, other.duration_min)
         self.first_ts = _low(self.first_ts, other.first_ts)

@@ -127,7 +127,7 @@ def test_each_item_is_judged_by_its_own_document_and_project_windows():
             cost_usd=rng.choice([1.0, 1.1, 0.9, 9.0]))
         for day in range(300)
     ]  # fmt: skip
-    items = rng.sample(history, 25) + [Run(400, document="doc-3.md", duration_seconds=9000)]
+    items = [*rng.sample(history, 25), Run(400, document="doc-3.md", duration_seconds=9000)]
     limit = 20
     expected = {}
     for item in items:

@@ -208,7 +208,9 @@ def test_bad_sqlite_urls_are_one_line(project: Path, url: str) -> None:
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_a_sqlite_database_named_as_a_plain_path_is_refused_with_its_url(
