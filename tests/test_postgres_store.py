@@ -695,7 +695,6 @@ def test_phases_and_reasons_tables_follow_the_records_from_the_upgrade_on(
     """Schema version 4 fills phaser_phases and phaser_reasons from the stored records, and
     its triggers keep them in step with every write (save, --force, delete, quarantine,
     psql): the aggregates read from them equal the Python path's over the records."""
-    from phaser_analytics import aggregates
     from phaser_analytics.models import PhaseRecord, PhaseStatus
 
     def made(hours: int, reasons: list[str], failed: int) -> ExecutionRecord:
@@ -706,11 +705,6 @@ def test_phases_and_reasons_tables_follow_the_records_from_the_upgrade_on(
         return make_record("/p", hours=hours, phases=phases, failure_reasons=reasons,
                            execution_id=f"run-{hours:02d}")
 
-    def agree(store: PostgresStore) -> None:
-        records = list(store.read(store.find()))
-        assert store.phase_summaries(None) == aggregates.phase_summaries(records)
-        assert store.reason_counts(None) == aggregates.reason_counts(records)
-
     with monkeypatch.context() as patched:
         patched.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:3])
         patched.setattr(postgres, "SCHEMA_VERSION", 3)
@@ -719,23 +713,33 @@ def test_phases_and_reasons_tables_follow_the_records_from_the_upgrade_on(
     with PostgresStore(pg_url, create=False, check_version=False) as store:
         store.migrate_schema()
     with opened(pg_url) as store:
-        agree(store)
+        children_agree(store)
         assert store.phase_summaries(None)[0].runs == 8
         store.save([made(1, ["Disk full"], 3)], replace=True)  # --force, other content
-        agree(store)
+        children_agree(store)
         store.delete(["run-02", "run-05"])
         assert quarantined(store, pg_url, "run-06")
-        agree(store)
+        children_agree(store)
         run_sql(
             pg_url,
             "UPDATE phaser_executions SET record = jsonb_set(record, '{failure_reasons}', "
             "'[\"From psql\"]') WHERE execution_id = 'run-07'",
         )
-        agree(store)
+        children_agree(store)
         assert any(r.reason == "From psql" for r in store.reason_counts(None))
 
 
 # -- partial statistics per project and hour (schema version 5) --------------------------------
+
+
+def children_agree(store: PostgresStore) -> None:
+    """The phases and reasons the store aggregates in SQL equal the Python path's over its
+    records."""
+    from phaser_analytics import aggregates
+
+    records = list(store.read(store.find()))
+    assert store.phase_summaries(None) == aggregates.phase_summaries(records)
+    assert store.reason_counts(None) == aggregates.reason_counts(records)
 
 
 def hours_kept(postgres_server: PgServer, url: str) -> list[tuple[Any, ...]]:
@@ -858,7 +862,6 @@ def test_version_6_keeps_every_derived_table_with_one_insert_trigger(
     """Version 6 replaces the three insert triggers of versions 2, 4 and 5 by one: after the
     upgrade an INSERT fires that one only, and the projects, phases, reasons and hours it
     keeps equal what the executions say, through one INSERT, COPY, psql and --force."""
-    from phaser_analytics import aggregates
 
     def made(hours: int, **extra: Any) -> ExecutionRecord:
         values: dict[str, Any] = dict(cost_usd=0.5, tokens={"total": 7 * hours},
@@ -871,9 +874,7 @@ def test_version_6_keeps_every_derived_table_with_one_insert_trigger(
         assert counted(store) == grouped(postgres_server, pg_url)
         assert hours_kept(postgres_server, pg_url) == hours_truth(postgres_server, pg_url)
         assert reasons_disagreeing(postgres_server, pg_url) == []
-        records = list(store.read(store.find()))
-        assert store.phase_summaries(None) == aggregates.phase_summaries(records)
-        assert store.reason_counts(None) == aggregates.reason_counts(records)
+        children_agree(store)
 
     with monkeypatch.context() as patched:
         patched.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:5])
